@@ -1,0 +1,112 @@
+//! G. Availability: the status of connectors, from 1.6 and 2.0.1 StatusNotification and from
+//! 2.0.1 NotifyEvent (`Connector.AvailabilityState`).
+//!
+//! Numbering: 2.0.1 has EVSEs (1..n) with connectors (1..m); EVSE 0 is the station as a whole.
+//! A 1.6 station has only connectors (1..n, 0 for the whole station); each 1.6 connector `n` is
+//! recorded as EVSE `n` with connector `n`, so that both numbers the station uses survive.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Time;
+
+/// A connector's status: the union of 1.6's ChargePointStatus and 2.0.1's ConnectorStatus. 2.0.1
+/// reports the charging phase through TransactionEvent instead of the status, so it uses only
+/// Available, Occupied, Reserved, Unavailable and Faulted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ConnectorStatus {
+    /// Free for a new session.
+    Available,
+    /// 1.6: a session is being prepared (plugged in or authorized).
+    Preparing,
+    /// 1.6: energy flows.
+    Charging,
+    /// 1.6: the EV does not take energy.
+    SuspendedEV,
+    /// 1.6: the station does not offer energy.
+    SuspendedEVSE,
+    /// 1.6: the session ended, the connector is not free yet.
+    Finishing,
+    /// 2.0.1: in use.
+    Occupied,
+    /// Reserved.
+    Reserved,
+    /// Not available for charging.
+    Unavailable,
+    /// In error.
+    Faulted,
+}
+
+impl ConnectorStatus {
+    /// The name used on the wire (both versions spell shared values alike), in the API and in
+    /// the store.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ConnectorStatus::Available => "Available",
+            ConnectorStatus::Preparing => "Preparing",
+            ConnectorStatus::Charging => "Charging",
+            ConnectorStatus::SuspendedEV => "SuspendedEV",
+            ConnectorStatus::SuspendedEVSE => "SuspendedEVSE",
+            ConnectorStatus::Finishing => "Finishing",
+            ConnectorStatus::Occupied => "Occupied",
+            ConnectorStatus::Reserved => "Reserved",
+            ConnectorStatus::Unavailable => "Unavailable",
+            ConnectorStatus::Faulted => "Faulted",
+        }
+    }
+
+    /// Reads [`ConnectorStatus::as_str`]'s output.
+    pub fn parse(s: &str) -> Option<ConnectorStatus> {
+        Some(match s {
+            "Available" => ConnectorStatus::Available,
+            "Preparing" => ConnectorStatus::Preparing,
+            "Charging" => ConnectorStatus::Charging,
+            "SuspendedEV" => ConnectorStatus::SuspendedEV,
+            "SuspendedEVSE" => ConnectorStatus::SuspendedEVSE,
+            "Finishing" => ConnectorStatus::Finishing,
+            "Occupied" => ConnectorStatus::Occupied,
+            "Reserved" => ConnectorStatus::Reserved,
+            "Unavailable" => ConnectorStatus::Unavailable,
+            "Faulted" => ConnectorStatus::Faulted,
+            _ => return None,
+        })
+    }
+}
+
+/// A status report for one connector (or, with EVSE 0, the station).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusReport {
+    /// The EVSE (0: the whole station).
+    pub evse_id: u32,
+    /// The connector on that EVSE (0 with EVSE 0).
+    pub connector_id: u32,
+    /// The status.
+    pub status: ConnectorStatus,
+    /// 1.6 error code (`NoError`, `GroundFailure`, ...).
+    pub error_code: Option<String>,
+    /// Free text from the station.
+    pub info: Option<String>,
+    /// The vendor of `vendor_error_code`.
+    pub vendor_id: Option<String>,
+    /// The vendor's own error code.
+    pub vendor_error_code: Option<String>,
+    /// When the station observed it (the receipt time if it did not say).
+    pub timestamp: Time,
+}
+
+/// A connector as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectorRecord {
+    /// The EVSE.
+    pub evse_id: u32,
+    /// The connector.
+    pub connector_id: u32,
+    /// The last reported status.
+    pub status: ConnectorStatus,
+    /// The last reported error code, if any.
+    pub error_code: Option<String>,
+    /// The last reported info, if any.
+    pub info: Option<String>,
+    /// When that status was observed.
+    pub updated_at: Time,
+}

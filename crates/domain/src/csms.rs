@@ -1,0 +1,510 @@
+//! The service the protocol adapters call: each method applies the domain's rules, commits what
+//! must be kept, publishes what happened, and only then returns the answer for the station.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use chrono::Utc;
+
+use crate::authorization::{Authorization, IdToken, authorize};
+use crate::availability::StatusReport;
+use crate::events::{Event, EventBus};
+use crate::metering::MeterValue;
+use crate::notices::{DataTransferAnswer, Notice, NoticeKind};
+use crate::provisioning::{BootDecision, BootInfo, RegistrationStatus, decide_boot};
+use crate::store::{Store, StoreError, Write};
+use crate::transactions::{EventKind, Transaction, TransactionEvent, apply};
+use crate::{StationId, Time};
+
+/// Settings of the domain's rules.
+#[derive(Debug, Clone)]
+pub struct CsmsConfig {
+    /// The heartbeat interval given to accepted stations, in seconds.
+    pub heartbeat_interval_s: u32,
+    /// The interval after which a Pending or Rejected station boots again, in seconds.
+    pub boot_retry_interval_s: u32,
+    /// How boots of stations registered by connecting (unknown stations, when allowed) are
+    /// answered.
+    pub unknown_station_policy: RegistrationStatus,
+}
+
+impl Default for CsmsConfig {
+    fn default() -> CsmsConfig {
+        CsmsConfig {
+            heartbeat_interval_s: 300,
+            boot_retry_interval_s: 30,
+            unknown_station_policy: RegistrationStatus::Accepted,
+        }
+    }
+}
+
+/// A failure of the domain: only storage can fail; the rules always have an answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    /// The store failed; nothing was acknowledged.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What the service remembers about one connected station, owned by its session (so no lock is
+/// needed: a station's messages are handled one at a time).
+#[derive(Debug)]
+pub struct StationContext {
+    /// The station.
+    pub id: StationId,
+    /// The answer to its last boot, if it ever booted.
+    pub registration: Option<RegistrationStatus>,
+    /// Its open transactions, loaded on first use: the state and whether the CSMS assigned the
+    /// id.
+    open: HashMap<String, (Transaction, bool)>,
+}
+
+impl StationContext {
+    /// Whether the station may send requests other than boot: it was not told Pending or
+    /// Rejected at its last boot (1.6 OCPP-J errata §3.8; 2.0.1 B02.FR.09, B03.FR.07). A station
+    /// that never booted here is let through: stations do not boot again on a reconnect, and one
+    /// moved from another CSMS would otherwise be locked out.
+    pub fn may_send(&self) -> bool {
+        matches!(self.registration, None | Some(RegistrationStatus::Accepted))
+    }
+}
+
+/// A 1.6 StartTransaction: the CSMS assigns the transaction id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StartRequest {
+    /// The connector.
+    pub connector_id: u32,
+    /// The token that started it.
+    pub id_token: IdToken,
+    /// The register at the start (Wh).
+    pub meter_start_wh: f64,
+    /// When it started.
+    pub timestamp: Time,
+    /// The reservation it used.
+    pub reservation_id: Option<i64>,
+}
+
+/// The answer to a [`StartRequest`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Started {
+    /// The number assigned.
+    pub transaction_number: i64,
+    /// What the token is allowed.
+    pub authorization: Authorization,
+}
+
+/// The CSMS service.
+pub struct Csms {
+    store: Arc<dyn Store>,
+    events: EventBus,
+    config: CsmsConfig,
+    next_number: AtomicI64,
+}
+
+impl Csms {
+    /// The service over a store; reads the last transaction number assigned.
+    pub async fn new(
+        store: Arc<dyn Store>,
+        events: EventBus,
+        config: CsmsConfig,
+    ) -> Result<Csms, DomainError> {
+        let last = store.max_csms_number().await?;
+        Ok(Csms {
+            store,
+            events,
+            config,
+            next_number: AtomicI64::new(last + 1),
+        })
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The event stream.
+    pub fn events(&self) -> &EventBus {
+        &self.events
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &CsmsConfig {
+        &self.config
+    }
+
+    /// A station connected (after authentication). Registers it if it is unknown (the gateway
+    /// lets unknown stations in only when the operator allowed it).
+    pub async fn connected(
+        &self,
+        id: StationId,
+        protocol: &str,
+    ) -> Result<StationContext, DomainError> {
+        let now = Utc::now();
+        let known = self.store.station(&id).await?;
+        let mut writes = Vec::with_capacity(2);
+        if known.is_none() {
+            writes.push(Write::PutStation {
+                id: id.to_string(),
+                password_hash: None,
+                boot_policy: self.config.unknown_station_policy,
+                at: now,
+            });
+        }
+        writes.push(Write::StationConnected {
+            id: id.to_string(),
+            protocol: protocol.to_string(),
+            at: now,
+        });
+        self.store.commit(writes).await?;
+        self.events.publish(Event::StationConnected {
+            station_id: id.to_string(),
+            protocol: protocol.to_string(),
+        });
+        Ok(StationContext {
+            id,
+            registration: known.and_then(|s| s.registration),
+            open: HashMap::new(),
+        })
+    }
+
+    /// A station's connection ended.
+    pub fn disconnected(&self, st: &StationContext, reason: &str) {
+        self.store.append(vec![Write::StationSeen {
+            id: st.id.to_string(),
+            at: Utc::now(),
+        }]);
+        self.events.publish(Event::StationDisconnected {
+            station_id: st.id.to_string(),
+            reason: reason.to_string(),
+        });
+    }
+
+    /// B01–B03: a boot. The station's boot policy decides the answer.
+    pub async fn boot(
+        &self,
+        st: &mut StationContext,
+        info: BootInfo,
+    ) -> Result<BootDecision, DomainError> {
+        let now = Utc::now();
+        let policy = self
+            .store
+            .station(&st.id)
+            .await?
+            .map_or(self.config.unknown_station_policy, |s| s.boot_policy);
+        let decision = decide_boot(
+            policy,
+            self.config.heartbeat_interval_s,
+            self.config.boot_retry_interval_s,
+            now,
+        );
+        self.store
+            .commit(vec![Write::Boot {
+                id: st.id.to_string(),
+                info: Box::new(info),
+                registration: decision.status,
+                at: now,
+            }])
+            .await?;
+        st.registration = Some(decision.status);
+        self.events.publish(Event::Boot {
+            station_id: st.id.to_string(),
+            status: decision.status,
+        });
+        Ok(decision)
+    }
+
+    /// G01: a connector status.
+    pub async fn status(
+        &self,
+        st: &StationContext,
+        report: StatusReport,
+    ) -> Result<(), DomainError> {
+        let event = Event::StatusChanged {
+            station_id: st.id.to_string(),
+            evse_id: report.evse_id,
+            connector_id: report.connector_id,
+            status: report.status,
+        };
+        self.store
+            .commit(vec![Write::ConnectorStatus {
+                station_id: st.id.to_string(),
+                report: Box::new(report),
+            }])
+            .await?;
+        self.events.publish(event);
+        Ok(())
+    }
+
+    /// C01: what a token is allowed.
+    pub async fn authorize(&self, token: &IdToken) -> Result<Authorization, DomainError> {
+        let record = self
+            .store
+            .id_token(&token.value, token.kind.as_deref())
+            .await?;
+        Ok(authorize(record.as_ref(), Utc::now()))
+    }
+
+    /// The open transaction `id` of this station, from the context or the store.
+    async fn load(
+        &self,
+        st: &mut StationContext,
+        id: &str,
+    ) -> Result<Option<(Transaction, bool)>, DomainError> {
+        if let Some(t) = st.open.remove(id) {
+            return Ok(Some(t));
+        }
+        Ok(self.store.transaction(&st.id, id).await?)
+    }
+
+    /// Folds an event into its transaction and commits the result.
+    async fn record_event(
+        &self,
+        st: &mut StationContext,
+        ev: &TransactionEvent,
+        number: Option<i64>,
+    ) -> Result<Option<Transaction>, DomainError> {
+        let previous = self.load(st, &ev.transaction_id).await?;
+        let csms_assigned = number.is_some() || previous.as_ref().is_some_and(|p| p.1);
+        let (tx, applied) = apply(previous.map(|p| p.0), &st.id, ev);
+        if applied.duplicate {
+            st.open
+                .insert(tx.transaction_id.clone(), (tx, csms_assigned));
+            return Ok(None);
+        }
+        let now = Utc::now();
+        let mut writes = Vec::with_capacity(3);
+        writes.push(Write::PutTransaction {
+            tx: Box::new(tx.clone()),
+            csms_number: number.or_else(|| {
+                csms_assigned
+                    .then(|| tx.transaction_id.parse().ok())
+                    .flatten()
+            }),
+            at: now,
+        });
+        writes.push(Write::TransactionEvent {
+            station_id: st.id.to_string(),
+            event: Box::new(ev.clone()),
+            received_at: now,
+        });
+        if !ev.meter_values.is_empty() {
+            writes.push(Write::MeterValues {
+                station_id: st.id.to_string(),
+                evse_id: ev.evse_id.or(tx.evse_id()).unwrap_or(0),
+                transaction_id: Some(ev.transaction_id.clone()),
+                values: ev.meter_values.clone(),
+                received_at: now,
+            });
+        }
+        if let Err(e) = self.store.commit(writes).await {
+            // Not committed: keep nothing of it, the station will send it again.
+            return Err(e.into());
+        }
+        self.events.publish(Event::Transaction {
+            station_id: st.id.to_string(),
+            transaction_id: tx.transaction_id.clone(),
+            event: ev.kind.as_str().to_string(),
+            energy_wh: tx.energy_wh(),
+        });
+        if tx.stopped_at().is_none() {
+            st.open
+                .insert(tx.transaction_id.clone(), (tx.clone(), csms_assigned));
+        }
+        Ok(Some(tx))
+    }
+
+    /// E (1.6 StartTransaction): assigns a transaction id and records the start. The
+    /// transaction exists whatever the token's status (the station already started it); the
+    /// status tells the station whether to go on. A start sent again because its answer was lost
+    /// gets the same id.
+    pub async fn start_transaction(
+        &self,
+        st: &mut StationContext,
+        req: StartRequest,
+    ) -> Result<Started, DomainError> {
+        let authorization = self.authorize(&req.id_token).await?;
+        if let Some(existing) = self
+            .store
+            .find_start(
+                &st.id,
+                req.connector_id,
+                &req.id_token.value,
+                req.timestamp,
+                req.meter_start_wh,
+            )
+            .await?
+            && let Ok(n) = existing.parse::<i64>()
+        {
+            return Ok(Started {
+                transaction_number: n,
+                authorization,
+            });
+        }
+        let number = self.next_number.fetch_add(1, Ordering::Relaxed);
+        let ev = TransactionEvent {
+            kind: EventKind::Started,
+            transaction_id: number.to_string(),
+            seq_no: None,
+            timestamp: req.timestamp,
+            trigger: None,
+            evse_id: Some(req.connector_id),
+            connector_id: Some(req.connector_id),
+            id_token: Some(req.id_token),
+            meter_values: Vec::new(),
+            meter_start_wh: Some(req.meter_start_wh),
+            meter_stop_wh: None,
+            stop_reason: None,
+            charging_state: None,
+            offline: false,
+            remote_start_id: None,
+            reservation_id: req.reservation_id,
+        };
+        self.record_event(st, &ev, Some(number)).await?;
+        Ok(Started {
+            transaction_number: number,
+            authorization,
+        })
+    }
+
+    /// E (2.0.1 TransactionEvent; 1.6 StopTransaction and transaction MeterValues are mapped to
+    /// it): folds the event into its transaction. Answers with the token's authorization when
+    /// the event carries one (2.0.1 E01, C: idTokenInfo; 1.6 StopTransaction idTagInfo). An
+    /// event already seen is answered again and changes nothing.
+    pub async fn transaction_event(
+        &self,
+        st: &mut StationContext,
+        ev: TransactionEvent,
+    ) -> Result<Option<Authorization>, DomainError> {
+        let authorization = match &ev.id_token {
+            Some(t) => Some(self.authorize(t).await?),
+            None => None,
+        };
+        // 1.6 stations that never learnt their transaction id send -1 (OCPP-J 1.6 errata
+        // §3.18): keep the event and its meter values, but there is no transaction to fold into.
+        if ev.transaction_id == "-1" {
+            let now = Utc::now();
+            let mut writes = vec![Write::TransactionEvent {
+                station_id: st.id.to_string(),
+                event: Box::new(ev.clone()),
+                received_at: now,
+            }];
+            if !ev.meter_values.is_empty() {
+                writes.push(Write::MeterValues {
+                    station_id: st.id.to_string(),
+                    evse_id: ev.evse_id.unwrap_or(0),
+                    transaction_id: None,
+                    values: ev.meter_values.clone(),
+                    received_at: now,
+                });
+            }
+            self.store.commit(writes).await?;
+            return Ok(authorization);
+        }
+        self.record_event(st, &ev, None).await?;
+        Ok(authorization)
+    }
+
+    /// J: meter values, outside a transaction or (1.6) tagged with one.
+    pub async fn meter_values(
+        &self,
+        st: &mut StationContext,
+        evse_id: u32,
+        transaction_id: Option<String>,
+        values: Vec<MeterValue>,
+    ) -> Result<(), DomainError> {
+        let now = Utc::now();
+        let samples = values.iter().map(|v| v.samples.len()).sum();
+        // Readings of a known transaction also move its register: they go in as an event.
+        let known = match &transaction_id {
+            Some(id) if id != "-1" => self.load(st, id).await?.map(|t| (id.clone(), t)),
+            _ => None,
+        };
+        match known {
+            Some((id, (tx, assigned))) => {
+                st.open.insert(id.clone(), (tx, assigned));
+                let ev = TransactionEvent {
+                    kind: EventKind::Updated,
+                    transaction_id: id,
+                    seq_no: None,
+                    timestamp: values.first().map_or(now, |v| v.timestamp),
+                    trigger: Some("MeterValuePeriodic".into()),
+                    evse_id: Some(evse_id),
+                    connector_id: None,
+                    id_token: None,
+                    meter_values: values,
+                    meter_start_wh: None,
+                    meter_stop_wh: None,
+                    stop_reason: None,
+                    charging_state: None,
+                    offline: false,
+                    remote_start_id: None,
+                    reservation_id: None,
+                };
+                self.record_event(st, &ev, None).await?;
+            }
+            None => {
+                self.store
+                    .commit(vec![Write::MeterValues {
+                        station_id: st.id.to_string(),
+                        evse_id,
+                        transaction_id,
+                        values,
+                        received_at: now,
+                    }])
+                    .await?;
+            }
+        }
+        self.events.publish(Event::MeterValues {
+            station_id: st.id.to_string(),
+            evse_id,
+            samples,
+        });
+        Ok(())
+    }
+
+    /// Records a notice (firmware or log progress, a security event, a report...).
+    pub async fn notice(&self, st: &StationContext, notice: Notice) -> Result<(), DomainError> {
+        let event = Event::Notice {
+            station_id: st.id.to_string(),
+            kind: notice.kind.as_str().to_string(),
+            status: notice.status.clone(),
+        };
+        self.store
+            .commit(vec![Write::Notice {
+                station_id: st.id.to_string(),
+                notice: Box::new(notice),
+                received_at: Utc::now(),
+            }])
+            .await?;
+        self.events.publish(event);
+        Ok(())
+    }
+
+    /// P01/P02: vendor data from a station. Recorded; no vendor extension is known, so the
+    /// answer is always `UnknownVendorId`.
+    pub async fn data_transfer(
+        &self,
+        st: &StationContext,
+        vendor_id: &str,
+        message_id: Option<&str>,
+        data: Option<serde_json::Value>,
+    ) -> Result<DataTransferAnswer, DomainError> {
+        self.notice(
+            st,
+            Notice {
+                kind: NoticeKind::DataTransfer,
+                at: Utc::now(),
+                request_id: None,
+                status: Some(vendor_id.to_string()),
+                details: serde_json::json!({
+                    "vendorId": vendor_id,
+                    "messageId": message_id,
+                    "data": data,
+                }),
+            },
+        )
+        .await?;
+        Ok(DataTransferAnswer::UnknownVendorId)
+    }
+}

@@ -1,0 +1,47 @@
+//! The charging domain of Arus, independent of any protocol version.
+//!
+//! Nothing here knows OCPP JSON or a version number: each OCPP version is an adapter (in the
+//! gateway) that turns messages into the calls of [`Csms`] and its answers back into messages.
+//! A feature that exists in several versions is written here once.
+//!
+//! # Layout
+//!
+//! Modules follow the functional blocks of OCPP 2.0.1, so a feature is found by its block name:
+//!
+//! - [`provisioning`] (B): station registration, boot decisions, heartbeats.
+//! - [`authorization`] (C): id tokens and the authorization rule.
+//! - [`transactions`] (E): one transaction model for 1.6 Start/StopTransaction and 2.0.1
+//!   TransactionEvent, folded from events in any order by a pure function.
+//! - [`availability`] (G): connector statuses.
+//! - [`metering`] (J): meter values and the energy register reading.
+//! - [`notices`] (L, N, A, P and the rest): what stations report that Arus records without acting
+//!   on it yet (firmware and log progress, security events, reports, data transfers).
+//! - [`events`]: the one stream of everything that happens.
+//! - [`store`]: the storage port, implemented by `arus-store` for SQLite and PostgreSQL.
+//! - [`csms`]: the service the gateway calls; it applies the rules, commits, then answers.
+//!
+//! # Invariants
+//!
+//! - A call of [`Csms`] that records data returns only after the data is committed: the answer
+//!   to the station goes out after the commit, never before.
+//! - Every recording call is idempotent for the retries OCPP allows (a repeated StopTransaction,
+//!   a TransactionEvent with a seqNo already seen, a StartTransaction whose answer was lost).
+
+pub mod authorization;
+pub mod availability;
+pub mod csms;
+pub mod events;
+pub mod metering;
+pub mod notices;
+pub mod provisioning;
+pub mod store;
+pub mod transactions;
+
+pub use csms::{Csms, CsmsConfig, DomainError};
+
+/// The identity of a charging station: the last segment of its connection URL and its HTTP
+/// Basic user name.
+pub type StationId = std::sync::Arc<str>;
+
+/// Time in the domain: UTC.
+pub type Time = chrono::DateTime<chrono::Utc>;

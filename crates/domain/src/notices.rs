@@ -1,0 +1,98 @@
+//! What stations report that Arus records but does not act on yet: firmware and log progress
+//! (L, N), security events (A), reports and events of the device model (B, N), data transfers
+//! (P), and the messages of features that later work builds on (smart charging limits,
+//! certificates, reservations, display messages, customer information).
+//!
+//! Each is stored as a [`Notice`]: a kind, the time the station gave, a request id when it
+//! answers a CSMS request, a status when it has one, and the details as a JSON object the
+//! adapter writes in the domain's own terms (camelCase names, no protocol framing).
+
+use serde::{Deserialize, Serialize};
+
+use crate::Time;
+
+/// The kinds of notice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum NoticeKind {
+    /// Firmware update progress (1.6 FirmwareStatusNotification, SignedFirmwareStatusNotification;
+    /// 2.0.1 FirmwareStatusNotification).
+    FirmwareStatus,
+    /// 2.0.1 PublishFirmwareStatusNotification (local controllers).
+    PublishFirmwareStatus,
+    /// Diagnostics or log upload progress (1.6 DiagnosticsStatusNotification,
+    /// LogStatusNotification; 2.0.1 LogStatusNotification).
+    LogStatus,
+    /// A security event (SecurityEventNotification, both versions).
+    SecurityEvent,
+    /// A part of a device model report (2.0.1 NotifyReport).
+    Report,
+    /// Events of the device model (2.0.1 NotifyEvent).
+    Event,
+    /// A monitoring report (2.0.1 NotifyMonitoringReport).
+    MonitoringReport,
+    /// Customer information (2.0.1 NotifyCustomerInformation).
+    CustomerInformation,
+    /// Charging profiles reported (2.0.1 ReportChargingProfiles).
+    ChargingProfiles,
+    /// A charging limit set or cleared by another party (2.0.1 NotifyChargingLimit,
+    /// ClearedChargingLimit).
+    ChargingLimit,
+    /// ISO 15118 charging needs or schedule (2.0.1 NotifyEVChargingNeeds,
+    /// NotifyEVChargingSchedule).
+    EvCharging,
+    /// Display messages (2.0.1 NotifyDisplayMessages).
+    DisplayMessages,
+    /// A reservation's status changed (2.0.1 ReservationStatusUpdate).
+    ReservationStatus,
+    /// A certificate request (SignCertificate, Get15118EVCertificate, GetCertificateStatus).
+    Certificate,
+    /// Vendor data (DataTransfer).
+    DataTransfer,
+}
+
+impl NoticeKind {
+    /// The name used in the store and the API.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            NoticeKind::FirmwareStatus => "FirmwareStatus",
+            NoticeKind::PublishFirmwareStatus => "PublishFirmwareStatus",
+            NoticeKind::LogStatus => "LogStatus",
+            NoticeKind::SecurityEvent => "SecurityEvent",
+            NoticeKind::Report => "Report",
+            NoticeKind::Event => "Event",
+            NoticeKind::MonitoringReport => "MonitoringReport",
+            NoticeKind::CustomerInformation => "CustomerInformation",
+            NoticeKind::ChargingProfiles => "ChargingProfiles",
+            NoticeKind::ChargingLimit => "ChargingLimit",
+            NoticeKind::EvCharging => "EvCharging",
+            NoticeKind::DisplayMessages => "DisplayMessages",
+            NoticeKind::ReservationStatus => "ReservationStatus",
+            NoticeKind::Certificate => "Certificate",
+            NoticeKind::DataTransfer => "DataTransfer",
+        }
+    }
+}
+
+/// A recorded notice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Notice {
+    /// What it is.
+    pub kind: NoticeKind,
+    /// When it happened (the station's time, else the receipt time).
+    pub at: Time,
+    /// The CSMS request it reports on, if any.
+    pub request_id: Option<i64>,
+    /// Its status, if it has one (`Downloading`, `Uploaded`, a security event's type...).
+    pub status: Option<String>,
+    /// The details.
+    pub details: serde_json::Value,
+}
+
+/// The answer to a station's DataTransfer: Arus has no vendor extensions yet, so every vendor
+/// is unknown (1.6 §4.3 and 2.0.1 P02.FR.06: `UnknownVendorId`, never an error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataTransferAnswer {
+    /// No handler for this vendor.
+    UnknownVendorId,
+}

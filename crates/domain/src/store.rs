@@ -1,0 +1,349 @@
+//! The storage port: what the domain asks of a store. `arus-store` implements it for SQLite and
+//! PostgreSQL; both pass one shared test suite.
+//!
+//! Writes are [`Write`] values handed to [`Store::commit`], which resolves only once they are
+//! durable. A store commits the writes of many callers together (group commit), so durability
+//! costs one disk flush per group, not per message. [`Store::append`] hands over writes that
+//! need no acknowledgement (the frame log): they go out with the next commit.
+//!
+//! Every write is idempotent: replaying one that was already committed changes nothing.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::Time;
+use crate::authorization::IdTokenRecord;
+use crate::availability::{ConnectorRecord, StatusReport};
+use crate::metering::MeterValue;
+use crate::notices::Notice;
+use crate::provisioning::{BootInfo, RegistrationStatus, StationRecord};
+use crate::transactions::{Transaction, TransactionEvent};
+
+/// A boxed future, so that the port can be used as `dyn Store`.
+pub type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A storage failure.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached or refused the work; nothing of it was committed.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// The data is inconsistent with what is stored (for example a duplicate key).
+    #[error("storage conflict: {0}")]
+    Conflict(String),
+}
+
+/// The direction of a logged frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// From the station.
+    In,
+    /// To the station.
+    Out,
+}
+
+impl Direction {
+    /// `in` or `out`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Direction::In => "in",
+            Direction::Out => "out",
+        }
+    }
+}
+
+/// A logged frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameRecord {
+    /// When it was sent or received.
+    pub at: Time,
+    /// In or out.
+    pub direction: Direction,
+    /// Its text.
+    pub text: String,
+}
+
+/// The role of an API token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    /// May read.
+    ReadOnly,
+    /// May read and operate stations.
+    Operator,
+    /// May do anything, including managing tokens.
+    Admin,
+}
+
+impl Role {
+    /// The name used in the API and the store.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Role::ReadOnly => "read-only",
+            Role::Operator => "operator",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Reads [`Role::as_str`]'s output.
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "read-only" => Some(Role::ReadOnly),
+            "operator" => Some(Role::Operator),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// An API token as stored: only its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiTokenRecord {
+    /// A name for people.
+    pub name: String,
+    /// The SHA-256 of the token, hex.
+    pub hash: String,
+    /// What it may do.
+    pub role: Role,
+    /// When it was made.
+    pub created_at: Time,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<Time>,
+}
+
+/// One change to the stored state.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    /// Registers a station, or updates its password and boot policy.
+    PutStation {
+        /// Its identity.
+        id: String,
+        /// The argon2id PHC string of its password, if it has one.
+        password_hash: Option<String>,
+        /// How its boots are answered.
+        boot_policy: RegistrationStatus,
+        /// When.
+        at: Time,
+    },
+    /// A station connected with a protocol version.
+    StationConnected {
+        /// The station.
+        id: String,
+        /// The version, as people write it.
+        protocol: String,
+        /// When.
+        at: Time,
+    },
+    /// A station was last heard from at this time.
+    StationSeen {
+        /// The station.
+        id: String,
+        /// When.
+        at: Time,
+    },
+    /// A station booted and got an answer.
+    Boot {
+        /// The station.
+        id: String,
+        /// What it said.
+        info: Box<BootInfo>,
+        /// What it was told.
+        registration: RegistrationStatus,
+        /// When.
+        at: Time,
+    },
+    /// A connector's status.
+    ConnectorStatus {
+        /// The station.
+        station_id: String,
+        /// The report.
+        report: Box<StatusReport>,
+    },
+    /// A transaction's whole state (inserted or replaced).
+    PutTransaction {
+        /// The transaction.
+        tx: Box<Transaction>,
+        /// For transactions whose id the CSMS assigned (1.6), the number it assigned.
+        csms_number: Option<i64>,
+        /// When.
+        at: Time,
+    },
+    /// An event of a transaction, kept as history (a repeated one is kept once).
+    TransactionEvent {
+        /// The station.
+        station_id: String,
+        /// The event.
+        event: Box<TransactionEvent>,
+        /// When it arrived.
+        received_at: Time,
+    },
+    /// Meter values (a repeated set is kept once).
+    MeterValues {
+        /// The station.
+        station_id: String,
+        /// The EVSE (0: the station's main meter).
+        evse_id: u32,
+        /// The transaction they belong to, if any.
+        transaction_id: Option<String>,
+        /// The values.
+        values: Vec<MeterValue>,
+        /// When they arrived.
+        received_at: Time,
+    },
+    /// A notice.
+    Notice {
+        /// The station.
+        station_id: String,
+        /// The notice.
+        notice: Box<Notice>,
+        /// When it arrived.
+        received_at: Time,
+    },
+    /// A frame in or out, for the frame log.
+    Frame {
+        /// The station.
+        station_id: String,
+        /// In or out.
+        direction: Direction,
+        /// When.
+        at: Time,
+        /// The frame's text.
+        text: String,
+    },
+    /// Registers or updates an id token.
+    PutIdToken(IdTokenRecord),
+    /// Creates an API token.
+    PutApiToken(ApiTokenRecord),
+}
+
+/// A transaction as listed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransactionRow {
+    /// The station.
+    pub station_id: String,
+    /// The transaction's id as the station knows it.
+    pub transaction_id: String,
+    /// Whether the CSMS assigned that id (1.6), so it is a number.
+    pub csms_assigned: bool,
+    /// The EVSE.
+    pub evse_id: Option<u32>,
+    /// The connector.
+    pub connector_id: Option<u32>,
+    /// The id token that started it.
+    pub id_token: Option<String>,
+    /// When it started.
+    pub started_at: Option<Time>,
+    /// When it stopped.
+    pub stopped_at: Option<Time>,
+    /// The register at the start (Wh).
+    pub meter_start_wh: Option<f64>,
+    /// The register at the stop (Wh).
+    pub meter_stop_wh: Option<f64>,
+    /// The energy delivered (Wh).
+    pub energy_wh: Option<f64>,
+    /// Why it stopped.
+    pub stop_reason: Option<String>,
+    /// The latest charging state.
+    pub charging_state: Option<String>,
+}
+
+impl TransactionRow {
+    /// The row of a transaction's state.
+    pub fn of(tx: &Transaction, csms_assigned: bool) -> TransactionRow {
+        TransactionRow {
+            station_id: tx.station_id.clone(),
+            transaction_id: tx.transaction_id.clone(),
+            csms_assigned,
+            evse_id: tx.evse_id(),
+            connector_id: tx.connector_id(),
+            id_token: tx.id_token().map(|t| t.value.clone()),
+            started_at: tx.started_at(),
+            stopped_at: tx.stopped_at(),
+            meter_start_wh: tx.meter_start_wh(),
+            meter_stop_wh: tx.meter_stop_wh(),
+            energy_wh: tx.energy_wh(),
+            stop_reason: tx.stop_reason(),
+            charging_state: tx.fold.charging_state.as_ref().map(|r| r.value.clone()),
+        }
+    }
+}
+
+/// Which transactions to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TransactionQuery {
+    /// Only this station's.
+    pub station_id: Option<String>,
+    /// At most this many, newest first.
+    pub limit: u32,
+}
+
+/// The storage port.
+pub trait Store: Send + Sync + 'static {
+    /// Commits writes; resolves once they are durable (or failed, with nothing of them
+    /// committed).
+    fn commit(&self, writes: Vec<Write>) -> BoxFut<'_, Result<(), StoreError>>;
+
+    /// Queues writes that need no acknowledgement; they go out with the next commit.
+    fn append(&self, writes: Vec<Write>);
+
+    /// A station.
+    fn station(&self, id: &str) -> BoxFut<'_, Result<Option<StationRecord>, StoreError>>;
+
+    /// All stations, by id.
+    fn stations(&self) -> BoxFut<'_, Result<Vec<StationRecord>, StoreError>>;
+
+    /// A station's connectors, by EVSE and connector.
+    fn connectors(&self, station_id: &str) -> BoxFut<'_, Result<Vec<ConnectorRecord>, StoreError>>;
+
+    /// An id token by value (ignoring case) and, when given, type. Without a type, a token of
+    /// any type with that value.
+    fn id_token(
+        &self,
+        value: &str,
+        kind: Option<&str>,
+    ) -> BoxFut<'_, Result<Option<IdTokenRecord>, StoreError>>;
+
+    /// A transaction's state, and whether the CSMS assigned its id.
+    fn transaction(
+        &self,
+        station_id: &str,
+        transaction_id: &str,
+    ) -> BoxFut<'_, Result<Option<(Transaction, bool)>, StoreError>>;
+
+    /// The id of a transaction on this station's connector that started at exactly this time
+    /// with this token and register reading: a 1.6 StartTransaction sent again because its
+    /// answer was lost.
+    fn find_start(
+        &self,
+        station_id: &str,
+        connector_id: u32,
+        id_token: &str,
+        started_at: Time,
+        meter_start_wh: f64,
+    ) -> BoxFut<'_, Result<Option<String>, StoreError>>;
+
+    /// The highest transaction number the CSMS has assigned (0 if none).
+    fn max_csms_number(&self) -> BoxFut<'_, Result<i64, StoreError>>;
+
+    /// Transactions, newest first.
+    fn transactions(
+        &self,
+        query: TransactionQuery,
+    ) -> BoxFut<'_, Result<Vec<TransactionRow>, StoreError>>;
+
+    /// An API token by the hash of its secret.
+    fn api_token(&self, hash: &str) -> BoxFut<'_, Result<Option<ApiTokenRecord>, StoreError>>;
+
+    /// How many API tokens exist (revoked or not).
+    fn api_token_count(&self) -> BoxFut<'_, Result<u64, StoreError>>;
+
+    /// Deletes logged frames older than `before`, then the oldest beyond `keep` in all;
+    /// returns how many went.
+    fn prune_frames(&self, before: Time, keep: u64) -> BoxFut<'_, Result<u64, StoreError>>;
+
+    /// The most recent logged frames of a station, newest first.
+    fn frames(
+        &self,
+        station_id: &str,
+        limit: u32,
+    ) -> BoxFut<'_, Result<Vec<FrameRecord>, StoreError>>;
+}
