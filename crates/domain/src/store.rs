@@ -294,8 +294,8 @@ pub trait Store: Send + Sync + 'static {
     /// A station's connectors, by EVSE and connector.
     fn connectors(&self, station_id: &str) -> BoxFut<'_, Result<Vec<ConnectorRecord>, StoreError>>;
 
-    /// An id token by value (ignoring case) and, when given, type. Without a type, a token of
-    /// any type with that value.
+    /// An id token by value (ignoring case): the one of the given type if there is one, else
+    /// one of any type.
     fn id_token(
         &self,
         value: &str,
@@ -320,6 +320,20 @@ pub trait Store: Send + Sync + 'static {
         started_at: Time,
         meter_start_wh: f64,
     ) -> BoxFut<'_, Result<Option<String>, StoreError>>;
+
+    /// A transaction's events as recorded (each once), in arrival order.
+    fn transaction_events(
+        &self,
+        station_id: &str,
+        transaction_id: &str,
+    ) -> BoxFut<'_, Result<Vec<TransactionEvent>, StoreError>>;
+
+    /// The meter values of a transaction (each once), by time.
+    fn meter_values(
+        &self,
+        station_id: &str,
+        transaction_id: &str,
+    ) -> BoxFut<'_, Result<Vec<MeterValue>, StoreError>>;
 
     /// The highest transaction number the CSMS has assigned (0 if none).
     fn max_csms_number(&self) -> BoxFut<'_, Result<i64, StoreError>>;

@@ -13,11 +13,14 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::{Map, Value, json};
 
+/// Decodes a payload with the generated types and encodes it back to JSON.
+type Decode = Box<dyn Fn(&str) -> Result<Value, Violation>>;
+
 /// One message schema and how to decode it with the generated types.
 struct Case {
     name: String,
     schema: &'static str,
-    decode: Box<dyn Fn(&str) -> Result<Value, Violation>>,
+    decode: Decode,
 }
 
 fn cases() -> Vec<Case> {

@@ -1,0 +1,66 @@
+//! Storage for Arus: the domain's [`Store`](arus_domain::store::Store) port on SQLite (a file in
+//! WAL mode, the embedded default) and on PostgreSQL.
+//!
+//! # Layout
+//!
+//! - [`open`]: picks the backend from the database URL and runs the migrations.
+//! - `sqlite`: one writer thread owning the write connection, and a small pool of read
+//!   connections used from blocking tasks.
+//! - `postgres`: one writer task owning a dedicated connection (statements of a group are
+//!   pipelined), and a pool of read connections.
+//! - `group`: the group commit shared by both: callers queue jobs; the writer takes every job
+//!   waiting, applies them in one transaction, commits once, then answers them all.
+//! - `migrations/`: the schema of each backend, applied in order at start.
+//!
+//! # Invariants
+//!
+//! - A commit resolves `Ok` only once its writes are durable: SQLite runs with
+//!   `synchronous=FULL` (WAL survives power loss only so), PostgreSQL with `synchronous_commit`
+//!   on.
+//! - A write that fails does not fail the others of its group: the group is retried job by job,
+//!   and only the faulty job is answered with an error.
+//! - Every write is idempotent (upserts and unique keys), so a retried message changes nothing.
+
+mod group;
+mod postgres;
+mod rows;
+mod sqlite;
+
+use std::sync::Arc;
+
+use arus_domain::store::Store;
+
+/// Why a store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The URL names no backend Arus has.
+    #[error("unsupported database URL `{0}` (use a file path, sqlite://PATH or postgres://...)")]
+    Url(String),
+    /// SQLite refused.
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The process could not start the store's workers.
+    #[error("{0}")]
+    Io(String),
+    /// PostgreSQL refused.
+    #[error("postgres: {0}")]
+    Postgres(String),
+}
+
+/// Opens the store a URL names and brings its schema up to date:
+///
+/// - `postgres://...` or `postgresql://...`: PostgreSQL;
+/// - `sqlite://PATH`, `sqlite:PATH` or a plain path: an SQLite file (created if missing).
+pub async fn open(url: &str) -> Result<Arc<dyn Store>, OpenError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Arc::new(postgres::PgStore::open(url).await?));
+    }
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    if path.is_empty() || path.contains("://") {
+        return Err(OpenError::Url(url.to_string()));
+    }
+    Ok(Arc::new(sqlite::SqliteStore::open(path).await?))
+}

@@ -1,0 +1,795 @@
+//! The PostgreSQL backend.
+//!
+//! One task owns a dedicated writer connection and commits groups of jobs, pipelining every
+//! statement of a group inside one transaction; reads use a connection pool. Durability is
+//! PostgreSQL's own (`synchronous_commit` on, its default, which this backend insists on).
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use arus_domain::Time;
+use arus_domain::authorization::{AuthorizationStatus, IdTokenRecord, token_key};
+use arus_domain::availability::{ConnectorRecord, ConnectorStatus};
+use arus_domain::metering::MeterValue;
+use arus_domain::provisioning::{RegistrationStatus, StationRecord};
+use arus_domain::store::{
+    ApiTokenRecord, BoxFut, Direction, FrameRecord, Role, Store, StoreError, TransactionQuery,
+    TransactionRow, Write,
+};
+use arus_domain::transactions::{Transaction, TransactionEvent};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use futures_util::future::try_join_all;
+use tokio::sync::mpsc;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, NoTls, Row, Statement};
+
+use crate::OpenError;
+use crate::group::{self, Job, Queue};
+use crate::rows;
+
+const MIGRATIONS: &[(i64, &str, &str)] =
+    &[(1, "initial schema", include_str!("migrations/postgres.sql"))];
+
+pub(crate) struct PgStore {
+    queue: Queue,
+    pool: Pool,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+fn classify(e: tokio_postgres::Error) -> StoreError {
+    match e.code() {
+        Some(c) if *c == tokio_postgres::error::SqlState::UNIQUE_VIOLATION => {
+            StoreError::Conflict(e.to_string())
+        }
+        _ => unavailable(e),
+    }
+}
+
+async fn connect(url: &str) -> Result<Client, OpenError> {
+    let (client, conn) = tokio_postgres::connect(url, NoTls)
+        .await
+        .map_err(|e| OpenError::Postgres(e.to_string()))?;
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::error!(error = %e, "postgres connection ended");
+        }
+    });
+    Ok(client)
+}
+
+async fn migrate(client: &mut Client) -> Result<(), tokio_postgres::Error> {
+    client
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL)",
+        )
+        .await?;
+    for (version, name, sql) in MIGRATIONS {
+        let tx = client.transaction().await?;
+        // One migrator at a time, even with several nodes starting together.
+        tx.batch_execute("LOCK TABLE schema_migrations IN EXCLUSIVE MODE")
+            .await?;
+        let done = tx
+            .query_opt(
+                "SELECT version FROM schema_migrations WHERE version = $1",
+                &[version],
+            )
+            .await?;
+        if done.is_none() {
+            tx.batch_execute(sql).await?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, now())",
+                &[version, name],
+            )
+            .await?;
+            tracing::info!(version, name, "applied postgres migration");
+        }
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+impl PgStore {
+    pub(crate) async fn open(url: &str) -> Result<PgStore, OpenError> {
+        let mut writer = connect(url).await?;
+        writer
+            .batch_execute("SET synchronous_commit = on")
+            .await
+            .map_err(|e| OpenError::Postgres(e.to_string()))?;
+        migrate(&mut writer)
+            .await
+            .map_err(|e| OpenError::Postgres(format!("migration failed: {e}")))?;
+        let config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e: tokio_postgres::Error| OpenError::Postgres(e.to_string()))?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(8)
+            .build()
+            .map_err(|e| OpenError::Postgres(e.to_string()))?;
+        let (queue, rx) = Queue::new();
+        tokio::spawn(writer_loop(writer, rx));
+        Ok(PgStore { queue, pool })
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        self.pool.get().await.map_err(unavailable)
+    }
+}
+
+/// A statement with its parameters, owned so that a whole group can be pipelined.
+struct Op {
+    sql: &'static str,
+    params: Vec<Box<dyn ToSql + Sync + Send>>,
+}
+
+fn op(sql: &'static str, params: Vec<Box<dyn ToSql + Sync + Send>>) -> Op {
+    Op { sql, params }
+}
+
+fn int(n: u32) -> i64 {
+    n as i64
+}
+
+fn ops(w: &Write, out: &mut Vec<Op>) {
+    match w {
+        Write::PutStation {
+            id,
+            password_hash,
+            boot_policy,
+            at,
+        } => out.push(op(
+            "INSERT INTO stations (id, password_hash, boot_policy, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (id) DO UPDATE SET password_hash = excluded.password_hash, boot_policy = excluded.boot_policy",
+            vec![
+                Box::new(id.clone()),
+                Box::new(password_hash.clone()),
+                Box::new(boot_policy.as_str()),
+                Box::new(*at),
+            ],
+        )),
+        Write::StationConnected { id, protocol, at } => out.push(op(
+            "UPDATE stations SET protocol = $2, last_seen_at = $3 WHERE id = $1",
+            vec![Box::new(id.clone()), Box::new(protocol.clone()), Box::new(*at)],
+        )),
+        Write::StationSeen { id, at } => out.push(op(
+            "UPDATE stations SET last_seen_at = $2 WHERE id = $1",
+            vec![Box::new(id.clone()), Box::new(*at)],
+        )),
+        Write::Boot {
+            id,
+            info,
+            registration,
+            at,
+        } => out.push(op(
+            "UPDATE stations SET registration = $2, boot = $3, booted_at = $4, last_seen_at = $4 WHERE id = $1",
+            vec![
+                Box::new(id.clone()),
+                Box::new(registration.as_str()),
+                Box::new(rows::json(info)),
+                Box::new(*at),
+            ],
+        )),
+        Write::ConnectorStatus { station_id, report } => out.push(op(
+            "INSERT INTO connectors (station_id, evse_id, connector_id, status, error_code, info, vendor_id, vendor_error_code, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             ON CONFLICT (station_id, evse_id, connector_id) DO UPDATE SET
+               status = excluded.status, error_code = excluded.error_code, info = excluded.info,
+               vendor_id = excluded.vendor_id, vendor_error_code = excluded.vendor_error_code,
+               updated_at = excluded.updated_at
+             WHERE excluded.updated_at >= connectors.updated_at",
+            vec![
+                Box::new(station_id.clone()),
+                Box::new(int(report.evse_id)),
+                Box::new(int(report.connector_id)),
+                Box::new(report.status.as_str()),
+                Box::new(report.error_code.clone()),
+                Box::new(report.info.clone()),
+                Box::new(report.vendor_id.clone()),
+                Box::new(report.vendor_error_code.clone()),
+                Box::new(report.timestamp),
+            ],
+        )),
+        Write::PutTransaction {
+            tx,
+            csms_number,
+            at,
+        } => {
+            let row = TransactionRow::of(tx, csms_number.is_some());
+            out.push(op(
+                "INSERT INTO transactions (station_id, transaction_id, csms_number, evse_id, connector_id, id_token,
+                   started_at, stopped_at, meter_start_wh, meter_stop_wh, energy_wh, stop_reason, charging_state, fold, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                 ON CONFLICT (station_id, transaction_id) DO UPDATE SET
+                   csms_number = COALESCE(transactions.csms_number, excluded.csms_number),
+                   evse_id = excluded.evse_id, connector_id = excluded.connector_id, id_token = excluded.id_token,
+                   started_at = excluded.started_at, stopped_at = excluded.stopped_at,
+                   meter_start_wh = excluded.meter_start_wh, meter_stop_wh = excluded.meter_stop_wh,
+                   energy_wh = excluded.energy_wh, stop_reason = excluded.stop_reason,
+                   charging_state = excluded.charging_state, fold = excluded.fold, updated_at = excluded.updated_at",
+                vec![
+                    Box::new(row.station_id),
+                    Box::new(row.transaction_id),
+                    Box::new(*csms_number),
+                    Box::new(row.evse_id.map(int)),
+                    Box::new(row.connector_id.map(int)),
+                    Box::new(row.id_token),
+                    Box::new(row.started_at),
+                    Box::new(row.stopped_at),
+                    Box::new(row.meter_start_wh),
+                    Box::new(row.meter_stop_wh),
+                    Box::new(row.energy_wh),
+                    Box::new(row.stop_reason),
+                    Box::new(row.charging_state),
+                    Box::new(rows::json(&tx.fold)),
+                    Box::new(*at),
+                ],
+            ));
+        }
+        Write::TransactionEvent {
+            station_id,
+            event,
+            received_at,
+        } => out.push(op(
+            "INSERT INTO transaction_events (station_id, transaction_id, seq_no, kind, timestamp, trigger_reason, offline, event, received_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+            vec![
+                Box::new(station_id.clone()),
+                Box::new(event.transaction_id.clone()),
+                Box::new(event.seq_no.map(int)),
+                Box::new(event.kind.as_str()),
+                Box::new(event.timestamp),
+                Box::new(event.trigger.clone()),
+                Box::new(event.offline),
+                Box::new(rows::json(event)),
+                Box::new(*received_at),
+            ],
+        )),
+        Write::MeterValues {
+            station_id,
+            evse_id,
+            transaction_id,
+            values,
+            received_at,
+        } => {
+            for mv in values {
+                let samples = rows::samples(mv);
+                let digest = rows::digest(&samples);
+                out.push(op(
+                    "INSERT INTO meter_values (station_id, evse_id, transaction_id, timestamp, samples, digest, received_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                    vec![
+                        Box::new(station_id.clone()),
+                        Box::new(int(*evse_id)),
+                        Box::new(transaction_id.clone()),
+                        Box::new(mv.timestamp),
+                        Box::new(samples),
+                        Box::new(digest),
+                        Box::new(*received_at),
+                    ],
+                ));
+            }
+        }
+        Write::Notice {
+            station_id,
+            notice,
+            received_at,
+        } => out.push(op(
+            "INSERT INTO notices (station_id, kind, at, request_id, status, details, received_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            vec![
+                Box::new(station_id.clone()),
+                Box::new(notice.kind.as_str()),
+                Box::new(notice.at),
+                Box::new(notice.request_id),
+                Box::new(notice.status.clone()),
+                Box::new(rows::json(&notice.details)),
+                Box::new(*received_at),
+            ],
+        )),
+        Write::Frame {
+            station_id,
+            direction,
+            at,
+            text,
+        } => out.push(op(
+            "INSERT INTO frames (station_id, direction, at, text) VALUES ($1, $2, $3, $4)",
+            vec![
+                Box::new(station_id.clone()),
+                Box::new(direction.as_str()),
+                Box::new(*at),
+                Box::new(text.clone()),
+            ],
+        )),
+        Write::PutIdToken(r) => out.push(op(
+            "INSERT INTO id_tokens (token_key, kind, id_token, status, group_id_token, expiry_date)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (token_key, kind) DO UPDATE SET id_token = excluded.id_token, status = excluded.status,
+               group_id_token = excluded.group_id_token, expiry_date = excluded.expiry_date",
+            vec![
+                Box::new(token_key(&r.id_token)),
+                Box::new(r.kind.clone()),
+                Box::new(r.id_token.clone()),
+                Box::new(r.status.as_str()),
+                Box::new(r.group_id_token.clone()),
+                Box::new(r.expiry_date),
+            ],
+        )),
+        Write::PutApiToken(t) => out.push(op(
+            "INSERT INTO api_tokens (hash, name, role, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (hash) DO UPDATE SET name = excluded.name, role = excluded.role, revoked_at = excluded.revoked_at",
+            vec![
+                Box::new(t.hash.clone()),
+                Box::new(t.name.clone()),
+                Box::new(t.role.as_str()),
+                Box::new(t.created_at),
+                Box::new(t.revoked_at),
+            ],
+        )),
+    }
+}
+
+/// Statements prepared on the writer connection, by their text.
+#[derive(Default)]
+struct Prepared(HashMap<&'static str, Statement>);
+
+impl Prepared {
+    async fn get(
+        &mut self,
+        client: &Client,
+        sql: &'static str,
+    ) -> Result<Statement, tokio_postgres::Error> {
+        if let Some(s) = self.0.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = client.prepare(sql).await?;
+        self.0.insert(sql, s.clone());
+        Ok(s)
+    }
+}
+
+async fn apply_jobs(
+    client: &Client,
+    prepared: &mut Prepared,
+    jobs: &[&Job],
+) -> Result<(), tokio_postgres::Error> {
+    let mut all = Vec::new();
+    for job in jobs {
+        for w in &job.writes {
+            ops(w, &mut all);
+        }
+    }
+    let mut statements = Vec::with_capacity(all.len());
+    for o in &all {
+        statements.push(prepared.get(client, o.sql).await?);
+    }
+    client.batch_execute("BEGIN").await?;
+    let pipelined = try_join_all(all.iter().zip(&statements).map(|(o, stmt)| {
+        let params: Vec<&(dyn ToSql + Sync)> = o
+            .params
+            .iter()
+            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+            .collect();
+        async move { client.execute(stmt, &params).await }
+    }))
+    .await;
+    match pipelined {
+        Ok(_) => client.batch_execute("COMMIT").await,
+        Err(e) => {
+            let _ = client.batch_execute("ROLLBACK").await;
+            Err(e)
+        }
+    }
+}
+
+async fn writer_loop(client: Client, mut rx: mpsc::Receiver<Job>) {
+    let mut prepared = Prepared::default();
+    while let Some(first) = rx.recv().await {
+        let jobs = group::take_group(first, &mut rx);
+        let started = Instant::now();
+        let refs: Vec<&Job> = jobs.iter().collect();
+        match apply_jobs(&client, &mut prepared, &refs).await {
+            Ok(()) => {
+                group::observe(&jobs, started.elapsed().as_secs_f64());
+                group::answer_all(jobs, &Ok(()));
+            }
+            Err(e) if client.is_closed() => {
+                tracing::error!(error = %e, "postgres writer connection lost");
+                arus_telemetry::metrics().error("store");
+                group::answer_all(jobs, &Err(unavailable(e)));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, jobs = jobs.len(), "group commit failed; retrying job by job");
+                arus_telemetry::metrics().error("store");
+                for job in jobs {
+                    let result = apply_jobs(&client, &mut prepared, &[&job])
+                        .await
+                        .map_err(|e| {
+                            tracing::error!(error = %e, "write refused");
+                            classify(e)
+                        });
+                    if let Some(done) = job.done {
+                        let _ = done.send(result);
+                    }
+                }
+            }
+        }
+        if client.is_closed() {
+            // Without its connection the writer cannot go on; the process should restart.
+            tracing::error!("postgres writer stops: connection closed");
+            break;
+        }
+    }
+}
+
+fn station_row(r: &Row) -> StationRecord {
+    let policy: String = r.get(2);
+    let registration: Option<String> = r.get(3);
+    StationRecord {
+        id: r.get(0),
+        password_hash: r.get(1),
+        boot_policy: RegistrationStatus::parse(&policy).unwrap_or(RegistrationStatus::Accepted),
+        registration: registration.as_deref().and_then(RegistrationStatus::parse),
+        boot: rows::boot(r.get(4)),
+        booted_at: r.get(5),
+        protocol: r.get(6),
+        created_at: r.get(7),
+        last_seen_at: r.get(8),
+    }
+}
+
+const STATION_COLUMNS: &str = "id, password_hash, boot_policy, registration, boot, booted_at, protocol, created_at, last_seen_at";
+
+const TRANSACTION_COLUMNS: &str = "station_id, transaction_id, csms_number, evse_id, connector_id, id_token, started_at, stopped_at, meter_start_wh, meter_stop_wh, energy_wh, stop_reason, charging_state";
+
+fn uint(v: Option<i64>) -> Option<u32> {
+    v.and_then(|n| u32::try_from(n).ok())
+}
+
+fn transaction_row(r: &Row) -> TransactionRow {
+    let number: Option<i64> = r.get(2);
+    TransactionRow {
+        station_id: r.get(0),
+        transaction_id: r.get(1),
+        csms_assigned: number.is_some(),
+        evse_id: uint(r.get(3)),
+        connector_id: uint(r.get(4)),
+        id_token: r.get(5),
+        started_at: r.get(6),
+        stopped_at: r.get(7),
+        meter_start_wh: r.get(8),
+        meter_stop_wh: r.get(9),
+        energy_wh: r.get(10),
+        stop_reason: r.get(11),
+        charging_state: r.get(12),
+    }
+}
+
+impl Store for PgStore {
+    fn commit(&self, writes: Vec<Write>) -> BoxFut<'_, Result<(), StoreError>> {
+        Box::pin(self.queue.commit(writes))
+    }
+
+    fn append(&self, writes: Vec<Write>) {
+        self.queue.append(writes);
+    }
+
+    fn station(&self, id: &str) -> BoxFut<'_, Result<Option<StationRecord>, StoreError>> {
+        let id = id.to_string();
+        Box::pin(async move {
+            let c = self.client().await?;
+            let sql = format!("SELECT {STATION_COLUMNS} FROM stations WHERE id = $1");
+            let stmt = c.prepare_cached(&sql).await.map_err(unavailable)?;
+            let row = c.query_opt(&stmt, &[&id]).await.map_err(unavailable)?;
+            Ok(row.as_ref().map(station_row))
+        })
+    }
+
+    fn stations(&self) -> BoxFut<'_, Result<Vec<StationRecord>, StoreError>> {
+        Box::pin(async move {
+            let c = self.client().await?;
+            let sql = format!("SELECT {STATION_COLUMNS} FROM stations ORDER BY id");
+            let rows = c.query(&sql, &[]).await.map_err(unavailable)?;
+            Ok(rows.iter().map(station_row).collect())
+        })
+    }
+
+    fn connectors(&self, station_id: &str) -> BoxFut<'_, Result<Vec<ConnectorRecord>, StoreError>> {
+        let id = station_id.to_string();
+        Box::pin(async move {
+            let c = self.client().await?;
+            let stmt = c
+                .prepare_cached(
+                    "SELECT evse_id, connector_id, status, error_code, info, updated_at FROM connectors
+                     WHERE station_id = $1 ORDER BY evse_id, connector_id",
+                )
+                .await
+                .map_err(unavailable)?;
+            let rows = c.query(&stmt, &[&id]).await.map_err(unavailable)?;
+            Ok(rows
+                .iter()
+                .map(|r| {
+                    let status: String = r.get(2);
+                    ConnectorRecord {
+                        evse_id: uint(r.get(0)).unwrap_or_default(),
+                        connector_id: uint(r.get(1)).unwrap_or_default(),
+                        status: ConnectorStatus::parse(&status)
+                            .unwrap_or(ConnectorStatus::Unavailable),
+                        error_code: r.get(3),
+                        info: r.get(4),
+                        updated_at: r.get(5),
+                    }
+                })
+                .collect())
+        })
+    }
+
+    fn id_token(
+        &self,
+        value: &str,
+        kind: Option<&str>,
+    ) -> BoxFut<'_, Result<Option<IdTokenRecord>, StoreError>> {
+        let key = token_key(value);
+        let kind = kind.unwrap_or_default().to_string();
+        Box::pin(async move {
+            let c = self.client().await?;
+            let stmt = c
+                .prepare_cached(
+                    "SELECT id_token, kind, status, group_id_token, expiry_date FROM id_tokens
+                     WHERE token_key = $1 ORDER BY (kind = $2) DESC, kind LIMIT 1",
+                )
+                .await
+                .map_err(unavailable)?;
+            let row = c
+                .query_opt(&stmt, &[&key, &kind])
+                .await
+                .map_err(unavailable)?;
+            Ok(row.map(|r| {
+                let status: String = r.get(2);
+                IdTokenRecord {
+                    id_token: r.get(0),
+                    kind: r.get(1),
+                    status: AuthorizationStatus::parse(&status)
+                        .unwrap_or(AuthorizationStatus::Invalid),
+                    group_id_token: r.get(3),
+                    expiry_date: r.get(4),
+                }
+            }))
+        })
+    }
+
+    fn transaction(
+        &self,
+        station_id: &str,
+        transaction_id: &str,
+    ) -> BoxFut<'_, Result<Option<(Transaction, bool)>, StoreError>> {
+        let (s, t) = (station_id.to_string(), transaction_id.to_string());
+        Box::pin(async move {
+            let c = self.client().await?;
+            let stmt = c
+                .prepare_cached(
+                    "SELECT fold, csms_number FROM transactions WHERE station_id = $1 AND transaction_id = $2",
+                )
+                .await
+                .map_err(unavailable)?;
+            let row = c.query_opt(&stmt, &[&s, &t]).await.map_err(unavailable)?;
+            Ok(row.map(|r| {
+                let fold: String = r.get(0);
+                let number: Option<i64> = r.get(1);
+                (rows::transaction(s, t, &fold), number.is_some())
+            }))
+        })
+    }
+
+    fn find_start(
+        &self,
+        station_id: &str,
+        connector_id: u32,
+        id_token: &str,
+        started_at: Time,
+        meter_start_wh: f64,
+    ) -> BoxFut<'_, Result<Option<String>, StoreError>> {
+        let (s, tok) = (station_id.to_string(), id_token.to_string());
+        Box::pin(async move {
+            let c = self.client().await?;
+            let stmt = c
+                .prepare_cached(
+                    "SELECT transaction_id FROM transactions WHERE station_id = $1 AND started_at = $2
+                     AND connector_id = $3 AND id_token = $4 AND meter_start_wh = $5 AND csms_number IS NOT NULL LIMIT 1",
+                )
+                .await
+                .map_err(unavailable)?;
+            let row = c
+                .query_opt(
+                    &stmt,
+                    &[&s, &started_at, &int(connector_id), &tok, &meter_start_wh],
+                )
+                .await
+                .map_err(unavailable)?;
+            Ok(row.map(|r| r.get(0)))
+        })
+    }
+
+    fn transaction_events(
+        &self,
+        station_id: &str,
+        transaction_id: &str,
+    ) -> BoxFut<'_, Result<Vec<TransactionEvent>, StoreError>> {
+        let (s, t) = (station_id.to_string(), transaction_id.to_string());
+        Box::pin(async move {
+            let c = self.client().await?;
+            let rows = c
+                .query(
+                    "SELECT event FROM transaction_events WHERE station_id = $1 AND transaction_id = $2 ORDER BY id",
+                    &[&s, &t],
+                )
+                .await
+                .map_err(unavailable)?;
+            Ok(rows
+                .iter()
+                .filter_map(|r| serde_json::from_str(r.get::<_, &str>(0)).ok())
+                .collect())
+        })
+    }
+
+    fn meter_values(
+        &self,
+        station_id: &str,
+        transaction_id: &str,
+    ) -> BoxFut<'_, Result<Vec<MeterValue>, StoreError>> {
+        let (s, t) = (station_id.to_string(), transaction_id.to_string());
+        Box::pin(async move {
+            let c = self.client().await?;
+            let rows = c
+                .query(
+                    "SELECT timestamp, samples FROM meter_values WHERE station_id = $1 AND transaction_id = $2 ORDER BY timestamp, id",
+                    &[&s, &t],
+                )
+                .await
+                .map_err(unavailable)?;
+            Ok(rows
+                .iter()
+                .map(|r| MeterValue {
+                    timestamp: r.get(0),
+                    samples: serde_json::from_str(r.get::<_, &str>(1)).unwrap_or_default(),
+                })
+                .collect())
+        })
+    }
+
+    fn max_csms_number(&self) -> BoxFut<'_, Result<i64, StoreError>> {
+        Box::pin(async move {
+            let c = self.client().await?;
+            let row = c
+                .query_one(
+                    "SELECT COALESCE(MAX(csms_number), 0)::BIGINT FROM transactions",
+                    &[],
+                )
+                .await
+                .map_err(unavailable)?;
+            Ok(row.get(0))
+        })
+    }
+
+    fn transactions(
+        &self,
+        query: TransactionQuery,
+    ) -> BoxFut<'_, Result<Vec<TransactionRow>, StoreError>> {
+        Box::pin(async move {
+            let c = self.client().await?;
+            let limit = query.limit.clamp(1, 1000) as i64;
+            let rows = match &query.station_id {
+                Some(s) => {
+                    let sql = format!(
+                        "SELECT {TRANSACTION_COLUMNS} FROM transactions WHERE station_id = $1
+                         ORDER BY started_at DESC NULLS LAST, id DESC LIMIT $2"
+                    );
+                    c.query(&sql, &[s, &limit]).await
+                }
+                None => {
+                    let sql = format!(
+                        "SELECT {TRANSACTION_COLUMNS} FROM transactions ORDER BY started_at DESC NULLS LAST, id DESC LIMIT $1"
+                    );
+                    c.query(&sql, &[&limit]).await
+                }
+            }
+            .map_err(unavailable)?;
+            Ok(rows.iter().map(transaction_row).collect())
+        })
+    }
+
+    fn api_token(&self, hash: &str) -> BoxFut<'_, Result<Option<ApiTokenRecord>, StoreError>> {
+        let hash = hash.to_string();
+        Box::pin(async move {
+            let c = self.client().await?;
+            let stmt = c
+                .prepare_cached(
+                    "SELECT hash, name, role, created_at, revoked_at FROM api_tokens WHERE hash = $1",
+                )
+                .await
+                .map_err(unavailable)?;
+            let row = c.query_opt(&stmt, &[&hash]).await.map_err(unavailable)?;
+            Ok(row.map(|r| {
+                let role: String = r.get(2);
+                ApiTokenRecord {
+                    hash: r.get(0),
+                    name: r.get(1),
+                    role: Role::parse(&role).unwrap_or(Role::ReadOnly),
+                    created_at: r.get(3),
+                    revoked_at: r.get(4),
+                }
+            }))
+        })
+    }
+
+    fn api_token_count(&self) -> BoxFut<'_, Result<u64, StoreError>> {
+        Box::pin(async move {
+            let c = self.client().await?;
+            let row = c
+                .query_one("SELECT COUNT(*) FROM api_tokens", &[])
+                .await
+                .map_err(unavailable)?;
+            let n: i64 = row.get(0);
+            Ok(n as u64)
+        })
+    }
+
+    fn prune_frames(&self, before: Time, keep: u64) -> BoxFut<'_, Result<u64, StoreError>> {
+        Box::pin(async move {
+            let c = self.client().await?;
+            let old = c
+                .execute("DELETE FROM frames WHERE at < $1", &[&before])
+                .await
+                .map_err(unavailable)?;
+            let over = c
+                .execute(
+                    "DELETE FROM frames WHERE id <= (SELECT id FROM frames ORDER BY id DESC LIMIT 1 OFFSET $1)",
+                    &[&(keep as i64)],
+                )
+                .await
+                .map_err(unavailable)?;
+            Ok(old + over)
+        })
+    }
+
+    fn frames(
+        &self,
+        station_id: &str,
+        limit: u32,
+    ) -> BoxFut<'_, Result<Vec<FrameRecord>, StoreError>> {
+        let s = station_id.to_string();
+        Box::pin(async move {
+            let c = self.client().await?;
+            let rows = c
+                .query(
+                    "SELECT at, direction, text FROM frames WHERE station_id = $1 ORDER BY id DESC LIMIT $2",
+                    &[&s, &(limit as i64)],
+                )
+                .await
+                .map_err(unavailable)?;
+            Ok(rows
+                .iter()
+                .map(|r| {
+                    let dir: String = r.get(1);
+                    FrameRecord {
+                        at: r.get(0),
+                        direction: if dir == "in" {
+                            Direction::In
+                        } else {
+                            Direction::Out
+                        },
+                        text: r.get(2),
+                    }
+                })
+                .collect())
+        })
+    }
+}

@@ -1,0 +1,726 @@
+//! The SQLite backend: one file in WAL mode with `synchronous=FULL`.
+//!
+//! One thread owns the write connection and commits groups of jobs; reads use a small pool of
+//! read-only connections on blocking tasks (WAL lets them run beside the writer).
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use arus_domain::Time;
+use arus_domain::authorization::{AuthorizationStatus, IdTokenRecord, token_key};
+use arus_domain::availability::{ConnectorRecord, ConnectorStatus};
+use arus_domain::metering::MeterValue;
+use arus_domain::provisioning::{RegistrationStatus, StationRecord};
+use arus_domain::store::{
+    ApiTokenRecord, BoxFut, Direction, FrameRecord, Role, Store, StoreError, TransactionQuery,
+    TransactionRow, Write,
+};
+use arus_domain::transactions::{Transaction, TransactionEvent};
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+use tokio::sync::mpsc;
+
+use crate::OpenError;
+use crate::group::{self, Job, Queue};
+use crate::rows;
+
+const MIGRATIONS: &[(i64, &str, &str)] =
+    &[(1, "initial schema", include_str!("migrations/sqlite.sql"))];
+
+/// Read connections kept open.
+const READERS: usize = 4;
+
+pub(crate) struct SqliteStore {
+    queue: Queue,
+    readers: Arc<Readers>,
+}
+
+struct Readers {
+    path: String,
+    idle: Mutex<Vec<Connection>>,
+}
+
+/// The text form of a time: fixed width, so text order is time order.
+fn ts(t: &Time) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+fn parse_ts(s: &str) -> Option<Time> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+    )?;
+    for (version, name, sql) in MIGRATIONS {
+        let done: Option<i64> = conn
+            .query_row(
+                "SELECT version FROM schema_migrations WHERE version = ?1",
+                [version],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if done.is_some() {
+            continue;
+        }
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+            params![version, name, ts(&Utc::now())],
+        )?;
+        tx.commit()?;
+        tracing::info!(version, name, "applied sqlite migration");
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    pub(crate) async fn open(path: &str) -> Result<SqliteStore, OpenError> {
+        let path = path.to_string();
+        let writer = {
+            let path = path.clone();
+            tokio::task::spawn_blocking(move || -> rusqlite::Result<Connection> {
+                let mut conn = Connection::open(&path)?;
+                configure(&conn)?;
+                migrate(&mut conn)?;
+                Ok(conn)
+            })
+            .await
+            .map_err(|e| OpenError::Io(e.to_string()))??
+        };
+        let (queue, rx) = Queue::new();
+        std::thread::Builder::new()
+            .name("arus-sqlite-writer".into())
+            .spawn(move || writer_loop(writer, rx))
+            .map_err(|e| OpenError::Io(e.to_string()))?;
+        Ok(SqliteStore {
+            queue,
+            readers: Arc::new(Readers {
+                path,
+                idle: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// Runs a read on a pooled connection in a blocking task.
+    fn read<R, F>(&self, f: F) -> BoxFut<'_, Result<R, StoreError>>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<R> + Send + 'static,
+    {
+        let readers = self.readers.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                let conn = readers.idle.lock().ok().and_then(|mut v| v.pop());
+                let conn = match conn {
+                    Some(c) => c,
+                    None => {
+                        let c = Connection::open_with_flags(
+                            &readers.path,
+                            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                                | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                        )
+                        .map_err(unavailable)?;
+                        c.busy_timeout(std::time::Duration::from_secs(10))
+                            .map_err(unavailable)?;
+                        c
+                    }
+                };
+                let out = f(&conn).map_err(unavailable);
+                if let Ok(mut idle) = readers.idle.lock()
+                    && idle.len() < READERS
+                {
+                    idle.push(conn);
+                }
+                out
+            })
+            .await
+            .map_err(unavailable)?
+        })
+    }
+}
+
+fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
+    while let Some(first) = rx.blocking_recv() {
+        let jobs = group::take_group(first, &mut rx);
+        let started = Instant::now();
+        let all = apply_jobs(&mut conn, jobs.iter());
+        match all {
+            Ok(()) => {
+                group::observe(&jobs, started.elapsed().as_secs_f64());
+                group::answer_all(jobs, &Ok(()));
+            }
+            Err(e) => {
+                // Find the faulty job: commit each on its own.
+                tracing::warn!(error = %e, jobs = jobs.len(), "group commit failed; retrying job by job");
+                arus_telemetry::metrics().error("store");
+                for job in jobs {
+                    let result = apply_jobs(&mut conn, std::iter::once(&job)).map_err(|e| {
+                        tracing::error!(error = %e, "write refused");
+                        match e {
+                            rusqlite::Error::SqliteFailure(f, _)
+                                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+                            {
+                                StoreError::Conflict(e.to_string())
+                            }
+                            other => unavailable(other),
+                        }
+                    });
+                    if let Some(done) = job.done {
+                        let _ = done.send(result);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn apply_jobs<'a>(
+    conn: &mut Connection,
+    jobs: impl Iterator<Item = &'a Job>,
+) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    for job in jobs {
+        for w in &job.writes {
+            apply(&tx, w)?;
+        }
+    }
+    tx.commit()
+}
+
+fn apply(c: &Connection, w: &Write) -> rusqlite::Result<()> {
+    match w {
+        Write::PutStation {
+            id,
+            password_hash,
+            boot_policy,
+            at,
+        } => {
+            c.prepare_cached(
+                "INSERT INTO stations (id, password_hash, boot_policy, created_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (id) DO UPDATE SET password_hash = excluded.password_hash, boot_policy = excluded.boot_policy",
+            )?
+            .execute(params![id, password_hash, boot_policy.as_str(), ts(at)])?;
+        }
+        Write::StationConnected { id, protocol, at } => {
+            c.prepare_cached("UPDATE stations SET protocol = ?2, last_seen_at = ?3 WHERE id = ?1")?
+                .execute(params![id, protocol, ts(at)])?;
+        }
+        Write::StationSeen { id, at } => {
+            c.prepare_cached("UPDATE stations SET last_seen_at = ?2 WHERE id = ?1")?
+                .execute(params![id, ts(at)])?;
+        }
+        Write::Boot {
+            id,
+            info,
+            registration,
+            at,
+        } => {
+            c.prepare_cached(
+                "UPDATE stations SET registration = ?2, boot = ?3, booted_at = ?4, last_seen_at = ?4 WHERE id = ?1",
+            )?
+            .execute(params![id, registration.as_str(), rows::json(info), ts(at)])?;
+        }
+        Write::ConnectorStatus { station_id, report } => {
+            // A report older than the one stored (a replay after an outage) does not win.
+            c.prepare_cached(
+                "INSERT INTO connectors (station_id, evse_id, connector_id, status, error_code, info, vendor_id, vendor_error_code, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT (station_id, evse_id, connector_id) DO UPDATE SET
+                   status = excluded.status, error_code = excluded.error_code, info = excluded.info,
+                   vendor_id = excluded.vendor_id, vendor_error_code = excluded.vendor_error_code,
+                   updated_at = excluded.updated_at
+                 WHERE excluded.updated_at >= connectors.updated_at",
+            )?
+            .execute(params![
+                station_id,
+                report.evse_id,
+                report.connector_id,
+                report.status.as_str(),
+                report.error_code,
+                report.info,
+                report.vendor_id,
+                report.vendor_error_code,
+                ts(&report.timestamp)
+            ])?;
+        }
+        Write::PutTransaction {
+            tx,
+            csms_number,
+            at,
+        } => {
+            let row = TransactionRow::of(tx, csms_number.is_some());
+            c.prepare_cached(
+                "INSERT INTO transactions (station_id, transaction_id, csms_number, evse_id, connector_id, id_token,
+                   started_at, stopped_at, meter_start_wh, meter_stop_wh, energy_wh, stop_reason, charging_state, fold, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+                 ON CONFLICT (station_id, transaction_id) DO UPDATE SET
+                   csms_number = COALESCE(transactions.csms_number, excluded.csms_number),
+                   evse_id = excluded.evse_id, connector_id = excluded.connector_id, id_token = excluded.id_token,
+                   started_at = excluded.started_at, stopped_at = excluded.stopped_at,
+                   meter_start_wh = excluded.meter_start_wh, meter_stop_wh = excluded.meter_stop_wh,
+                   energy_wh = excluded.energy_wh, stop_reason = excluded.stop_reason,
+                   charging_state = excluded.charging_state, fold = excluded.fold, updated_at = excluded.updated_at",
+            )?
+            .execute(params![
+                row.station_id,
+                row.transaction_id,
+                csms_number,
+                row.evse_id,
+                row.connector_id,
+                row.id_token,
+                row.started_at.as_ref().map(ts),
+                row.stopped_at.as_ref().map(ts),
+                row.meter_start_wh,
+                row.meter_stop_wh,
+                row.energy_wh,
+                row.stop_reason,
+                row.charging_state,
+                rows::json(&tx.fold),
+                ts(at)
+            ])?;
+        }
+        Write::TransactionEvent {
+            station_id,
+            event,
+            received_at,
+        } => {
+            c.prepare_cached(
+                "INSERT OR IGNORE INTO transaction_events (station_id, transaction_id, seq_no, kind, timestamp, trigger_reason, offline, event, received_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![
+                station_id,
+                event.transaction_id,
+                event.seq_no,
+                event.kind.as_str(),
+                ts(&event.timestamp),
+                event.trigger,
+                event.offline,
+                rows::json(event),
+                ts(received_at)
+            ])?;
+        }
+        Write::MeterValues {
+            station_id,
+            evse_id,
+            transaction_id,
+            values,
+            received_at,
+        } => {
+            let mut stmt = c.prepare_cached(
+                "INSERT OR IGNORE INTO meter_values (station_id, evse_id, transaction_id, timestamp, samples, digest, received_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for mv in values {
+                let samples = rows::samples(mv);
+                stmt.execute(params![
+                    station_id,
+                    evse_id,
+                    transaction_id,
+                    ts(&mv.timestamp),
+                    samples,
+                    rows::digest(&samples),
+                    ts(received_at)
+                ])?;
+            }
+        }
+        Write::Notice {
+            station_id,
+            notice,
+            received_at,
+        } => {
+            c.prepare_cached(
+                "INSERT INTO notices (station_id, kind, at, request_id, status, details, received_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                station_id,
+                notice.kind.as_str(),
+                ts(&notice.at),
+                notice.request_id,
+                notice.status,
+                rows::json(&notice.details),
+                ts(received_at)
+            ])?;
+        }
+        Write::Frame {
+            station_id,
+            direction,
+            at,
+            text,
+        } => {
+            c.prepare_cached(
+                "INSERT INTO frames (station_id, direction, at, text) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![station_id, direction.as_str(), ts(at), text])?;
+        }
+        Write::PutIdToken(r) => {
+            c.prepare_cached(
+                "INSERT INTO id_tokens (token_key, kind, id_token, status, group_id_token, expiry_date)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (token_key, kind) DO UPDATE SET id_token = excluded.id_token, status = excluded.status,
+                   group_id_token = excluded.group_id_token, expiry_date = excluded.expiry_date",
+            )?
+            .execute(params![
+                token_key(&r.id_token),
+                r.kind,
+                r.id_token,
+                r.status.as_str(),
+                r.group_id_token,
+                r.expiry_date.as_ref().map(ts)
+            ])?;
+        }
+        Write::PutApiToken(t) => {
+            c.prepare_cached(
+                "INSERT INTO api_tokens (hash, name, role, created_at, revoked_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (hash) DO UPDATE SET name = excluded.name, role = excluded.role, revoked_at = excluded.revoked_at",
+            )?
+            .execute(params![
+                t.hash,
+                t.name,
+                t.role.as_str(),
+                ts(&t.created_at),
+                t.revoked_at.as_ref().map(ts)
+            ])?;
+        }
+    }
+    Ok(())
+}
+
+fn station_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StationRecord> {
+    let policy: String = r.get(2)?;
+    let registration: Option<String> = r.get(3)?;
+    let booted_at: Option<String> = r.get(5)?;
+    let created_at: String = r.get(7)?;
+    let last_seen: Option<String> = r.get(8)?;
+    Ok(StationRecord {
+        id: r.get(0)?,
+        password_hash: r.get(1)?,
+        boot_policy: RegistrationStatus::parse(&policy).unwrap_or(RegistrationStatus::Accepted),
+        registration: registration.as_deref().and_then(RegistrationStatus::parse),
+        boot: rows::boot(r.get(4)?),
+        booted_at: booted_at.as_deref().and_then(parse_ts),
+        protocol: r.get(6)?,
+        created_at: parse_ts(&created_at).unwrap_or_default(),
+        last_seen_at: last_seen.as_deref().and_then(parse_ts),
+    })
+}
+
+const STATION_COLUMNS: &str = "id, password_hash, boot_policy, registration, boot, booted_at, protocol, created_at, last_seen_at";
+
+const TRANSACTION_COLUMNS: &str = "station_id, transaction_id, csms_number, evse_id, connector_id, id_token, started_at, stopped_at, meter_start_wh, meter_stop_wh, energy_wh, stop_reason, charging_state";
+
+fn transaction_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TransactionRow> {
+    let number: Option<i64> = r.get(2)?;
+    let started: Option<String> = r.get(6)?;
+    let stopped: Option<String> = r.get(7)?;
+    Ok(TransactionRow {
+        station_id: r.get(0)?,
+        transaction_id: r.get(1)?,
+        csms_assigned: number.is_some(),
+        evse_id: r.get(3)?,
+        connector_id: r.get(4)?,
+        id_token: r.get(5)?,
+        started_at: started.as_deref().and_then(parse_ts),
+        stopped_at: stopped.as_deref().and_then(parse_ts),
+        meter_start_wh: r.get(8)?,
+        meter_stop_wh: r.get(9)?,
+        energy_wh: r.get(10)?,
+        stop_reason: r.get(11)?,
+        charging_state: r.get(12)?,
+    })
+}
+
+impl Store for SqliteStore {
+    fn commit(&self, writes: Vec<Write>) -> BoxFut<'_, Result<(), StoreError>> {
+        Box::pin(self.queue.commit(writes))
+    }
+
+    fn append(&self, writes: Vec<Write>) {
+        self.queue.append(writes);
+    }
+
+    fn station(&self, id: &str) -> BoxFut<'_, Result<Option<StationRecord>, StoreError>> {
+        let id = id.to_string();
+        self.read(move |c| {
+            c.prepare_cached(&format!(
+                "SELECT {STATION_COLUMNS} FROM stations WHERE id = ?1"
+            ))?
+            .query_row([id], station_row)
+            .optional()
+        })
+    }
+
+    fn stations(&self) -> BoxFut<'_, Result<Vec<StationRecord>, StoreError>> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {STATION_COLUMNS} FROM stations ORDER BY id"
+            ))?;
+            stmt.query_map([], station_row)?.collect()
+        })
+    }
+
+    fn connectors(&self, station_id: &str) -> BoxFut<'_, Result<Vec<ConnectorRecord>, StoreError>> {
+        let id = station_id.to_string();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT evse_id, connector_id, status, error_code, info, updated_at FROM connectors
+                 WHERE station_id = ?1 ORDER BY evse_id, connector_id",
+            )?;
+            stmt.query_map([id], |r| {
+                let status: String = r.get(2)?;
+                let updated: String = r.get(5)?;
+                Ok(ConnectorRecord {
+                    evse_id: r.get(0)?,
+                    connector_id: r.get(1)?,
+                    status: ConnectorStatus::parse(&status).unwrap_or(ConnectorStatus::Unavailable),
+                    error_code: r.get(3)?,
+                    info: r.get(4)?,
+                    updated_at: parse_ts(&updated).unwrap_or_default(),
+                })
+            })?
+            .collect()
+        })
+    }
+
+    fn id_token(
+        &self,
+        value: &str,
+        kind: Option<&str>,
+    ) -> BoxFut<'_, Result<Option<IdTokenRecord>, StoreError>> {
+        let key = token_key(value);
+        let kind = kind.map(str::to_string);
+        self.read(move |c| {
+            // The exact type first, then any type: stations do not always report the type
+            // the operator registered (and 1.6 reports none).
+            let mut stmt = c.prepare_cached(
+                "SELECT id_token, kind, status, group_id_token, expiry_date FROM id_tokens
+                 WHERE token_key = ?1 ORDER BY (kind = ?2) DESC, kind LIMIT 1",
+            )?;
+            let found = stmt
+                .query_row(params![key, kind.as_deref().unwrap_or("")], |r| {
+                    let status: String = r.get(2)?;
+                    let expiry: Option<String> = r.get(4)?;
+                    Ok(IdTokenRecord {
+                        id_token: r.get(0)?,
+                        kind: r.get(1)?,
+                        status: AuthorizationStatus::parse(&status)
+                            .unwrap_or(AuthorizationStatus::Invalid),
+                        group_id_token: r.get(3)?,
+                        expiry_date: expiry.as_deref().and_then(parse_ts),
+                    })
+                })
+                .optional()?;
+            Ok(found)
+        })
+    }
+
+    fn transaction(
+        &self,
+        station_id: &str,
+        transaction_id: &str,
+    ) -> BoxFut<'_, Result<Option<(Transaction, bool)>, StoreError>> {
+        let (s, t) = (station_id.to_string(), transaction_id.to_string());
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT fold, csms_number FROM transactions WHERE station_id = ?1 AND transaction_id = ?2",
+            )?
+            .query_row(params![s, t], |r| {
+                let fold: String = r.get(0)?;
+                let number: Option<i64> = r.get(1)?;
+                Ok((rows::transaction(s.clone(), t.clone(), &fold), number.is_some()))
+            })
+            .optional()
+        })
+    }
+
+    fn find_start(
+        &self,
+        station_id: &str,
+        connector_id: u32,
+        id_token: &str,
+        started_at: Time,
+        meter_start_wh: f64,
+    ) -> BoxFut<'_, Result<Option<String>, StoreError>> {
+        let (s, tok) = (station_id.to_string(), id_token.to_string());
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT transaction_id FROM transactions WHERE station_id = ?1 AND started_at = ?2
+                 AND connector_id = ?3 AND id_token = ?4 AND meter_start_wh = ?5 AND csms_number IS NOT NULL LIMIT 1",
+            )?
+            .query_row(
+                params![s, ts(&started_at), connector_id, tok, meter_start_wh],
+                |r| r.get(0),
+            )
+            .optional()
+        })
+    }
+
+    fn transaction_events(
+        &self,
+        station_id: &str,
+        transaction_id: &str,
+    ) -> BoxFut<'_, Result<Vec<TransactionEvent>, StoreError>> {
+        let (s, t) = (station_id.to_string(), transaction_id.to_string());
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT event FROM transaction_events WHERE station_id = ?1 AND transaction_id = ?2 ORDER BY id",
+            )?
+            .query_map(params![s, t], |r| r.get::<_, String>(0))?
+            .map(|text| text.map(|t| serde_json::from_str(&t).ok()))
+            .filter_map(Result::transpose)
+            .collect()
+        })
+    }
+
+    fn meter_values(
+        &self,
+        station_id: &str,
+        transaction_id: &str,
+    ) -> BoxFut<'_, Result<Vec<MeterValue>, StoreError>> {
+        let (s, t) = (station_id.to_string(), transaction_id.to_string());
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT timestamp, samples FROM meter_values WHERE station_id = ?1 AND transaction_id = ?2 ORDER BY timestamp, id",
+            )?
+            .query_map(params![s, t], |r| {
+                let at: String = r.get(0)?;
+                let samples: String = r.get(1)?;
+                Ok(MeterValue {
+                    timestamp: parse_ts(&at).unwrap_or_default(),
+                    samples: serde_json::from_str(&samples).unwrap_or_default(),
+                })
+            })?
+            .collect()
+        })
+    }
+
+    fn max_csms_number(&self) -> BoxFut<'_, Result<i64, StoreError>> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT COALESCE(MAX(csms_number), 0) FROM transactions",
+                [],
+                |r| r.get(0),
+            )
+        })
+    }
+
+    fn transactions(
+        &self,
+        query: TransactionQuery,
+    ) -> BoxFut<'_, Result<Vec<TransactionRow>, StoreError>> {
+        self.read(move |c| {
+            let limit = query.limit.clamp(1, 1000);
+            match &query.station_id {
+                Some(s) => c
+                    .prepare_cached(&format!(
+                        "SELECT {TRANSACTION_COLUMNS} FROM transactions WHERE station_id = ?1
+                         ORDER BY started_at DESC, id DESC LIMIT ?2"
+                    ))?
+                    .query_map(params![s, limit], transaction_row)?
+                    .collect(),
+                None => c
+                    .prepare_cached(&format!(
+                        "SELECT {TRANSACTION_COLUMNS} FROM transactions ORDER BY started_at DESC, id DESC LIMIT ?1"
+                    ))?
+                    .query_map(params![limit], transaction_row)?
+                    .collect(),
+            }
+        })
+    }
+
+    fn api_token(&self, hash: &str) -> BoxFut<'_, Result<Option<ApiTokenRecord>, StoreError>> {
+        let hash = hash.to_string();
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT hash, name, role, created_at, revoked_at FROM api_tokens WHERE hash = ?1",
+            )?
+            .query_row([hash], |r| {
+                let role: String = r.get(2)?;
+                let created: String = r.get(3)?;
+                let revoked: Option<String> = r.get(4)?;
+                Ok(ApiTokenRecord {
+                    hash: r.get(0)?,
+                    name: r.get(1)?,
+                    role: Role::parse(&role).unwrap_or(Role::ReadOnly),
+                    created_at: parse_ts(&created).unwrap_or_default(),
+                    revoked_at: revoked.as_deref().and_then(parse_ts),
+                })
+            })
+            .optional()
+        })
+    }
+
+    fn api_token_count(&self) -> BoxFut<'_, Result<u64, StoreError>> {
+        self.read(|c| {
+            c.query_row("SELECT COUNT(*) FROM api_tokens", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n as u64)
+        })
+    }
+
+    fn prune_frames(&self, before: Time, keep: u64) -> BoxFut<'_, Result<u64, StoreError>> {
+        // Deletes go through a connection of their own so that the writer's groups stay short.
+        let path = self.readers.path.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || -> rusqlite::Result<u64> {
+                let c = Connection::open(&path)?;
+                configure(&c)?;
+                let old = c.execute("DELETE FROM frames WHERE at < ?1", [ts(&before)])?;
+                let over = c.execute(
+                    "DELETE FROM frames WHERE id <= (SELECT id FROM frames ORDER BY id DESC LIMIT 1 OFFSET ?1)",
+                    [keep as i64],
+                )?;
+                Ok((old + over) as u64)
+            })
+            .await
+            .map_err(unavailable)?
+            .map_err(unavailable)
+        })
+    }
+
+    fn frames(
+        &self,
+        station_id: &str,
+        limit: u32,
+    ) -> BoxFut<'_, Result<Vec<FrameRecord>, StoreError>> {
+        let s = station_id.to_string();
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT at, direction, text FROM frames WHERE station_id = ?1 ORDER BY id DESC LIMIT ?2",
+            )?
+            .query_map(params![s, limit], |r| {
+                let at: String = r.get(0)?;
+                let dir: String = r.get(1)?;
+                Ok(FrameRecord {
+                    at: parse_ts(&at).unwrap_or_default(),
+                    direction: if dir == "in" {
+                        Direction::In
+                    } else {
+                        Direction::Out
+                    },
+                    text: r.get(2)?,
+                })
+            })?
+            .collect()
+        })
+    }
+}

@@ -1,0 +1,509 @@
+//! One test suite, run on both backends: SQLite (a temporary file) and PostgreSQL (a fresh
+//! database on the server named by `ARUS_TEST_POSTGRES_URL`, which `scripts/test` starts).
+//!
+//! Without `ARUS_TEST_POSTGRES_URL` the PostgreSQL half fails, unless
+//! `ARUS_TEST_SKIP_POSTGRES=1` says to leave it out on purpose.
+
+use std::sync::Arc;
+
+use arus_domain::authorization::{AuthorizationStatus, IdToken, IdTokenRecord};
+use arus_domain::availability::{ConnectorStatus, StatusReport};
+use arus_domain::metering::{MeterValue, Sample};
+use arus_domain::provisioning::{BootInfo, RegistrationStatus};
+use arus_domain::store::{
+    ApiTokenRecord, Direction, Role, Store, StoreError, TransactionQuery, Write,
+};
+use arus_domain::transactions::{EventKind, Transaction, TransactionEvent, apply};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
+
+fn t(s: i64) -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(1_700_000_000 + s, 123_456_000).expect("valid")
+}
+
+/// A fresh store of each kind.
+enum Backend {
+    Sqlite(tempfile::TempDir),
+    Postgres(String),
+}
+
+impl Backend {
+    async fn open(&self) -> Arc<dyn Store> {
+        match self {
+            Backend::Sqlite(dir) => {
+                let path = dir.path().join("arus.db");
+                arus_store::open(path.to_str().expect("utf-8 path"))
+                    .await
+                    .expect("sqlite opens")
+            }
+            Backend::Postgres(url) => arus_store::open(url).await.expect("postgres opens"),
+        }
+    }
+}
+
+fn sqlite() -> Backend {
+    Backend::Sqlite(tempfile::tempdir().expect("temp dir"))
+}
+
+/// A new database on the test server, so that tests do not see each other's rows.
+async fn postgres() -> Option<Backend> {
+    let Ok(base) = std::env::var("ARUS_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var("ARUS_TEST_SKIP_POSTGRES").is_ok_and(|v| v == "1"),
+            "ARUS_TEST_POSTGRES_URL is not set (run scripts/test, or set ARUS_TEST_SKIP_POSTGRES=1)"
+        );
+        return None;
+    };
+    let (client, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
+        .await
+        .expect("test server reachable");
+    tokio::spawn(conn);
+    let name = format!("arus_test_{}_{}", std::process::id(), rand_suffix());
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create database");
+    let (prefix, _) = base.rsplit_once('/').expect("URL names a database");
+    Some(Backend::Postgres(format!("{prefix}/{name}")))
+}
+
+fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(std::time::SystemTime::now())
+}
+
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let b = super::sqlite();
+                    super::$name(&b).await;
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(b) = super::postgres().await {
+                        super::$name(&b).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+both!(
+    stations_and_boots,
+    connector_status_keeps_the_newest,
+    id_tokens_ignore_case_and_prefer_the_type,
+    transactions_round_trip_and_list_newest_first,
+    retried_writes_change_nothing,
+    a_faulty_job_fails_alone,
+    committed_data_survives_reopening,
+    concurrent_commits_are_grouped,
+    api_tokens,
+    frame_log_is_bounded,
+);
+
+async fn stations_and_boots(b: &Backend) {
+    let s = b.open().await;
+    assert_eq!(s.station("CS1").await.expect("read"), None);
+    s.commit(vec![Write::PutStation {
+        id: "CS1".into(),
+        password_hash: Some("$argon2id$v=19$...".into()),
+        boot_policy: RegistrationStatus::Pending,
+        at: t(0),
+    }])
+    .await
+    .expect("commit");
+    s.commit(vec![
+        Write::StationConnected {
+            id: "CS1".into(),
+            protocol: "2.0.1".into(),
+            at: t(1),
+        },
+        Write::Boot {
+            id: "CS1".into(),
+            info: Box::new(BootInfo {
+                vendor: "Acme".into(),
+                model: "Fast 50".into(),
+                serial_number: Some("SN-1".into()),
+                ..BootInfo::default()
+            }),
+            registration: RegistrationStatus::Pending,
+            at: t(2),
+        },
+    ])
+    .await
+    .expect("commit");
+    let st = s.station("CS1").await.expect("read").expect("exists");
+    assert_eq!(st.boot_policy, RegistrationStatus::Pending);
+    assert_eq!(st.registration, Some(RegistrationStatus::Pending));
+    assert_eq!(st.protocol.as_deref(), Some("2.0.1"));
+    assert_eq!(st.boot.as_ref().map(|b| b.model.as_str()), Some("Fast 50"));
+    assert_eq!(st.password_hash.as_deref(), Some("$argon2id$v=19$..."));
+    assert_eq!(st.booted_at, Some(t(2).trunc_subsecs(6)));
+    // Registering again changes the password and policy, not the history.
+    s.commit(vec![Write::PutStation {
+        id: "CS1".into(),
+        password_hash: None,
+        boot_policy: RegistrationStatus::Accepted,
+        at: t(3),
+    }])
+    .await
+    .expect("commit");
+    let st = s.station("CS1").await.expect("read").expect("exists");
+    assert_eq!(st.boot_policy, RegistrationStatus::Accepted);
+    assert_eq!(st.password_hash, None);
+    assert_eq!(st.registration, Some(RegistrationStatus::Pending));
+    assert_eq!(s.stations().await.expect("list").len(), 1);
+}
+
+fn report(evse: u32, status: ConnectorStatus, at: i64) -> Write {
+    Write::ConnectorStatus {
+        station_id: "CS1".into(),
+        report: Box::new(StatusReport {
+            evse_id: evse,
+            connector_id: 1,
+            status,
+            error_code: Some("NoError".into()),
+            info: None,
+            vendor_id: None,
+            vendor_error_code: None,
+            timestamp: t(at),
+        }),
+    }
+}
+
+async fn connector_status_keeps_the_newest(b: &Backend) {
+    let s = b.open().await;
+    s.commit(vec![
+        report(1, ConnectorStatus::Charging, 10),
+        report(2, ConnectorStatus::Available, 10),
+    ])
+    .await
+    .expect("commit");
+    // An older report replayed late does not overwrite the newer one.
+    s.commit(vec![report(1, ConnectorStatus::Preparing, 5)])
+        .await
+        .expect("commit");
+    s.commit(vec![report(2, ConnectorStatus::Faulted, 11)])
+        .await
+        .expect("commit");
+    let c = s.connectors("CS1").await.expect("read");
+    let statuses: Vec<_> = c.iter().map(|c| (c.evse_id, c.status)).collect();
+    assert_eq!(
+        statuses,
+        vec![
+            (1, ConnectorStatus::Charging),
+            (2, ConnectorStatus::Faulted)
+        ]
+    );
+}
+
+async fn id_tokens_ignore_case_and_prefer_the_type(b: &Backend) {
+    let s = b.open().await;
+    let rec = |kind: &str, status| {
+        Write::PutIdToken(IdTokenRecord {
+            id_token: "04AbCd".into(),
+            kind: kind.into(),
+            status,
+            group_id_token: Some("G1".into()),
+            expiry_date: Some(t(100)),
+        })
+    };
+    s.commit(vec![
+        rec("ISO14443", AuthorizationStatus::Accepted),
+        rec("KeyCode", AuthorizationStatus::Blocked),
+    ])
+    .await
+    .expect("commit");
+    let found = s
+        .id_token("04ABCD", Some("KeyCode"))
+        .await
+        .expect("read")
+        .expect("found");
+    assert_eq!(found.status, AuthorizationStatus::Blocked);
+    let found = s
+        .id_token("04abcd", Some("ISO14443"))
+        .await
+        .expect("read")
+        .expect("found");
+    assert_eq!(found.status, AuthorizationStatus::Accepted);
+    assert_eq!(found.group_id_token.as_deref(), Some("G1"));
+    assert_eq!(found.expiry_date, Some(t(100).trunc_subsecs(6)));
+    // 1.6 has no types: any will do.
+    assert!(s.id_token("04ABCD", None).await.expect("read").is_some());
+    assert!(s.id_token("nope", None).await.expect("read").is_none());
+}
+
+fn event(kind: EventKind, tx: &str, seq: Option<u32>, at: i64, wh: f64) -> TransactionEvent {
+    TransactionEvent {
+        kind,
+        transaction_id: tx.into(),
+        seq_no: seq,
+        timestamp: t(at),
+        trigger: None,
+        evse_id: Some(1),
+        connector_id: Some(1),
+        id_token: Some(IdToken {
+            value: "TAG".into(),
+            kind: None,
+        }),
+        meter_values: vec![MeterValue {
+            timestamp: t(at),
+            samples: vec![Sample {
+                value: Some(wh),
+                ..Sample::default()
+            }],
+        }],
+        meter_start_wh: None,
+        meter_stop_wh: None,
+        stop_reason: None,
+        charging_state: None,
+        offline: false,
+        remote_start_id: None,
+        reservation_id: None,
+    }
+}
+
+fn put(tx: &Transaction, number: Option<i64>) -> Write {
+    Write::PutTransaction {
+        tx: Box::new(tx.clone()),
+        csms_number: number,
+        at: Utc::now(),
+    }
+}
+
+async fn transactions_round_trip_and_list_newest_first(b: &Backend) {
+    let s = b.open().await;
+    let (a, _) = apply(
+        None,
+        "CS1",
+        &event(EventKind::Started, "A", Some(0), 0, 100.0),
+    );
+    let (a, _) = apply(
+        Some(a),
+        "CS1",
+        &event(EventKind::Ended, "A", Some(1), 60, 600.0),
+    );
+    let (bb, _) = apply(
+        None,
+        "CS1",
+        &event(EventKind::Started, "7", None, 120, 50.0),
+    );
+    let (c, _) = apply(
+        None,
+        "CS2",
+        &event(EventKind::Started, "C", Some(0), 30, 0.0),
+    );
+    s.commit(vec![put(&a, None), put(&bb, Some(7)), put(&c, None)])
+        .await
+        .expect("commit");
+    let (back, assigned) = s
+        .transaction("CS1", "A")
+        .await
+        .expect("read")
+        .expect("found");
+    assert_eq!(back, a);
+    assert!(!assigned);
+    assert!(
+        s.transaction("CS1", "7")
+            .await
+            .expect("read")
+            .expect("found")
+            .1
+    );
+    assert_eq!(s.max_csms_number().await.expect("read"), 7);
+    let all = s
+        .transactions(TransactionQuery {
+            station_id: None,
+            limit: 10,
+        })
+        .await
+        .expect("list");
+    let ids: Vec<_> = all.iter().map(|r| r.transaction_id.as_str()).collect();
+    assert_eq!(ids, vec!["7", "C", "A"]);
+    let cs1 = s
+        .transactions(TransactionQuery {
+            station_id: Some("CS1".into()),
+            limit: 1,
+        })
+        .await
+        .expect("list");
+    assert_eq!(cs1.len(), 1);
+    assert_eq!(cs1[0].transaction_id, "7");
+    let a_row = all.iter().find(|r| r.transaction_id == "A").expect("A");
+    assert_eq!(a_row.energy_wh, Some(500.0));
+    assert_eq!(a_row.meter_start_wh, Some(100.0));
+    assert_eq!(a_row.meter_stop_wh, Some(600.0));
+    assert_eq!(a_row.stop_reason.as_deref(), Some("Local"));
+    assert_eq!(a_row.id_token.as_deref(), Some("TAG"));
+    // 1.6: a StartTransaction sent again is found by its content.
+    let found = s
+        .find_start("CS1", 1, "TAG", t(120), 50.0)
+        .await
+        .expect("read");
+    assert_eq!(found.as_deref(), Some("7"));
+    assert_eq!(
+        s.find_start("CS1", 1, "TAG", t(121), 50.0)
+            .await
+            .expect("read"),
+        None
+    );
+}
+
+async fn retried_writes_change_nothing(b: &Backend) {
+    let s = b.open().await;
+    let ev = event(EventKind::Updated, "A", Some(3), 10, 100.0);
+    let values = Write::MeterValues {
+        station_id: "CS1".into(),
+        evse_id: 1,
+        transaction_id: Some("A".into()),
+        values: ev.meter_values.clone(),
+        received_at: Utc::now(),
+    };
+    let history = Write::TransactionEvent {
+        station_id: "CS1".into(),
+        event: Box::new(ev),
+        received_at: Utc::now(),
+    };
+    for _ in 0..3 {
+        s.commit(vec![history.clone(), values.clone()])
+            .await
+            .expect("a retry is accepted");
+    }
+    assert_eq!(
+        s.transaction_events("CS1", "A").await.expect("read").len(),
+        1
+    );
+    let mv = s.meter_values("CS1", "A").await.expect("read");
+    assert_eq!(mv.len(), 1);
+    assert_eq!(mv[0].samples[0].value, Some(100.0));
+    // 1.6 events have no seqNo: the same kind at the same time is the same event.
+    let mut stop = event(EventKind::Ended, "B", None, 20, 5.0);
+    stop.meter_stop_wh = Some(5.0);
+    for _ in 0..2 {
+        s.commit(vec![Write::TransactionEvent {
+            station_id: "CS1".into(),
+            event: Box::new(stop.clone()),
+            received_at: Utc::now(),
+        }])
+        .await
+        .expect("a retry is accepted");
+    }
+    let events = s.transaction_events("CS1", "B").await.expect("read");
+    assert_eq!(events, vec![stop]);
+}
+
+async fn a_faulty_job_fails_alone(b: &Backend) {
+    let s = b.open().await;
+    let (x, _) = apply(None, "CS1", &event(EventKind::Started, "X", None, 0, 0.0));
+    let (y, _) = apply(None, "CS1", &event(EventKind::Started, "Y", None, 0, 0.0));
+    let (z, _) = apply(None, "CS1", &event(EventKind::Started, "Z", None, 0, 0.0));
+    s.commit(vec![put(&x, Some(1))]).await.expect("commit");
+    // Y reuses X's number, which is unique; Z, committed at the same time, must not suffer.
+    let (ry, rz) = tokio::join!(
+        s.commit(vec![put(&y, Some(1))]),
+        s.commit(vec![put(&z, Some(2))])
+    );
+    assert!(matches!(ry, Err(StoreError::Conflict(_))), "{ry:?}");
+    rz.expect("the other job commits");
+    assert!(s.transaction("CS1", "Z").await.expect("read").is_some());
+    assert!(s.transaction("CS1", "Y").await.expect("read").is_none());
+}
+
+async fn committed_data_survives_reopening(b: &Backend) {
+    {
+        let s = b.open().await;
+        s.commit(vec![Write::PutStation {
+            id: "KEEP".into(),
+            password_hash: None,
+            boot_policy: RegistrationStatus::Accepted,
+            at: t(0),
+        }])
+        .await
+        .expect("commit");
+    }
+    let s = b.open().await;
+    assert!(s.station("KEEP").await.expect("read").is_some());
+}
+
+async fn concurrent_commits_are_grouped(b: &Backend) {
+    let s = b.open().await;
+    let mut tasks = Vec::new();
+    for i in 0..300 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            s.commit(vec![report(i, ConnectorStatus::Available, 1)])
+                .await
+        }));
+    }
+    for task in tasks {
+        task.await.expect("joined").expect("committed");
+    }
+    assert_eq!(s.connectors("CS1").await.expect("read").len(), 300);
+}
+
+async fn api_tokens(b: &Backend) {
+    let s = b.open().await;
+    assert_eq!(s.api_token_count().await.expect("count"), 0);
+    let rec = ApiTokenRecord {
+        name: "ops".into(),
+        hash: "ab".repeat(32),
+        role: Role::Operator,
+        created_at: t(0),
+        revoked_at: None,
+    };
+    s.commit(vec![Write::PutApiToken(rec.clone())])
+        .await
+        .expect("commit");
+    let back = s.api_token(&rec.hash).await.expect("read").expect("found");
+    assert_eq!(back.role, Role::Operator);
+    assert_eq!(back.revoked_at, None);
+    s.commit(vec![Write::PutApiToken(ApiTokenRecord {
+        revoked_at: Some(t(5)),
+        ..rec.clone()
+    })])
+    .await
+    .expect("commit");
+    let back = s.api_token(&rec.hash).await.expect("read").expect("found");
+    assert_eq!(back.revoked_at, Some(t(5).trunc_subsecs(6)));
+    assert_eq!(s.api_token_count().await.expect("count"), 1);
+}
+
+async fn frame_log_is_bounded(b: &Backend) {
+    let s = b.open().await;
+    let now = Utc::now();
+    for i in 0..20 {
+        s.append(vec![Write::Frame {
+            station_id: "CS1".into(),
+            direction: if i % 2 == 0 {
+                Direction::In
+            } else {
+                Direction::Out
+            },
+            at: now - Duration::days(if i < 5 { 30 } else { 0 }),
+            text: format!("[2,\"{i}\",\"Heartbeat\",{{}}]"),
+        }]);
+    }
+    // Appends go out with the next commit.
+    s.commit(vec![report(1, ConnectorStatus::Available, 1)])
+        .await
+        .expect("commit");
+    let frames = s.frames("CS1", 100).await.expect("read");
+    assert_eq!(frames.len(), 20);
+    assert!(frames[0].text.contains("\"19\""), "newest first");
+    // Older than a week goes, then all but the newest 10.
+    let pruned = s
+        .prune_frames(now - Duration::days(7), 10)
+        .await
+        .expect("prune");
+    assert_eq!(pruned, 10);
+    let frames = s.frames("CS1", 100).await.expect("read");
+    assert_eq!(frames.len(), 10);
+    assert!(frames.iter().all(|f| f.at > now - Duration::days(1)));
+}

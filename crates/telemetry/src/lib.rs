@@ -1,0 +1,126 @@
+//! The process's metrics, exposed at `/metrics` in the Prometheus text format.
+//!
+//! One global set ([`metrics`]) so that every crate can count without threading a handle
+//! through; counters are lock-free once a label set exists.
+
+use std::sync::{Mutex, OnceLock};
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// Labels of frame counters.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FrameLabels {
+    /// `in` or `out`.
+    pub direction: &'static str,
+    /// `call`, `result` or `error`.
+    pub kind: &'static str,
+    /// The OCPP action (`unknown` for names no version has).
+    pub action: &'static str,
+}
+
+/// Labels of error counters.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ErrorLabels {
+    /// What kind of fault: an OCPP error code, `auth`, `close`, `store`...
+    pub kind: String,
+}
+
+/// All metrics.
+pub struct Metrics {
+    registry: Mutex<Registry>,
+    /// Stations connected now.
+    pub connected: Gauge,
+    /// Frames in and out.
+    pub frames: Family<FrameLabels, Counter>,
+    /// Errors, by kind.
+    pub errors: Family<ErrorLabels, Counter>,
+    /// Time to commit a group of writes, in seconds.
+    pub commit_seconds: Histogram,
+    /// Writes per committed group.
+    pub commit_batch: Histogram,
+    /// Frame log entries dropped because the store could not keep up.
+    pub frame_log_dropped: Counter,
+}
+
+impl Metrics {
+    fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("arus");
+        let connected = Gauge::default();
+        registry.register(
+            "connected_stations",
+            "Stations connected now",
+            connected.clone(),
+        );
+        let frames = Family::<FrameLabels, Counter>::default();
+        registry.register("frames", "OCPP frames in and out", frames.clone());
+        let errors = Family::<ErrorLabels, Counter>::default();
+        registry.register("errors", "Errors by kind", errors.clone());
+        let commit_seconds = Histogram::new(exponential_buckets(0.0001, 2.0, 16));
+        registry.register(
+            "store_commit_seconds",
+            "Time to commit a group of writes",
+            commit_seconds.clone(),
+        );
+        let commit_batch = Histogram::new(exponential_buckets(1.0, 2.0, 14));
+        registry.register(
+            "store_commit_batch_writes",
+            "Writes per committed group",
+            commit_batch.clone(),
+        );
+        let frame_log_dropped = Counter::default();
+        registry.register(
+            "frame_log_dropped",
+            "Frame log entries dropped under overload",
+            frame_log_dropped.clone(),
+        );
+        Metrics {
+            registry: Mutex::new(registry),
+            connected,
+            frames,
+            errors,
+            commit_seconds,
+            commit_batch,
+            frame_log_dropped,
+        }
+    }
+
+    /// Counts a frame.
+    pub fn frame(&self, direction: &'static str, kind: &'static str, action: &'static str) {
+        self.frames
+            .get_or_create(&FrameLabels {
+                direction,
+                kind,
+                action,
+            })
+            .inc();
+    }
+
+    /// Counts an error.
+    pub fn error(&self, kind: &str) {
+        self.errors
+            .get_or_create(&ErrorLabels {
+                kind: kind.to_string(),
+            })
+            .inc();
+    }
+
+    /// The metrics in the Prometheus text format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if let Ok(r) = self.registry.lock() {
+            let _ = prometheus_client::encoding::text::encode(&mut out, &r);
+        }
+        out
+    }
+}
+
+/// The process's metrics.
+pub fn metrics() -> &'static Metrics {
+    static M: OnceLock<Metrics> = OnceLock::new();
+    M.get_or_init(Metrics::new)
+}
