@@ -24,7 +24,7 @@ impl CloseCode {
     pub const GOING_AWAY: CloseCode = CloseCode(1001);
     /// 1002: protocol error.
     pub const PROTOCOL: CloseCode = CloseCode(1002);
-    /// 1003: a data type the endpoint cannot accept (binary frames in OCPP).
+    /// 1003: a data type the endpoint cannot accept.
     pub const UNSUPPORTED: CloseCode = CloseCode(1003);
     /// 1007: data inconsistent with the message type (invalid UTF-8 in a text message).
     pub const INVALID_DATA: CloseCode = CloseCode(1007);
@@ -55,19 +55,36 @@ fn fault(code: CloseCode, reason: &'static str) -> WsError {
     WsError { code, reason }
 }
 
+/// How much of a message that is too big is kept to identify it.
+pub const TOO_BIG_PREFIX: usize = 128;
+
 /// What a client sent, one complete message or control frame at a time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// A complete text message.
     Text(String),
-    /// A complete binary message (OCPP has none; only its length is kept).
-    Binary(usize),
+    /// A complete binary message (OCPP has none): its length and first bytes.
+    Binary {
+        /// Its length.
+        len: usize,
+        /// Its first bytes (up to [`TOO_BIG_PREFIX`]).
+        prefix: Vec<u8>,
+    },
     /// A ping, to be answered with a pong carrying the same data.
     Ping(Vec<u8>),
     /// A pong.
     Pong,
     /// A close frame, with its code and reason if it had them.
     Close(Option<CloseCode>, String),
+    /// A data message longer than the limit, read past without being kept: its size (as far
+    /// as known) and its first bytes (up to [`TOO_BIG_PREFIX`], decompressed when possible),
+    /// so that the receiver can still tell who sent it and answer.
+    TooBig {
+        /// Bytes received (the compressed size when compressed).
+        size: u64,
+        /// The start of the message.
+        prefix: Vec<u8>,
+    },
 }
 
 /// A data message being reassembled from fragments.
@@ -76,20 +93,37 @@ struct Fragments {
     text: bool,
     compressed: bool,
     data: Vec<u8>,
+    /// `Some(bytes so far)` once the message outgrew the limit: only its prefix is kept.
+    too_big: Option<u64>,
+}
+
+/// A frame whose payload is longer than the limit, being read past.
+#[derive(Debug)]
+struct Skip {
+    /// Payload bytes of this frame still to come.
+    remaining: u64,
+    mask: [u8; 4],
+    /// Position in the masking cycle of the next byte.
+    offset: usize,
+    /// Whether the frame ends its message.
+    fin: bool,
 }
 
 /// Decodes the bytes a client sends into [`Event`]s.
 ///
 /// It holds no allocation while no frame is half-received, so an idle connection costs only
-/// the struct itself.
+/// the struct itself. A message over the limit is never buffered: it is read past, and reported
+/// as [`Event::TooBig`].
 #[derive(Debug)]
 pub struct Decoder {
     max_message: usize,
     deflate: bool,
     /// The start of a frame whose end has not arrived yet.
     carry: Vec<u8>,
-    /// A fragmented data message in progress.
+    /// A fragmented data message in progress (or one being skipped).
     fragments: Option<Fragments>,
+    /// A frame too long to keep, being read past.
+    skip: Option<Skip>,
 }
 
 impl Decoder {
@@ -101,12 +135,13 @@ impl Decoder {
             deflate,
             carry: Vec::new(),
             fragments: None,
+            skip: None,
         }
     }
 
     /// True when no frame or message is half-received.
     pub fn is_idle(&self) -> bool {
-        self.carry.is_empty() && self.fragments.is_none()
+        self.carry.is_empty() && self.fragments.is_none() && self.skip.is_none()
     }
 
     /// Decodes freshly read bytes (unmasking them in place), appending complete events to
@@ -131,18 +166,98 @@ impl Decoder {
 
     /// Decodes whole frames from the start of `buf`; returns how many bytes they took.
     fn frames(&mut self, buf: &mut [u8], out: &mut Vec<Event>) -> Result<usize, WsError> {
-        let mut pos = 0;
-        while let Some(header) = Header::parse(&buf[pos..], self.max_message)? {
-            let end = pos + header.len + header.payload_len;
+        let mut pos = self.skip_payload(buf, 0, out);
+        if self.skip.is_some() {
+            return Ok(pos);
+        }
+        while let Some(header) = Header::parse(&buf[pos..])? {
+            if header.payload_len > self.max_message as u64 {
+                if header.opcode >= 0x8 {
+                    return Err(fault(CloseCode::PROTOCOL, "control frame too long"));
+                }
+                self.start_skip(&header)?;
+                pos = self.skip_payload(buf, pos + header.len, out);
+                if self.skip.is_some() {
+                    return Ok(pos);
+                }
+                continue;
+            }
+            let end = pos + header.len + header.payload_len as usize;
             if end > buf.len() {
                 break;
             }
             let payload = &mut buf[pos + header.len..end];
-            unmask(payload, header.mask);
+            unmask(payload, header.mask, 0);
             self.frame(&header, payload, out)?;
             pos = end;
         }
         Ok(pos)
+    }
+
+    /// Begins reading past a data frame longer than the limit.
+    fn start_skip(&mut self, h: &Header) -> Result<(), WsError> {
+        if h.rsv1 && (!self.deflate || h.opcode == op::CONTINUATION) {
+            return Err(fault(CloseCode::PROTOCOL, "unexpected RSV1 bit"));
+        }
+        match (h.opcode, self.fragments.as_mut()) {
+            (op::TEXT | op::BINARY, None) => {
+                self.fragments = Some(Fragments {
+                    text: h.opcode == op::TEXT,
+                    compressed: h.rsv1,
+                    data: Vec::new(),
+                    too_big: Some(0),
+                });
+            }
+            (op::CONTINUATION, Some(f)) => {
+                f.too_big.get_or_insert(f.data.len() as u64);
+            }
+            (op::CONTINUATION, None) => {
+                return Err(fault(CloseCode::PROTOCOL, "continuation without a message"));
+            }
+            _ => {
+                return Err(fault(
+                    CloseCode::PROTOCOL,
+                    "new message before the previous one ended",
+                ));
+            }
+        }
+        self.skip = Some(Skip {
+            remaining: h.payload_len,
+            mask: h.mask,
+            offset: 0,
+            fin: h.fin,
+        });
+        Ok(())
+    }
+
+    /// Reads past the skipped frame's payload in `buf[pos..]`, keeping the message's prefix;
+    /// returns the position after what it consumed.
+    fn skip_payload(&mut self, buf: &mut [u8], pos: usize, out: &mut Vec<Event>) -> usize {
+        let Some(skip) = self.skip.as_mut() else {
+            return pos;
+        };
+        let take = skip.remaining.min((buf.len() - pos) as u64) as usize;
+        let chunk = &mut buf[pos..pos + take];
+        if let Some(f) = self.fragments.as_mut() {
+            let room = TOO_BIG_PREFIX.saturating_sub(f.data.len()).min(take);
+            if room > 0 {
+                unmask(&mut chunk[..room], skip.mask, skip.offset);
+                f.data.extend_from_slice(&chunk[..room]);
+            }
+            if let Some(n) = f.too_big.as_mut() {
+                *n += take as u64;
+            }
+        }
+        skip.offset = (skip.offset + take) % 4;
+        skip.remaining -= take as u64;
+        if skip.remaining == 0 {
+            let fin = skip.fin;
+            self.skip = None;
+            if fin && let Some(f) = self.fragments.take() {
+                out.push(too_big(f));
+            }
+        }
+        pos + take
     }
 
     fn frame(&mut self, h: &Header, payload: &[u8], out: &mut Vec<Event>) -> Result<(), WsError> {
@@ -165,6 +280,7 @@ impl Decoder {
                         text,
                         compressed: h.rsv1,
                         data: payload.to_vec(),
+                        too_big: None,
                     });
                 }
             }
@@ -172,14 +288,26 @@ impl Decoder {
                 let Some(f) = self.fragments.as_mut() else {
                     return Err(fault(CloseCode::PROTOCOL, "continuation without a message"));
                 };
-                if f.data.len() + payload.len() > self.max_message {
-                    return Err(fault(CloseCode::TOO_BIG, "message too big"));
+                match f.too_big.as_mut() {
+                    Some(n) => *n += payload.len() as u64,
+                    None if f.data.len() + payload.len() > self.max_message => {
+                        f.too_big = Some((f.data.len() + payload.len()) as u64);
+                        let room = TOO_BIG_PREFIX
+                            .saturating_sub(f.data.len())
+                            .min(payload.len());
+                        f.data.extend_from_slice(&payload[..room]);
+                        f.data.truncate(TOO_BIG_PREFIX);
+                        f.data.shrink_to_fit();
+                    }
+                    None => f.data.extend_from_slice(payload),
                 }
-                f.data.extend_from_slice(payload);
                 if h.fin
                     && let Some(f) = self.fragments.take()
                 {
-                    out.push(self.message(f.text, f.compressed, &f.data)?);
+                    out.push(match f.too_big {
+                        Some(_) => too_big(f),
+                        None => self.message(f.text, f.compressed, &f.data)?,
+                    });
                 }
             }
             op::PING => out.push(Event::Ping(payload.to_vec())),
@@ -193,17 +321,45 @@ impl Decoder {
     fn message(&self, text: bool, compressed: bool, data: &[u8]) -> Result<Event, WsError> {
         let bytes = if compressed {
             let mut inflated = Vec::new();
-            deflate::inflate(data, self.max_message, &mut inflated)?;
-            inflated
+            match deflate::inflate(data, self.max_message, &mut inflated) {
+                Ok(()) => inflated,
+                Err(e) if e.code == CloseCode::TOO_BIG => {
+                    inflated.truncate(TOO_BIG_PREFIX);
+                    return Ok(Event::TooBig {
+                        size: data.len() as u64,
+                        prefix: inflated,
+                    });
+                }
+                Err(e) => return Err(e),
+            }
         } else {
             data.to_vec()
         };
         if !text {
-            return Ok(Event::Binary(bytes.len()));
+            let len = bytes.len();
+            let mut prefix = bytes;
+            prefix.truncate(TOO_BIG_PREFIX);
+            return Ok(Event::Binary { len, prefix });
         }
         String::from_utf8(bytes)
             .map(Event::Text)
             .map_err(|_| fault(CloseCode::INVALID_DATA, "text message is not UTF-8"))
+    }
+}
+
+/// The event for a message that outgrew the limit; a compressed prefix is inflated as far as
+/// it goes.
+fn too_big(f: Fragments) -> Event {
+    let mut prefix = f.data;
+    if f.compressed {
+        let mut inflated = Vec::new();
+        let _ = deflate::inflate(&prefix, TOO_BIG_PREFIX, &mut inflated);
+        inflated.truncate(TOO_BIG_PREFIX);
+        prefix = inflated;
+    }
+    Event::TooBig {
+        size: f.too_big.unwrap_or_default(),
+        prefix,
     }
 }
 
@@ -232,12 +388,12 @@ struct Header {
     mask: [u8; 4],
     /// Header length in bytes.
     len: usize,
-    payload_len: usize,
+    payload_len: u64,
 }
 
 impl Header {
     /// Parses a client frame header; `None` if `b` does not hold all of it yet.
-    fn parse(b: &[u8], max_message: usize) -> Result<Option<Header>, WsError> {
+    fn parse(b: &[u8]) -> Result<Option<Header>, WsError> {
         if b.len() < 2 {
             return Ok(None);
         }
@@ -273,9 +429,6 @@ impl Header {
                 "control frames must be short and whole",
             ));
         }
-        if payload_len > max_message as u64 {
-            return Err(fault(CloseCode::TOO_BIG, "message too big"));
-        }
         if b.len() < len + 4 {
             return Ok(None);
         }
@@ -288,12 +441,19 @@ impl Header {
             opcode,
             mask,
             len,
-            payload_len: payload_len as usize,
+            payload_len,
         }))
     }
 }
 
-fn unmask(payload: &mut [u8], mask: [u8; 4]) {
+/// Unmasks `payload`, whose first byte is at position `offset` of the masking cycle.
+fn unmask(payload: &mut [u8], mask: [u8; 4], offset: usize) {
+    let mask = [
+        mask[offset % 4],
+        mask[(offset + 1) % 4],
+        mask[(offset + 2) % 4],
+        mask[(offset + 3) % 4],
+    ];
     // Eight bytes at a time, then the rest.
     let wide = u64::from_ne_bytes([
         mask[0], mask[1], mask[2], mask[3], mask[0], mask[1], mask[2], mask[3],
@@ -435,11 +595,6 @@ mod tests {
                 client_frame(op::TEXT, true, false, &[0xFF, 0xFE], [1, 2, 3, 4]),
                 CloseCode::INVALID_DATA,
             ),
-            // Announced length over the limit.
-            (
-                client_frame(op::TEXT, true, false, &[b'a'; 2000], [1, 2, 3, 4]),
-                CloseCode::TOO_BIG,
-            ),
             // Fragmented control frame.
             (
                 client_frame(op::PING, false, false, b"x", [1, 2, 3, 4]),
@@ -473,21 +628,54 @@ mod tests {
         }
     }
 
+    /// A message over the limit is read past, keeping only its start; the next message is
+    /// read normally.
     #[test]
-    fn fragments_over_the_limit_are_refused() {
-        let mut bytes = client_frame(op::TEXT, false, false, &[b'a'; 600], [1, 2, 3, 4]);
-        bytes.extend(client_frame(
-            op::CONTINUATION,
-            true,
-            false,
-            &[b'a'; 600],
-            [1, 2, 3, 4],
-        ));
-        let mut d = Decoder::new(1024, false);
-        assert_eq!(
-            decode_all(&mut d, &bytes, 100).expect_err("too big").code,
-            CloseCode::TOO_BIG
+    fn messages_over_the_limit_are_skipped() {
+        let big = format!(
+            "[2,\"big-1\",\"DataTransfer\",{{\"data\":\"{}\"}}]",
+            "x".repeat(5000)
         );
+        let mut packed = Vec::new();
+        deflate::deflate(big.as_bytes(), &mut packed);
+        let mut fragmented = Vec::new();
+        let parts: Vec<&[u8]> = big.as_bytes().chunks(700).collect();
+        for (i, p) in parts.iter().enumerate() {
+            let opcode = if i == 0 { op::TEXT } else { op::CONTINUATION };
+            fragmented.extend(client_frame(
+                opcode,
+                i + 1 == parts.len(),
+                false,
+                p,
+                [5, 6, 7, 8],
+            ));
+        }
+        let cases = vec![
+            // One frame.
+            client_frame(op::TEXT, true, false, big.as_bytes(), [1, 2, 3, 4]),
+            // Fragments, each under the limit, together over it.
+            fragmented,
+            // Compressed: small on the wire, big once inflated.
+            client_frame(op::TEXT, true, true, &packed, [9, 9, 1, 2]),
+        ];
+        let next = b"[2,\"n\",\"Heartbeat\",{}]";
+        for (i, mut bytes) in cases.into_iter().enumerate() {
+            bytes.extend(client_frame(op::TEXT, true, false, next, [3, 3, 3, 3]));
+            for chunk in [1, 13, 100_000] {
+                let mut d = Decoder::new(1024, true);
+                let events = decode_all(&mut d, &bytes, chunk).expect("valid");
+                assert_eq!(events.len(), 2, "case {i}, chunk {chunk}");
+                match &events[0] {
+                    Event::TooBig { prefix, .. } => {
+                        assert!(prefix.starts_with(b"[2,\"big-1\""), "case {i}: {prefix:?}");
+                        assert!(prefix.len() <= TOO_BIG_PREFIX);
+                    }
+                    other => panic!("case {i}: {other:?}"),
+                }
+                assert_eq!(events[1], Event::Text(String::from_utf8_lossy(next).into()));
+                assert!(d.is_idle());
+            }
+        }
     }
 
     #[test]
@@ -496,7 +684,10 @@ mod tests {
         let mut d = Decoder::new(1024, false);
         assert_eq!(
             decode_all(&mut d, &bytes, 10).expect("valid"),
-            vec![Event::Binary(3)]
+            vec![Event::Binary {
+                len: 3,
+                prefix: vec![0, 1, 2]
+            }]
         );
     }
 
@@ -512,11 +703,11 @@ mod tests {
             decode_all(&mut d, &bytes, 7).expect("valid"),
             vec![Event::Text(text.clone())]
         );
-        // Small on the wire, too big once inflated.
+        // Small on the wire, too big once inflated: read past, never inflated beyond the limit.
         let mut d = Decoder::new(100, true);
-        assert_eq!(
-            decode_all(&mut d, &bytes, 64).expect_err("bomb").code,
-            CloseCode::TOO_BIG
+        let events = decode_all(&mut d, &bytes, 64).expect("valid");
+        assert!(
+            matches!(&events[..], [Event::TooBig { prefix, .. }] if prefix.len() <= TOO_BIG_PREFIX)
         );
     }
 
