@@ -898,6 +898,11 @@ impl Gen<'_> {
             }
         }
         let module = self.spec.module;
+        let version = match module {
+            "v16" => quote!(crate::Version::V16),
+            "v201" => quote!(crate::Version::V201),
+            _ => quote!(crate::Version::V21),
+        };
         let mut variants = TokenStream::new();
         let mut all = TokenStream::new();
         let mut as_str = TokenStream::new();
@@ -951,6 +956,8 @@ impl Gen<'_> {
                             type Action = Action;
                             type Response = #rs;
                             const ACTION: Action = Action::#a;
+                            const ACTION_NAME: &'static str = #action;
+                            const VERSION: crate::Version = #version;
                             fn response_schema() -> &'static str { include_str!(#resp_path) }
                         }
                     });

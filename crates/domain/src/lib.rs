@@ -17,6 +17,7 @@
 //! - [`notices`] (L, N, A, P and the rest): what stations report that Arus records without acting
 //!   on it yet (firmware and log progress, security events, reports, data transfers).
 //! - [`events`]: the one stream of everything that happens.
+//! - [`link`]: the port to connected stations, implemented by the gateway.
 //! - [`store`]: the storage port, implemented by `arus-store` for SQLite and PostgreSQL.
 //! - [`csms`]: the service the gateway calls; it applies the rules, commits, then answers.
 //!
@@ -31,6 +32,7 @@ pub mod authorization;
 pub mod availability;
 pub mod csms;
 pub mod events;
+pub mod link;
 pub mod metering;
 pub mod notices;
 pub mod provisioning;

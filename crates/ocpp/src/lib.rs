@@ -52,6 +52,10 @@ pub trait Call: serde::Serialize + validate::Validate {
     type Response: serde::de::DeserializeOwned + serde::Serialize + validate::Validate;
     /// This request's action.
     const ACTION: Self::Action;
+    /// The action's name on the wire.
+    const ACTION_NAME: &'static str;
+    /// The version this request belongs to.
+    const VERSION: Version;
     /// The OCA schema of the response, verbatim.
     fn response_schema() -> &'static str;
 }

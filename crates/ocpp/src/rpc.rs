@@ -338,6 +338,13 @@ fn raw_str(r: &RawValue) -> Option<Cow<'_, str>> {
     serde_json::from_str::<String>(s).ok().map(Cow::Owned)
 }
 
+/// Reads the message type and id from the start of a frame that could not be parsed whole (a
+/// broken payload, or only the first bytes of a message too big to keep).
+pub fn peek(text: &str) -> (Option<u64>, Option<String>) {
+    let e = recover(text);
+    (e.message_type, e.id)
+}
+
 /// For text that is not JSON: recovers `[<type>, "<id>"` from its start, so that a CALL whose
 /// payload is broken is answered with its own id.
 fn recover(text: &str) -> FrameError {

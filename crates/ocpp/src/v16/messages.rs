@@ -4553,6 +4553,8 @@ impl crate::Call for AuthorizeRequest {
     type Action = Action;
     type Response = AuthorizeResponse;
     const ACTION: Action = Action::Authorize;
+    const ACTION_NAME: &'static str = "Authorize";
+    const VERSION: crate::Version = crate::Version::V16;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v16/AuthorizeResponse.json")
     }
@@ -4561,6 +4563,8 @@ impl crate::Call for BootNotificationRequest {
     type Action = Action;
     type Response = BootNotificationResponse;
     const ACTION: Action = Action::BootNotification;
+    const ACTION_NAME: &'static str = "BootNotification";
+    const VERSION: crate::Version = crate::Version::V16;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v16/BootNotificationResponse.json")
     }
@@ -4569,6 +4573,8 @@ impl crate::Call for CancelReservationRequest {
     type Action = Action;
     type Response = CancelReservationResponse;
     const ACTION: Action = Action::CancelReservation;
+    const ACTION_NAME: &'static str = "CancelReservation";
+    const VERSION: crate::Version = crate::Version::V16;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v16/CancelReservationResponse.json")
     }
@@ -4577,6 +4583,8 @@ impl crate::Call for CertificateSignedRequest {
     type Action = Action;
     type Response = CertificateSignedResponse;
     const ACTION: Action = Action::CertificateSigned;
+    const ACTION_NAME: &'static str = "CertificateSigned";
+    const VERSION: crate::Version = crate::Version::V16;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v16/CertificateSignedResponse.json")
     }
@@ -4585,6 +4593,8 @@ impl crate::Call for ChangeAvailabilityRequest {
     type Action = Action;
     type Response = ChangeAvailabilityResponse;
     const ACTION: Action = Action::ChangeAvailability;
+    const ACTION_NAME: &'static str = "ChangeAvailability";
+    const VERSION: crate::Version = crate::Version::V16;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v16/ChangeAvailabilityResponse.json")
     }
@@ -4593,6 +4603,8 @@ impl crate::Call for ChangeConfigurationRequest {
     type Action = Action;
     type Response = ChangeConfigurationResponse;
     const ACTION: Action = Action::ChangeConfiguration;
+    const ACTION_NAME: &'static str = "ChangeConfiguration";
+    const VERSION: crate::Version = crate::Version::V16;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v16/ChangeConfigurationResponse.json")
     }
@@ -4601,6 +4613,8 @@ impl crate::Call for ClearCacheRequest {
     type Action = Action;
     type Response = ClearCacheResponse;
     const ACTION: Action = Action::ClearCache;
+    const ACTION_NAME: &'static str = "ClearCache";
+    const VERSION: crate::Version = crate::Version::V16;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v16/ClearCacheResponse.json")
     }
@@ -4609,6 +4623,8 @@ impl crate::Call for ClearChargingProfileRequest {
     type Action = Action;
     type Response = ClearChargingProfileResponse;
     const ACTION: Action = Action::ClearChargingProfile;
+    const ACTION_NAME: &'static str = "ClearChargingProfile";
+    const VERSION: crate::Version = crate::Version::V16;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v16/ClearChargingProfileResponse.json")
     }
@@ -4617,6 +4633,8 @@ impl crate::Call for DataTransferRequest {
     type Action = Action;
     type Response = DataTransferResponse;
     const ACTION: Action = Action::DataTransfer;
+    const ACTION_NAME: &'static str = "DataTransfer";
+    const VERSION: crate::Version = crate::Version::V16;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v16/DataTransferResponse.json")
     }
@@ -4625,6 +4643,8 @@ impl crate::Call for DeleteCertificateRequest {
     type Action = Action;
     type Response = DeleteCertificateResponse;
     const ACTION: Action = Action::DeleteCertificate;
+    const ACTION_NAME: &'static str = "DeleteCertificate";
+    const VERSION: crate::Version = crate::Version::V16;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v16/DeleteCertificateResponse.json")
     }
@@ -4633,6 +4653,8 @@ impl crate::Call for DiagnosticsStatusNotificationRequest {
     type Action = Action;
     type Response = DiagnosticsStatusNotificationResponse;
     const ACTION: Action = Action::DiagnosticsStatusNotification;
+    const ACTION_NAME: &'static str = "DiagnosticsStatusNotification";
+    const VERSION: crate::Version = crate::Version::V16;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v16/DiagnosticsStatusNotificationResponse.json")
     }
@@ -4641,6 +4663,8 @@ impl crate::Call for ExtendedTriggerMessageRequest {
     type Action = Action;
     type Response = ExtendedTriggerMessageResponse;
     const ACTION: Action = Action::ExtendedTriggerMessage;
+    const ACTION_NAME: &'static str = "ExtendedTriggerMessage";
+    const VERSION: crate::Version = crate::Version::V16;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v16/ExtendedTriggerMessageResponse.json")
     }
@@ -4649,6 +4673,8 @@ impl crate::Call for FirmwareStatusNotificationRequest {
     type Action = Action;
     type Response = FirmwareStatusNotificationResponse;
     const ACTION: Action = Action::FirmwareStatusNotification;
+    const ACTION_NAME: &'static str = "FirmwareStatusNotification";
+    const VERSION: crate::Version = crate::Version::V16;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v16/FirmwareStatusNotificationResponse.json")
     }
@@ -4657,6 +4683,8 @@ impl crate::Call for GetCompositeScheduleRequest {
     type Action = Action;
     type Response = GetCompositeScheduleResponse;
     const ACTION: Action = Action::GetCompositeSchedule;
+    const ACTION_NAME: &'static str = "GetCompositeSchedule";
+    const VERSION: crate::Version = crate::Version::V16;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v16/GetCompositeScheduleResponse.json")
     }
@@ -4665,6 +4693,8 @@ impl crate::Call for GetConfigurationRequest {
     type Action = Action;
     type Response = GetConfigurationResponse;
     const ACTION: Action = Action::GetConfiguration;
+    const ACTION_NAME: &'static str = "GetConfiguration";
+    const VERSION: crate::Version = crate::Version::V16;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v16/GetConfigurationResponse.json")
     }
@@ -4673,6 +4703,8 @@ impl crate::Call for GetDiagnosticsRequest {
     type Action = Action;
     type Response = GetDiagnosticsResponse;
     const ACTION: Action = Action::GetDiagnostics;
+    const ACTION_NAME: &'static str = "GetDiagnostics";
+    const VERSION: crate::Version = crate::Version::V16;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v16/GetDiagnosticsResponse.json")
     }
@@ -4681,6 +4713,8 @@ impl crate::Call for GetInstalledCertificateIdsRequest {
     type Action = Action;
     type Response = GetInstalledCertificateIdsResponse;
     const ACTION: Action = Action::GetInstalledCertificateIds;
+    const ACTION_NAME: &'static str = "GetInstalledCertificateIds";
+    const VERSION: crate::Version = crate::Version::V16;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v16/GetInstalledCertificateIdsResponse.json")
     }
@@ -4689,6 +4723,8 @@ impl crate::Call for GetLocalListVersionRequest {
     type Action = Action;
     type Response = GetLocalListVersionResponse;
     const ACTION: Action = Action::GetLocalListVersion;
+    const ACTION_NAME: &'static str = "GetLocalListVersion";
+    const VERSION: crate::Version = crate::Version::V16;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v16/GetLocalListVersionResponse.json")
     }
@@ -4697,6 +4733,8 @@ impl crate::Call for GetLogRequest {
     type Action = Action;
     type Response = GetLogResponse;
     const ACTION: Action = Action::GetLog;
+    const ACTION_NAME: &'static str = "GetLog";
+    const VERSION: crate::Version = crate::Version::V16;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v16/GetLogResponse.json")
     }
@@ -4705,6 +4743,8 @@ impl crate::Call for HeartbeatRequest {
     type Action = Action;
     type Response = HeartbeatResponse;
     const ACTION: Action = Action::Heartbeat;
+    const ACTION_NAME: &'static str = "Heartbeat";
+    const VERSION: crate::Version = crate::Version::V16;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v16/HeartbeatResponse.json")
     }
@@ -4713,6 +4753,8 @@ impl crate::Call for InstallCertificateRequest {
     type Action = Action;
     type Response = InstallCertificateResponse;
     const ACTION: Action = Action::InstallCertificate;
+    const ACTION_NAME: &'static str = "InstallCertificate";
+    const VERSION: crate::Version = crate::Version::V16;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v16/InstallCertificateResponse.json")
     }
@@ -4721,6 +4763,8 @@ impl crate::Call for LogStatusNotificationRequest {
     type Action = Action;
     type Response = LogStatusNotificationResponse;
     const ACTION: Action = Action::LogStatusNotification;
+    const ACTION_NAME: &'static str = "LogStatusNotification";
+    const VERSION: crate::Version = crate::Version::V16;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v16/LogStatusNotificationResponse.json")
     }
@@ -4729,6 +4773,8 @@ impl crate::Call for MeterValuesRequest {
     type Action = Action;
     type Response = MeterValuesResponse;
     const ACTION: Action = Action::MeterValues;
+    const ACTION_NAME: &'static str = "MeterValues";
+    const VERSION: crate::Version = crate::Version::V16;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v16/MeterValuesResponse.json")
     }
@@ -4737,6 +4783,8 @@ impl crate::Call for RemoteStartTransactionRequest {
     type Action = Action;
     type Response = RemoteStartTransactionResponse;
     const ACTION: Action = Action::RemoteStartTransaction;
+    const ACTION_NAME: &'static str = "RemoteStartTransaction";
+    const VERSION: crate::Version = crate::Version::V16;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v16/RemoteStartTransactionResponse.json")
     }
@@ -4745,6 +4793,8 @@ impl crate::Call for RemoteStopTransactionRequest {
     type Action = Action;
     type Response = RemoteStopTransactionResponse;
     const ACTION: Action = Action::RemoteStopTransaction;
+    const ACTION_NAME: &'static str = "RemoteStopTransaction";
+    const VERSION: crate::Version = crate::Version::V16;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v16/RemoteStopTransactionResponse.json")
     }
@@ -4753,6 +4803,8 @@ impl crate::Call for ReserveNowRequest {
     type Action = Action;
     type Response = ReserveNowResponse;
     const ACTION: Action = Action::ReserveNow;
+    const ACTION_NAME: &'static str = "ReserveNow";
+    const VERSION: crate::Version = crate::Version::V16;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v16/ReserveNowResponse.json")
     }
@@ -4761,6 +4813,8 @@ impl crate::Call for ResetRequest {
     type Action = Action;
     type Response = ResetResponse;
     const ACTION: Action = Action::Reset;
+    const ACTION_NAME: &'static str = "Reset";
+    const VERSION: crate::Version = crate::Version::V16;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v16/ResetResponse.json")
     }
@@ -4769,6 +4823,8 @@ impl crate::Call for SecurityEventNotificationRequest {
     type Action = Action;
     type Response = SecurityEventNotificationResponse;
     const ACTION: Action = Action::SecurityEventNotification;
+    const ACTION_NAME: &'static str = "SecurityEventNotification";
+    const VERSION: crate::Version = crate::Version::V16;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v16/SecurityEventNotificationResponse.json")
     }
@@ -4777,6 +4833,8 @@ impl crate::Call for SendLocalListRequest {
     type Action = Action;
     type Response = SendLocalListResponse;
     const ACTION: Action = Action::SendLocalList;
+    const ACTION_NAME: &'static str = "SendLocalList";
+    const VERSION: crate::Version = crate::Version::V16;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v16/SendLocalListResponse.json")
     }
@@ -4785,6 +4843,8 @@ impl crate::Call for SetChargingProfileRequest {
     type Action = Action;
     type Response = SetChargingProfileResponse;
     const ACTION: Action = Action::SetChargingProfile;
+    const ACTION_NAME: &'static str = "SetChargingProfile";
+    const VERSION: crate::Version = crate::Version::V16;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v16/SetChargingProfileResponse.json")
     }
@@ -4793,6 +4853,8 @@ impl crate::Call for SignCertificateRequest {
     type Action = Action;
     type Response = SignCertificateResponse;
     const ACTION: Action = Action::SignCertificate;
+    const ACTION_NAME: &'static str = "SignCertificate";
+    const VERSION: crate::Version = crate::Version::V16;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v16/SignCertificateResponse.json")
     }
@@ -4801,6 +4863,8 @@ impl crate::Call for SignedFirmwareStatusNotificationRequest {
     type Action = Action;
     type Response = SignedFirmwareStatusNotificationResponse;
     const ACTION: Action = Action::SignedFirmwareStatusNotification;
+    const ACTION_NAME: &'static str = "SignedFirmwareStatusNotification";
+    const VERSION: crate::Version = crate::Version::V16;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v16/SignedFirmwareStatusNotificationResponse.json")
     }
@@ -4809,6 +4873,8 @@ impl crate::Call for SignedUpdateFirmwareRequest {
     type Action = Action;
     type Response = SignedUpdateFirmwareResponse;
     const ACTION: Action = Action::SignedUpdateFirmware;
+    const ACTION_NAME: &'static str = "SignedUpdateFirmware";
+    const VERSION: crate::Version = crate::Version::V16;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v16/SignedUpdateFirmwareResponse.json")
     }
@@ -4817,6 +4883,8 @@ impl crate::Call for StartTransactionRequest {
     type Action = Action;
     type Response = StartTransactionResponse;
     const ACTION: Action = Action::StartTransaction;
+    const ACTION_NAME: &'static str = "StartTransaction";
+    const VERSION: crate::Version = crate::Version::V16;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v16/StartTransactionResponse.json")
     }
@@ -4825,6 +4893,8 @@ impl crate::Call for StatusNotificationRequest {
     type Action = Action;
     type Response = StatusNotificationResponse;
     const ACTION: Action = Action::StatusNotification;
+    const ACTION_NAME: &'static str = "StatusNotification";
+    const VERSION: crate::Version = crate::Version::V16;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v16/StatusNotificationResponse.json")
     }
@@ -4833,6 +4903,8 @@ impl crate::Call for StopTransactionRequest {
     type Action = Action;
     type Response = StopTransactionResponse;
     const ACTION: Action = Action::StopTransaction;
+    const ACTION_NAME: &'static str = "StopTransaction";
+    const VERSION: crate::Version = crate::Version::V16;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v16/StopTransactionResponse.json")
     }
@@ -4841,6 +4913,8 @@ impl crate::Call for TriggerMessageRequest {
     type Action = Action;
     type Response = TriggerMessageResponse;
     const ACTION: Action = Action::TriggerMessage;
+    const ACTION_NAME: &'static str = "TriggerMessage";
+    const VERSION: crate::Version = crate::Version::V16;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v16/TriggerMessageResponse.json")
     }
@@ -4849,6 +4923,8 @@ impl crate::Call for UnlockConnectorRequest {
     type Action = Action;
     type Response = UnlockConnectorResponse;
     const ACTION: Action = Action::UnlockConnector;
+    const ACTION_NAME: &'static str = "UnlockConnector";
+    const VERSION: crate::Version = crate::Version::V16;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v16/UnlockConnectorResponse.json")
     }
@@ -4857,6 +4933,8 @@ impl crate::Call for UpdateFirmwareRequest {
     type Action = Action;
     type Response = UpdateFirmwareResponse;
     const ACTION: Action = Action::UpdateFirmware;
+    const ACTION_NAME: &'static str = "UpdateFirmware";
+    const VERSION: crate::Version = crate::Version::V16;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v16/UpdateFirmwareResponse.json")
     }

@@ -11610,6 +11610,8 @@ impl crate::Call for AuthorizeRequest {
     type Action = Action;
     type Response = AuthorizeResponse;
     const ACTION: Action = Action::Authorize;
+    const ACTION_NAME: &'static str = "Authorize";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/AuthorizeResponse.json")
     }
@@ -11618,6 +11620,8 @@ impl crate::Call for BootNotificationRequest {
     type Action = Action;
     type Response = BootNotificationResponse;
     const ACTION: Action = Action::BootNotification;
+    const ACTION_NAME: &'static str = "BootNotification";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/BootNotificationResponse.json")
     }
@@ -11626,6 +11630,8 @@ impl crate::Call for CancelReservationRequest {
     type Action = Action;
     type Response = CancelReservationResponse;
     const ACTION: Action = Action::CancelReservation;
+    const ACTION_NAME: &'static str = "CancelReservation";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/CancelReservationResponse.json")
     }
@@ -11634,6 +11640,8 @@ impl crate::Call for CertificateSignedRequest {
     type Action = Action;
     type Response = CertificateSignedResponse;
     const ACTION: Action = Action::CertificateSigned;
+    const ACTION_NAME: &'static str = "CertificateSigned";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/CertificateSignedResponse.json")
     }
@@ -11642,6 +11650,8 @@ impl crate::Call for ChangeAvailabilityRequest {
     type Action = Action;
     type Response = ChangeAvailabilityResponse;
     const ACTION: Action = Action::ChangeAvailability;
+    const ACTION_NAME: &'static str = "ChangeAvailability";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/ChangeAvailabilityResponse.json")
     }
@@ -11650,6 +11660,8 @@ impl crate::Call for ClearCacheRequest {
     type Action = Action;
     type Response = ClearCacheResponse;
     const ACTION: Action = Action::ClearCache;
+    const ACTION_NAME: &'static str = "ClearCache";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/ClearCacheResponse.json")
     }
@@ -11658,6 +11670,8 @@ impl crate::Call for ClearChargingProfileRequest {
     type Action = Action;
     type Response = ClearChargingProfileResponse;
     const ACTION: Action = Action::ClearChargingProfile;
+    const ACTION_NAME: &'static str = "ClearChargingProfile";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/ClearChargingProfileResponse.json")
     }
@@ -11666,6 +11680,8 @@ impl crate::Call for ClearDisplayMessageRequest {
     type Action = Action;
     type Response = ClearDisplayMessageResponse;
     const ACTION: Action = Action::ClearDisplayMessage;
+    const ACTION_NAME: &'static str = "ClearDisplayMessage";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/ClearDisplayMessageResponse.json")
     }
@@ -11674,6 +11690,8 @@ impl crate::Call for ClearVariableMonitoringRequest {
     type Action = Action;
     type Response = ClearVariableMonitoringResponse;
     const ACTION: Action = Action::ClearVariableMonitoring;
+    const ACTION_NAME: &'static str = "ClearVariableMonitoring";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/ClearVariableMonitoringResponse.json")
     }
@@ -11682,6 +11700,8 @@ impl crate::Call for ClearedChargingLimitRequest {
     type Action = Action;
     type Response = ClearedChargingLimitResponse;
     const ACTION: Action = Action::ClearedChargingLimit;
+    const ACTION_NAME: &'static str = "ClearedChargingLimit";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/ClearedChargingLimitResponse.json")
     }
@@ -11690,6 +11710,8 @@ impl crate::Call for CostUpdatedRequest {
     type Action = Action;
     type Response = CostUpdatedResponse;
     const ACTION: Action = Action::CostUpdated;
+    const ACTION_NAME: &'static str = "CostUpdated";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/CostUpdatedResponse.json")
     }
@@ -11698,6 +11720,8 @@ impl crate::Call for CustomerInformationRequest {
     type Action = Action;
     type Response = CustomerInformationResponse;
     const ACTION: Action = Action::CustomerInformation;
+    const ACTION_NAME: &'static str = "CustomerInformation";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/CustomerInformationResponse.json")
     }
@@ -11706,6 +11730,8 @@ impl crate::Call for DataTransferRequest {
     type Action = Action;
     type Response = DataTransferResponse;
     const ACTION: Action = Action::DataTransfer;
+    const ACTION_NAME: &'static str = "DataTransfer";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/DataTransferResponse.json")
     }
@@ -11714,6 +11740,8 @@ impl crate::Call for DeleteCertificateRequest {
     type Action = Action;
     type Response = DeleteCertificateResponse;
     const ACTION: Action = Action::DeleteCertificate;
+    const ACTION_NAME: &'static str = "DeleteCertificate";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/DeleteCertificateResponse.json")
     }
@@ -11722,6 +11750,8 @@ impl crate::Call for FirmwareStatusNotificationRequest {
     type Action = Action;
     type Response = FirmwareStatusNotificationResponse;
     const ACTION: Action = Action::FirmwareStatusNotification;
+    const ACTION_NAME: &'static str = "FirmwareStatusNotification";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/FirmwareStatusNotificationResponse.json")
     }
@@ -11730,6 +11760,8 @@ impl crate::Call for Get15118EVCertificateRequest {
     type Action = Action;
     type Response = Get15118EVCertificateResponse;
     const ACTION: Action = Action::Get15118EVCertificate;
+    const ACTION_NAME: &'static str = "Get15118EVCertificate";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/Get15118EVCertificateResponse.json")
     }
@@ -11738,6 +11770,8 @@ impl crate::Call for GetBaseReportRequest {
     type Action = Action;
     type Response = GetBaseReportResponse;
     const ACTION: Action = Action::GetBaseReport;
+    const ACTION_NAME: &'static str = "GetBaseReport";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/GetBaseReportResponse.json")
     }
@@ -11746,6 +11780,8 @@ impl crate::Call for GetCertificateStatusRequest {
     type Action = Action;
     type Response = GetCertificateStatusResponse;
     const ACTION: Action = Action::GetCertificateStatus;
+    const ACTION_NAME: &'static str = "GetCertificateStatus";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/GetCertificateStatusResponse.json")
     }
@@ -11754,6 +11790,8 @@ impl crate::Call for GetChargingProfilesRequest {
     type Action = Action;
     type Response = GetChargingProfilesResponse;
     const ACTION: Action = Action::GetChargingProfiles;
+    const ACTION_NAME: &'static str = "GetChargingProfiles";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/GetChargingProfilesResponse.json")
     }
@@ -11762,6 +11800,8 @@ impl crate::Call for GetCompositeScheduleRequest {
     type Action = Action;
     type Response = GetCompositeScheduleResponse;
     const ACTION: Action = Action::GetCompositeSchedule;
+    const ACTION_NAME: &'static str = "GetCompositeSchedule";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/GetCompositeScheduleResponse.json")
     }
@@ -11770,6 +11810,8 @@ impl crate::Call for GetDisplayMessagesRequest {
     type Action = Action;
     type Response = GetDisplayMessagesResponse;
     const ACTION: Action = Action::GetDisplayMessages;
+    const ACTION_NAME: &'static str = "GetDisplayMessages";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/GetDisplayMessagesResponse.json")
     }
@@ -11778,6 +11820,8 @@ impl crate::Call for GetInstalledCertificateIdsRequest {
     type Action = Action;
     type Response = GetInstalledCertificateIdsResponse;
     const ACTION: Action = Action::GetInstalledCertificateIds;
+    const ACTION_NAME: &'static str = "GetInstalledCertificateIds";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/GetInstalledCertificateIdsResponse.json")
     }
@@ -11786,6 +11830,8 @@ impl crate::Call for GetLocalListVersionRequest {
     type Action = Action;
     type Response = GetLocalListVersionResponse;
     const ACTION: Action = Action::GetLocalListVersion;
+    const ACTION_NAME: &'static str = "GetLocalListVersion";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/GetLocalListVersionResponse.json")
     }
@@ -11794,6 +11840,8 @@ impl crate::Call for GetLogRequest {
     type Action = Action;
     type Response = GetLogResponse;
     const ACTION: Action = Action::GetLog;
+    const ACTION_NAME: &'static str = "GetLog";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/GetLogResponse.json")
     }
@@ -11802,6 +11850,8 @@ impl crate::Call for GetMonitoringReportRequest {
     type Action = Action;
     type Response = GetMonitoringReportResponse;
     const ACTION: Action = Action::GetMonitoringReport;
+    const ACTION_NAME: &'static str = "GetMonitoringReport";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/GetMonitoringReportResponse.json")
     }
@@ -11810,6 +11860,8 @@ impl crate::Call for GetReportRequest {
     type Action = Action;
     type Response = GetReportResponse;
     const ACTION: Action = Action::GetReport;
+    const ACTION_NAME: &'static str = "GetReport";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/GetReportResponse.json")
     }
@@ -11818,6 +11870,8 @@ impl crate::Call for GetTransactionStatusRequest {
     type Action = Action;
     type Response = GetTransactionStatusResponse;
     const ACTION: Action = Action::GetTransactionStatus;
+    const ACTION_NAME: &'static str = "GetTransactionStatus";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/GetTransactionStatusResponse.json")
     }
@@ -11826,6 +11880,8 @@ impl crate::Call for GetVariablesRequest {
     type Action = Action;
     type Response = GetVariablesResponse;
     const ACTION: Action = Action::GetVariables;
+    const ACTION_NAME: &'static str = "GetVariables";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/GetVariablesResponse.json")
     }
@@ -11834,6 +11890,8 @@ impl crate::Call for HeartbeatRequest {
     type Action = Action;
     type Response = HeartbeatResponse;
     const ACTION: Action = Action::Heartbeat;
+    const ACTION_NAME: &'static str = "Heartbeat";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/HeartbeatResponse.json")
     }
@@ -11842,6 +11900,8 @@ impl crate::Call for InstallCertificateRequest {
     type Action = Action;
     type Response = InstallCertificateResponse;
     const ACTION: Action = Action::InstallCertificate;
+    const ACTION_NAME: &'static str = "InstallCertificate";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/InstallCertificateResponse.json")
     }
@@ -11850,6 +11910,8 @@ impl crate::Call for LogStatusNotificationRequest {
     type Action = Action;
     type Response = LogStatusNotificationResponse;
     const ACTION: Action = Action::LogStatusNotification;
+    const ACTION_NAME: &'static str = "LogStatusNotification";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/LogStatusNotificationResponse.json")
     }
@@ -11858,6 +11920,8 @@ impl crate::Call for MeterValuesRequest {
     type Action = Action;
     type Response = MeterValuesResponse;
     const ACTION: Action = Action::MeterValues;
+    const ACTION_NAME: &'static str = "MeterValues";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/MeterValuesResponse.json")
     }
@@ -11866,6 +11930,8 @@ impl crate::Call for NotifyChargingLimitRequest {
     type Action = Action;
     type Response = NotifyChargingLimitResponse;
     const ACTION: Action = Action::NotifyChargingLimit;
+    const ACTION_NAME: &'static str = "NotifyChargingLimit";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/NotifyChargingLimitResponse.json")
     }
@@ -11874,6 +11940,8 @@ impl crate::Call for NotifyCustomerInformationRequest {
     type Action = Action;
     type Response = NotifyCustomerInformationResponse;
     const ACTION: Action = Action::NotifyCustomerInformation;
+    const ACTION_NAME: &'static str = "NotifyCustomerInformation";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/NotifyCustomerInformationResponse.json")
     }
@@ -11882,6 +11950,8 @@ impl crate::Call for NotifyDisplayMessagesRequest {
     type Action = Action;
     type Response = NotifyDisplayMessagesResponse;
     const ACTION: Action = Action::NotifyDisplayMessages;
+    const ACTION_NAME: &'static str = "NotifyDisplayMessages";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/NotifyDisplayMessagesResponse.json")
     }
@@ -11890,6 +11960,8 @@ impl crate::Call for NotifyEVChargingNeedsRequest {
     type Action = Action;
     type Response = NotifyEVChargingNeedsResponse;
     const ACTION: Action = Action::NotifyEVChargingNeeds;
+    const ACTION_NAME: &'static str = "NotifyEVChargingNeeds";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/NotifyEVChargingNeedsResponse.json")
     }
@@ -11898,6 +11970,8 @@ impl crate::Call for NotifyEVChargingScheduleRequest {
     type Action = Action;
     type Response = NotifyEVChargingScheduleResponse;
     const ACTION: Action = Action::NotifyEVChargingSchedule;
+    const ACTION_NAME: &'static str = "NotifyEVChargingSchedule";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/NotifyEVChargingScheduleResponse.json")
     }
@@ -11906,6 +11980,8 @@ impl crate::Call for NotifyEventRequest {
     type Action = Action;
     type Response = NotifyEventResponse;
     const ACTION: Action = Action::NotifyEvent;
+    const ACTION_NAME: &'static str = "NotifyEvent";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/NotifyEventResponse.json")
     }
@@ -11914,6 +11990,8 @@ impl crate::Call for NotifyMonitoringReportRequest {
     type Action = Action;
     type Response = NotifyMonitoringReportResponse;
     const ACTION: Action = Action::NotifyMonitoringReport;
+    const ACTION_NAME: &'static str = "NotifyMonitoringReport";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/NotifyMonitoringReportResponse.json")
     }
@@ -11922,6 +12000,8 @@ impl crate::Call for NotifyReportRequest {
     type Action = Action;
     type Response = NotifyReportResponse;
     const ACTION: Action = Action::NotifyReport;
+    const ACTION_NAME: &'static str = "NotifyReport";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/NotifyReportResponse.json")
     }
@@ -11930,6 +12010,8 @@ impl crate::Call for PublishFirmwareRequest {
     type Action = Action;
     type Response = PublishFirmwareResponse;
     const ACTION: Action = Action::PublishFirmware;
+    const ACTION_NAME: &'static str = "PublishFirmware";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/PublishFirmwareResponse.json")
     }
@@ -11938,6 +12020,8 @@ impl crate::Call for PublishFirmwareStatusNotificationRequest {
     type Action = Action;
     type Response = PublishFirmwareStatusNotificationResponse;
     const ACTION: Action = Action::PublishFirmwareStatusNotification;
+    const ACTION_NAME: &'static str = "PublishFirmwareStatusNotification";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/PublishFirmwareStatusNotificationResponse.json")
     }
@@ -11946,6 +12030,8 @@ impl crate::Call for ReportChargingProfilesRequest {
     type Action = Action;
     type Response = ReportChargingProfilesResponse;
     const ACTION: Action = Action::ReportChargingProfiles;
+    const ACTION_NAME: &'static str = "ReportChargingProfiles";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/ReportChargingProfilesResponse.json")
     }
@@ -11954,6 +12040,8 @@ impl crate::Call for RequestStartTransactionRequest {
     type Action = Action;
     type Response = RequestStartTransactionResponse;
     const ACTION: Action = Action::RequestStartTransaction;
+    const ACTION_NAME: &'static str = "RequestStartTransaction";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/RequestStartTransactionResponse.json")
     }
@@ -11962,6 +12050,8 @@ impl crate::Call for RequestStopTransactionRequest {
     type Action = Action;
     type Response = RequestStopTransactionResponse;
     const ACTION: Action = Action::RequestStopTransaction;
+    const ACTION_NAME: &'static str = "RequestStopTransaction";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/RequestStopTransactionResponse.json")
     }
@@ -11970,6 +12060,8 @@ impl crate::Call for ReservationStatusUpdateRequest {
     type Action = Action;
     type Response = ReservationStatusUpdateResponse;
     const ACTION: Action = Action::ReservationStatusUpdate;
+    const ACTION_NAME: &'static str = "ReservationStatusUpdate";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/ReservationStatusUpdateResponse.json")
     }
@@ -11978,6 +12070,8 @@ impl crate::Call for ReserveNowRequest {
     type Action = Action;
     type Response = ReserveNowResponse;
     const ACTION: Action = Action::ReserveNow;
+    const ACTION_NAME: &'static str = "ReserveNow";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/ReserveNowResponse.json")
     }
@@ -11986,6 +12080,8 @@ impl crate::Call for ResetRequest {
     type Action = Action;
     type Response = ResetResponse;
     const ACTION: Action = Action::Reset;
+    const ACTION_NAME: &'static str = "Reset";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/ResetResponse.json")
     }
@@ -11994,6 +12090,8 @@ impl crate::Call for SecurityEventNotificationRequest {
     type Action = Action;
     type Response = SecurityEventNotificationResponse;
     const ACTION: Action = Action::SecurityEventNotification;
+    const ACTION_NAME: &'static str = "SecurityEventNotification";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/SecurityEventNotificationResponse.json")
     }
@@ -12002,6 +12100,8 @@ impl crate::Call for SendLocalListRequest {
     type Action = Action;
     type Response = SendLocalListResponse;
     const ACTION: Action = Action::SendLocalList;
+    const ACTION_NAME: &'static str = "SendLocalList";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/SendLocalListResponse.json")
     }
@@ -12010,6 +12110,8 @@ impl crate::Call for SetChargingProfileRequest {
     type Action = Action;
     type Response = SetChargingProfileResponse;
     const ACTION: Action = Action::SetChargingProfile;
+    const ACTION_NAME: &'static str = "SetChargingProfile";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/SetChargingProfileResponse.json")
     }
@@ -12018,6 +12120,8 @@ impl crate::Call for SetDisplayMessageRequest {
     type Action = Action;
     type Response = SetDisplayMessageResponse;
     const ACTION: Action = Action::SetDisplayMessage;
+    const ACTION_NAME: &'static str = "SetDisplayMessage";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/SetDisplayMessageResponse.json")
     }
@@ -12026,6 +12130,8 @@ impl crate::Call for SetMonitoringBaseRequest {
     type Action = Action;
     type Response = SetMonitoringBaseResponse;
     const ACTION: Action = Action::SetMonitoringBase;
+    const ACTION_NAME: &'static str = "SetMonitoringBase";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/SetMonitoringBaseResponse.json")
     }
@@ -12034,6 +12140,8 @@ impl crate::Call for SetMonitoringLevelRequest {
     type Action = Action;
     type Response = SetMonitoringLevelResponse;
     const ACTION: Action = Action::SetMonitoringLevel;
+    const ACTION_NAME: &'static str = "SetMonitoringLevel";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/SetMonitoringLevelResponse.json")
     }
@@ -12042,6 +12150,8 @@ impl crate::Call for SetNetworkProfileRequest {
     type Action = Action;
     type Response = SetNetworkProfileResponse;
     const ACTION: Action = Action::SetNetworkProfile;
+    const ACTION_NAME: &'static str = "SetNetworkProfile";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/SetNetworkProfileResponse.json")
     }
@@ -12050,6 +12160,8 @@ impl crate::Call for SetVariableMonitoringRequest {
     type Action = Action;
     type Response = SetVariableMonitoringResponse;
     const ACTION: Action = Action::SetVariableMonitoring;
+    const ACTION_NAME: &'static str = "SetVariableMonitoring";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/SetVariableMonitoringResponse.json")
     }
@@ -12058,6 +12170,8 @@ impl crate::Call for SetVariablesRequest {
     type Action = Action;
     type Response = SetVariablesResponse;
     const ACTION: Action = Action::SetVariables;
+    const ACTION_NAME: &'static str = "SetVariables";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/SetVariablesResponse.json")
     }
@@ -12066,6 +12180,8 @@ impl crate::Call for SignCertificateRequest {
     type Action = Action;
     type Response = SignCertificateResponse;
     const ACTION: Action = Action::SignCertificate;
+    const ACTION_NAME: &'static str = "SignCertificate";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/SignCertificateResponse.json")
     }
@@ -12074,6 +12190,8 @@ impl crate::Call for StatusNotificationRequest {
     type Action = Action;
     type Response = StatusNotificationResponse;
     const ACTION: Action = Action::StatusNotification;
+    const ACTION_NAME: &'static str = "StatusNotification";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/StatusNotificationResponse.json")
     }
@@ -12082,6 +12200,8 @@ impl crate::Call for TransactionEventRequest {
     type Action = Action;
     type Response = TransactionEventResponse;
     const ACTION: Action = Action::TransactionEvent;
+    const ACTION_NAME: &'static str = "TransactionEvent";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/TransactionEventResponse.json")
     }
@@ -12090,6 +12210,8 @@ impl crate::Call for TriggerMessageRequest {
     type Action = Action;
     type Response = TriggerMessageResponse;
     const ACTION: Action = Action::TriggerMessage;
+    const ACTION_NAME: &'static str = "TriggerMessage";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/TriggerMessageResponse.json")
     }
@@ -12098,6 +12220,8 @@ impl crate::Call for UnlockConnectorRequest {
     type Action = Action;
     type Response = UnlockConnectorResponse;
     const ACTION: Action = Action::UnlockConnector;
+    const ACTION_NAME: &'static str = "UnlockConnector";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/UnlockConnectorResponse.json")
     }
@@ -12106,6 +12230,8 @@ impl crate::Call for UnpublishFirmwareRequest {
     type Action = Action;
     type Response = UnpublishFirmwareResponse;
     const ACTION: Action = Action::UnpublishFirmware;
+    const ACTION_NAME: &'static str = "UnpublishFirmware";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/UnpublishFirmwareResponse.json")
     }
@@ -12114,6 +12240,8 @@ impl crate::Call for UpdateFirmwareRequest {
     type Action = Action;
     type Response = UpdateFirmwareResponse;
     const ACTION: Action = Action::UpdateFirmware;
+    const ACTION_NAME: &'static str = "UpdateFirmware";
+    const VERSION: crate::Version = crate::Version::V201;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v201/UpdateFirmwareResponse.json")
     }

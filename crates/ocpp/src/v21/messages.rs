@@ -20153,6 +20153,8 @@ impl crate::Call for AFRRSignalRequest {
     type Action = Action;
     type Response = AFRRSignalResponse;
     const ACTION: Action = Action::AFRRSignal;
+    const ACTION_NAME: &'static str = "AFRRSignal";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/AFRRSignalResponse.json")
     }
@@ -20161,6 +20163,8 @@ impl crate::Call for AdjustPeriodicEventStreamRequest {
     type Action = Action;
     type Response = AdjustPeriodicEventStreamResponse;
     const ACTION: Action = Action::AdjustPeriodicEventStream;
+    const ACTION_NAME: &'static str = "AdjustPeriodicEventStream";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/AdjustPeriodicEventStreamResponse.json")
     }
@@ -20169,6 +20173,8 @@ impl crate::Call for AuthorizeRequest {
     type Action = Action;
     type Response = AuthorizeResponse;
     const ACTION: Action = Action::Authorize;
+    const ACTION_NAME: &'static str = "Authorize";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/AuthorizeResponse.json")
     }
@@ -20177,6 +20183,8 @@ impl crate::Call for BatterySwapRequest {
     type Action = Action;
     type Response = BatterySwapResponse;
     const ACTION: Action = Action::BatterySwap;
+    const ACTION_NAME: &'static str = "BatterySwap";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/BatterySwapResponse.json")
     }
@@ -20185,6 +20193,8 @@ impl crate::Call for BootNotificationRequest {
     type Action = Action;
     type Response = BootNotificationResponse;
     const ACTION: Action = Action::BootNotification;
+    const ACTION_NAME: &'static str = "BootNotification";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/BootNotificationResponse.json")
     }
@@ -20193,6 +20203,8 @@ impl crate::Call for CancelReservationRequest {
     type Action = Action;
     type Response = CancelReservationResponse;
     const ACTION: Action = Action::CancelReservation;
+    const ACTION_NAME: &'static str = "CancelReservation";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/CancelReservationResponse.json")
     }
@@ -20201,6 +20213,8 @@ impl crate::Call for CertificateSignedRequest {
     type Action = Action;
     type Response = CertificateSignedResponse;
     const ACTION: Action = Action::CertificateSigned;
+    const ACTION_NAME: &'static str = "CertificateSigned";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/CertificateSignedResponse.json")
     }
@@ -20209,6 +20223,8 @@ impl crate::Call for ChangeAvailabilityRequest {
     type Action = Action;
     type Response = ChangeAvailabilityResponse;
     const ACTION: Action = Action::ChangeAvailability;
+    const ACTION_NAME: &'static str = "ChangeAvailability";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/ChangeAvailabilityResponse.json")
     }
@@ -20217,6 +20233,8 @@ impl crate::Call for ChangeTransactionTariffRequest {
     type Action = Action;
     type Response = ChangeTransactionTariffResponse;
     const ACTION: Action = Action::ChangeTransactionTariff;
+    const ACTION_NAME: &'static str = "ChangeTransactionTariff";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/ChangeTransactionTariffResponse.json")
     }
@@ -20225,6 +20243,8 @@ impl crate::Call for ClearCacheRequest {
     type Action = Action;
     type Response = ClearCacheResponse;
     const ACTION: Action = Action::ClearCache;
+    const ACTION_NAME: &'static str = "ClearCache";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/ClearCacheResponse.json")
     }
@@ -20233,6 +20253,8 @@ impl crate::Call for ClearChargingProfileRequest {
     type Action = Action;
     type Response = ClearChargingProfileResponse;
     const ACTION: Action = Action::ClearChargingProfile;
+    const ACTION_NAME: &'static str = "ClearChargingProfile";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/ClearChargingProfileResponse.json")
     }
@@ -20241,6 +20263,8 @@ impl crate::Call for ClearDERControlRequest {
     type Action = Action;
     type Response = ClearDERControlResponse;
     const ACTION: Action = Action::ClearDERControl;
+    const ACTION_NAME: &'static str = "ClearDERControl";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/ClearDERControlResponse.json")
     }
@@ -20249,6 +20273,8 @@ impl crate::Call for ClearDisplayMessageRequest {
     type Action = Action;
     type Response = ClearDisplayMessageResponse;
     const ACTION: Action = Action::ClearDisplayMessage;
+    const ACTION_NAME: &'static str = "ClearDisplayMessage";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/ClearDisplayMessageResponse.json")
     }
@@ -20257,6 +20283,8 @@ impl crate::Call for ClearTariffsRequest {
     type Action = Action;
     type Response = ClearTariffsResponse;
     const ACTION: Action = Action::ClearTariffs;
+    const ACTION_NAME: &'static str = "ClearTariffs";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/ClearTariffsResponse.json")
     }
@@ -20265,6 +20293,8 @@ impl crate::Call for ClearVariableMonitoringRequest {
     type Action = Action;
     type Response = ClearVariableMonitoringResponse;
     const ACTION: Action = Action::ClearVariableMonitoring;
+    const ACTION_NAME: &'static str = "ClearVariableMonitoring";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/ClearVariableMonitoringResponse.json")
     }
@@ -20273,6 +20303,8 @@ impl crate::Call for ClearedChargingLimitRequest {
     type Action = Action;
     type Response = ClearedChargingLimitResponse;
     const ACTION: Action = Action::ClearedChargingLimit;
+    const ACTION_NAME: &'static str = "ClearedChargingLimit";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/ClearedChargingLimitResponse.json")
     }
@@ -20281,6 +20313,8 @@ impl crate::Call for ClosePeriodicEventStreamRequest {
     type Action = Action;
     type Response = ClosePeriodicEventStreamResponse;
     const ACTION: Action = Action::ClosePeriodicEventStream;
+    const ACTION_NAME: &'static str = "ClosePeriodicEventStream";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/ClosePeriodicEventStreamResponse.json")
     }
@@ -20289,6 +20323,8 @@ impl crate::Call for CostUpdatedRequest {
     type Action = Action;
     type Response = CostUpdatedResponse;
     const ACTION: Action = Action::CostUpdated;
+    const ACTION_NAME: &'static str = "CostUpdated";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/CostUpdatedResponse.json")
     }
@@ -20297,6 +20333,8 @@ impl crate::Call for CustomerInformationRequest {
     type Action = Action;
     type Response = CustomerInformationResponse;
     const ACTION: Action = Action::CustomerInformation;
+    const ACTION_NAME: &'static str = "CustomerInformation";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/CustomerInformationResponse.json")
     }
@@ -20305,6 +20343,8 @@ impl crate::Call for DataTransferRequest {
     type Action = Action;
     type Response = DataTransferResponse;
     const ACTION: Action = Action::DataTransfer;
+    const ACTION_NAME: &'static str = "DataTransfer";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/DataTransferResponse.json")
     }
@@ -20313,6 +20353,8 @@ impl crate::Call for DeleteCertificateRequest {
     type Action = Action;
     type Response = DeleteCertificateResponse;
     const ACTION: Action = Action::DeleteCertificate;
+    const ACTION_NAME: &'static str = "DeleteCertificate";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/DeleteCertificateResponse.json")
     }
@@ -20321,6 +20363,8 @@ impl crate::Call for FirmwareStatusNotificationRequest {
     type Action = Action;
     type Response = FirmwareStatusNotificationResponse;
     const ACTION: Action = Action::FirmwareStatusNotification;
+    const ACTION_NAME: &'static str = "FirmwareStatusNotification";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/FirmwareStatusNotificationResponse.json")
     }
@@ -20329,6 +20373,8 @@ impl crate::Call for Get15118EVCertificateRequest {
     type Action = Action;
     type Response = Get15118EVCertificateResponse;
     const ACTION: Action = Action::Get15118EVCertificate;
+    const ACTION_NAME: &'static str = "Get15118EVCertificate";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/Get15118EVCertificateResponse.json")
     }
@@ -20337,6 +20383,8 @@ impl crate::Call for GetBaseReportRequest {
     type Action = Action;
     type Response = GetBaseReportResponse;
     const ACTION: Action = Action::GetBaseReport;
+    const ACTION_NAME: &'static str = "GetBaseReport";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/GetBaseReportResponse.json")
     }
@@ -20345,6 +20393,8 @@ impl crate::Call for GetCertificateChainStatusRequest {
     type Action = Action;
     type Response = GetCertificateChainStatusResponse;
     const ACTION: Action = Action::GetCertificateChainStatus;
+    const ACTION_NAME: &'static str = "GetCertificateChainStatus";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/GetCertificateChainStatusResponse.json")
     }
@@ -20353,6 +20403,8 @@ impl crate::Call for GetCertificateStatusRequest {
     type Action = Action;
     type Response = GetCertificateStatusResponse;
     const ACTION: Action = Action::GetCertificateStatus;
+    const ACTION_NAME: &'static str = "GetCertificateStatus";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/GetCertificateStatusResponse.json")
     }
@@ -20361,6 +20413,8 @@ impl crate::Call for GetChargingProfilesRequest {
     type Action = Action;
     type Response = GetChargingProfilesResponse;
     const ACTION: Action = Action::GetChargingProfiles;
+    const ACTION_NAME: &'static str = "GetChargingProfiles";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/GetChargingProfilesResponse.json")
     }
@@ -20369,6 +20423,8 @@ impl crate::Call for GetCompositeScheduleRequest {
     type Action = Action;
     type Response = GetCompositeScheduleResponse;
     const ACTION: Action = Action::GetCompositeSchedule;
+    const ACTION_NAME: &'static str = "GetCompositeSchedule";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/GetCompositeScheduleResponse.json")
     }
@@ -20377,6 +20433,8 @@ impl crate::Call for GetDERControlRequest {
     type Action = Action;
     type Response = GetDERControlResponse;
     const ACTION: Action = Action::GetDERControl;
+    const ACTION_NAME: &'static str = "GetDERControl";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/GetDERControlResponse.json")
     }
@@ -20385,6 +20443,8 @@ impl crate::Call for GetDisplayMessagesRequest {
     type Action = Action;
     type Response = GetDisplayMessagesResponse;
     const ACTION: Action = Action::GetDisplayMessages;
+    const ACTION_NAME: &'static str = "GetDisplayMessages";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/GetDisplayMessagesResponse.json")
     }
@@ -20393,6 +20453,8 @@ impl crate::Call for GetInstalledCertificateIdsRequest {
     type Action = Action;
     type Response = GetInstalledCertificateIdsResponse;
     const ACTION: Action = Action::GetInstalledCertificateIds;
+    const ACTION_NAME: &'static str = "GetInstalledCertificateIds";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/GetInstalledCertificateIdsResponse.json")
     }
@@ -20401,6 +20463,8 @@ impl crate::Call for GetLocalListVersionRequest {
     type Action = Action;
     type Response = GetLocalListVersionResponse;
     const ACTION: Action = Action::GetLocalListVersion;
+    const ACTION_NAME: &'static str = "GetLocalListVersion";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/GetLocalListVersionResponse.json")
     }
@@ -20409,6 +20473,8 @@ impl crate::Call for GetLogRequest {
     type Action = Action;
     type Response = GetLogResponse;
     const ACTION: Action = Action::GetLog;
+    const ACTION_NAME: &'static str = "GetLog";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/GetLogResponse.json")
     }
@@ -20417,6 +20483,8 @@ impl crate::Call for GetMonitoringReportRequest {
     type Action = Action;
     type Response = GetMonitoringReportResponse;
     const ACTION: Action = Action::GetMonitoringReport;
+    const ACTION_NAME: &'static str = "GetMonitoringReport";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/GetMonitoringReportResponse.json")
     }
@@ -20425,6 +20493,8 @@ impl crate::Call for GetPeriodicEventStreamRequest {
     type Action = Action;
     type Response = GetPeriodicEventStreamResponse;
     const ACTION: Action = Action::GetPeriodicEventStream;
+    const ACTION_NAME: &'static str = "GetPeriodicEventStream";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/GetPeriodicEventStreamResponse.json")
     }
@@ -20433,6 +20503,8 @@ impl crate::Call for GetReportRequest {
     type Action = Action;
     type Response = GetReportResponse;
     const ACTION: Action = Action::GetReport;
+    const ACTION_NAME: &'static str = "GetReport";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/GetReportResponse.json")
     }
@@ -20441,6 +20513,8 @@ impl crate::Call for GetTariffsRequest {
     type Action = Action;
     type Response = GetTariffsResponse;
     const ACTION: Action = Action::GetTariffs;
+    const ACTION_NAME: &'static str = "GetTariffs";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/GetTariffsResponse.json")
     }
@@ -20449,6 +20523,8 @@ impl crate::Call for GetTransactionStatusRequest {
     type Action = Action;
     type Response = GetTransactionStatusResponse;
     const ACTION: Action = Action::GetTransactionStatus;
+    const ACTION_NAME: &'static str = "GetTransactionStatus";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/GetTransactionStatusResponse.json")
     }
@@ -20457,6 +20533,8 @@ impl crate::Call for GetVariablesRequest {
     type Action = Action;
     type Response = GetVariablesResponse;
     const ACTION: Action = Action::GetVariables;
+    const ACTION_NAME: &'static str = "GetVariables";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/GetVariablesResponse.json")
     }
@@ -20465,6 +20543,8 @@ impl crate::Call for HeartbeatRequest {
     type Action = Action;
     type Response = HeartbeatResponse;
     const ACTION: Action = Action::Heartbeat;
+    const ACTION_NAME: &'static str = "Heartbeat";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/HeartbeatResponse.json")
     }
@@ -20473,6 +20553,8 @@ impl crate::Call for InstallCertificateRequest {
     type Action = Action;
     type Response = InstallCertificateResponse;
     const ACTION: Action = Action::InstallCertificate;
+    const ACTION_NAME: &'static str = "InstallCertificate";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/InstallCertificateResponse.json")
     }
@@ -20481,6 +20563,8 @@ impl crate::Call for LogStatusNotificationRequest {
     type Action = Action;
     type Response = LogStatusNotificationResponse;
     const ACTION: Action = Action::LogStatusNotification;
+    const ACTION_NAME: &'static str = "LogStatusNotification";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/LogStatusNotificationResponse.json")
     }
@@ -20489,6 +20573,8 @@ impl crate::Call for MeterValuesRequest {
     type Action = Action;
     type Response = MeterValuesResponse;
     const ACTION: Action = Action::MeterValues;
+    const ACTION_NAME: &'static str = "MeterValues";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/MeterValuesResponse.json")
     }
@@ -20497,6 +20583,8 @@ impl crate::Call for NotifyAllowedEnergyTransferRequest {
     type Action = Action;
     type Response = NotifyAllowedEnergyTransferResponse;
     const ACTION: Action = Action::NotifyAllowedEnergyTransfer;
+    const ACTION_NAME: &'static str = "NotifyAllowedEnergyTransfer";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/NotifyAllowedEnergyTransferResponse.json")
     }
@@ -20505,6 +20593,8 @@ impl crate::Call for NotifyChargingLimitRequest {
     type Action = Action;
     type Response = NotifyChargingLimitResponse;
     const ACTION: Action = Action::NotifyChargingLimit;
+    const ACTION_NAME: &'static str = "NotifyChargingLimit";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/NotifyChargingLimitResponse.json")
     }
@@ -20513,6 +20603,8 @@ impl crate::Call for NotifyCustomerInformationRequest {
     type Action = Action;
     type Response = NotifyCustomerInformationResponse;
     const ACTION: Action = Action::NotifyCustomerInformation;
+    const ACTION_NAME: &'static str = "NotifyCustomerInformation";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/NotifyCustomerInformationResponse.json")
     }
@@ -20521,6 +20613,8 @@ impl crate::Call for NotifyDERAlarmRequest {
     type Action = Action;
     type Response = NotifyDERAlarmResponse;
     const ACTION: Action = Action::NotifyDERAlarm;
+    const ACTION_NAME: &'static str = "NotifyDERAlarm";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/NotifyDERAlarmResponse.json")
     }
@@ -20529,6 +20623,8 @@ impl crate::Call for NotifyDERStartStopRequest {
     type Action = Action;
     type Response = NotifyDERStartStopResponse;
     const ACTION: Action = Action::NotifyDERStartStop;
+    const ACTION_NAME: &'static str = "NotifyDERStartStop";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/NotifyDERStartStopResponse.json")
     }
@@ -20537,6 +20633,8 @@ impl crate::Call for NotifyDisplayMessagesRequest {
     type Action = Action;
     type Response = NotifyDisplayMessagesResponse;
     const ACTION: Action = Action::NotifyDisplayMessages;
+    const ACTION_NAME: &'static str = "NotifyDisplayMessages";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/NotifyDisplayMessagesResponse.json")
     }
@@ -20545,6 +20643,8 @@ impl crate::Call for NotifyEVChargingNeedsRequest {
     type Action = Action;
     type Response = NotifyEVChargingNeedsResponse;
     const ACTION: Action = Action::NotifyEVChargingNeeds;
+    const ACTION_NAME: &'static str = "NotifyEVChargingNeeds";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/NotifyEVChargingNeedsResponse.json")
     }
@@ -20553,6 +20653,8 @@ impl crate::Call for NotifyEVChargingScheduleRequest {
     type Action = Action;
     type Response = NotifyEVChargingScheduleResponse;
     const ACTION: Action = Action::NotifyEVChargingSchedule;
+    const ACTION_NAME: &'static str = "NotifyEVChargingSchedule";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/NotifyEVChargingScheduleResponse.json")
     }
@@ -20561,6 +20663,8 @@ impl crate::Call for NotifyEventRequest {
     type Action = Action;
     type Response = NotifyEventResponse;
     const ACTION: Action = Action::NotifyEvent;
+    const ACTION_NAME: &'static str = "NotifyEvent";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/NotifyEventResponse.json")
     }
@@ -20569,6 +20673,8 @@ impl crate::Call for NotifyMonitoringReportRequest {
     type Action = Action;
     type Response = NotifyMonitoringReportResponse;
     const ACTION: Action = Action::NotifyMonitoringReport;
+    const ACTION_NAME: &'static str = "NotifyMonitoringReport";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/NotifyMonitoringReportResponse.json")
     }
@@ -20577,6 +20683,8 @@ impl crate::Call for NotifyPriorityChargingRequest {
     type Action = Action;
     type Response = NotifyPriorityChargingResponse;
     const ACTION: Action = Action::NotifyPriorityCharging;
+    const ACTION_NAME: &'static str = "NotifyPriorityCharging";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/NotifyPriorityChargingResponse.json")
     }
@@ -20585,6 +20693,8 @@ impl crate::Call for NotifyReportRequest {
     type Action = Action;
     type Response = NotifyReportResponse;
     const ACTION: Action = Action::NotifyReport;
+    const ACTION_NAME: &'static str = "NotifyReport";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/NotifyReportResponse.json")
     }
@@ -20593,6 +20703,8 @@ impl crate::Call for NotifySettlementRequest {
     type Action = Action;
     type Response = NotifySettlementResponse;
     const ACTION: Action = Action::NotifySettlement;
+    const ACTION_NAME: &'static str = "NotifySettlement";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/NotifySettlementResponse.json")
     }
@@ -20601,6 +20713,8 @@ impl crate::Call for NotifyWebPaymentStartedRequest {
     type Action = Action;
     type Response = NotifyWebPaymentStartedResponse;
     const ACTION: Action = Action::NotifyWebPaymentStarted;
+    const ACTION_NAME: &'static str = "NotifyWebPaymentStarted";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/NotifyWebPaymentStartedResponse.json")
     }
@@ -20609,6 +20723,8 @@ impl crate::Call for OpenPeriodicEventStreamRequest {
     type Action = Action;
     type Response = OpenPeriodicEventStreamResponse;
     const ACTION: Action = Action::OpenPeriodicEventStream;
+    const ACTION_NAME: &'static str = "OpenPeriodicEventStream";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/OpenPeriodicEventStreamResponse.json")
     }
@@ -20617,6 +20733,8 @@ impl crate::Call for PublishFirmwareRequest {
     type Action = Action;
     type Response = PublishFirmwareResponse;
     const ACTION: Action = Action::PublishFirmware;
+    const ACTION_NAME: &'static str = "PublishFirmware";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/PublishFirmwareResponse.json")
     }
@@ -20625,6 +20743,8 @@ impl crate::Call for PublishFirmwareStatusNotificationRequest {
     type Action = Action;
     type Response = PublishFirmwareStatusNotificationResponse;
     const ACTION: Action = Action::PublishFirmwareStatusNotification;
+    const ACTION_NAME: &'static str = "PublishFirmwareStatusNotification";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/PublishFirmwareStatusNotificationResponse.json")
     }
@@ -20633,6 +20753,8 @@ impl crate::Call for PullDynamicScheduleUpdateRequest {
     type Action = Action;
     type Response = PullDynamicScheduleUpdateResponse;
     const ACTION: Action = Action::PullDynamicScheduleUpdate;
+    const ACTION_NAME: &'static str = "PullDynamicScheduleUpdate";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/PullDynamicScheduleUpdateResponse.json")
     }
@@ -20641,6 +20763,8 @@ impl crate::Call for ReportChargingProfilesRequest {
     type Action = Action;
     type Response = ReportChargingProfilesResponse;
     const ACTION: Action = Action::ReportChargingProfiles;
+    const ACTION_NAME: &'static str = "ReportChargingProfiles";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/ReportChargingProfilesResponse.json")
     }
@@ -20649,6 +20773,8 @@ impl crate::Call for ReportDERControlRequest {
     type Action = Action;
     type Response = ReportDERControlResponse;
     const ACTION: Action = Action::ReportDERControl;
+    const ACTION_NAME: &'static str = "ReportDERControl";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/ReportDERControlResponse.json")
     }
@@ -20657,6 +20783,8 @@ impl crate::Call for RequestBatterySwapRequest {
     type Action = Action;
     type Response = RequestBatterySwapResponse;
     const ACTION: Action = Action::RequestBatterySwap;
+    const ACTION_NAME: &'static str = "RequestBatterySwap";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/RequestBatterySwapResponse.json")
     }
@@ -20665,6 +20793,8 @@ impl crate::Call for RequestStartTransactionRequest {
     type Action = Action;
     type Response = RequestStartTransactionResponse;
     const ACTION: Action = Action::RequestStartTransaction;
+    const ACTION_NAME: &'static str = "RequestStartTransaction";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/RequestStartTransactionResponse.json")
     }
@@ -20673,6 +20803,8 @@ impl crate::Call for RequestStopTransactionRequest {
     type Action = Action;
     type Response = RequestStopTransactionResponse;
     const ACTION: Action = Action::RequestStopTransaction;
+    const ACTION_NAME: &'static str = "RequestStopTransaction";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/RequestStopTransactionResponse.json")
     }
@@ -20681,6 +20813,8 @@ impl crate::Call for ReservationStatusUpdateRequest {
     type Action = Action;
     type Response = ReservationStatusUpdateResponse;
     const ACTION: Action = Action::ReservationStatusUpdate;
+    const ACTION_NAME: &'static str = "ReservationStatusUpdate";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/ReservationStatusUpdateResponse.json")
     }
@@ -20689,6 +20823,8 @@ impl crate::Call for ReserveNowRequest {
     type Action = Action;
     type Response = ReserveNowResponse;
     const ACTION: Action = Action::ReserveNow;
+    const ACTION_NAME: &'static str = "ReserveNow";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/ReserveNowResponse.json")
     }
@@ -20697,6 +20833,8 @@ impl crate::Call for ResetRequest {
     type Action = Action;
     type Response = ResetResponse;
     const ACTION: Action = Action::Reset;
+    const ACTION_NAME: &'static str = "Reset";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/ResetResponse.json")
     }
@@ -20705,6 +20843,8 @@ impl crate::Call for SecurityEventNotificationRequest {
     type Action = Action;
     type Response = SecurityEventNotificationResponse;
     const ACTION: Action = Action::SecurityEventNotification;
+    const ACTION_NAME: &'static str = "SecurityEventNotification";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/SecurityEventNotificationResponse.json")
     }
@@ -20713,6 +20853,8 @@ impl crate::Call for SendLocalListRequest {
     type Action = Action;
     type Response = SendLocalListResponse;
     const ACTION: Action = Action::SendLocalList;
+    const ACTION_NAME: &'static str = "SendLocalList";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/SendLocalListResponse.json")
     }
@@ -20721,6 +20863,8 @@ impl crate::Call for SetChargingProfileRequest {
     type Action = Action;
     type Response = SetChargingProfileResponse;
     const ACTION: Action = Action::SetChargingProfile;
+    const ACTION_NAME: &'static str = "SetChargingProfile";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/SetChargingProfileResponse.json")
     }
@@ -20729,6 +20873,8 @@ impl crate::Call for SetDERControlRequest {
     type Action = Action;
     type Response = SetDERControlResponse;
     const ACTION: Action = Action::SetDERControl;
+    const ACTION_NAME: &'static str = "SetDERControl";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/SetDERControlResponse.json")
     }
@@ -20737,6 +20883,8 @@ impl crate::Call for SetDefaultTariffRequest {
     type Action = Action;
     type Response = SetDefaultTariffResponse;
     const ACTION: Action = Action::SetDefaultTariff;
+    const ACTION_NAME: &'static str = "SetDefaultTariff";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/SetDefaultTariffResponse.json")
     }
@@ -20745,6 +20893,8 @@ impl crate::Call for SetDisplayMessageRequest {
     type Action = Action;
     type Response = SetDisplayMessageResponse;
     const ACTION: Action = Action::SetDisplayMessage;
+    const ACTION_NAME: &'static str = "SetDisplayMessage";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/SetDisplayMessageResponse.json")
     }
@@ -20753,6 +20903,8 @@ impl crate::Call for SetMonitoringBaseRequest {
     type Action = Action;
     type Response = SetMonitoringBaseResponse;
     const ACTION: Action = Action::SetMonitoringBase;
+    const ACTION_NAME: &'static str = "SetMonitoringBase";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/SetMonitoringBaseResponse.json")
     }
@@ -20761,6 +20913,8 @@ impl crate::Call for SetMonitoringLevelRequest {
     type Action = Action;
     type Response = SetMonitoringLevelResponse;
     const ACTION: Action = Action::SetMonitoringLevel;
+    const ACTION_NAME: &'static str = "SetMonitoringLevel";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/SetMonitoringLevelResponse.json")
     }
@@ -20769,6 +20923,8 @@ impl crate::Call for SetNetworkProfileRequest {
     type Action = Action;
     type Response = SetNetworkProfileResponse;
     const ACTION: Action = Action::SetNetworkProfile;
+    const ACTION_NAME: &'static str = "SetNetworkProfile";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/SetNetworkProfileResponse.json")
     }
@@ -20777,6 +20933,8 @@ impl crate::Call for SetVariableMonitoringRequest {
     type Action = Action;
     type Response = SetVariableMonitoringResponse;
     const ACTION: Action = Action::SetVariableMonitoring;
+    const ACTION_NAME: &'static str = "SetVariableMonitoring";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/SetVariableMonitoringResponse.json")
     }
@@ -20785,6 +20943,8 @@ impl crate::Call for SetVariablesRequest {
     type Action = Action;
     type Response = SetVariablesResponse;
     const ACTION: Action = Action::SetVariables;
+    const ACTION_NAME: &'static str = "SetVariables";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/SetVariablesResponse.json")
     }
@@ -20793,6 +20953,8 @@ impl crate::Call for SignCertificateRequest {
     type Action = Action;
     type Response = SignCertificateResponse;
     const ACTION: Action = Action::SignCertificate;
+    const ACTION_NAME: &'static str = "SignCertificate";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/SignCertificateResponse.json")
     }
@@ -20801,6 +20963,8 @@ impl crate::Call for StatusNotificationRequest {
     type Action = Action;
     type Response = StatusNotificationResponse;
     const ACTION: Action = Action::StatusNotification;
+    const ACTION_NAME: &'static str = "StatusNotification";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/StatusNotificationResponse.json")
     }
@@ -20809,6 +20973,8 @@ impl crate::Call for TransactionEventRequest {
     type Action = Action;
     type Response = TransactionEventResponse;
     const ACTION: Action = Action::TransactionEvent;
+    const ACTION_NAME: &'static str = "TransactionEvent";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/TransactionEventResponse.json")
     }
@@ -20817,6 +20983,8 @@ impl crate::Call for TriggerMessageRequest {
     type Action = Action;
     type Response = TriggerMessageResponse;
     const ACTION: Action = Action::TriggerMessage;
+    const ACTION_NAME: &'static str = "TriggerMessage";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/TriggerMessageResponse.json")
     }
@@ -20825,6 +20993,8 @@ impl crate::Call for UnlockConnectorRequest {
     type Action = Action;
     type Response = UnlockConnectorResponse;
     const ACTION: Action = Action::UnlockConnector;
+    const ACTION_NAME: &'static str = "UnlockConnector";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/UnlockConnectorResponse.json")
     }
@@ -20833,6 +21003,8 @@ impl crate::Call for UnpublishFirmwareRequest {
     type Action = Action;
     type Response = UnpublishFirmwareResponse;
     const ACTION: Action = Action::UnpublishFirmware;
+    const ACTION_NAME: &'static str = "UnpublishFirmware";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/UnpublishFirmwareResponse.json")
     }
@@ -20841,6 +21013,8 @@ impl crate::Call for UpdateDynamicScheduleRequest {
     type Action = Action;
     type Response = UpdateDynamicScheduleResponse;
     const ACTION: Action = Action::UpdateDynamicSchedule;
+    const ACTION_NAME: &'static str = "UpdateDynamicSchedule";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/UpdateDynamicScheduleResponse.json")
     }
@@ -20849,6 +21023,8 @@ impl crate::Call for UpdateFirmwareRequest {
     type Action = Action;
     type Response = UpdateFirmwareResponse;
     const ACTION: Action = Action::UpdateFirmware;
+    const ACTION_NAME: &'static str = "UpdateFirmware";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/UpdateFirmwareResponse.json")
     }
@@ -20857,6 +21033,8 @@ impl crate::Call for UsePriorityChargingRequest {
     type Action = Action;
     type Response = UsePriorityChargingResponse;
     const ACTION: Action = Action::UsePriorityCharging;
+    const ACTION_NAME: &'static str = "UsePriorityCharging";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/UsePriorityChargingResponse.json")
     }
@@ -20865,6 +21043,8 @@ impl crate::Call for VatNumberValidationRequest {
     type Action = Action;
     type Response = VatNumberValidationResponse;
     const ACTION: Action = Action::VatNumberValidation;
+    const ACTION_NAME: &'static str = "VatNumberValidation";
+    const VERSION: crate::Version = crate::Version::V21;
     fn response_schema() -> &'static str {
         include_str!("../../schemas/v21/VatNumberValidationResponse.json")
     }

@@ -1,0 +1,103 @@
+//! `/api/v1/id-tokens`: the tokens stations authorize (RFID cards, app users, key codes).
+
+use arus_domain::authorization::{AuthorizationStatus, IdTokenRecord};
+use arus_domain::store::{Role, Write};
+use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::stations::parse;
+use crate::{ApiState, Caller, Problem, store_error};
+
+/// The body of `POST /api/v1/id-tokens`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PutToken {
+    id_token: String,
+    #[serde(rename = "type")]
+    kind: String,
+    status: String,
+    group_id_token: Option<String>,
+    expiry_date: Option<String>,
+}
+
+/// The token types of OCPP 2.0.1 (IdTokenEnumType).
+const TYPES: [&str; 8] = [
+    "Central",
+    "eMAID",
+    "ISO14443",
+    "ISO15693",
+    "KeyCode",
+    "Local",
+    "MacAddress",
+    "NoAuthorization",
+];
+
+/// The longest token value OCPP can carry (2.0.1 IdTokenType; 1.6 stations take 20).
+const MAX_TOKEN: usize = 36;
+
+pub(crate) async fn put(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    caller.require(Role::Operator)?;
+    let req: PutToken = parse(&body)?;
+    if req.id_token.chars().count() > MAX_TOKEN {
+        return Err(Problem::bad_request(format!(
+            "`idToken` has at most {MAX_TOKEN} characters"
+        )));
+    }
+    let kind = TYPES
+        .iter()
+        .find(|t| t.eq_ignore_ascii_case(&req.kind))
+        .ok_or_else(|| {
+            Problem::bad_request(format!("`type` must be one of {}", TYPES.join(", ")))
+        })?;
+    let status = AuthorizationStatus::parse(&req.status).ok_or_else(|| {
+        Problem::bad_request("`status` must be Accepted, Blocked, Expired, Invalid, ...")
+    })?;
+    if let Some(g) = &req.group_id_token
+        && (g.is_empty() || g.chars().count() > MAX_TOKEN)
+    {
+        return Err(Problem::bad_request(format!(
+            "`groupIdToken` has 1 to {MAX_TOKEN} characters"
+        )));
+    }
+    let expiry_date = match &req.expiry_date {
+        None => None,
+        Some(t) => Some(
+            chrono::DateTime::parse_from_rfc3339(t)
+                .map_err(|_| Problem::bad_request("`expiryDate` must be an RFC 3339 date-time"))?
+                .with_timezone(&chrono::Utc),
+        ),
+    };
+    let record = IdTokenRecord {
+        id_token: req.id_token,
+        kind: kind.to_string(),
+        status,
+        group_id_token: req.group_id_token,
+        expiry_date,
+    };
+    state
+        .csms
+        .store()
+        .commit(vec![Write::PutIdToken(record.clone())])
+        .await
+        .map_err(store_error)?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({
+            "idToken": record.id_token,
+            "type": record.kind,
+            "status": record.status.as_str(),
+            "groupIdToken": record.group_id_token,
+            "expiryDate": record.expiry_date,
+        })),
+    )
+        .into_response())
+}

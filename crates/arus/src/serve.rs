@@ -1,0 +1,243 @@
+//! `arus serve`: opens the store, makes sure an admin API token exists, and runs the gateway
+//! and the API on one listener until SIGINT or SIGTERM.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use arus_domain::events::EventBus;
+use arus_domain::provisioning::RegistrationStatus;
+use arus_domain::store::{ApiTokenRecord, Role, Store, Write};
+use arus_domain::{Csms, CsmsConfig};
+use arus_gateway::{Gateway, GatewayConfig};
+use clap::Args;
+
+/// Settings of `arus serve`; each also reads an environment variable.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on, for stations and the API alike.
+    #[arg(long, env = "ARUS_LISTEN", default_value = "0.0.0.0:8180")]
+    listen: String,
+    /// The database: a file path or sqlite://PATH (SQLite, the default), or postgres://...
+    #[arg(long, env = "ARUS_DATABASE_URL", default_value = "sqlite://arus.db")]
+    database: String,
+    /// Let stations that are not registered connect without credentials (they are registered
+    /// when they first connect).
+    #[arg(long, env = "ARUS_ALLOW_UNKNOWN_STATIONS")]
+    allow_unknown_stations: bool,
+    /// How boots of stations registered by connecting are answered: Accepted, Pending or
+    /// Rejected.
+    #[arg(long, env = "ARUS_UNKNOWN_STATION_POLICY", default_value = "Accepted")]
+    unknown_station_policy: String,
+    /// The heartbeat interval given to accepted stations, in seconds.
+    #[arg(long, env = "ARUS_HEARTBEAT_INTERVAL", default_value_t = 300)]
+    heartbeat_interval: u32,
+    /// After how many seconds a Pending or Rejected station boots again.
+    #[arg(long, env = "ARUS_BOOT_RETRY_INTERVAL", default_value_t = 30)]
+    boot_retry_interval: u32,
+    /// The largest message a station may send, in bytes.
+    #[arg(long, env = "ARUS_MAX_MESSAGE_SIZE", default_value_t = 1 << 20)]
+    max_message_size: usize,
+    /// Seconds between WebSocket pings to a station (0: none).
+    #[arg(long, env = "ARUS_PING_INTERVAL", default_value_t = 30)]
+    ping_interval: u64,
+    /// Seconds a CSMS-initiated request waits for the station's answer.
+    #[arg(long, env = "ARUS_CALL_TIMEOUT", default_value_t = 30)]
+    call_timeout: u64,
+    /// Seconds a station may take to read what is sent to it before it is disconnected.
+    #[arg(long, env = "ARUS_WRITE_TIMEOUT", default_value_t = 30)]
+    write_timeout: u64,
+    /// Do not negotiate permessage-deflate compression.
+    #[arg(long, env = "ARUS_NO_COMPRESSION")]
+    no_compression: bool,
+    /// Days the frame log keeps frames.
+    #[arg(long, env = "ARUS_FRAME_LOG_DAYS", default_value_t = 7)]
+    frame_log_days: u32,
+    /// The most frames the frame log keeps in all.
+    #[arg(long, env = "ARUS_FRAME_LOG_MAX", default_value_t = 10_000_000)]
+    frame_log_max: u64,
+    /// Log format: text or json.
+    #[arg(long, env = "ARUS_LOG_FORMAT", default_value = "text")]
+    log_format: String,
+}
+
+pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging(&args.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("arus")
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(serve(args))
+}
+
+fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ARUS_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let store = arus_store::open(&args.database)
+        .await
+        .with_context(|| format!("opening the database {}", redact(&args.database)))?;
+    ensure_admin_token(store.as_ref()).await?;
+    let unknown_station_policy = RegistrationStatus::parse(&args.unknown_station_policy)
+        .context("--unknown-station-policy must be Accepted, Pending or Rejected")?;
+    let csms = Arc::new(
+        Csms::new(
+            store.clone(),
+            EventBus::new(4096),
+            CsmsConfig {
+                heartbeat_interval_s: args.heartbeat_interval,
+                boot_retry_interval_s: args.boot_retry_interval,
+                unknown_station_policy,
+            },
+        )
+        .await?,
+    );
+    let gateway = Gateway::new(
+        csms.clone(),
+        GatewayConfig {
+            allow_unknown_stations: args.allow_unknown_stations,
+            max_message_bytes: args.max_message_size,
+            ping_interval: Duration::from_secs(args.ping_interval),
+            call_timeout: Duration::from_secs(args.call_timeout),
+            write_timeout: Duration::from_secs(args.write_timeout),
+            compression: !args.no_compression,
+            ..GatewayConfig::default()
+        },
+    );
+    let api = arus_api::router(arus_api::ApiState {
+        csms: csms.clone(),
+        link: gateway.clone(),
+    });
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, database = %redact(&args.database), "arus is ready: stations connect to ws://{addr}/ocpp/{{stationId}}");
+    tokio::spawn(prune_frames(
+        store.clone(),
+        args.frame_log_days,
+        args.frame_log_max,
+    ));
+    arus_gateway::front::serve(gateway.clone(), listener, api, shutdown_signal()).await;
+    // Give sessions a moment to send their Close frames.
+    for _ in 0..20 {
+        if arus_domain::link::StationLink::connected(gateway.as_ref()) == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Hides the password of a database URL.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// `ARUS_API_TOKEN` becomes an admin token; without it, the first start makes one and prints it
+/// once. Only hashes are stored.
+async fn ensure_admin_token(store: &dyn Store) -> anyhow::Result<()> {
+    let now = chrono::Utc::now();
+    if let Ok(token) = std::env::var("ARUS_API_TOKEN")
+        && !token.is_empty()
+    {
+        store
+            .commit(vec![Write::PutApiToken(ApiTokenRecord {
+                name: "ARUS_API_TOKEN".into(),
+                hash: arus_api::token_hash(&token),
+                role: Role::Admin,
+                created_at: now,
+                revoked_at: None,
+            })])
+            .await?;
+        return Ok(());
+    }
+    if store.api_token_count().await? > 0 {
+        return Ok(());
+    }
+    let mut bytes = [0u8; 24];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    store
+        .commit(vec![Write::PutApiToken(ApiTokenRecord {
+            name: "initial admin".into(),
+            hash: arus_api::token_hash(&token),
+            role: Role::Admin,
+            created_at: now,
+            revoked_at: None,
+        })])
+        .await?;
+    println!("Admin API token (shown only this once, keep it): {token}");
+    Ok(())
+}
+
+async fn prune_frames(store: Arc<dyn Store>, days: u32, max: u64) {
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        let before = chrono::Utc::now() - chrono::Duration::days(days.into());
+        match store.prune_frames(before, max).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(frames = n, "pruned the frame log"),
+            Err(e) => tracing::warn!(error = %e, "pruning the frame log failed"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact("postgres://arus:secret@db:5432/arus"),
+            "postgres://arus:***@db:5432/arus"
+        );
+        assert_eq!(redact("sqlite://arus.db"), "sqlite://arus.db");
+    }
+}

@@ -1,0 +1,210 @@
+//! The OCPP opening handshake (OCPP-J 1.6 §3, OCPP 2.0.1 part 4 §3).
+//!
+//! In order: the station id from the path (percent-decoded); the station must be registered
+//! unless unknown stations are allowed (else 404, part 4 §3.2); HTTP Basic credentials if it has
+//! a password (else 401, security profile 1); the subprotocol, the newest OCPP version both sides
+//! speak; permessage-deflate if offered (required of a CSMS by part 4 §3.3). With no version in
+//! common the handshake completes without a subprotocol and the connection is closed at once
+//! (part 4 §3.2, OCPP-J 1.6 §3.2).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use arus_domain::StationId;
+use arus_ocpp::Version;
+use arus_ws::frame::{CloseCode, encode_close};
+use arus_ws::handshake::{self, Request};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+use crate::Gateway;
+use crate::front::OCPP_PREFIX;
+
+/// The versions Arus speaks, newest first.
+const VERSIONS: [Version; 2] = [Version::V201, Version::V16];
+
+/// Longest station id accepted, in bytes.
+const MAX_ID: usize = 255;
+
+/// The realm of the Basic challenge.
+const CHALLENGE: &str = "Basic realm=\"Arus OCPP\", charset=\"UTF-8\"";
+
+async fn refuse(stream: &mut TcpStream, status: u16, reason: &str, body: &str) {
+    let extra: &[(&str, &str)] = if status == 401 {
+        &[("WWW-Authenticate", CHALLENGE)]
+    } else {
+        &[]
+    };
+    let _ = stream
+        .write_all(&handshake::error_response(status, reason, extra, body))
+        .await;
+    let _ = stream.shutdown().await;
+}
+
+/// Decodes `%XX` escapes; `None` if they are malformed or the result is not UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= MAX_ID && !id.chars().any(|c| c.is_control() || c == '/')
+}
+
+/// The newest version both sides speak, with the spelling the client used.
+fn choose_version<'a>(offered: &[&'a str]) -> Option<(Version, &'a str)> {
+    VERSIONS.iter().find_map(|v| {
+        offered
+            .iter()
+            .find(|o| Version::from_subprotocol(o) == Some(*v))
+            .map(|o| (*v, *o))
+    })
+}
+
+pub(crate) async fn station(
+    gateway: Arc<Gateway>,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    req: Request,
+    leftover: Vec<u8>,
+) {
+    let m = arus_telemetry::metrics();
+    if !req.is_upgrade() {
+        m.error("handshake");
+        refuse(
+            &mut stream,
+            400,
+            "Bad Request",
+            "stations connect with a WebSocket upgrade",
+        )
+        .await;
+        return;
+    }
+    let raw = req.path()[OCPP_PREFIX.len()..].trim_end_matches('/');
+    let Some(id) = percent_decode(raw).filter(|id| valid_id(id)) else {
+        m.error("handshake");
+        refuse(&mut stream, 400, "Bad Request", "invalid station id").await;
+        return;
+    };
+    let record = match gateway.csms().store().station(&id).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(station = %id, error = %e, "station lookup failed");
+            m.error("store");
+            refuse(&mut stream, 503, "Service Unavailable", "try again later").await;
+            return;
+        }
+    };
+    let password_hash = match record {
+        None if !gateway.config().allow_unknown_stations => {
+            tracing::warn!(station = %id, %peer, "unknown station refused");
+            m.error("unknown_station");
+            refuse(&mut stream, 404, "Not Found", "unknown station").await;
+            return;
+        }
+        None => None,
+        Some(r) => r.password_hash,
+    };
+    if let Some(phc) = password_hash {
+        let credentials = req
+            .header("authorization")
+            .and_then(crate::auth::parse_basic);
+        let ok = match credentials {
+            Some((user, password)) if user == id || user == raw => {
+                gateway.auth.verify(&id, &phc, &password).await
+            }
+            _ => false,
+        };
+        if !ok {
+            tracing::warn!(station = %id, %peer, "authentication failed");
+            m.error("auth");
+            refuse(&mut stream, 401, "Unauthorized", "authentication failed").await;
+            return;
+        }
+    }
+    let Some(key) = req.header("sec-websocket-key") else {
+        refuse(&mut stream, 400, "Bad Request", "missing Sec-WebSocket-Key").await;
+        return;
+    };
+    let offered = req.protocols();
+    let chosen = choose_version(&offered);
+    let deflate = if gateway.config().compression && chosen.is_some() {
+        handshake::negotiate_deflate(&req.header_list("sec-websocket-extensions"))
+    } else {
+        None
+    };
+    let response = handshake::switching_protocols(
+        key,
+        chosen.map(|c| c.1),
+        deflate.as_ref().map(|d| d.response.as_str()),
+    );
+    if stream.write_all(&response).await.is_err() {
+        return;
+    }
+    let Some((version, _)) = chosen else {
+        tracing::warn!(station = %id, ?offered, "no common OCPP version");
+        m.error("subprotocol");
+        let mut close = Vec::new();
+        encode_close(
+            &mut close,
+            CloseCode::PROTOCOL,
+            "no common OCPP version: this server speaks ocpp2.0.1 and ocpp1.6",
+        );
+        let _ = stream.write_all(&close).await;
+        let _ = stream.shutdown().await;
+        return;
+    };
+    let id: StationId = Arc::from(id.as_str());
+    tracing::info!(station = %id, %peer, version = %version, compressed = deflate.is_some(), "station connected");
+    crate::session::run(
+        gateway,
+        stream,
+        id,
+        version,
+        deflate.map(|d| d.compress_outbound),
+        leftover,
+    )
+    .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        assert_eq!(percent_decode("RDAM%20123").as_deref(), Some("RDAM 123"));
+        assert_eq!(percent_decode("RDAM%7C123").as_deref(), Some("RDAM|123"));
+        assert_eq!(percent_decode("bad%2"), None);
+        assert_eq!(percent_decode("bad%zz"), None);
+        assert!(valid_id("CS-001"));
+        assert!(!valid_id(""));
+        assert!(!valid_id("a/b"));
+    }
+
+    #[test]
+    fn newest_common_version() {
+        assert_eq!(
+            choose_version(&["ocpp1.6", "ocpp2.0.1"]).map(|c| c.0),
+            Some(Version::V201)
+        );
+        assert_eq!(
+            choose_version(&["ocpp2.1", "ocpp1.6"]).map(|c| c.0),
+            Some(Version::V16)
+        );
+        assert_eq!(choose_version(&["ocpp1.5", "ocpp2.1"]), None);
+        assert_eq!(choose_version(&[]), None);
+    }
+}

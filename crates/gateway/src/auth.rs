@@ -1,0 +1,135 @@
+//! Security profile 1: HTTP Basic authentication at the WebSocket upgrade (OCPP 1.6 security
+//! white paper §2.3, OCPP 2.0.1 part 2 A00).
+//!
+//! The user name must be the station's identity (A00.FR.204, TC_A_02_CSMS). Passwords are
+//! stored only as argon2id hashes. Verifying one costs milliseconds of CPU by design, so a
+//! successful verification is remembered (as a SHA-256 of hash and password, in memory only):
+//! a station reconnecting with the same password is checked in microseconds, and a changed
+//! password hash makes the remembered entry useless.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use argon2::Argon2;
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+
+/// Hashes a station password for storage (argon2id, PHC string).
+pub fn hash_password(password: &str) -> Result<String, String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| e.to_string())
+}
+
+/// The user name and password of an `Authorization: Basic` header. The password is bytes: a
+/// 1.6 station may send its AuthorizationKey raw (OCPP-J 1.6 §6.2.2's example), not as text.
+pub fn parse_basic(header: &str) -> Option<(String, Vec<u8>)> {
+    let (scheme, value) = header.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(value.trim())
+        .ok()?;
+    let colon = decoded.iter().position(|&b| b == b':')?;
+    let user = String::from_utf8(decoded[..colon].to_vec()).ok()?;
+    Some((user, decoded[colon + 1..].to_vec()))
+}
+
+/// Checks passwords against stored hashes, remembering successes.
+#[derive(Default)]
+pub struct Verifier {
+    known: Mutex<HashMap<String, [u8; 32]>>,
+}
+
+fn fingerprint(phc: &str, password: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(phc.as_bytes());
+    h.update([0]);
+    h.update(password);
+    h.finalize().into()
+}
+
+impl Verifier {
+    /// Whether `password` matches the station's stored hash. Also accepted: a password sent as
+    /// raw bytes whose hexadecimal form is the registered one (1.6 AuthorizationKey).
+    pub async fn verify(&self, station_id: &str, phc: &str, password: &[u8]) -> bool {
+        let print = fingerprint(phc, password);
+        if self
+            .known
+            .lock()
+            .ok()
+            .and_then(|k| k.get(station_id).copied())
+            == Some(print)
+        {
+            return true;
+        }
+        let phc_owned = phc.to_string();
+        let password = password.to_vec();
+        let ok = tokio::task::spawn_blocking(move || {
+            let Ok(hash) = PasswordHash::new(&phc_owned) else {
+                return false;
+            };
+            let argon = Argon2::default();
+            if argon.verify_password(&password, &hash).is_ok() {
+                return true;
+            }
+            if password.iter().all(|b| b.is_ascii_graphic()) {
+                return false;
+            }
+            let lower: String = password.iter().map(|b| format!("{b:02x}")).collect();
+            argon.verify_password(lower.as_bytes(), &hash).is_ok()
+                || argon
+                    .verify_password(lower.to_ascii_uppercase().as_bytes(), &hash)
+                    .is_ok()
+        })
+        .await
+        .unwrap_or(false);
+        if ok && let Ok(mut k) = self.known.lock() {
+            k.insert(station_id.to_string(), print);
+        }
+        ok
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_basic() {
+        let h = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("CS 1:pa:ss")
+        );
+        assert_eq!(parse_basic(&h), Some(("CS 1".into(), b"pa:ss".to_vec())));
+        assert_eq!(parse_basic("Bearer x"), None);
+        assert_eq!(parse_basic("Basic !!!"), None);
+    }
+
+    #[tokio::test]
+    async fn verifies_and_remembers() {
+        let phc = hash_password("0123456789abcdef").expect("hashes");
+        let v = Verifier::default();
+        assert!(v.verify("CS1", &phc, b"0123456789abcdef").await);
+        assert!(!v.verify("CS1", &phc, b"0123456789abcdeX").await);
+        // Remembered: the same password is accepted again without argon2.
+        assert!(v.verify("CS1", &phc, b"0123456789abcdef").await);
+        // Another hash (a changed password) is not satisfied by the remembered one.
+        let other = hash_password("fedcba9876543210").expect("hashes");
+        assert!(!v.verify("CS1", &other, b"0123456789abcdef").await);
+    }
+
+    /// OCPP-J 1.6 §6.2.2: the AuthorizationKey may go on the wire as raw bytes.
+    #[tokio::test]
+    async fn raw_key_bytes_match_their_hex_form() {
+        let key = [0x00u8, 0x01, 0x02, 0xFF, 0xA0, 0x10, 0x20, 0x30];
+        let hex: String = key.iter().map(|b| format!("{b:02X}")).collect();
+        let phc = hash_password(&hex).expect("hashes");
+        assert!(Verifier::default().verify("CS1", &phc, &key).await);
+    }
+}

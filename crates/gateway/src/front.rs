@@ -1,0 +1,191 @@
+//! The listener: every TCP connection's first request head is read here. A WebSocket upgrade
+//! to the OCPP path becomes a station session; anything else goes to the HTTP service, with the
+//! bytes already read handed over in front of the rest of the stream.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use arus_ws::handshake::{self, Request};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::Gateway;
+
+/// The path stations connect under: `/ocpp/{stationId}`.
+pub const OCPP_PREFIX: &str = "/ocpp/";
+
+/// The largest request head accepted.
+const MAX_HEAD: usize = 16 * 1024;
+
+/// Accepts connections until `shutdown` resolves, then stops accepting and asks every station
+/// session to close.
+pub async fn serve(
+    gateway: Arc<Gateway>,
+    listener: TcpListener,
+    http: axum::Router,
+    shutdown: impl Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let gw = gateway.clone();
+                    let http = http.clone();
+                    tokio::spawn(async move { connection(gw, stream, peer, http).await });
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a little rather than spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    arus_telemetry::metrics().error("accept");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            },
+            () = &mut shutdown => break,
+        }
+    }
+    gateway.close_all();
+}
+
+fn tune(stream: &TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let sock = socket2::SockRef::from(stream);
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(std::time::Duration::from_secs(60))
+        .with_interval(std::time::Duration::from_secs(15));
+    let _ = sock.set_tcp_keepalive(&keepalive);
+}
+
+async fn connection(
+    gateway: Arc<Gateway>,
+    mut stream: TcpStream,
+    peer: std::net::SocketAddr,
+    http: axum::Router,
+) {
+    tune(&stream);
+    let timeout = gateway.config().handshake_timeout;
+    let (request, head, used) = match tokio::time::timeout(timeout, read_head(&mut stream)).await {
+        Ok(Ok(Some(r))) => r,
+        Ok(Ok(None)) => return,
+        Ok(Err(status)) => {
+            let _ = stream
+                .write_all(&handshake::error_response(status, reason(status), &[], ""))
+                .await;
+            return;
+        }
+        Err(_) => return,
+    };
+    if request.path().starts_with(OCPP_PREFIX) {
+        let leftover = head[used..].to_vec();
+        drop(head);
+        crate::accept::station(gateway, stream, peer, request, leftover).await;
+        return;
+    }
+    let io = hyper_util::rt::TokioIo::new(Prefixed {
+        prefix: head,
+        pos: 0,
+        inner: stream,
+    });
+    let service = hyper_util::service::TowerToHyperService::new(http);
+    if let Err(e) = hyper::server::conn::http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(io, service)
+        .with_upgrades()
+        .await
+    {
+        tracing::debug!(error = %e, %peer, "http connection ended with an error");
+    }
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        400 => "Bad Request",
+        431 => "Request Header Fields Too Large",
+        _ => "Error",
+    }
+}
+
+/// Reads up to the end of the first request head. `Ok(None)`: the peer went away; `Err`: the
+/// HTTP status to refuse it with.
+async fn read_head(stream: &mut TcpStream) -> Result<Option<(Request, Vec<u8>, usize)>, u16> {
+    let mut head = Vec::with_capacity(1024);
+    loop {
+        if stream.readable().await.is_err() {
+            return Ok(None);
+        }
+        let mut chunk = [0u8; 2048];
+        match stream.try_read(&mut chunk) {
+            Ok(0) => return Ok(None),
+            Ok(n) => head.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(_) => return Ok(None),
+        }
+        match Request::parse(&head) {
+            Ok(Some((req, used))) => return Ok(Some((req, head, used))),
+            Ok(None) if head.len() > MAX_HEAD => return Err(431),
+            Ok(None) => {}
+            Err(_) => return Err(400),
+        }
+    }
+}
+
+/// A stream with bytes already read put back in front.
+struct Prefixed {
+    prefix: Vec<u8>,
+    pos: usize,
+    inner: TcpStream,
+}
+
+impl AsyncRead for Prefixed {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.pos < self.prefix.len() {
+            let n = (self.prefix.len() - self.pos).min(buf.remaining());
+            let start = self.pos;
+            buf.put_slice(&self.prefix[start..start + n]);
+            self.pos += n;
+            if self.pos == self.prefix.len() {
+                self.prefix = Vec::new();
+                self.pos = 0;
+            }
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Prefixed {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}

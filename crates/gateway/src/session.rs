@@ -1,0 +1,465 @@
+//! One connected station: a task that reads its frames, answers its CALLs in order, sends the
+//! CSMS's CALLs one at a time, keeps the connection alive, and logs every frame.
+//!
+//! Memory: while a station is idle its session holds no buffer. Reads go into one scratch
+//! buffer per thread; only the bytes of a half-received frame are kept (by the decoder).
+
+use std::cell::RefCell;
+use std::io;
+use std::sync::Arc;
+
+use arus_domain::StationId;
+use arus_domain::csms::StationContext;
+use arus_domain::store::{Direction, Write};
+use arus_ocpp::Version;
+use arus_ocpp::rpc::{self, ErrorCode, Frame};
+use arus_ws::frame::{
+    CloseCode, Decoder, Event, WsError, encode_close, encode_ping, encode_pong, encode_text,
+};
+use chrono::Utc;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::time::Instant;
+
+use crate::Gateway;
+use crate::adapter::{self, Outcome};
+use crate::registry::{CallError, OutboundCall};
+
+thread_local! {
+    /// Where every session of this thread reads into.
+    static SCRATCH: RefCell<Vec<u8>> = RefCell::new(vec![0; 64 * 1024]);
+}
+
+/// The CSMS-initiated CALL waiting for its answer.
+struct Pending {
+    id: String,
+    action: &'static str,
+    deadline: Instant,
+    reply: oneshot::Sender<Result<String, CallError>>,
+}
+
+struct Session {
+    gateway: Arc<Gateway>,
+    version: Version,
+    io: TcpStream,
+    decoder: Decoder,
+    /// Whether to compress what is sent (permessage-deflate negotiated with a 15-bit window).
+    compress: bool,
+    ctx: StationContext,
+    pending: Option<Pending>,
+    /// When anything was last received.
+    last_rx: Instant,
+}
+
+enum Read {
+    Events(Vec<Event>),
+    Nothing,
+    Eof,
+    Fault(WsError),
+    Error(io::Error),
+}
+
+/// Runs a station's session until its connection ends.
+pub(crate) async fn run(
+    gateway: Arc<Gateway>,
+    io: TcpStream,
+    id: StationId,
+    version: Version,
+    deflate: Option<bool>,
+    leftover: Vec<u8>,
+) {
+    let registration = gateway.registry.register(&id, version).await;
+    let m = arus_telemetry::metrics();
+    let ctx = match gateway.csms().connected(id.clone(), version.label()).await {
+        Ok(ctx) => ctx,
+        Err(e) => {
+            tracing::error!(station = %id, error = %e, "cannot record the connection");
+            m.error("store");
+            let mut io = io;
+            let mut close = Vec::new();
+            encode_close(&mut close, CloseCode::INTERNAL, "storage unavailable");
+            let _ = io.write_all(&close).await;
+            gateway.registry.unregister(&id, registration.generation);
+            let _ = registration.finished.send(true);
+            return;
+        }
+    };
+    m.connected.inc();
+    let mut session = Session {
+        decoder: Decoder::new(gateway.config().max_message_bytes, deflate.is_some()),
+        gateway: gateway.clone(),
+        version,
+        io,
+        compress: deflate.unwrap_or(false),
+        ctx,
+        pending: None,
+        last_rx: Instant::now(),
+    };
+    let reason = session
+        .run(registration.calls, registration.close, leftover)
+        .await;
+    tracing::info!(station = %id, %reason, "station disconnected");
+    gateway.csms().disconnected(&session.ctx, &reason);
+    gateway.registry.unregister(&id, registration.generation);
+    m.connected.dec();
+    let _ = registration.finished.send(true);
+}
+
+impl Session {
+    async fn run(
+        &mut self,
+        mut calls: mpsc::Receiver<Box<OutboundCall>>,
+        close: Arc<Notify>,
+        mut leftover: Vec<u8>,
+    ) -> String {
+        if !leftover.is_empty() {
+            let mut events = Vec::new();
+            if let Err(e) = self.decoder.feed(&mut leftover, &mut events) {
+                return self.fail(e).await;
+            }
+            drop(leftover);
+            if let Err(reason) = self.on_events(events).await {
+                return reason;
+            }
+        }
+        let ping = self.gateway.config().ping_interval;
+        let mut next_ping = (!ping.is_zero()).then(|| Instant::now() + ping);
+        loop {
+            let deadline = [next_ping, self.pending.as_ref().map(|p| p.deadline)]
+                .into_iter()
+                .flatten()
+                .min();
+            tokio::select! {
+                biased;
+                () = close.notified() => {
+                    self.close(CloseCode::GOING_AWAY, "closed by the server").await;
+                    return "closed by the server (replaced or shutting down)".into();
+                }
+                ready = self.io.readable() => {
+                    if let Err(e) = ready {
+                        return format!("read error: {e}");
+                    }
+                    match self.read() {
+                        Read::Events(events) => {
+                            if let Err(reason) = self.on_events(events).await {
+                                return reason;
+                            }
+                        }
+                        Read::Nothing => {}
+                        Read::Eof => return "the connection was closed without a close frame".into(),
+                        Read::Fault(e) => return self.fail(e).await,
+                        Read::Error(e) => return format!("read error: {e}"),
+                    }
+                }
+                call = calls.recv(), if self.pending.is_none() => {
+                    if let Some(call) = call
+                        && let Err(reason) = self.send_call(*call).await
+                    {
+                        return reason;
+                    }
+                }
+                () = sleep_until(deadline) => {
+                    if let Err(reason) = self.on_timer(&mut next_ping).await {
+                        return reason;
+                    }
+                }
+            }
+        }
+    }
+
+    fn read(&mut self) -> Read {
+        SCRATCH.with_borrow_mut(|buf| match self.io.try_read(buf) {
+            Ok(0) => Read::Eof,
+            Ok(n) => {
+                self.last_rx = Instant::now();
+                let mut events = Vec::new();
+                match self.decoder.feed(&mut buf[..n], &mut events) {
+                    Ok(()) => Read::Events(events),
+                    Err(e) => Read::Fault(e),
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Read::Nothing,
+            Err(e) => Read::Error(e),
+        })
+    }
+
+    /// Handles what was read; `Err` ends the session with a reason.
+    async fn on_events(&mut self, events: Vec<Event>) -> Result<(), String> {
+        for event in events {
+            match event {
+                Event::Text(text) => self.on_text(text).await?,
+                Event::Binary { prefix, len } => {
+                    tracing::warn!(station = %self.ctx.id, len, "binary frame");
+                    arus_telemetry::metrics().error("binary_frame");
+                    self.refuse_unreadable(
+                        &prefix,
+                        ErrorCode::RpcFrameworkError,
+                        "binary frames are not used by OCPP-J: send JSON in text frames".into(),
+                    )
+                    .await?;
+                }
+                Event::TooBig { prefix, size } => {
+                    let limit = self.gateway.config().max_message_bytes;
+                    tracing::warn!(station = %self.ctx.id, size, limit, "message too big");
+                    arus_telemetry::metrics().error("too_big");
+                    self.refuse_unreadable(
+                        &prefix,
+                        ErrorCode::GenericError,
+                        format!("the message exceeds the limit of {limit} bytes"),
+                    )
+                    .await?;
+                }
+                Event::Ping(data) => {
+                    let mut out = Vec::with_capacity(2 + data.len());
+                    encode_pong(&mut out, &data);
+                    self.write(&out).await?;
+                }
+                Event::Pong => {}
+                Event::Close(code, reason) => {
+                    let mut out = Vec::new();
+                    encode_close(&mut out, code.unwrap_or(CloseCode::NORMAL), "");
+                    let _ = self.write(&out).await;
+                    let _ = self.io.shutdown().await;
+                    return Err(format!(
+                        "closed by the station ({}) {reason}",
+                        code.map_or(1005, |c| c.0)
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Answers a message that could not be read as text (binary, or too big): with a CALLERROR
+    /// if its start shows it is a CALL, using its id if that can be read.
+    async fn refuse_unreadable(
+        &mut self,
+        prefix: &[u8],
+        code: ErrorCode,
+        description: String,
+    ) -> Result<(), String> {
+        let (kind, id) = rpc::peek(&String::from_utf8_lossy(prefix));
+        if matches!(kind, Some(3..=6)) {
+            return Ok(());
+        }
+        let mut out = String::new();
+        rpc::write_error(
+            &mut out,
+            self.version,
+            id.as_deref().unwrap_or("-1"),
+            code,
+            &description,
+            "{}",
+        );
+        self.send_text(out).await
+    }
+
+    async fn on_text(&mut self, text: String) -> Result<(), String> {
+        let m = arus_telemetry::metrics();
+        self.log(Direction::In, text.clone());
+        match rpc::parse(&text, self.version) {
+            Ok(Frame::Call {
+                id,
+                action,
+                payload,
+            }) => {
+                let (label, outcome) = adapter::handle(
+                    self.version,
+                    self.gateway.csms(),
+                    &mut self.ctx,
+                    &action,
+                    payload.get(),
+                )
+                .await;
+                m.frame("in", "call", label);
+                let mut out = String::with_capacity(96);
+                match outcome {
+                    Outcome::Result(payload) => {
+                        m.frame("out", "result", label);
+                        rpc::write_result(&mut out, &id, &payload);
+                    }
+                    Outcome::Error {
+                        code,
+                        description,
+                        details,
+                    } => {
+                        let wire = code.wire(self.version);
+                        tracing::warn!(station = %self.ctx.id, action = %action, code = wire, %description, "CALL refused");
+                        m.frame("out", "error", label);
+                        m.error(wire);
+                        rpc::write_error(&mut out, self.version, &id, code, &description, &details);
+                    }
+                }
+                self.send_text(out).await
+            }
+            Ok(Frame::CallResult { id, payload }) => {
+                m.frame("in", "result", self.pending_action(&id));
+                self.resolve(&id, Ok(payload.get().to_string()));
+                Ok(())
+            }
+            Ok(Frame::CallError {
+                id,
+                code,
+                description,
+                result_error,
+                ..
+            }) => {
+                m.frame("in", "error", self.pending_action(&id));
+                if result_error {
+                    tracing::warn!(station = %self.ctx.id, %id, %code, %description, "the station could not process an answer");
+                } else {
+                    self.resolve(
+                        &id,
+                        Err(CallError::Refused {
+                            code: code.into_owned(),
+                            description: description.into_owned(),
+                        }),
+                    );
+                }
+                Ok(())
+            }
+            Ok(Frame::Send { action, .. }) => {
+                // SEND exists only in 2.1, which is not negotiated yet; it is never answered.
+                tracing::warn!(station = %self.ctx.id, %action, "SEND message ignored");
+                Ok(())
+            }
+            Err(e) => {
+                tracing::warn!(station = %self.ctx.id, error = %e, "malformed frame");
+                m.error("frame");
+                match e.reply(self.version) {
+                    Some(r) => {
+                        let mut out = String::new();
+                        rpc::write_error(
+                            &mut out,
+                            self.version,
+                            &r.id,
+                            r.code,
+                            &r.description,
+                            "{}",
+                        );
+                        self.send_text(out).await
+                    }
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+
+    fn pending_action(&self, id: &str) -> &'static str {
+        match &self.pending {
+            Some(p) if p.id == id => p.action,
+            _ => "unknown",
+        }
+    }
+
+    /// Delivers the answer to the pending CALL with this id; answers to anything else (late,
+    /// or never asked) are logged and dropped, never answered.
+    fn resolve(&mut self, id: &str, answer: Result<String, CallError>) {
+        match self.pending.take() {
+            Some(p) if p.id == id => {
+                let _ = p.reply.send(answer);
+            }
+            other => {
+                self.pending = other;
+                tracing::warn!(station = %self.ctx.id, %id, "answer to no pending request ignored");
+            }
+        }
+    }
+
+    async fn send_call(&mut self, call: OutboundCall) -> Result<(), String> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let mut out = String::with_capacity(call.payload.len() + 64);
+        rpc::write_call(&mut out, &id, call.action, &call.payload);
+        arus_telemetry::metrics().frame("out", "call", call.action);
+        self.pending = Some(Pending {
+            id,
+            action: call.action,
+            deadline: Instant::now() + self.gateway.config().call_timeout,
+            reply: call.reply,
+        });
+        self.send_text(out).await
+    }
+
+    async fn on_timer(&mut self, next_ping: &mut Option<Instant>) -> Result<(), String> {
+        let now = Instant::now();
+        if self.pending.as_ref().is_some_and(|p| now >= p.deadline)
+            && let Some(p) = self.pending.take()
+        {
+            tracing::warn!(station = %self.ctx.id, action = p.action, "no answer in time");
+            let _ = p.reply.send(Err(CallError::Timeout));
+        }
+        if let Some(at) = *next_ping
+            && now >= at
+        {
+            let interval = self.gateway.config().ping_interval;
+            let patience = interval * 2 + self.gateway.config().call_timeout;
+            let silence = now.duration_since(self.last_rx);
+            if silence > patience {
+                arus_telemetry::metrics().error("silent");
+                return Err(format!(
+                    "silent for {}s (no answer to pings)",
+                    silence.as_secs()
+                ));
+            }
+            let mut out = Vec::with_capacity(8);
+            encode_ping(&mut out, b"arus");
+            self.write(&out).await?;
+            *next_ping = Some(now + interval);
+        }
+        Ok(())
+    }
+
+    /// Logs a frame (the log keeps up with the next commit; no wait).
+    fn log(&self, direction: Direction, text: String) {
+        self.gateway.csms().store().append(vec![Write::Frame {
+            station_id: self.ctx.id.to_string(),
+            direction,
+            at: Utc::now(),
+            text,
+        }]);
+    }
+
+    async fn send_text(&mut self, text: String) -> Result<(), String> {
+        let mut frame = Vec::with_capacity(text.len() + 10);
+        encode_text(&mut frame, &text, self.compress);
+        self.log(Direction::Out, text);
+        self.write(&frame).await
+    }
+
+    /// Writes bytes, giving up on a station that does not read them within the write timeout.
+    async fn write(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let limit = self.gateway.config().write_timeout;
+        match tokio::time::timeout(limit, self.io.write_all(bytes)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(format!("write error: {e}")),
+            Err(_) => {
+                arus_telemetry::metrics().error("slow_reader");
+                Err(format!("the station did not read for {}s", limit.as_secs()))
+            }
+        }
+    }
+
+    async fn close(&mut self, code: CloseCode, reason: &str) {
+        let mut out = Vec::new();
+        encode_close(&mut out, code, reason);
+        let _ =
+            tokio::time::timeout(std::time::Duration::from_secs(1), self.io.write_all(&out)).await;
+        let _ = self.io.shutdown().await;
+    }
+
+    /// Ends the session for a WebSocket protocol fault, telling the station why.
+    async fn fail(&mut self, e: WsError) -> String {
+        tracing::warn!(station = %self.ctx.id, error = %e, "websocket protocol error");
+        arus_telemetry::metrics().error("websocket");
+        self.close(e.code, e.reason).await;
+        format!("websocket protocol error: {e}")
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,387 @@
+//! The OCPP 1.6 adapter (edition 2, with the security extension's messages): every message a
+//! charge point may send, turned into a call of the domain and answered.
+//!
+//! Numbering: a 1.6 connector `n` is EVSE `n` with connector `n` in the domain (see
+//! `arus_domain::availability`).
+
+use arus_domain::Csms;
+use arus_domain::authorization::{Authorization, AuthorizationStatus, IdToken};
+use arus_domain::availability::{ConnectorStatus, StatusReport};
+use arus_domain::csms::{StartRequest, StationContext};
+use arus_domain::metering::{MeterValue, Sample};
+use arus_domain::notices::{Notice, NoticeKind};
+use arus_domain::provisioning::{BootInfo, RegistrationStatus};
+use arus_domain::transactions::{EventKind, TransactionEvent};
+use arus_domain::{DomainError, Time};
+use arus_ocpp::v16::*;
+use arus_ocpp::{Initiator, Timestamp, Version};
+use chrono::Utc;
+
+use crate::adapter::{self, Outcome};
+
+pub(crate) async fn handle(
+    csms: &Csms,
+    st: &mut StationContext,
+    name: &str,
+    payload: &str,
+) -> (&'static str, Outcome) {
+    let Some(action) = Action::from_name(name) else {
+        return ("unknown", adapter::not_implemented(name));
+    };
+    let label = action.as_str();
+    if action.initiator() == Initiator::Csms {
+        return (label, adapter::not_supported(label));
+    }
+    if action != Action::BootNotification && !st.may_send() {
+        return (label, adapter::not_accepted());
+    }
+    let request = match Request::decode(action, payload) {
+        Ok(r) => r,
+        Err(v) => return (label, adapter::violation(&v, Version::V16)),
+    };
+    let outcome = dispatch(csms, st, request)
+        .await
+        .unwrap_or_else(adapter::internal);
+    (label, outcome)
+}
+
+/// A connector id as the domain numbers it; 1.6 ids are never negative.
+fn connector(id: i64) -> Option<u32> {
+    u32::try_from(id).ok()
+}
+
+fn id_tag(value: String) -> IdToken {
+    IdToken { value, kind: None }
+}
+
+fn id_tag_info(a: Authorization) -> IdTagInfo {
+    IdTagInfo {
+        status: match a.status {
+            AuthorizationStatus::Accepted => arus_ocpp::v16::AuthorizationStatus::Accepted,
+            AuthorizationStatus::Blocked => arus_ocpp::v16::AuthorizationStatus::Blocked,
+            AuthorizationStatus::Expired => arus_ocpp::v16::AuthorizationStatus::Expired,
+            AuthorizationStatus::ConcurrentTx => arus_ocpp::v16::AuthorizationStatus::ConcurrentTx,
+            // 1.6 has none of the 2.0.1 refinements.
+            _ => arus_ocpp::v16::AuthorizationStatus::Invalid,
+        },
+        expiry_date: a.expiry_date.map(Timestamp),
+        // IdToken is CiString20: a longer group id cannot be sent.
+        parent_id_tag: a.group_id_token.filter(|g| g.chars().count() <= 20),
+    }
+}
+
+fn status(s: ChargePointStatus) -> ConnectorStatus {
+    match s {
+        ChargePointStatus::Available => ConnectorStatus::Available,
+        ChargePointStatus::Preparing => ConnectorStatus::Preparing,
+        ChargePointStatus::Charging => ConnectorStatus::Charging,
+        ChargePointStatus::SuspendedEVSE => ConnectorStatus::SuspendedEVSE,
+        ChargePointStatus::SuspendedEV => ConnectorStatus::SuspendedEV,
+        ChargePointStatus::Finishing => ConnectorStatus::Finishing,
+        ChargePointStatus::Reserved => ConnectorStatus::Reserved,
+        ChargePointStatus::Unavailable => ConnectorStatus::Unavailable,
+        ChargePointStatus::Faulted => ConnectorStatus::Faulted,
+    }
+}
+
+/// One 1.6 sampled value (MeterValues and StopTransaction have the same fields).
+struct Sampled<'a> {
+    value: &'a str,
+    context: Option<&'static str>,
+    format: Option<ValueFormat>,
+    measurand: Option<&'static str>,
+    phase: Option<&'static str>,
+    location: Option<&'static str>,
+    unit: Option<&'static str>,
+}
+
+fn sample(s: Sampled<'_>) -> Sample {
+    let signed = s.format == Some(ValueFormat::SignedData);
+    let number = if signed {
+        None
+    } else {
+        s.value.trim().parse::<f64>().ok().filter(|v| v.is_finite())
+    };
+    Sample {
+        value: number,
+        raw: number.is_none().then(|| s.value.to_string()),
+        context: s.context.map(String::from),
+        format: s.format.map(|f| f.as_str().to_string()),
+        measurand: s.measurand.map(String::from),
+        phase: s.phase.map(String::from),
+        location: s.location.map(String::from),
+        unit: s.unit.map(String::from),
+        multiplier: None,
+        signed: None,
+    }
+}
+
+fn meter_values(values: &[arus_ocpp::v16::MeterValue]) -> Vec<MeterValue> {
+    values
+        .iter()
+        .map(|mv| MeterValue {
+            timestamp: mv.timestamp.0,
+            samples: mv
+                .sampled_value
+                .iter()
+                .map(|s| {
+                    sample(Sampled {
+                        value: &s.value,
+                        context: s.context.map(|c| c.as_str()),
+                        format: s.format,
+                        measurand: s.measurand.map(|m| m.as_str()),
+                        phase: s.phase.map(|p| p.as_str()),
+                        location: s.location.map(|l| l.as_str()),
+                        unit: s.unit.map(|u| u.as_str()),
+                    })
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+fn transaction_data(values: &[TransactionData]) -> Vec<MeterValue> {
+    values
+        .iter()
+        .map(|mv| MeterValue {
+            timestamp: mv.timestamp.0,
+            samples: mv
+                .sampled_value
+                .iter()
+                .map(|s| {
+                    sample(Sampled {
+                        value: &s.value,
+                        context: s.context.map(|c| c.as_str()),
+                        format: s.format,
+                        measurand: s.measurand.map(|m| m.as_str()),
+                        phase: s.phase.map(|p| p.as_str()),
+                        location: s.location.map(|l| l.as_str()),
+                        unit: s.unit.map(|u| u.as_str()),
+                    })
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+fn notice(
+    kind: NoticeKind,
+    at: Option<Time>,
+    request_id: Option<i64>,
+    status: Option<&str>,
+    details: serde_json::Value,
+) -> Notice {
+    Notice {
+        kind,
+        at: at.unwrap_or_else(Utc::now),
+        request_id,
+        status: status.map(String::from),
+        details,
+    }
+}
+
+async fn dispatch(
+    csms: &Csms,
+    st: &mut StationContext,
+    request: Request,
+) -> Result<Outcome, DomainError> {
+    Ok(match request {
+        Request::BootNotification(r) => {
+            let info = BootInfo {
+                vendor: r.charge_point_vendor,
+                model: r.charge_point_model,
+                serial_number: r.charge_point_serial_number.or(r.charge_box_serial_number),
+                firmware_version: r.firmware_version,
+                iccid: r.iccid,
+                imsi: r.imsi,
+                meter_type: r.meter_type,
+                meter_serial_number: r.meter_serial_number,
+                reason: None,
+            };
+            let d = csms.boot(st, info).await?;
+            adapter::respond(&BootNotificationResponse {
+                current_time: Timestamp(d.now),
+                interval: d.interval_s.into(),
+                status: match d.status {
+                    RegistrationStatus::Accepted => RegistrationStatus16::Accepted,
+                    RegistrationStatus::Pending => RegistrationStatus16::Pending,
+                    RegistrationStatus::Rejected => RegistrationStatus16::Rejected,
+                },
+            })
+        }
+        Request::Heartbeat(_) => adapter::respond(&HeartbeatResponse {
+            current_time: Timestamp::now(),
+        }),
+        Request::StatusNotification(r) => {
+            let Some(c) = connector(r.connector_id) else {
+                return Ok(adapter::invalid_value("connectorId must not be negative"));
+            };
+            csms.status(
+                st,
+                StatusReport {
+                    evse_id: c,
+                    connector_id: c,
+                    status: status(r.status),
+                    error_code: Some(r.error_code.as_str().to_string()),
+                    info: r.info,
+                    vendor_id: r.vendor_id,
+                    vendor_error_code: r.vendor_error_code,
+                    timestamp: r.timestamp.map_or_else(Utc::now, |t| t.0),
+                },
+            )
+            .await?;
+            adapter::respond(&StatusNotificationResponse {})
+        }
+        Request::Authorize(r) => {
+            let a = csms.authorize(&id_tag(r.id_tag)).await?;
+            adapter::respond(&AuthorizeResponse {
+                id_tag_info: id_tag_info(a),
+            })
+        }
+        Request::StartTransaction(r) => {
+            let Some(c) = connector(r.connector_id).filter(|c| *c > 0) else {
+                return Ok(adapter::invalid_value("connectorId must be positive"));
+            };
+            let started = csms
+                .start_transaction(
+                    st,
+                    StartRequest {
+                        connector_id: c,
+                        id_token: id_tag(r.id_tag),
+                        meter_start_wh: r.meter_start as f64,
+                        timestamp: r.timestamp.0,
+                        reservation_id: r.reservation_id,
+                    },
+                )
+                .await?;
+            adapter::respond(&StartTransactionResponse {
+                id_tag_info: id_tag_info(started.authorization),
+                transaction_id: started.transaction_number,
+            })
+        }
+        Request::StopTransaction(r) => {
+            let ev = TransactionEvent {
+                kind: EventKind::Ended,
+                transaction_id: r.transaction_id.to_string(),
+                seq_no: None,
+                timestamp: r.timestamp.0,
+                trigger: None,
+                evse_id: None,
+                connector_id: None,
+                id_token: r.id_tag.map(id_tag),
+                meter_values: r
+                    .transaction_data
+                    .as_deref()
+                    .map(transaction_data)
+                    .unwrap_or_default(),
+                meter_start_wh: None,
+                meter_stop_wh: Some(r.meter_stop as f64),
+                stop_reason: r.reason.map(|x| x.as_str().to_string()),
+                charging_state: None,
+                offline: false,
+                remote_start_id: None,
+                reservation_id: None,
+            };
+            let a = csms.transaction_event(st, ev).await?;
+            adapter::respond(&StopTransactionResponse {
+                id_tag_info: a.map(id_tag_info),
+            })
+        }
+        Request::MeterValues(r) => {
+            let Some(c) = connector(r.connector_id) else {
+                return Ok(adapter::invalid_value("connectorId must not be negative"));
+            };
+            csms.meter_values(
+                st,
+                c,
+                r.transaction_id.map(|t| t.to_string()),
+                meter_values(&r.meter_value),
+            )
+            .await?;
+            adapter::respond(&MeterValuesResponse {})
+        }
+        Request::DataTransfer(r) => {
+            let data = r.data.map(serde_json::Value::String);
+            csms.data_transfer(st, &r.vendor_id, r.message_id.as_deref(), data)
+                .await?;
+            adapter::respond(&DataTransferResponse {
+                status: DataTransferStatus::UnknownVendorId,
+                data: None,
+            })
+        }
+        Request::DiagnosticsStatusNotification(r) => {
+            let n = notice(
+                NoticeKind::LogStatus,
+                None,
+                None,
+                Some(r.status.as_str()),
+                serde_json::json!({ "log": "diagnostics", "status": r.status.as_str() }),
+            );
+            csms.notice(st, n).await?;
+            adapter::respond(&DiagnosticsStatusNotificationResponse {})
+        }
+        Request::FirmwareStatusNotification(r) => {
+            let n = notice(
+                NoticeKind::FirmwareStatus,
+                None,
+                None,
+                Some(r.status.as_str()),
+                adapter::details(&r),
+            );
+            csms.notice(st, n).await?;
+            adapter::respond(&FirmwareStatusNotificationResponse {})
+        }
+        Request::SignedFirmwareStatusNotification(r) => {
+            let n = notice(
+                NoticeKind::FirmwareStatus,
+                None,
+                r.request_id,
+                Some(r.status.as_str()),
+                adapter::details(&r),
+            );
+            csms.notice(st, n).await?;
+            adapter::respond(&SignedFirmwareStatusNotificationResponse {})
+        }
+        Request::LogStatusNotification(r) => {
+            let n = notice(
+                NoticeKind::LogStatus,
+                None,
+                r.request_id,
+                Some(r.status.as_str()),
+                adapter::details(&r),
+            );
+            csms.notice(st, n).await?;
+            adapter::respond(&LogStatusNotificationResponse {})
+        }
+        Request::SecurityEventNotification(r) => {
+            let n = notice(
+                NoticeKind::SecurityEvent,
+                Some(r.timestamp.0),
+                None,
+                Some(&r.r#type),
+                adapter::details(&r),
+            );
+            csms.notice(st, n).await?;
+            adapter::respond(&SecurityEventNotificationResponse {})
+        }
+        Request::SignCertificate(r) => {
+            // No certificate authority yet: the request is kept and refused.
+            let n = notice(
+                NoticeKind::Certificate,
+                None,
+                None,
+                Some("SignCertificate"),
+                adapter::details(&r),
+            );
+            csms.notice(st, n).await?;
+            adapter::respond(&SignCertificateResponse {
+                status: GenericStatusEnum::Rejected,
+            })
+        }
+        // Every other action is CSMS-initiated and was refused above.
+        other => adapter::not_supported(other.action().as_str()),
+    })
+}
+
+/// 1.6's RegistrationStatus, by a name that does not clash with the domain's.
+use arus_ocpp::v16::RegistrationStatus as RegistrationStatus16;
