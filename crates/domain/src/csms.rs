@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::Utc;
 
-use crate::authorization::{Authorization, IdToken, authorize};
+use crate::authorization::{Authorization, AuthorizationStatus, IdToken, authorize};
 use crate::availability::StatusReport;
 use crate::events::{Event, EventBus};
 use crate::metering::MeterValue;
@@ -16,6 +16,9 @@ use crate::provisioning::{BootDecision, BootInfo, RegistrationStatus, decide_boo
 use crate::store::{Store, StoreError, Write};
 use crate::transactions::{EventKind, Transaction, TransactionEvent, apply};
 use crate::{StationId, Time};
+
+/// The token type of free charging (2.0.1 IdTokenEnumType `NoAuthorization`).
+const NO_AUTHORIZATION: &str = "NoAuthorization";
 
 /// Settings of the domain's rules.
 #[derive(Debug, Clone)]
@@ -236,8 +239,16 @@ impl Csms {
         Ok(())
     }
 
-    /// C01: what a token is allowed.
+    /// C01: what a token is allowed. A `NoAuthorization` token (2.0.1: free charging, sent with
+    /// an empty value and no Authorize) is accepted without a lookup.
     pub async fn authorize(&self, token: &IdToken) -> Result<Authorization, DomainError> {
+        if token.kind.as_deref() == Some(NO_AUTHORIZATION) {
+            return Ok(Authorization {
+                status: AuthorizationStatus::Accepted,
+                group_id_token: None,
+                expiry_date: None,
+            });
+        }
         let record = self
             .store
             .id_token(&token.value, token.kind.as_deref())

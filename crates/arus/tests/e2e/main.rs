@@ -1,0 +1,13 @@
+//! End-to-end tests: the real `arus` binary, real WebSockets and HTTP on loopback, on both
+//! storage backends. Station frames come from tokio-tungstenite (an implementation Arus does
+//! not share), and every answer Arus sends is checked against the official OCA schema with the
+//! independent `jsonschema` validator.
+
+mod common;
+
+mod api;
+mod bad_input;
+mod durability;
+mod handshake;
+mod ocpp16;
+mod ocpp201;
