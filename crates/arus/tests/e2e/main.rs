@@ -9,5 +9,6 @@ mod api;
 mod bad_input;
 mod durability;
 mod handshake;
+mod liveness;
 mod ocpp16;
 mod ocpp201;
