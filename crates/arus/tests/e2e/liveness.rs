@@ -99,7 +99,7 @@ async fn a_station_that_does_not_read_is_disconnected(b: &Backend) {
             // Refused or stuck: the server stopped reading (it gave up on us).
             _ => break,
         }
-        if sent % 500 == 0 {
+        if sent.is_multiple_of(500) {
             // Meanwhile another station is served as usual.
             let hb = fine.call("Heartbeat", json!({})).await.ok();
             assert!(hb["currentTime"].is_string());
