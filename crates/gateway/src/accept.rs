@@ -73,13 +73,23 @@ fn choose_version<'a>(offered: &[&'a str]) -> Option<(Version, &'a str)> {
     })
 }
 
-pub(crate) async fn station(
-    gateway: Arc<Gateway>,
+/// A station through the handshake, ready for its session.
+pub(crate) struct Accepted {
+    pub stream: TcpStream,
+    pub id: StationId,
+    pub version: Version,
+    /// `Some(compress outbound)` when permessage-deflate was negotiated.
+    pub deflate: Option<bool>,
+}
+
+/// Runs the handshake; `None` when the station was refused (and told so). Everything the
+/// handshake needed is dropped before the session starts, which keeps idle sessions small.
+pub(crate) async fn handshake(
+    gateway: &Gateway,
     mut stream: TcpStream,
     peer: SocketAddr,
     req: Request,
-    leftover: Vec<u8>,
-) {
+) -> Option<Accepted> {
     let m = arus_telemetry::metrics();
     if !req.is_upgrade() {
         m.error("handshake");
@@ -90,13 +100,13 @@ pub(crate) async fn station(
             "stations connect with a WebSocket upgrade",
         )
         .await;
-        return;
+        return None;
     }
     let raw = req.path()[OCPP_PREFIX.len()..].trim_end_matches('/');
     let Some(id) = percent_decode(raw).filter(|id| valid_id(id)) else {
         m.error("handshake");
         refuse(&mut stream, 400, "Bad Request", "invalid station id").await;
-        return;
+        return None;
     };
     let record = match gateway.csms().store().station(&id).await {
         Ok(r) => r,
@@ -104,7 +114,7 @@ pub(crate) async fn station(
             tracing::error!(station = %id, error = %e, "station lookup failed");
             m.error("store");
             refuse(&mut stream, 503, "Service Unavailable", "try again later").await;
-            return;
+            return None;
         }
     };
     let password_hash = match record {
@@ -112,7 +122,7 @@ pub(crate) async fn station(
             tracing::warn!(station = %id, %peer, "unknown station refused");
             m.error("unknown_station");
             refuse(&mut stream, 404, "Not Found", "unknown station").await;
-            return;
+            return None;
         }
         None => None,
         Some(r) => r.password_hash,
@@ -131,12 +141,12 @@ pub(crate) async fn station(
             tracing::warn!(station = %id, %peer, "authentication failed");
             m.error("auth");
             refuse(&mut stream, 401, "Unauthorized", "authentication failed").await;
-            return;
+            return None;
         }
     }
     let Some(key) = req.header("sec-websocket-key") else {
         refuse(&mut stream, 400, "Bad Request", "missing Sec-WebSocket-Key").await;
-        return;
+        return None;
     };
     let offered = req.protocols();
     let chosen = choose_version(&offered);
@@ -151,7 +161,7 @@ pub(crate) async fn station(
         deflate.as_ref().map(|d| d.response.as_str()),
     );
     if stream.write_all(&response).await.is_err() {
-        return;
+        return None;
     }
     let Some((version, _)) = chosen else {
         tracing::warn!(station = %id, ?offered, "no common OCPP version");
@@ -164,19 +174,15 @@ pub(crate) async fn station(
         );
         let _ = stream.write_all(&close).await;
         let _ = stream.shutdown().await;
-        return;
+        return None;
     };
-    let id: StationId = Arc::from(id.as_str());
     tracing::info!(station = %id, %peer, version = %version, compressed = deflate.is_some(), "station connected");
-    crate::session::run(
-        gateway,
+    Some(Accepted {
         stream,
-        id,
+        id: Arc::from(id.as_str()),
         version,
-        deflate.map(|d| d.compress_outbound),
-        leftover,
-    )
-    .await;
+        deflate: deflate.map(|d| d.compress_outbound),
+    })
 }
 
 #[cfg(test)]

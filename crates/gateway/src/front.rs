@@ -79,9 +79,18 @@ async fn connection(
         Err(_) => return,
     };
     if request.path().starts_with(OCPP_PREFIX) {
+        drop(http);
         let leftover = head[used..].to_vec();
         drop(head);
-        crate::accept::station(gateway, stream, peer, request, leftover).await;
+        // Boxed, here and below: the task's future is only as large as the path it takes, and
+        // the handshake's state is gone before the session starts.
+        let accepted = Box::pin(crate::accept::handshake(&gateway, stream, peer, request)).await;
+        if let Some(a) = accepted {
+            Box::pin(crate::session::run(
+                gateway, a.stream, a.id, a.version, a.deflate, leftover,
+            ))
+            .await;
+        }
         return;
     }
     let io = hyper_util::rt::TokioIo::new(Prefixed {
@@ -90,12 +99,11 @@ async fn connection(
         inner: stream,
     });
     let service = hyper_util::service::TowerToHyperService::new(http);
-    if let Err(e) = hyper::server::conn::http1::Builder::new()
+    let http = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)
         .serve_connection(io, service)
-        .with_upgrades()
-        .await
-    {
+        .with_upgrades();
+    if let Err(e) = Box::pin(http).await {
         tracing::debug!(error = %e, %peer, "http connection ended with an error");
     }
 }

@@ -4,16 +4,20 @@
 //! (Close 1001) and the new one waits until the old one has finished, so the two never handle
 //! the same station's messages at once. A session removes itself only if it is still the
 //! registered one (its generation matches), so the old session's end cannot remove the new.
+//!
+//! Each session shares one small [`Link`] with the registry: the queue of CSMS-initiated CALLs,
+//! and the signals to close and that it has finished. One allocation per station, as idle
+//! stations are many.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arus_domain::link::Connection;
 use arus_domain::{StationId, Time};
 use arus_ocpp::Version;
-use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tokio::sync::{Notify, oneshot};
 
 /// How long a new connection waits for the one it replaces to finish.
 const REPLACE_WAIT: Duration = Duration::from_secs(5);
@@ -62,23 +66,63 @@ pub(crate) struct OutboundCall {
     pub reply: oneshot::Sender<Result<String, CallError>>,
 }
 
+/// What a session and the registry share.
+#[derive(Default)]
+pub(crate) struct Link {
+    /// CALLs waiting to be sent.
+    calls: Mutex<VecDeque<Box<OutboundCall>>>,
+    /// Wakes the session: a CALL was queued, or it must close.
+    pub wake: Notify,
+    /// The session must close.
+    closing: AtomicBool,
+    /// The session has finished.
+    finished: AtomicBool,
+    done: Notify,
+}
+
+impl Link {
+    /// The next CALL to send, if any.
+    pub fn next_call(&self) -> Option<Box<OutboundCall>> {
+        self.calls.lock().ok()?.pop_front()
+    }
+
+    /// Whether the session was told to close.
+    pub fn closing(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
+    }
+
+    /// Tells the session to close.
+    fn close(&self) {
+        self.closing.store(true, Ordering::Release);
+        self.wake.notify_one();
+    }
+
+    /// The session has finished (it drops whatever CALLs still wait, failing them).
+    pub fn finish(&self) {
+        if let Ok(mut q) = self.calls.lock() {
+            q.clear();
+        }
+        self.finished.store(true, Ordering::Release);
+        self.done.notify_waiters();
+    }
+
+    async fn finished(&self) {
+        loop {
+            let notified = self.done.notified();
+            if self.finished.load(Ordering::Acquire) {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
 /// What the registry holds per connected station.
 struct Entry {
     generation: u64,
     version: Version,
     since: Time,
-    calls: mpsc::Sender<Box<OutboundCall>>,
-    close: std::sync::Arc<Notify>,
-    /// Becomes true when the session has finished.
-    finished: watch::Receiver<bool>,
-}
-
-/// The session's side of its registration.
-pub(crate) struct Registration {
-    pub generation: u64,
-    pub calls: mpsc::Receiver<Box<OutboundCall>>,
-    pub close: std::sync::Arc<Notify>,
-    pub finished: watch::Sender<bool>,
+    link: Arc<Link>,
 }
 
 #[derive(Default)]
@@ -88,12 +132,11 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
-    /// Registers a new session of `id`, replacing (and waiting out) any previous one.
-    pub async fn register(&self, id: &StationId, version: Version) -> Registration {
+    /// Registers a new session of `id`, replacing (and waiting out) any previous one; returns
+    /// its generation and link.
+    pub async fn register(&self, id: &StationId, version: Version) -> (u64, Arc<Link>) {
         let generation = self.next.fetch_add(1, Ordering::Relaxed);
-        let (calls_tx, calls) = mpsc::channel(CALL_QUEUE);
-        let close = std::sync::Arc::new(Notify::new());
-        let (finished, finished_rx) = watch::channel(false);
+        let link = Arc::new(Link::default());
         let previous = self.entries.lock().ok().and_then(|mut m| {
             m.insert(
                 id.clone(),
@@ -101,23 +144,16 @@ impl Registry {
                     generation,
                     version,
                     since: chrono::Utc::now(),
-                    calls: calls_tx,
-                    close: close.clone(),
-                    finished: finished_rx,
+                    link: link.clone(),
                 },
             )
         });
-        if let Some(mut old) = previous {
+        if let Some(old) = previous {
             tracing::info!(station = %id, "a new connection replaces the previous one");
-            old.close.notify_one();
-            let _ = tokio::time::timeout(REPLACE_WAIT, old.finished.wait_for(|done| *done)).await;
+            old.link.close();
+            let _ = tokio::time::timeout(REPLACE_WAIT, old.link.finished()).await;
         }
-        Registration {
-            generation,
-            calls,
-            close,
-            finished,
-        }
+        (generation, link)
     }
 
     /// Removes a session's registration, if it is still the current one.
@@ -144,7 +180,7 @@ impl Registry {
     pub fn close_all(&self) {
         if let Ok(m) = self.entries.lock() {
             for e in m.values() {
-                e.close.notify_one();
+                e.link.close();
             }
         }
     }
@@ -157,25 +193,30 @@ impl Registry {
         action: &'static str,
         payload: String,
     ) -> Result<String, CallError> {
-        let sender = {
+        let link = {
             let m = self.entries.lock().map_err(|_| CallError::NotConnected)?;
             let e = m.get(id).ok_or(CallError::NotConnected)?;
             if e.version != version {
                 return Err(CallError::WrongVersion(e.version.label().to_string()));
             }
-            e.calls.clone()
+            e.link.clone()
         };
         let (reply, answer) = oneshot::channel();
-        sender
-            .try_send(Box::new(OutboundCall {
+        {
+            let mut q = link.calls.lock().map_err(|_| CallError::NotConnected)?;
+            if link.finished.load(Ordering::Acquire) {
+                return Err(CallError::NotConnected);
+            }
+            if q.len() >= CALL_QUEUE {
+                return Err(CallError::Busy);
+            }
+            q.push_back(Box::new(OutboundCall {
                 action,
                 payload,
                 reply,
-            }))
-            .map_err(|e| match e {
-                mpsc::error::TrySendError::Full(_) => CallError::Busy,
-                mpsc::error::TrySendError::Closed(_) => CallError::NotConnected,
-            })?;
+            }));
+        }
+        link.wake.notify_one();
         answer.await.map_err(|_| CallError::Disconnected)?
     }
 }

@@ -19,12 +19,12 @@ use arus_ws::frame::{
 use chrono::Utc;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::Gateway;
 use crate::adapter::{self, Outcome};
-use crate::registry::{CallError, OutboundCall};
+use crate::registry::{CallError, Link, OutboundCall};
 
 thread_local! {
     /// Where every session of this thread reads into.
@@ -69,7 +69,7 @@ pub(crate) async fn run(
     deflate: Option<bool>,
     leftover: Vec<u8>,
 ) {
-    let registration = gateway.registry.register(&id, version).await;
+    let (generation, link) = gateway.registry.register(&id, version).await;
     let m = arus_telemetry::metrics();
     let ctx = match gateway.csms().connected(id.clone(), version.label()).await {
         Ok(ctx) => ctx,
@@ -80,8 +80,8 @@ pub(crate) async fn run(
             let mut close = Vec::new();
             encode_close(&mut close, CloseCode::INTERNAL, "storage unavailable");
             let _ = io.write_all(&close).await;
-            gateway.registry.unregister(&id, registration.generation);
-            let _ = registration.finished.send(true);
+            gateway.registry.unregister(&id, generation);
+            link.finish();
             return;
         }
     };
@@ -96,53 +96,57 @@ pub(crate) async fn run(
         pending: None,
         last_rx: Instant::now(),
     };
-    let reason = session
-        .run(registration.calls, registration.close, leftover)
-        .await;
+    let reason = session.run(&link, leftover).await;
     tracing::info!(station = %id, %reason, "station disconnected");
     gateway.csms().disconnected(&session.ctx, &reason);
-    gateway.registry.unregister(&id, registration.generation);
+    gateway.registry.unregister(&id, generation);
     m.connected.dec();
-    let _ = registration.finished.send(true);
+    link.finish();
 }
 
 impl Session {
-    async fn run(
-        &mut self,
-        mut calls: mpsc::Receiver<Box<OutboundCall>>,
-        close: Arc<Notify>,
-        mut leftover: Vec<u8>,
-    ) -> String {
+    async fn run(&mut self, link: &Link, mut leftover: Vec<u8>) -> String {
         if !leftover.is_empty() {
             let mut events = Vec::new();
             if let Err(e) = self.decoder.feed(&mut leftover, &mut events) {
                 return self.fail(e).await;
             }
             drop(leftover);
-            if let Err(reason) = self.on_events(events).await {
+            if let Err(reason) = Box::pin(self.on_events(events)).await {
                 return reason;
             }
         }
         let ping = self.gateway.config().ping_interval;
         let mut next_ping = (!ping.is_zero()).then(|| Instant::now() + ping);
         loop {
+            if link.closing() {
+                self.close(CloseCode::GOING_AWAY, "closed by the server")
+                    .await;
+                return "closed by the server (replaced or shutting down)".into();
+            }
+            if self.pending.is_none()
+                && let Some(call) = link.next_call()
+                && let Err(reason) = self.send_call(*call).await
+            {
+                return reason;
+            }
             let deadline = [next_ping, self.pending.as_ref().map(|p| p.deadline)]
                 .into_iter()
                 .flatten()
                 .min();
             tokio::select! {
                 biased;
-                () = close.notified() => {
-                    self.close(CloseCode::GOING_AWAY, "closed by the server").await;
-                    return "closed by the server (replaced or shutting down)".into();
-                }
+                // A CALL was queued or the session must close: the top of the loop sees to it.
+                () = link.wake.notified() => {}
                 ready = self.io.readable() => {
                     if let Err(e) = ready {
                         return format!("read error: {e}");
                     }
                     match self.read() {
+                        // Boxed: handling takes memory only while it runs, not in every idle
+                        // session.
                         Read::Events(events) => {
-                            if let Err(reason) = self.on_events(events).await {
+                            if let Err(reason) = Box::pin(self.on_events(events)).await {
                                 return reason;
                             }
                         }
@@ -150,13 +154,6 @@ impl Session {
                         Read::Eof => return "the connection was closed without a close frame".into(),
                         Read::Fault(e) => return self.fail(e).await,
                         Read::Error(e) => return format!("read error: {e}"),
-                    }
-                }
-                call = calls.recv(), if self.pending.is_none() => {
-                    if let Some(call) = call
-                        && let Err(reason) = self.send_call(*call).await
-                    {
-                        return reason;
                     }
                 }
                 () = sleep_until(deadline) => {
