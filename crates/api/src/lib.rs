@@ -4,7 +4,7 @@
 //!
 //! - [`router`]: every route, with bearer-token authentication on `/api/v1`.
 //! - `problem`: RFC 9457 problem+json errors.
-//! - `stations`, `id_tokens`, `transactions`: one module per resource.
+//! - `stations`, `frames`, `id_tokens`, `transactions`: one module per resource.
 //!
 //! JSON is camelCase, as in OCPP. The API reaches stations only through the domain's ports
 //! (the store, and the [`StationLink`] the gateway implements); it never touches a socket.
@@ -16,6 +16,7 @@
 //! - Input that the OCPP wire could not carry (an id token longer than 36 characters, a
 //!   station id with a colon) is refused here, so that what stations receive is always valid.
 
+mod frames;
 mod id_tokens;
 mod problem;
 mod stations;
@@ -58,6 +59,7 @@ pub fn router(state: ApiState) -> Router {
     let api = Router::new()
         .route("/stations", get(stations::list).post(stations::register))
         .route("/stations/{id}", get(stations::show))
+        .route("/stations/{id}/frames", get(frames::list))
         .route("/id-tokens", post(id_tokens::put))
         .route("/transactions", get(transactions::list))
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))

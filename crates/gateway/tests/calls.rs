@@ -99,6 +99,13 @@ async fn next_text(ws: &mut Ws) -> Value {
     }
 }
 
+/// Checks a payload Arus sent with the independent `jsonschema` crate.
+fn assert_request_valid(schema: &str, payload: &Value) {
+    let schema: Value = serde_json::from_str(schema).expect("schema");
+    let v = jsonschema::validator_for(&schema).expect("compiles");
+    assert!(v.is_valid(payload), "{payload} breaks its schema");
+}
+
 fn reset() -> v16::ResetRequest {
     v16::ResetRequest {
         r#type: v16::ResetType::Soft,
@@ -121,6 +128,9 @@ async fn calls_are_answered_one_at_a_time_in_order() {
         assert_eq!(call[0], json!(2));
         assert_eq!(call[2], json!("Reset"));
         assert_eq!(call[3], json!({"type": "Soft"}));
+        assert_request_valid(v16::Action::Reset.request_schema(), &call[3]);
+        // Message ids are unique strings of at most 36 characters (UUIDs).
+        assert!(call[1].as_str().is_some_and(|id| id.len() <= 36));
         // Nothing else arrives while this one is unanswered.
         let quiet = tokio::time::timeout(Duration::from_millis(150), ws.next()).await;
         assert!(
@@ -222,6 +232,10 @@ async fn crossing_calls_do_not_deadlock() {
     });
     let call = next_text(&mut ws).await;
     assert_eq!(call[2], json!("ClearCache"));
+    assert_request_valid(
+        arus_ocpp::v201::Action::ClearCache.request_schema(),
+        &call[3],
+    );
     ws.send(Message::text(
         json!([2, "hb-1", "Heartbeat", {}]).to_string(),
     ))

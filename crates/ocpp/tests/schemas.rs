@@ -430,3 +430,11 @@ fn lengths_count_characters() {
         }
     );
 }
+
+/// serde_json's `arbitrary_precision` must stay off (it changes how every number is held and
+/// written): with it, `1.50` would be written back as `1.50`.
+#[test]
+fn numbers_are_plain_f64() {
+    let v: Value = serde_json::from_str("1.50").expect("json");
+    assert_eq!(v.to_string(), "1.5");
+}
