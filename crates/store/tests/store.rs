@@ -383,6 +383,40 @@ async fn retried_writes_change_nothing(b: &Backend) {
     let mv = s.meter_values("CS1", "A").await.expect("read");
     assert_eq!(mv.len(), 1);
     assert_eq!(mv[0].samples[0].value, Some(100.0));
+    // Signed meter data and values that are not numbers are kept verbatim.
+    let signed = MeterValue {
+        timestamp: t(11),
+        samples: vec![
+            Sample {
+                raw: Some("AP;0;3;ALCV3ABBBISHFA2RVHTZ5N7BAIEWNFDWG2WTMZDI".into()),
+                format: Some("SignedData".into()),
+                ..Sample::default()
+            },
+            Sample {
+                value: Some(0.0),
+                signed: Some(arus_domain::metering::SignedMeterValue {
+                    signed_meter_data: "T0NNRnx7IkZWIjoiMS4wIn0=".into(),
+                    signing_method: "ECDSA-secp256r1-SHA256".into(),
+                    encoding_method: "OCMF".into(),
+                    public_key: "3059301306072A8648CE3D".into(),
+                }),
+                ..Sample::default()
+            },
+        ],
+    };
+    s.commit(vec![Write::MeterValues {
+        station_id: "CS1".into(),
+        evse_id: 1,
+        transaction_id: Some("S".into()),
+        values: vec![signed.clone()],
+        received_at: Utc::now(),
+    }])
+    .await
+    .expect("commit");
+    assert_eq!(
+        s.meter_values("CS1", "S").await.expect("read"),
+        vec![signed]
+    );
     // 1.6 events have no seqNo: the same kind at the same time is the same event.
     let mut stop = event(EventKind::Ended, "B", None, 20, 5.0);
     stop.meter_stop_wh = Some(5.0);

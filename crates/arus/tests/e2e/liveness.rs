@@ -58,6 +58,15 @@ async fn a_silent_station_is_disconnected(b: &Backend) {
     server.register("SILENT", None).await;
     let mut s = raw_station(&server, "SILENT").await;
     assert!(connected(&server, "SILENT").await);
+    // A ping of the station's is answered with a pong carrying its data (RFC 6455 §5.5.2).
+    let mask = [1u8, 2, 3, 4];
+    let mut ping = vec![0x89u8, 0x80 | 4];
+    ping.extend_from_slice(&mask);
+    ping.extend(b"beat".iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    s.write_all(&ping).await.expect("ping");
+    let mut pong = [0u8; 6];
+    s.read_exact(&mut pong).await.expect("pong");
+    assert_eq!(&pong, &[0x8A, 4, b'b', b'e', b'a', b't']);
     // Say nothing, answer no ping. Pings every second, patience 2 × 1 s + 1 s.
     let started = Instant::now();
     let mut gone = false;

@@ -427,6 +427,16 @@ async fn messages_of_later_features_are_answered(b: &Backend) {
     assert_eq!(ev["status"], json!("Failed"));
     let ocsp = st.call("GetCertificateStatus", json!({"ocspRequestData": {"hashAlgorithm": "SHA256", "issuerNameHash": "a", "issuerKeyHash": "b", "serialNumber": "c", "responderURL": "http://ocsp"}})).await.ok();
     assert_eq!(ocsp["status"], json!("Failed"));
+    let schedule = st.call("NotifyEVChargingSchedule", json!({"timeBase": now(), "evseId": 1, "chargingSchedule": {
+        "id": 1, "chargingRateUnit": "W", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 11000.0}]}})).await.ok();
+    assert_eq!(schedule["status"], json!("Accepted"));
+    // Meter values outside a transaction (TC_J_01): the grid meter (EVSE 0) and an EVSE.
+    for evse in [0, 1] {
+        let mv = json!({"evseId": evse, "meterValue": [{"timestamp": now(), "sampledValue": [
+            {"value": 123456.7, "context": "Sample.Clock", "measurand": "Energy.Active.Import.Register", "location": "Inlet"},
+            {"value": 49.98, "measurand": "Frequency"}]}]});
+        assert_eq!(st.call("MeterValues", mv).await.ok(), json!({}));
+    }
     let needs = st
         .call(
             "NotifyEVChargingNeeds",
