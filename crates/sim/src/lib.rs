@@ -1,0 +1,34 @@
+//! The Arus station simulator: from one to tens of thousands of virtual OCPP 1.6 and 2.0.1
+//! charging stations, for demos, tests of CSMS commands, soak runs and benchmarks.
+//!
+//! # Layout
+//!
+//! - [`scenario`]: what to simulate: groups of stations (how many, which versions, how many
+//!   EVSEs, credentials) and what they do ([`scenario::Mode`]), read from a TOML file or flags.
+//! - `conn`: one station's WebSocket connection: CALLs with their answers, and the CSMS's CALLs
+//!   answered while waiting (CALLs may cross, OCPP-J §4.1.1).
+//! - `commands`: the answer to every CSMS-initiated action of both versions, so the simulator
+//!   doubles as the station under test for the operations API.
+//! - `behaviour`: what a station does: boot, status, sessions with a tapering power curve,
+//!   faults, going offline and replaying its queued transaction events; or, for benchmarks, a
+//!   closed loop of MeterValues and Heartbeats, or a fixed offered rate.
+//! - [`stats`]: counters and a latency histogram shared by all stations, and the summary.
+//! - [`run`]: starts the groups, spreads connections over loopback source addresses, shows
+//!   progress, and returns the summary.
+//!
+//! Messages are built from the generated types of `arus-ocpp`, so everything the simulator
+//! sends is valid by construction (the steady benchmark loop uses pre-rendered templates of the
+//! same messages, for speed).
+
+mod behaviour;
+mod commands;
+mod conn;
+mod rng;
+pub mod scenario;
+pub mod stats;
+
+mod runner;
+
+pub use runner::{RunOptions, parse_sources, run};
+pub use scenario::{Group, Mode, Scenario};
+pub use stats::{Stats, Summary};
