@@ -1,9 +1,16 @@
 //! The `arus` binary: command line, configuration and wiring.
 
+mod bench;
 mod serve;
 mod sim;
 
 use clap::{Parser, Subcommand};
+
+/// mimalloc instead of the system allocator: under load, glibc's malloc spent a tenth of the
+/// server's CPU in lock contention and consolidation between the runtime's threads and the
+/// database writer.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Arus: a charging station management system.
 #[derive(Debug, Parser)]
@@ -20,6 +27,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Runs simulated charging stations against a CSMS (this one or any other).
     Sim(sim::SimArgs),
+    /// Benchmarks: Arus side by side with peer servers (see BENCHMARKS.md).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -27,5 +37,6 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Sim(args) => sim::run(args),
+        Command::Bench(cmd) => bench::run(cmd),
     }
 }

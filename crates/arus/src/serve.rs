@@ -59,6 +59,13 @@ pub(crate) struct ServeArgs {
     /// Log format: text or json.
     #[arg(long, env = "ARUS_LOG_FORMAT", default_value = "text")]
     log_format: String,
+    /// Also run simulated stations against this server (a live demo: stations charging,
+    /// faulting, going offline), registered with their id tokens.
+    #[arg(long)]
+    demo: bool,
+    /// How many simulated stations the demo runs.
+    #[arg(long, default_value_t = 30)]
+    demo_stations: u32,
 }
 
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -130,6 +137,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         args.frame_log_days,
         args.frame_log_max,
     ));
+    if args.demo {
+        demo(store.as_ref(), addr, args.demo_stations).await?;
+    }
     arus_gateway::front::serve(gateway.clone(), listener, api, shutdown_signal()).await;
     // Give sessions a moment to send their Close frames.
     for _ in 0..20 {
@@ -139,6 +149,59 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// The demo: registers simulated stations and their tokens, and starts them against this server.
+async fn demo(store: &dyn Store, addr: std::net::SocketAddr, count: u32) -> anyhow::Result<()> {
+    use arus_domain::authorization::{AuthorizationStatus, IdTokenRecord};
+    let mut group = arus_sim::Group::new("DEMO", count, arus_sim::Mode::Realistic);
+    group.speed = 60.0;
+    group.session_gap = (Duration::from_secs(120), Duration::from_secs(1800));
+    group.ramp = Duration::from_secs(5);
+    group.offline_rate = 0.05;
+    group.tokens = (1..=5)
+        .map(|n| format!("DEMO-{n}"))
+        .chain(["DEMO-BLOCKED".into()])
+        .collect();
+    let now = chrono::Utc::now();
+    let mut writes: Vec<Write> = (0..count)
+        .map(|n| Write::PutStation {
+            id: group.station_id(n),
+            password_hash: None,
+            boot_policy: RegistrationStatus::Accepted,
+            at: now,
+        })
+        .collect();
+    for t in &group.tokens {
+        writes.push(Write::PutIdToken(IdTokenRecord {
+            id_token: t.clone(),
+            kind: "ISO14443".into(),
+            status: if t.ends_with("BLOCKED") {
+                AuthorizationStatus::Blocked
+            } else {
+                AuthorizationStatus::Accepted
+            },
+            group_id_token: Some("DEMO-FLEET".into()),
+            expiry_date: None,
+        }));
+    }
+    store.commit(writes).await?;
+    let port = addr.port();
+    let scenario = arus_sim::Scenario {
+        url: format!("ws://127.0.0.1:{port}/ocpp"),
+        duration: None,
+        groups: vec![group],
+    };
+    let options = arus_sim::RunOptions {
+        progress: false,
+        ..arus_sim::RunOptions::default()
+    };
+    tokio::spawn(arus_sim::run(scenario, options, std::future::pending()));
+    tracing::info!(
+        stations = count,
+        "demo: simulated stations are connecting (an hour passes in a minute); see /api/v1/stations and /api/v1/transactions"
+    );
     Ok(())
 }
 

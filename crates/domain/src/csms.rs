@@ -1,9 +1,9 @@
 //! The service the protocol adapters call: each method applies the domain's rules, commits what
 //! must be kept, publishes what happened, and only then returns the answer for the station.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
 
@@ -61,6 +61,8 @@ pub struct StationContext {
     /// Its open transactions, loaded on first use: the state and whether the CSMS assigned the
     /// id.
     open: HashMap<String, (Transaction, bool)>,
+    /// Digests of its meter values recently recorded, per EVSE.
+    recent: HashMap<u32, VecDeque<u64>>,
 }
 
 impl StationContext {
@@ -97,12 +99,19 @@ pub struct Started {
     pub authorization: Authorization,
 }
 
+/// How many recent meter value sets per EVSE are remembered to recognise retries.
+const RECENT_METER_VALUES: usize = 4;
+
 /// The CSMS service.
 pub struct Csms {
     store: Arc<dyn Store>,
     events: EventBus,
     config: CsmsConfig,
     next_number: AtomicI64,
+    /// The recent meter value digests of disconnected stations, handed back when they
+    /// reconnect: a station that did not get an answer sends the values again, maybe on a new
+    /// connection, and they are recorded once.
+    recent_meter_values: Mutex<HashMap<StationId, HashMap<u32, VecDeque<u64>>>>,
 }
 
 impl Csms {
@@ -118,6 +127,7 @@ impl Csms {
             events,
             config,
             next_number: AtomicI64::new(last + 1),
+            recent_meter_values: Mutex::new(HashMap::new()),
         })
     }
 
@@ -160,24 +170,37 @@ impl Csms {
             at: now,
         });
         self.store.commit(writes).await?;
-        self.events.publish(Event::StationConnected {
+        self.events.publish(|| Event::StationConnected {
             station_id: id.to_string(),
             protocol: protocol.to_string(),
         });
+        let recent = self
+            .recent_meter_values
+            .lock()
+            .ok()
+            .and_then(|mut m| m.remove(&id))
+            .unwrap_or_default();
         Ok(StationContext {
             id,
             registration: known.and_then(|s| s.registration),
             open: HashMap::new(),
+            recent,
         })
     }
 
     /// A station's connection ended.
-    pub fn disconnected(&self, st: &StationContext, reason: &str) {
+    pub fn disconnected(&self, st: &mut StationContext, reason: &str) {
+        let recent = std::mem::take(&mut st.recent);
+        if !recent.is_empty()
+            && let Ok(mut m) = self.recent_meter_values.lock()
+        {
+            m.insert(st.id.clone(), recent);
+        }
         self.store.append(vec![Write::StationSeen {
             id: st.id.to_string(),
             at: Utc::now(),
         }]);
-        self.events.publish(Event::StationDisconnected {
+        self.events.publish(|| Event::StationDisconnected {
             station_id: st.id.to_string(),
             reason: reason.to_string(),
         });
@@ -210,7 +233,7 @@ impl Csms {
             }])
             .await?;
         st.registration = Some(decision.status);
-        self.events.publish(Event::Boot {
+        self.events.publish(|| Event::Boot {
             station_id: st.id.to_string(),
             status: decision.status,
         });
@@ -223,19 +246,19 @@ impl Csms {
         st: &StationContext,
         report: StatusReport,
     ) -> Result<(), DomainError> {
-        let event = Event::StatusChanged {
-            station_id: st.id.to_string(),
-            evse_id: report.evse_id,
-            connector_id: report.connector_id,
-            status: report.status,
-        };
+        let (evse_id, connector_id, status) = (report.evse_id, report.connector_id, report.status);
         self.store
             .commit(vec![Write::ConnectorStatus {
                 station_id: st.id.to_string(),
                 report: Box::new(report),
             }])
             .await?;
-        self.events.publish(event);
+        self.events.publish(|| Event::StatusChanged {
+            station_id: st.id.to_string(),
+            evse_id,
+            connector_id,
+            status,
+        });
         Ok(())
     }
 
@@ -312,7 +335,7 @@ impl Csms {
             // Not committed: keep nothing of it, the station will send it again.
             return Err(e.into());
         }
-        self.events.publish(Event::Transaction {
+        self.events.publish(|| Event::Transaction {
             station_id: st.id.to_string(),
             transaction_id: tx.transaction_id.clone(),
             event: ev.kind.as_str().to_string(),
@@ -416,7 +439,8 @@ impl Csms {
         Ok(authorization)
     }
 
-    /// J: meter values, outside a transaction or (1.6) tagged with one.
+    /// J: meter values, outside a transaction or (1.6) tagged with one. The same values sent
+    /// again (the station did not get the answer) are recorded once.
     pub async fn meter_values(
         &self,
         st: &mut StationContext,
@@ -426,6 +450,14 @@ impl Csms {
     ) -> Result<(), DomainError> {
         let now = Utc::now();
         let samples = values.iter().map(|v| v.samples.len()).sum();
+        let fingerprint = crate::metering::digest(&values);
+        if st
+            .recent
+            .get(&evse_id)
+            .is_some_and(|r| r.contains(&fingerprint))
+        {
+            return Ok(());
+        }
         // Readings of a known transaction also move its register: they go in as an event.
         let known = match &transaction_id {
             Some(id) if id != "-1" => self.load(st, id).await?.map(|t| (id.clone(), t)),
@@ -466,7 +498,12 @@ impl Csms {
                     .await?;
             }
         }
-        self.events.publish(Event::MeterValues {
+        let recent = st.recent.entry(evse_id).or_default();
+        if recent.len() == RECENT_METER_VALUES {
+            recent.pop_front();
+        }
+        recent.push_back(fingerprint);
+        self.events.publish(|| Event::MeterValues {
             station_id: st.id.to_string(),
             evse_id,
             samples,
@@ -476,11 +513,7 @@ impl Csms {
 
     /// Records a notice (firmware or log progress, a security event, a report...).
     pub async fn notice(&self, st: &StationContext, notice: Notice) -> Result<(), DomainError> {
-        let event = Event::Notice {
-            station_id: st.id.to_string(),
-            kind: notice.kind.as_str().to_string(),
-            status: notice.status.clone(),
-        };
+        let (kind, status) = (notice.kind, notice.status.clone());
         self.store
             .commit(vec![Write::Notice {
                 station_id: st.id.to_string(),
@@ -488,7 +521,11 @@ impl Csms {
                 received_at: Utc::now(),
             }])
             .await?;
-        self.events.publish(event);
+        self.events.publish(|| Event::Notice {
+            station_id: st.id.to_string(),
+            kind: kind.as_str().to_string(),
+            status,
+        });
         Ok(())
     }
 

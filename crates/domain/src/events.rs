@@ -110,12 +110,19 @@ impl EventBus {
         }
     }
 
-    /// Publishes an event (nobody listening is fine).
-    pub fn publish(&self, event: Event) {
-        let _ = self.tx.send(Stamped {
-            at: chrono::Utc::now(),
-            event,
-        });
+    /// Whether anyone listens (publishers may skip building events nobody reads).
+    pub fn listened(&self) -> bool {
+        self.tx.receiver_count() > 0
+    }
+
+    /// Publishes an event, built only if someone listens.
+    pub fn publish(&self, event: impl FnOnce() -> Event) {
+        if self.listened() {
+            let _ = self.tx.send(Stamped {
+                at: chrono::Utc::now(),
+                event: event(),
+            });
+        }
     }
 
     /// Subscribes to events published from now on.

@@ -1,9 +1,15 @@
 //! J. Meter values: samples of any measurand, phase, location and unit, with signed meter data
 //! kept verbatim; and the reading of the energy register that transactions are billed on.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use crate::Time;
+
+/// A name from a closed set (a measurand, a unit, a phase...): borrowed when the protocol
+/// layer has it as a constant, so that recording a reading allocates nothing for it.
+pub type Label = Cow<'static, str>;
 
 /// The measurand a sample has when it names none (both versions).
 pub const DEFAULT_MEASURAND: &str = "Energy.Active.Import.Register";
@@ -31,22 +37,22 @@ pub struct Sample {
     pub raw: Option<String>,
     /// Why it was taken (`Sample.Periodic`, `Transaction.Begin`, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub context: Option<String>,
+    pub context: Option<Label>,
     /// 1.6 value format (`Raw`, `SignedData`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub format: Option<String>,
+    pub format: Option<Label>,
     /// What was measured; `None` means [`DEFAULT_MEASURAND`].
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub measurand: Option<String>,
+    pub measurand: Option<Label>,
     /// The phase; `None` means the total over all phases.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub phase: Option<String>,
+    pub phase: Option<Label>,
     /// Where it was measured (`Outlet`, `Inlet`, `EV`, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub location: Option<String>,
+    pub location: Option<Label>,
     /// The unit; `None` means Wh for energy.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub unit: Option<String>,
+    pub unit: Option<Label>,
     /// 2.0.1 unit multiplier: the value is `value × 10^multiplier` units.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub multiplier: Option<i32>,
@@ -87,6 +93,28 @@ impl Sample {
         let m = 10f64.powi(self.multiplier.unwrap_or(0));
         Some(v * scale * m)
     }
+}
+
+/// A fingerprint of some meter values: the same readings sent twice have the same digest.
+pub fn digest(values: &[MeterValue]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    for mv in values {
+        mv.timestamp.timestamp_micros().hash(&mut h);
+        for s in &mv.samples {
+            s.value.map(f64::to_bits).hash(&mut h);
+            s.raw.hash(&mut h);
+            s.context.hash(&mut h);
+            s.format.hash(&mut h);
+            s.measurand.hash(&mut h);
+            s.phase.hash(&mut h);
+            s.location.hash(&mut h);
+            s.unit.hash(&mut h);
+            s.multiplier.hash(&mut h);
+            s.signed.as_ref().map(|v| &v.signed_meter_data).hash(&mut h);
+        }
+    }
+    h.finish()
 }
 
 /// A reading of the energy import register with its time and context.
@@ -133,9 +161,20 @@ mod tests {
     fn sample(value: f64, unit: Option<&str>) -> Sample {
         Sample {
             value: Some(value),
-            unit: unit.map(String::from),
+            unit: unit.map(|u| Label::Owned(u.to_string())),
             ..Sample::default()
         }
+    }
+
+    #[test]
+    fn digests_tell_readings_apart() {
+        let at = chrono::Utc::now();
+        let mv = |v: f64| MeterValue {
+            timestamp: at,
+            samples: vec![sample(v, None)],
+        };
+        assert_eq!(digest(&[mv(1.0)]), digest(&[mv(1.0)]));
+        assert_ne!(digest(&[mv(1.0)]), digest(&[mv(2.0)]));
     }
 
     #[test]

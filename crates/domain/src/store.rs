@@ -6,7 +6,8 @@
 //! costs one disk flush per group, not per message. [`Store::append`] hands over writes that
 //! need no acknowledgement (the frame log): they go out with the next commit.
 //!
-//! Every write is idempotent: replaying one that was already committed changes nothing.
+//! Every write is idempotent: replaying one that was already committed changes nothing. Meter
+//! values are the exception (they have no key); the domain recognises their retries.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -176,7 +177,7 @@ pub enum Write {
         /// When it arrived.
         received_at: Time,
     },
-    /// Meter values (a repeated set is kept once).
+    /// Meter values (kept as often as written: the domain recognises retries).
     MeterValues {
         /// The station.
         station_id: String,

@@ -373,7 +373,7 @@ mod tests {
             timestamp: t(at),
             samples: vec![Sample {
                 value: Some(wh),
-                context: context.map(String::from),
+                context: context.map(|c| crate::metering::Label::Owned(c.to_string())),
                 ..Sample::default()
             }],
         }

@@ -98,7 +98,7 @@ pub(crate) async fn run(
     };
     let reason = session.run(&link, leftover).await;
     tracing::info!(station = %id, %reason, "station disconnected");
-    gateway.csms().disconnected(&session.ctx, &reason);
+    gateway.csms().disconnected(&mut session.ctx, &reason);
     gateway.registry.unregister(&id, generation);
     m.connected.dec();
     link.finish();
@@ -253,9 +253,20 @@ impl Session {
     }
 
     async fn on_text(&mut self, text: String) -> Result<(), String> {
+        let received = Utc::now();
+        let reply = self.answer(&text).await;
+        // The frame goes to the log itself (no copy), before its answer.
+        self.log(Direction::In, received, text);
+        match reply {
+            Some(out) => self.send_text(out).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Handles one frame; returns the frame to answer with, if any.
+    async fn answer(&mut self, text: &str) -> Option<String> {
         let m = arus_telemetry::metrics();
-        self.log(Direction::In, text.clone());
-        match rpc::parse(&text, self.version) {
+        match rpc::parse(text, self.version) {
             Ok(Frame::Call {
                 id,
                 action,
@@ -288,12 +299,12 @@ impl Session {
                         rpc::write_error(&mut out, self.version, &id, code, &description, &details);
                     }
                 }
-                self.send_text(out).await
+                Some(out)
             }
             Ok(Frame::CallResult { id, payload }) => {
                 m.frame("in", "result", self.pending_action(&id));
                 self.resolve(&id, Ok(payload.get().to_string()));
-                Ok(())
+                None
             }
             Ok(Frame::CallError {
                 id,
@@ -314,31 +325,21 @@ impl Session {
                         }),
                     );
                 }
-                Ok(())
+                None
             }
             Ok(Frame::Send { action, .. }) => {
                 // SEND exists only in 2.1, which is not negotiated yet; it is never answered.
                 tracing::warn!(station = %self.ctx.id, %action, "SEND message ignored");
-                Ok(())
+                None
             }
             Err(e) => {
                 tracing::warn!(station = %self.ctx.id, error = %e, "malformed frame");
                 m.error("frame");
-                match e.reply(self.version) {
-                    Some(r) => {
-                        let mut out = String::new();
-                        rpc::write_error(
-                            &mut out,
-                            self.version,
-                            &r.id,
-                            r.code,
-                            &r.description,
-                            "{}",
-                        );
-                        self.send_text(out).await
-                    }
-                    None => Ok(()),
-                }
+                e.reply(self.version).map(|r| {
+                    let mut out = String::new();
+                    rpc::write_error(&mut out, self.version, &r.id, r.code, &r.description, "{}");
+                    out
+                })
             }
         }
     }
@@ -407,12 +408,12 @@ impl Session {
         Ok(())
     }
 
-    /// Logs a frame (the log keeps up with the next commit; no wait).
-    fn log(&self, direction: Direction, text: String) {
+    /// Logs a frame (the log is written in the background; no wait).
+    fn log(&self, direction: Direction, at: chrono::DateTime<Utc>, text: String) {
         self.gateway.csms().store().append(vec![Write::Frame {
             station_id: self.ctx.id.to_string(),
             direction,
-            at: Utc::now(),
+            at,
             text,
         }]);
     }
@@ -420,7 +421,7 @@ impl Session {
     async fn send_text(&mut self, text: String) -> Result<(), String> {
         let mut frame = Vec::with_capacity(text.len() + 10);
         encode_text(&mut frame, &text, self.compress);
-        self.log(Direction::Out, text);
+        self.log(Direction::Out, Utc::now(), text);
         self.write(&frame).await
     }
 

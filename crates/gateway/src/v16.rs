@@ -8,7 +8,7 @@ use arus_domain::Csms;
 use arus_domain::authorization::{Authorization, AuthorizationStatus, IdToken};
 use arus_domain::availability::{ConnectorStatus, StatusReport};
 use arus_domain::csms::{StartRequest, StationContext};
-use arus_domain::metering::{MeterValue, Sample};
+use arus_domain::metering::{Label, MeterValue, Sample};
 use arus_domain::notices::{Notice, NoticeKind};
 use arus_domain::provisioning::{BootInfo, RegistrationStatus};
 use arus_domain::transactions::{EventKind, TransactionEvent};
@@ -105,12 +105,12 @@ fn sample(s: Sampled<'_>) -> Sample {
     Sample {
         value: number,
         raw: number.is_none().then(|| s.value.to_string()),
-        context: s.context.map(String::from),
-        format: s.format.map(|f| f.as_str().to_string()),
-        measurand: s.measurand.map(String::from),
-        phase: s.phase.map(String::from),
-        location: s.location.map(String::from),
-        unit: s.unit.map(String::from),
+        context: s.context.map(Label::Borrowed),
+        format: s.format.map(|f| Label::Borrowed(f.as_str())),
+        measurand: s.measurand.map(Label::Borrowed),
+        phase: s.phase.map(Label::Borrowed),
+        location: s.location.map(Label::Borrowed),
+        unit: s.unit.map(Label::Borrowed),
         multiplier: None,
         signed: None,
     }

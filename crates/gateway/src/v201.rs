@@ -11,7 +11,9 @@ use arus_domain::Csms;
 use arus_domain::authorization::{Authorization, AuthorizationStatus, IdToken as DomainToken};
 use arus_domain::availability::{ConnectorStatus, StatusReport};
 use arus_domain::csms::StationContext;
-use arus_domain::metering::{MeterValue as DomainMeterValue, Sample, SignedMeterValue as Signed};
+use arus_domain::metering::{
+    Label, MeterValue as DomainMeterValue, Sample, SignedMeterValue as Signed,
+};
 use arus_domain::notices::{Notice, NoticeKind};
 use arus_domain::provisioning::{BootInfo, RegistrationStatus};
 use arus_domain::transactions::{EventKind, TransactionEvent};
@@ -103,34 +105,35 @@ fn id(n: i64) -> Option<u32> {
     u32::try_from(n).ok()
 }
 
-fn meter_values(values: &[MeterValue]) -> Vec<DomainMeterValue> {
+fn meter_values(values: Vec<MeterValue>) -> Vec<DomainMeterValue> {
     values
-        .iter()
+        .into_iter()
         .map(|mv| DomainMeterValue {
             timestamp: mv.timestamp.0,
             samples: mv
                 .sampled_value
-                .iter()
-                .map(|s| Sample {
-                    value: Some(s.value),
-                    raw: None,
-                    context: s.context.map(|c| c.as_str().to_string()),
-                    format: None,
-                    measurand: s.measurand.map(|m| m.as_str().to_string()),
-                    phase: s.phase.map(|p| p.as_str().to_string()),
-                    location: s.location.map(|l| l.as_str().to_string()),
-                    unit: s.unit_of_measure.as_ref().and_then(|u| u.unit.clone()),
-                    multiplier: s
+                .into_iter()
+                .map(|s| {
+                    let (unit, multiplier) = s
                         .unit_of_measure
-                        .as_ref()
-                        .and_then(|u| u.multiplier)
-                        .and_then(|m| i32::try_from(m).ok()),
-                    signed: s.signed_meter_value.as_ref().map(|v| Signed {
-                        signed_meter_data: v.signed_meter_data.clone(),
-                        signing_method: v.signing_method.clone(),
-                        encoding_method: v.encoding_method.clone(),
-                        public_key: v.public_key.clone(),
-                    }),
+                        .map_or((None, None), |u| (u.unit, u.multiplier));
+                    Sample {
+                        value: Some(s.value),
+                        raw: None,
+                        context: s.context.map(|c| Label::Borrowed(c.as_str())),
+                        format: None,
+                        measurand: s.measurand.map(|m| Label::Borrowed(m.as_str())),
+                        phase: s.phase.map(|p| Label::Borrowed(p.as_str())),
+                        location: s.location.map(|l| Label::Borrowed(l.as_str())),
+                        unit: unit.map(Label::Owned),
+                        multiplier: multiplier.and_then(|m| i32::try_from(m).ok()),
+                        signed: s.signed_meter_value.map(|v| Signed {
+                            signed_meter_data: v.signed_meter_data,
+                            signing_method: v.signing_method,
+                            encoding_method: v.encoding_method,
+                            public_key: v.public_key,
+                        }),
+                    }
                 })
                 .collect(),
         })
@@ -244,25 +247,21 @@ async fn dispatch(
             let Some(seq) = u32::try_from(r.seq_no).ok() else {
                 return Ok(adapter::invalid_value("seqNo must not be negative"));
             };
-            let info = &r.transaction_info;
+            let info = r.transaction_info;
             let ev = TransactionEvent {
                 kind: match r.event_type {
                     TransactionEventEnum::Started => EventKind::Started,
                     TransactionEventEnum::Updated => EventKind::Updated,
                     TransactionEventEnum::Ended => EventKind::Ended,
                 },
-                transaction_id: info.transaction_id.clone(),
+                transaction_id: info.transaction_id,
                 seq_no: Some(seq),
                 timestamp: r.timestamp.0,
                 trigger: Some(r.trigger_reason.as_str().to_string()),
                 evse_id: r.evse.as_ref().and_then(|e| id(e.id)),
                 connector_id: r.evse.as_ref().and_then(|e| e.connector_id).and_then(id),
                 id_token: r.id_token.as_ref().map(token),
-                meter_values: r
-                    .meter_value
-                    .as_deref()
-                    .map(meter_values)
-                    .unwrap_or_default(),
+                meter_values: r.meter_value.map(meter_values).unwrap_or_default(),
                 meter_start_wh: None,
                 meter_stop_wh: None,
                 stop_reason: info.stopped_reason.map(|s| s.as_str().to_string()),
@@ -281,7 +280,7 @@ async fn dispatch(
             let Some(evse) = id(r.evse_id) else {
                 return Ok(adapter::invalid_value("evseId must not be negative"));
             };
-            csms.meter_values(st, evse, None, meter_values(&r.meter_value))
+            csms.meter_values(st, evse, None, meter_values(r.meter_value))
                 .await?;
             adapter::respond(&MeterValuesResponse::default())
         }

@@ -289,7 +289,7 @@ async fn live(
         st.registered = true;
         if !st.ever_booted {
             st.ever_booted = true;
-            inc(&stats.booted);
+            stats.booted_one();
         }
         statuses(conn, st, stats).await?;
     }

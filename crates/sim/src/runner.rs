@@ -96,7 +96,7 @@ pub async fn run(
     opts: RunOptions,
     interrupt: impl Future<Output = ()>,
 ) -> Summary {
-    let stats = Arc::new(Stats::default());
+    let stats = Arc::new(Stats::for_stations(scenario.stations()));
     let shared = Arc::new(Shared {
         url: scenario.url.clone(),
         sources: opts.sources.clone(),

@@ -40,6 +40,10 @@ pub struct Stats {
     latency: Mutex<Histogram<u64>>,
     /// When the measurement window began.
     window: Mutex<Window>,
+    /// How many stations the run has, and when the last of them booted.
+    expected: AtomicU64,
+    created: Instant,
+    all_booted: Mutex<Option<Duration>>,
 }
 
 struct Window {
@@ -75,6 +79,9 @@ impl Default for Stats {
                 results: 0,
                 errors: 0,
             }),
+            expected: AtomicU64::new(0),
+            created: Instant::now(),
+            all_booted: Mutex::new(None),
         }
     }
 }
@@ -89,6 +96,23 @@ pub(crate) fn inc(a: &AtomicU64) {
 }
 
 impl Stats {
+    /// Stats for a run of `stations` stations.
+    pub fn for_stations(stations: u64) -> Stats {
+        let s = Stats::default();
+        s.expected.store(stations, Ordering::Relaxed);
+        s
+    }
+
+    /// A station's first boot was accepted; the time the last one was is remembered.
+    pub fn booted_one(&self) {
+        let n = self.booted.fetch_add(1, Ordering::Relaxed) + 1;
+        if n == self.expected.load(Ordering::Relaxed)
+            && let Ok(mut t) = self.all_booted.lock()
+        {
+            *t = Some(self.created.elapsed());
+        }
+    }
+
     /// Records a CALL's round trip.
     pub fn record(&self, rtt: Duration) {
         if let Ok(mut h) = self.latency.lock() {
@@ -144,6 +168,11 @@ impl Stats {
             window_s: window.as_secs_f64(),
             window_results: results,
             window_errors: errors,
+            all_booted_s: self
+                .all_booted
+                .lock()
+                .ok()
+                .and_then(|t| t.map(|d| d.as_secs_f64())),
             throughput: if window.is_zero() {
                 0.0
             } else {
@@ -216,6 +245,8 @@ pub struct Summary {
     pub window_results: u64,
     /// CALLERRORs in the window.
     pub window_errors: u64,
+    /// Seconds from the start until every station's boot was accepted.
+    pub all_booted_s: Option<f64>,
     /// CALLRESULTs per second in the window.
     pub throughput: f64,
     /// Round trips in the window.

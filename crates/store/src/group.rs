@@ -1,31 +1,65 @@
 //! Group commit: the queue between callers and a backend's single writer.
 
-use arus_domain::store::{StoreError, Write};
+use std::sync::Arc;
+
+use arus_domain::store::{FrameRecord, StoreError, Write};
 use tokio::sync::{mpsc, oneshot};
+
+use crate::framelog::{FrameBatch, FrameBuffer};
 
 /// The most jobs one commit takes; more wait for the next.
 pub(crate) const MAX_GROUP: usize = 4096;
+
+/// When fewer jobs than this wait, the writer pauses for [`GATHER`] before committing.
+pub(crate) const GATHER_BELOW: usize = 128;
+
+/// The writer's gathering pause: short against a commit's own latency (measured with 1,000
+/// stations: from 300 µs to 1 ms, commits fell from 1,300 to 590 a second at the same CPU).
+pub(crate) const GATHER: std::time::Duration = std::time::Duration::from_micros(500);
 
 /// Jobs waiting for the writer, at most; callers of `commit` wait for room (backpressure),
 /// appends beyond it are dropped and counted.
 pub(crate) const QUEUE: usize = 65_536;
 
-/// Writes of one caller, and where to tell it they are durable (`None` for appends).
+/// Writes of one caller, and where to tell it they are durable (`None` for appends); or rows
+/// of the frame log.
 pub(crate) struct Job {
     pub writes: Vec<Write>,
+    pub frames: Vec<FrameBatch>,
     pub done: Option<oneshot::Sender<Result<(), StoreError>>>,
+}
+
+impl Job {
+    /// How many rows the job writes, for the metrics.
+    pub fn size(&self) -> usize {
+        self.writes.len() + self.frames.len()
+    }
 }
 
 /// The callers' side of the queue.
 #[derive(Clone)]
 pub(crate) struct Queue {
     tx: mpsc::Sender<Job>,
+    frames: Arc<FrameBuffer>,
 }
 
 impl Queue {
+    /// A queue, with the frame log's flusher running on the current runtime.
     pub fn new() -> (Queue, mpsc::Receiver<Job>) {
         let (tx, rx) = mpsc::channel(QUEUE);
-        (Queue { tx }, rx)
+        let frames = Arc::new(FrameBuffer::default());
+        let sender = tx.clone();
+        tokio::spawn(frames.clone().flush_forever(move |batches| {
+            let job = Job {
+                writes: Vec::new(),
+                frames: batches,
+                done: None,
+            };
+            if sender.try_send(job).is_err() {
+                arus_telemetry::metrics().frame_log_dropped.inc();
+            }
+        }));
+        (Queue { tx, frames }, rx)
     }
 
     /// Queues writes and waits until they are durable.
@@ -37,6 +71,7 @@ impl Queue {
         self.tx
             .send(Job {
                 writes,
+                frames: Vec::new(),
                 done: Some(done),
             })
             .await
@@ -45,12 +80,37 @@ impl Queue {
             .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?
     }
 
-    /// Queues writes without waiting; drops them (counted) if the queue is full.
+    /// Queues writes without waiting: frames go to the frame log's buffer, anything else
+    /// into the queue (dropped, and counted, if it is full).
     pub fn append(&self, writes: Vec<Write>) {
-        if writes.is_empty() {
+        let mut rest = Vec::new();
+        for w in writes {
+            match w {
+                Write::Frame {
+                    station_id,
+                    direction,
+                    at,
+                    text,
+                } => self.frames.push(
+                    station_id,
+                    FrameRecord {
+                        at,
+                        direction,
+                        text,
+                    },
+                ),
+                other => rest.push(other),
+            }
+        }
+        if rest.is_empty() {
             return;
         }
-        if self.tx.try_send(Job { writes, done: None }).is_err() {
+        let job = Job {
+            writes: rest,
+            frames: Vec::new(),
+            done: None,
+        };
+        if self.tx.try_send(job).is_err() {
             arus_telemetry::metrics().frame_log_dropped.inc();
         }
     }
@@ -82,5 +142,5 @@ pub(crate) fn observe(jobs: &[Job], seconds: f64) {
     let m = arus_telemetry::metrics();
     m.commit_seconds.observe(seconds);
     m.commit_batch
-        .observe(jobs.iter().map(|j| j.writes.len()).sum::<usize>() as f64);
+        .observe(jobs.iter().map(Job::size).sum::<usize>() as f64);
 }

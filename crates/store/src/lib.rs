@@ -10,6 +10,8 @@
 //!   pipelined), and a pool of read connections.
 //! - `group`: the group commit shared by both: callers queue jobs; the writer takes every job
 //!   waiting, applies them in one transaction, commits once, then answers them all.
+//! - `framelog`: frames of the frame log wait in memory and are written as one row per station
+//!   per second.
 //! - `migrations/`: the schema of each backend, applied in order at start.
 //!
 //! # Invariants
@@ -19,8 +21,10 @@
 //!   on.
 //! - A write that fails does not fail the others of its group: the group is retried job by job,
 //!   and only the faulty job is answered with an error.
-//! - Every write is idempotent (upserts and unique keys), so a retried message changes nothing.
+//! - Every write is idempotent (upserts and unique keys), so a retried message changes nothing;
+//!   meter values are the exception: they carry no key, and the domain recognises their retries.
 
+mod framelog;
 mod group;
 mod postgres;
 mod rows;

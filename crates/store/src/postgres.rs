@@ -13,8 +13,8 @@ use arus_domain::availability::{ConnectorRecord, ConnectorStatus};
 use arus_domain::metering::MeterValue;
 use arus_domain::provisioning::{RegistrationStatus, StationRecord};
 use arus_domain::store::{
-    ApiTokenRecord, BoxFut, Direction, FrameRecord, Role, Store, StoreError, TransactionQuery,
-    TransactionRow, Write,
+    ApiTokenRecord, BoxFut, FrameRecord, Role, Store, StoreError, TransactionQuery, TransactionRow,
+    Write,
 };
 use arus_domain::transactions::{Transaction, TransactionEvent};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -27,8 +27,23 @@ use crate::OpenError;
 use crate::group::{self, Job, Queue};
 use crate::rows;
 
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "initial schema", include_str!("migrations/postgres.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "initial schema",
+        include_str!("migrations/postgres-1.sql"),
+    ),
+    (
+        2,
+        "batched frame log",
+        include_str!("migrations/postgres-2.sql"),
+    ),
+    (
+        3,
+        "lighter meter value indexes",
+        include_str!("migrations/postgres-3.sql"),
+    ),
+];
 
 pub(crate) struct PgStore {
     queue: Queue,
@@ -261,18 +276,15 @@ fn ops(w: &Write, out: &mut Vec<Op>) {
             received_at,
         } => {
             for mv in values {
-                let samples = rows::samples(mv);
-                let digest = rows::digest(&samples);
                 out.push(op(
-                    "INSERT INTO meter_values (station_id, evse_id, transaction_id, timestamp, samples, digest, received_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                    "INSERT INTO meter_values (station_id, evse_id, transaction_id, timestamp, samples, received_at)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
                     vec![
                         Box::new(station_id.clone()),
                         Box::new(int(*evse_id)),
                         Box::new(transaction_id.clone()),
                         Box::new(mv.timestamp),
-                        Box::new(samples),
-                        Box::new(digest),
+                        Box::new(rows::samples(mv)),
                         Box::new(*received_at),
                     ],
                 ));
@@ -300,15 +312,18 @@ fn ops(w: &Write, out: &mut Vec<Op>) {
             direction,
             at,
             text,
-        } => out.push(op(
-            "INSERT INTO frames (station_id, direction, at, text) VALUES ($1, $2, $3, $4)",
-            vec![
-                Box::new(station_id.clone()),
-                Box::new(direction.as_str()),
-                Box::new(*at),
-                Box::new(text.clone()),
-            ],
-        )),
+        } => {
+            // Frames normally come batched (see `framelog`); one that does not is a batch of one.
+            let b = crate::framelog::FrameBatch {
+                station_id: station_id.clone(),
+                frames: vec![FrameRecord {
+                    at: *at,
+                    direction: *direction,
+                    text: text.clone(),
+                }],
+            };
+            out.push(frame_batch(&b));
+        }
         Write::PutIdToken(r) => out.push(op(
             "INSERT INTO id_tokens (token_key, kind, id_token, status, group_id_token, expiry_date)
              VALUES ($1, $2, $3, $4, $5, $6)
@@ -335,6 +350,19 @@ fn ops(w: &Write, out: &mut Vec<Op>) {
             ],
         )),
     }
+}
+
+fn frame_batch(b: &crate::framelog::FrameBatch) -> Op {
+    op(
+        "INSERT INTO frame_log (station_id, first_at, last_at, count, frames) VALUES ($1, $2, $3, $4, $5)",
+        vec![
+            Box::new(b.station_id.clone()),
+            Box::new(b.first_at()),
+            Box::new(b.last_at()),
+            Box::new(b.frames.len() as i64),
+            Box::new(b.encode()),
+        ],
+    )
 }
 
 /// Statements prepared on the writer connection, by their text.
@@ -365,6 +393,9 @@ async fn apply_jobs(
     for job in jobs {
         for w in &job.writes {
             ops(w, &mut all);
+        }
+        for b in &job.frames {
+            all.push(frame_batch(b));
         }
     }
     let mut statements = Vec::with_capacity(all.len());
@@ -746,17 +777,25 @@ impl Store for PgStore {
         Box::pin(async move {
             let c = self.client().await?;
             let old = c
-                .execute("DELETE FROM frames WHERE at < $1", &[&before])
+                .query_one(
+                    "WITH gone AS (DELETE FROM frame_log WHERE last_at < $1 RETURNING count)
+                     SELECT COALESCE(SUM(count), 0)::BIGINT FROM gone",
+                    &[&before],
+                )
                 .await
                 .map_err(unavailable)?;
             let over = c
-                .execute(
-                    "DELETE FROM frames WHERE id <= (SELECT id FROM frames ORDER BY id DESC LIMIT 1 OFFSET $1)",
+                .query_one(
+                    "WITH cut AS (SELECT id FROM (SELECT id, (SUM(count) OVER (ORDER BY id DESC))::BIGINT AS kept FROM frame_log) k
+                                  WHERE kept > $1 ORDER BY id DESC LIMIT 1),
+                          gone AS (DELETE FROM frame_log WHERE id <= (SELECT id FROM cut) RETURNING count)
+                     SELECT COALESCE(SUM(count), 0)::BIGINT FROM gone",
                     &[&(keep as i64)],
                 )
                 .await
                 .map_err(unavailable)?;
-            Ok(old + over)
+            let (old, over): (i64, i64) = (old.get(0), over.get(0));
+            Ok((old + over) as u64)
         })
     }
 
@@ -768,28 +807,27 @@ impl Store for PgStore {
         let s = station_id.to_string();
         Box::pin(async move {
             let c = self.client().await?;
+            // Rows hold up to 512 frames; enough rows for the limit, newest first.
             let rows = c
                 .query(
-                    "SELECT at, direction, text FROM frames WHERE station_id = $1 ORDER BY id DESC LIMIT $2",
+                    "SELECT frames FROM frame_log WHERE station_id = $1 ORDER BY id DESC LIMIT $2",
                     &[&s, &(limit as i64)],
                 )
                 .await
                 .map_err(unavailable)?;
-            Ok(rows
-                .iter()
-                .map(|r| {
-                    let dir: String = r.get(1);
-                    FrameRecord {
-                        at: r.get(0),
-                        direction: if dir == "in" {
-                            Direction::In
-                        } else {
-                            Direction::Out
-                        },
-                        text: r.get(2),
-                    }
-                })
-                .collect())
+            let mut out = Vec::new();
+            for r in &rows {
+                out.extend(
+                    crate::framelog::decode(r.get::<_, &str>(0))
+                        .into_iter()
+                        .rev(),
+                );
+                if out.len() >= limit as usize {
+                    break;
+                }
+            }
+            out.truncate(limit as usize);
+            Ok(out)
         })
     }
 }

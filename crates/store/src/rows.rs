@@ -1,5 +1,4 @@
-//! Conversions shared by both backends: the JSON kept in text columns, and the meter value
-//! digest that makes a repeated set of meter values a duplicate.
+//! Conversions shared by both backends: the JSON kept in text columns.
 
 use arus_domain::metering::MeterValue;
 use arus_domain::provisioning::BootInfo;
@@ -23,16 +22,6 @@ pub(crate) fn boot(text: Option<String>) -> Option<BootInfo> {
 /// The samples of a meter value, as stored.
 pub(crate) fn samples(mv: &MeterValue) -> String {
     json(&mv.samples)
-}
-
-/// FNV-1a of the samples' JSON: two deliveries of the same reading have the same digest.
-pub(crate) fn digest(samples: &str) -> i64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in samples.bytes() {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h as i64
 }
 
 /// A transaction rebuilt from its row.

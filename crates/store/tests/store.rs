@@ -96,6 +96,7 @@ macro_rules! both {
 }
 
 both!(
+    retried_meter_values_are_recorded_once,
     stations_and_boots,
     connector_status_keeps_the_newest,
     id_tokens_ignore_case_and_prefer_the_type,
@@ -372,10 +373,11 @@ async fn retried_writes_change_nothing(b: &Backend) {
         received_at: Utc::now(),
     };
     for _ in 0..3 {
-        s.commit(vec![history.clone(), values.clone()])
+        s.commit(vec![history.clone()])
             .await
             .expect("a retry is accepted");
     }
+    s.commit(vec![values]).await.expect("commit");
     assert_eq!(
         s.transaction_events("CS1", "A").await.expect("read").len(),
         1
@@ -512,32 +514,100 @@ async fn api_tokens(b: &Backend) {
 async fn frame_log_is_bounded(b: &Backend) {
     let s = b.open().await;
     let now = Utc::now();
-    for i in 0..20 {
-        s.append(vec![Write::Frame {
-            station_id: "CS1".into(),
-            direction: if i % 2 == 0 {
-                Direction::In
-            } else {
-                Direction::Out
-            },
-            at: now - Duration::days(if i < 5 { 30 } else { 0 }),
-            text: format!("[2,\"{i}\",\"Heartbeat\",{{}}]"),
-        }]);
+    // Frames are written in batches, about once a second: three batches, the first old.
+    let mut n = 0;
+    for (count, age_days) in [(5, 30), (10, 0), (10, 0)] {
+        for _ in 0..count {
+            s.append(vec![Write::Frame {
+                station_id: "CS1".into(),
+                direction: if n % 2 == 0 {
+                    Direction::In
+                } else {
+                    Direction::Out
+                },
+                at: now - Duration::days(age_days),
+                text: format!("[2,\"{n}\",\"Heartbeat\",{{}}]"),
+            }]);
+            n += 1;
+        }
+        wait_for_frames(s.as_ref(), n).await;
     }
-    // Appends go out with the next commit.
-    s.commit(vec![report(1, ConnectorStatus::Available, 1)])
-        .await
-        .expect("commit");
     let frames = s.frames("CS1", 100).await.expect("read");
-    assert_eq!(frames.len(), 20);
-    assert!(frames[0].text.contains("\"19\""), "newest first");
-    // Older than a week goes, then all but the newest 10.
+    assert_eq!(frames.len(), 25);
+    assert!(frames[0].text.contains("\"24\""), "newest first");
+    assert_eq!(frames[0].direction, Direction::In);
+    assert_eq!(s.frames("CS1", 7).await.expect("read").len(), 7);
+    // Older than a week goes (5), then whole batches beyond 15 frames in all (10).
     let pruned = s
-        .prune_frames(now - Duration::days(7), 10)
+        .prune_frames(now - Duration::days(7), 15)
         .await
         .expect("prune");
-    assert_eq!(pruned, 10);
+    assert_eq!(pruned, 15);
     let frames = s.frames("CS1", 100).await.expect("read");
     assert_eq!(frames.len(), 10);
     assert!(frames.iter().all(|f| f.at > now - Duration::days(1)));
+    assert!(
+        frames[9].text.contains("\"15\""),
+        "the newest batch is kept"
+    );
+}
+
+async fn wait_for_frames(s: &dyn Store, n: usize) {
+    for _ in 0..100 {
+        if s.frames("CS1", 1000).await.expect("read").len() >= n {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{n} frames were not written within 5 s");
+}
+
+/// The domain recognises meter values sent again (the station did not get the answer) and the
+/// store keeps them once.
+async fn retried_meter_values_are_recorded_once(b: &Backend) {
+    use arus_domain::events::EventBus;
+    use arus_domain::{Csms, CsmsConfig};
+    let s = b.open().await;
+    let csms = Csms::new(s.clone(), EventBus::new(16), CsmsConfig::default())
+        .await
+        .expect("csms");
+    let mut st = csms
+        .connected("CS-MV".into(), "1.6")
+        .await
+        .expect("connected");
+    let start = arus_domain::csms::StartRequest {
+        connector_id: 1,
+        id_token: IdToken {
+            value: "TAG".into(),
+            kind: None,
+        },
+        meter_start_wh: 100.0,
+        timestamp: t(0),
+        reservation_id: None,
+    };
+    let tx = csms
+        .start_transaction(&mut st, start)
+        .await
+        .expect("started")
+        .transaction_number
+        .to_string();
+    let values = vec![MeterValue {
+        timestamp: t(30),
+        samples: vec![Sample {
+            value: Some(250.0),
+            ..Sample::default()
+        }],
+    }];
+    for _ in 0..3 {
+        csms.meter_values(&mut st, 1, Some(tx.clone()), values.clone())
+            .await
+            .expect("recorded");
+    }
+    assert_eq!(s.meter_values("CS-MV", &tx).await.expect("read"), values);
+    let (back, _) = s
+        .transaction("CS-MV", &tx)
+        .await
+        .expect("read")
+        .expect("found");
+    assert_eq!(back.energy_wh(), Some(150.0));
 }
