@@ -146,6 +146,7 @@ struct Server {
     child: Child,
     pid: u32,
     port: u16,
+    dir: PathBuf,
 }
 
 impl Server {
@@ -185,11 +186,18 @@ impl Server {
         }
         // Let it settle (interpreters finish loading).
         tokio::time::sleep(Duration::from_millis(500)).await;
-        Ok(Server { child, pid, port })
+        Ok(Server {
+            child,
+            pid,
+            port,
+            dir: run_dir,
+        })
     }
 
+    /// Stops the server and removes its data.
     async fn stop(mut self) {
         let _ = self.child.kill().await;
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

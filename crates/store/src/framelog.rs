@@ -1,5 +1,5 @@
 //! The frame log, batched: frames wait in memory per station and go to the store as one row per
-//! station and flush (every second, or sooner when much is waiting).
+//! station and flush (about every second, or sooner when much is waiting).
 //!
 //! A frame is diagnostic data, not something a station was told is safe, so it may wait; in
 //! exchange the log costs one row per station per second instead of two rows per message,
@@ -85,18 +85,44 @@ pub(crate) fn decode(mut s: &str) -> Vec<FrameRecord> {
     out
 }
 
-/// Frames waiting to be written.
-#[derive(Default)]
+/// Frames waiting to be written, in [`SHARDS`] shards by station.
+///
+/// The shards are flushed in turn, one every `FLUSH_EVERY / SHARDS`: each station still gets
+/// about one row a second, but the writer receives a tenth of the log ten times a second rather
+/// than all of it at once, so no single commit grows large enough to hold up the commits that
+/// stations wait for.
 pub(crate) struct FrameBuffer {
-    waiting: Mutex<HashMap<String, Vec<FrameRecord>>>,
+    shards: [Mutex<HashMap<String, Vec<FrameRecord>>>; SHARDS],
     bytes: AtomicUsize,
     full: Notify,
+}
+
+/// How many parts the waiting frames are kept in (and flushed in turn).
+const SHARDS: usize = 10;
+
+impl Default for FrameBuffer {
+    fn default() -> FrameBuffer {
+        FrameBuffer {
+            shards: std::array::from_fn(|_| Mutex::new(HashMap::new())),
+            bytes: AtomicUsize::new(0),
+            full: Notify::new(),
+        }
+    }
+}
+
+/// The shard of a station: a cheap, stable hash of its id (FNV-1a).
+fn shard_of(station_id: &str) -> usize {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in station_id.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    (h % SHARDS as u64) as usize
 }
 
 impl FrameBuffer {
     pub fn push(&self, station_id: String, frame: FrameRecord) {
         let len = frame.text.len();
-        if let Ok(mut w) = self.waiting.lock() {
+        if let Ok(mut w) = self.shards[shard_of(&station_id)].lock() {
             w.entry(station_id).or_default().push(frame);
         }
         if self.bytes.fetch_add(len, Ordering::Relaxed) + len > FLUSH_BYTES {
@@ -104,16 +130,15 @@ impl FrameBuffer {
         }
     }
 
-    /// Everything waiting, as rows.
-    pub fn take(&self) -> Vec<FrameBatch> {
-        let waiting = match self.waiting.lock() {
+    /// Everything waiting in one shard, as rows.
+    fn take_shard(&self, shard: usize, out: &mut Vec<FrameBatch>) {
+        let waiting = match self.shards[shard].lock() {
             Ok(mut w) => std::mem::take(&mut *w),
-            Err(_) => return Vec::new(),
+            Err(_) => return,
         };
-        self.bytes.store(0, Ordering::Relaxed);
-        let mut out = Vec::with_capacity(waiting.len());
-        for (station_id, frames) in waiting {
-            let mut frames = frames;
+        let mut taken = 0;
+        for (station_id, mut frames) in waiting {
+            taken += frames.iter().map(|f| f.text.len()).sum::<usize>();
             while !frames.is_empty() {
                 let rest = frames.split_off(frames.len().min(ROW_FRAMES));
                 out.push(FrameBatch {
@@ -123,17 +148,39 @@ impl FrameBuffer {
                 frames = rest;
             }
         }
+        // Saturating: pushes racing with the take may have counted bytes not yet taken.
+        let _ = self
+            .bytes
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
+                Some(b.saturating_sub(taken))
+            });
+    }
+
+    /// Everything waiting, as rows.
+    pub fn take(&self) -> Vec<FrameBatch> {
+        let mut out = Vec::new();
+        for shard in 0..SHARDS {
+            self.take_shard(shard, &mut out);
+        }
         out
     }
 
-    /// Hands what waits to `write`, every second or when much waits, until the process ends.
+    /// Hands what waits to `write` until the process ends: one shard in turn every
+    /// `FLUSH_EVERY / SHARDS`, and everything at once when much waits.
     pub async fn flush_forever(self: Arc<Self>, write: impl Fn(Vec<FrameBatch>)) {
+        let mut tick = tokio::time::interval(FLUSH_EVERY / SHARDS as u32);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut next = 0;
         loop {
-            tokio::select! {
-                () = tokio::time::sleep(FLUSH_EVERY) => {}
-                () = self.full.notified() => {}
-            }
-            let batches = self.take();
+            let batches = tokio::select! {
+                _ = tick.tick() => {
+                    let mut out = Vec::new();
+                    self.take_shard(next, &mut out);
+                    next = (next + 1) % SHARDS;
+                    out
+                }
+                () = self.full.notified() => self.take(),
+            };
             if !batches.is_empty() {
                 write(batches);
             }

@@ -10,12 +10,51 @@ use crate::framelog::{FrameBatch, FrameBuffer};
 /// The most jobs one commit takes; more wait for the next.
 pub(crate) const MAX_GROUP: usize = 4096;
 
-/// When fewer jobs than this wait, the writer pauses for [`GATHER`] before committing.
-pub(crate) const GATHER_BELOW: usize = 128;
+/// The writer pauses for [`GATHER`] before committing only when busy (see [`Load`]) and while
+/// fewer than this many jobs wait.
+pub(crate) const GATHER_BELOW: usize = 256;
+
+/// Jobs per second above which the writer counts as busy.
+const BUSY_RATE: f64 = 5000.0;
+
+/// The writer's recent rate of jobs, measured over windows of a tenth of a second.
+pub(crate) struct Load {
+    window: std::time::Instant,
+    count: usize,
+    busy: bool,
+}
+
+impl Default for Load {
+    fn default() -> Load {
+        Load {
+            window: std::time::Instant::now(),
+            count: 0,
+            busy: false,
+        }
+    }
+}
+
+impl Load {
+    /// Counts jobs taken; at the end of each window, decides whether the writer is busy.
+    pub fn taken(&mut self, jobs: usize) {
+        self.count += jobs;
+        let elapsed = self.window.elapsed().as_secs_f64();
+        if elapsed >= 0.1 {
+            self.busy = self.count as f64 / elapsed >= BUSY_RATE;
+            self.count = 0;
+            self.window = std::time::Instant::now();
+        }
+    }
+
+    /// Whether jobs arrive fast enough for gathering to pay.
+    pub fn busy(&self) -> bool {
+        self.busy
+    }
+}
 
 /// The writer's gathering pause: short against a commit's own latency (measured with 1,000
-/// stations: from 300 µs to 1 ms, commits fell from 1,300 to 590 a second at the same CPU).
-pub(crate) const GATHER: std::time::Duration = std::time::Duration::from_micros(500);
+/// stations: from 300 µs to 1 ms, commits fell from 1,300 to 590 a second).
+pub(crate) const GATHER: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// Jobs waiting for the writer, at most; callers of `commit` wait for room (backpressure),
 /// appends beyond it are dropped and counted.

@@ -150,10 +150,25 @@ impl SqliteStore {
             .await
             .map_err(|e| OpenError::Io(e.to_string()))??
         };
+        // The writer does not checkpoint: a thread of its own does, less often, so that the
+        // commits stay short and pages rewritten by many commits are copied once.
+        writer
+            .pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(OpenError::Sqlite)?;
         let (queue, rx) = Queue::new();
+        // The checkpointer lives as long as the writer: it ends when `writer_alive` drops.
+        let (writer_alive, writer_gone) = std::sync::mpsc::channel::<()>();
         std::thread::Builder::new()
             .name("arus-sqlite-writer".into())
-            .spawn(move || writer_loop(writer, rx))
+            .spawn(move || {
+                writer_loop(writer, rx);
+                drop(writer_alive);
+            })
+            .map_err(|e| OpenError::Io(e.to_string()))?;
+        let checkpoint_path = path.clone();
+        std::thread::Builder::new()
+            .name("arus-sqlite-checkpoint".into())
+            .spawn(move || checkpointer(&checkpoint_path, &writer_gone))
             .map_err(|e| OpenError::Io(e.to_string()))?;
         Ok(SqliteStore {
             queue,
@@ -203,14 +218,42 @@ impl SqliteStore {
     }
 }
 
+/// How often the WAL is copied into the database file.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Copies the WAL into the database file every [`CHECKPOINT_EVERY`] (PASSIVE: never waits for
+/// the writer or readers; SQLite restarts the WAL once all of it is copied). Ends with the
+/// writer, or at once if the database cannot be opened (the writer then checkpoints nothing
+/// either, and the WAL grows until the next start checkpoints it).
+fn checkpointer(path: &str, writer_gone: &std::sync::mpsc::Receiver<()>) {
+    let Ok(conn) = Connection::open(path) else {
+        tracing::error!("the checkpointer cannot open the database");
+        return;
+    };
+    if let Err(e) = configure(&conn) {
+        tracing::error!(error = %e, "the checkpointer cannot configure the database");
+        return;
+    }
+    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+        writer_gone.recv_timeout(CHECKPOINT_EVERY)
+    {
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "checkpoint failed");
+        }
+    }
+}
+
 fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
+    let mut load = group::Load::default();
     while let Some(first) = rx.blocking_recv() {
-        // A short gathering pause when little is waiting: more callers share the commit, and
-        // the writer and the runtime wake each other less often.
-        if rx.len() < group::GATHER_BELOW {
+        // Under load, a short gathering pause when little is waiting: more callers share the
+        // commit, and the writer and the runtime wake each other less often. Under light load
+        // the commit goes at once, so latency stays that of one commit.
+        if load.busy() && rx.len() < group::GATHER_BELOW {
             std::thread::sleep(group::GATHER);
         }
         let jobs = group::take_group(first, &mut rx);
+        load.taken(jobs.len());
         let started = Instant::now();
         let all = apply_jobs(&mut conn, jobs.iter());
         match all {
