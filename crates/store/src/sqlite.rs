@@ -36,6 +36,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "lighter meter value indexes",
         include_str!("migrations/sqlite-3.sql"),
     ),
+    (
+        4,
+        "meter values settle in batches",
+        include_str!("migrations/sqlite-4.sql"),
+    ),
 ];
 
 /// Read connections kept open.
@@ -145,6 +150,7 @@ impl SqliteStore {
                 let mut conn = Connection::open(&path)?;
                 configure(&conn)?;
                 migrate(&mut conn)?;
+                settle_meter_values(&mut conn)?;
                 Ok(conn)
             })
             .await
@@ -243,8 +249,34 @@ fn checkpointer(path: &str, writer_gone: &std::sync::mpsc::Receiver<()>) {
     }
 }
 
+/// How often meter values move from `meter_values_recent` into `meter_values`.
+const SETTLE_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Moves the meter values that arrived since the last call from `meter_values_recent` (a table
+/// without indexes, so inserting is cheap) into `meter_values`, sorted by transaction, in one
+/// transaction: each transaction's index page is then written once per move rather than once
+/// per value. Readers see a value in exactly one of the two tables.
+fn settle_meter_values(conn: &mut Connection) -> rusqlite::Result<usize> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let moved = tx
+        .prepare_cached(
+            "INSERT INTO meter_values (station_id, evse_id, transaction_id, timestamp, samples, received_at)
+             SELECT station_id, evse_id, transaction_id, timestamp, samples, received_at
+             FROM meter_values_recent ORDER BY station_id, transaction_id, id",
+        )?
+        .execute([])?;
+    if moved > 0 {
+        // Without a WHERE clause SQLite empties the table in one step.
+        tx.prepare_cached("DELETE FROM meter_values_recent")?
+            .execute([])?;
+    }
+    tx.commit()?;
+    Ok(moved)
+}
+
 fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
     let mut load = group::Load::default();
+    let mut settled = Instant::now();
     while let Some(first) = rx.blocking_recv() {
         // Under load, a short gathering pause when little is waiting: more callers share the
         // commit, and the writer and the runtime wake each other less often. Under light load
@@ -282,6 +314,15 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
                     }
                 }
             }
+        }
+        // After the answers, so that no caller waits for the move.
+        if settled.elapsed() >= SETTLE_EVERY {
+            if let Err(e) = settle_meter_values(&mut conn) {
+                // The values stay where they are, readable, and move at the next turn.
+                tracing::warn!(error = %e, "moving meter values failed");
+                arus_telemetry::metrics().error("store");
+            }
+            settled = Instant::now();
         }
     }
 }
@@ -432,7 +473,7 @@ fn apply(c: &Connection, w: &Write) -> rusqlite::Result<()> {
             received_at,
         } => {
             let mut stmt = c.prepare_cached(
-                "INSERT INTO meter_values (station_id, evse_id, transaction_id, timestamp, samples, received_at)
+                "INSERT INTO meter_values_recent (station_id, evse_id, transaction_id, timestamp, samples, received_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?;
             for mv in values {
@@ -712,7 +753,10 @@ impl Store for SqliteStore {
         let (s, t) = (station_id.to_string(), transaction_id.to_string());
         self.read(move |c| {
             c.prepare_cached(
-                "SELECT timestamp, samples FROM meter_values WHERE station_id = ?1 AND transaction_id = ?2 ORDER BY timestamp, id",
+                "SELECT timestamp, samples, 0 AS recent, id FROM meter_values WHERE station_id = ?1 AND transaction_id = ?2
+                 UNION ALL
+                 SELECT timestamp, samples, 1, id FROM meter_values_recent WHERE station_id = ?1 AND transaction_id = ?2
+                 ORDER BY 1, 3, 4",
             )?
             .query_map(params![s, t], |r| {
                 let at: String = r.get(0)?;
