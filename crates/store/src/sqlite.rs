@@ -161,6 +161,10 @@ impl SqliteStore {
         writer
             .pragma_update(None, "wal_autocheckpoint", 0)
             .map_err(OpenError::Sqlite)?;
+        // When the log starts over, a file grown larger than this is cut back to it.
+        writer
+            .pragma_update(None, "journal_size_limit", 64i64 << 20)
+            .map_err(OpenError::Sqlite)?;
         let (queue, rx) = Queue::new();
         // The checkpointer lives as long as the writer: it ends when `writer_alive` drops.
         let (writer_alive, writer_gone) = std::sync::mpsc::channel::<()>();
@@ -225,12 +229,17 @@ impl SqliteStore {
 }
 
 /// How often the WAL is copied into the database file.
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
-/// Copies the WAL into the database file every [`CHECKPOINT_EVERY`] (PASSIVE: never waits for
-/// the writer or readers; SQLite restarts the WAL once all of it is copied). Ends with the
-/// writer, or at once if the database cannot be opened (the writer then checkpoints nothing
-/// either, and the WAL grows until the next start checkpoints it).
+/// WAL pages (4 KiB) above which the checkpointer makes the log start over.
+const RESTART_ABOVE: i64 = 4096;
+
+/// Copies the WAL into the database file every [`CHECKPOINT_EVERY`]. A PASSIVE checkpoint never
+/// waits for the writer, but under constant writes it never catches up either, and SQLite only
+/// starts the log over once all of it is copied: so when the log has grown past
+/// [`RESTART_ABOVE`], a RESTART checkpoint copies the rest while holding the writer back for
+/// that moment (milliseconds, since the passive one did the bulk). Ends with the writer, or at
+/// once if the database cannot be opened (the WAL then grows until the next start).
 fn checkpointer(path: &str, writer_gone: &std::sync::mpsc::Receiver<()>) {
     let Ok(conn) = Connection::open(path) else {
         tracing::error!("the checkpointer cannot open the database");
@@ -240,10 +249,21 @@ fn checkpointer(path: &str, writer_gone: &std::sync::mpsc::Receiver<()>) {
         tracing::error!(error = %e, "the checkpointer cannot configure the database");
         return;
     }
+    let checkpoint = |mode: &str| -> rusqlite::Result<i64> {
+        // (busy, pages in the log, pages copied)
+        conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| r.get(1))
+    };
     while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
         writer_gone.recv_timeout(CHECKPOINT_EVERY)
     {
-        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+        let result = checkpoint("PASSIVE").and_then(|log| {
+            if log > RESTART_ABOVE {
+                checkpoint("RESTART").map(|_| ())
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = result {
             tracing::warn!(error = %e, "checkpoint failed");
         }
     }
