@@ -127,7 +127,13 @@ pub(crate) struct StationState {
 }
 
 impl StationState {
-    fn new(id: String, version: Version, group: &Group, seed: u64, echo: bool) -> StationState {
+    pub(crate) fn new(
+        id: String,
+        version: Version,
+        group: &Group,
+        seed: u64,
+        echo: bool,
+    ) -> StationState {
         let mut rng = Rng::new(seed);
         let now = Instant::now();
         let evses = (1..=group.evses)
@@ -215,11 +221,11 @@ pub(crate) async fn station(
     let mut backoff = Duration::from_millis(500);
     loop {
         if *stop.borrow() {
-            return;
+            break;
         }
         let conn = tokio::select! {
             c = Conn::open(&shared.url, &id, version, group.password.as_deref(), source) => c,
-            _ = stop.changed() => return,
+            _ = stop.changed() => break,
         };
         let mut conn = match conn {
             Ok(c) => c,
@@ -230,7 +236,7 @@ pub(crate) async fn station(
                 backoff = (backoff * 2).min(Duration::from_secs(30));
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => continue,
-                    _ = stop.changed() => return,
+                    _ = stop.changed() => break,
                 }
             }
         };
@@ -253,13 +259,16 @@ pub(crate) async fn station(
             .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         conn.close().await;
         match outcome {
-            Ok(End::Stop) => return,
+            Ok(End::Stop) => break,
             Ok(End::Reboot) => {
                 st.registered = false;
                 st.boot_reason = "RemoteReset";
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
-            Ok(End::Offline(d)) => offline(&mut st, &group, d, &mut stop).await,
+            Ok(End::Offline(d)) => {
+                inc(&stats.offline);
+                offline(&mut st, &group, stats, d, &mut stop).await
+            }
             Err(e) => {
                 inc(&stats.disconnects);
                 tracing::debug!(station = %id, error = %e, "connection lost");
@@ -267,6 +276,10 @@ pub(crate) async fn station(
             }
         }
     }
+    // Transaction messages queued offline that never went out: the CSMS cannot know them.
+    stats
+        .unsent
+        .fetch_add(st.queue.len() as u64, std::sync::atomic::Ordering::Relaxed);
 }
 
 fn hash(s: &str) -> u64 {
@@ -954,11 +967,11 @@ async fn stop(
 async fn offline(
     st: &mut StationState,
     group: &Group,
+    stats: &Stats,
     period: Duration,
     stop: &mut watch::Receiver<bool>,
 ) {
     let until = Instant::now() + period;
-    let stats = Stats::default();
     loop {
         let due = st
             .evses
@@ -976,7 +989,7 @@ async fn offline(
         }
         for i in 0..st.evses.len() {
             if st.evses[i].phase == Phase::Charging && st.evses[i].next <= Instant::now() {
-                let _ = charge(None, st, group, &stats, i).await;
+                let _ = charge(None, st, group, stats, i).await;
             }
         }
     }

@@ -421,3 +421,143 @@ fn v201(st: &mut StationState, action: &str, payload: &str) -> Outcome {
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Every action the CSMS may send, in its smallest schema-valid form (built from the OCA
+    //! schemas), gets a CALLRESULT whose payload is valid against the response schema; actions
+    //! only stations send get NotSupported.
+    use super::*;
+    use crate::scenario::{Group, Mode};
+
+    /// Actions a charging station sends (OCPP 1.6 §4 and the security extension; 2.0.1 part 2
+    /// per functional block). DataTransfer goes both ways.
+    const STATION_SENDS_V16: &[&str] = &[
+        "Authorize",
+        "BootNotification",
+        "DiagnosticsStatusNotification",
+        "FirmwareStatusNotification",
+        "Heartbeat",
+        "LogStatusNotification",
+        "MeterValues",
+        "SecurityEventNotification",
+        "SignCertificate",
+        "SignedFirmwareStatusNotification",
+        "StartTransaction",
+        "StatusNotification",
+        "StopTransaction",
+    ];
+    const STATION_SENDS_V201: &[&str] = &[
+        "Authorize",
+        "BootNotification",
+        "ClearedChargingLimit",
+        "FirmwareStatusNotification",
+        "Get15118EVCertificate",
+        "GetCertificateStatus",
+        "Heartbeat",
+        "LogStatusNotification",
+        "MeterValues",
+        "NotifyChargingLimit",
+        "NotifyCustomerInformation",
+        "NotifyDisplayMessages",
+        "NotifyEVChargingNeeds",
+        "NotifyEVChargingSchedule",
+        "NotifyEvent",
+        "NotifyMonitoringReport",
+        "NotifyReport",
+        "PublishFirmwareStatusNotification",
+        "ReportChargingProfiles",
+        "ReservationStatusUpdate",
+        "SecurityEventNotification",
+        "SignCertificate",
+        "StatusNotification",
+        "TransactionEvent",
+    ];
+
+    /// The smallest instance of `schema`: required properties only, first enum values,
+    /// minimum numbers, the fewest array items (at least one when required).
+    fn minimal(schema: &Value, root: &Value) -> Value {
+        if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
+            let name = r.trim_start_matches("#/definitions/");
+            return minimal(&root["definitions"][name], root);
+        }
+        if let Some(first) = schema
+            .get("enum")
+            .and_then(Value::as_array)
+            .and_then(|e| e.first())
+        {
+            return first.clone();
+        }
+        match schema.get("type").and_then(Value::as_str) {
+            Some("object") => {
+                let mut out = serde_json::Map::new();
+                for name in schema["required"].as_array().into_iter().flatten() {
+                    let name = name.as_str().expect("property names are strings");
+                    out.insert(name.to_string(), minimal(&schema["properties"][name], root));
+                }
+                Value::Object(out)
+            }
+            Some("array") => {
+                let n = schema["minItems"].as_u64().unwrap_or(1).max(1);
+                Value::Array((0..n).map(|_| minimal(&schema["items"], root)).collect())
+            }
+            Some("integer") | Some("number") => {
+                schema.get("minimum").cloned().unwrap_or_else(|| json!(1))
+            }
+            Some("boolean") => json!(false),
+            _ if schema.get("format").and_then(Value::as_str) == Some("date-time") => {
+                json!("2026-01-01T00:00:00.000Z")
+            }
+            _ if schema.get("format").and_then(Value::as_str) == Some("uri") => {
+                json!("https://example.com/x")
+            }
+            _ => json!("x"),
+        }
+    }
+
+    fn check(version: Version, dir: &str, names: Vec<&str>, station_sends: &[&str], suffix: &str) {
+        let group = Group::new("T", 1, Mode::Realistic);
+        let mut st = StationState::new("T-0".into(), version, &group, 1, false);
+        let schemas = concat!(env!("CARGO_MANIFEST_DIR"), "/../ocpp/schemas/");
+        let mut answered = 0;
+        for action in names {
+            let path = format!("{schemas}{dir}/{action}{suffix}.json");
+            let text = std::fs::read_to_string(&path).expect("schema readable");
+            let schema: Value = serde_json::from_str(&text).expect("schema is JSON");
+            let request = minimal(&schema, &schema).to_string();
+            let frame = answer(&mut st, "42", action, &request);
+            let frame: Value = serde_json::from_str(&frame).expect("answer is JSON");
+            if station_sends.contains(&action) && action != "DataTransfer" {
+                assert_eq!(frame[0], 4, "{action}: {frame}");
+                assert_eq!(frame[2], "NotSupported", "{action}");
+                continue;
+            }
+            assert_eq!(frame[0], 3, "{action} {request} was refused: {frame}");
+            assert_eq!(frame[1], "42");
+            assert!(
+                response_valid(version, action, &frame[2].to_string()),
+                "{action}: {frame}"
+            );
+            answered += 1;
+        }
+        assert!(answered > 20, "only {answered} actions answered");
+    }
+
+    #[test]
+    fn every_csms_action_of_ocpp16_gets_a_valid_answer() {
+        let names = arus_ocpp::v16::Action::ALL
+            .iter()
+            .map(|a| a.as_str())
+            .collect();
+        check(Version::V16, "v16", names, STATION_SENDS_V16, "");
+    }
+
+    #[test]
+    fn every_csms_action_of_ocpp201_gets_a_valid_answer() {
+        let names = arus_ocpp::v201::Action::ALL
+            .iter()
+            .map(|a| a.as_str())
+            .collect();
+        check(Version::V201, "v201", names, STATION_SENDS_V201, "Request");
+    }
+}

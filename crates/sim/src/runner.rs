@@ -172,6 +172,9 @@ pub async fn run(
     })
     .await;
     set.abort_all();
+    // Stations count what they leave queued as they stop.
+    let mut summary = summary;
+    summary.unsent = stats.unsent.load(Ordering::Relaxed);
     if let Some(p) = progress {
         p.abort();
         eprintln!();

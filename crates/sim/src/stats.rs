@@ -37,6 +37,10 @@ pub struct Stats {
     pub stopped: AtomicU64,
     /// Queued events replayed after an offline period.
     pub replayed: AtomicU64,
+    /// Offline periods (a station dropped its connection on purpose and queued its events).
+    pub offline: AtomicU64,
+    /// Transaction messages still queued when the run stopped.
+    pub unsent: AtomicU64,
     latency: Mutex<Histogram<u64>>,
     /// When the measurement window began.
     window: Mutex<Window>,
@@ -73,6 +77,8 @@ impl Default for Stats {
             started: AtomicU64::new(0),
             stopped: AtomicU64::new(0),
             replayed: AtomicU64::new(0),
+            offline: AtomicU64::new(0),
+            unsent: AtomicU64::new(0),
             latency: Mutex::new(histogram()),
             window: Mutex::new(Window {
                 since: Instant::now(),
@@ -165,6 +171,8 @@ impl Stats {
             transactions_started: get(&self.started),
             transactions_stopped: get(&self.stopped),
             replayed: get(&self.replayed),
+            offline_periods: get(&self.offline),
+            unsent: get(&self.unsent),
             window_s: window.as_secs_f64(),
             window_results: results,
             window_errors: errors,
@@ -239,6 +247,10 @@ pub struct Summary {
     pub transactions_stopped: u64,
     /// Offline events replayed.
     pub replayed: u64,
+    /// Offline periods.
+    pub offline_periods: u64,
+    /// Transaction messages still queued offline when the run stopped (never sent).
+    pub unsent: u64,
     /// Length of the measurement window, seconds.
     pub window_s: f64,
     /// CALLRESULTs in the window.
@@ -274,8 +286,13 @@ impl fmt::Display for Summary {
         writeln!(f, "csms commands       {:>10}", self.commands)?;
         writeln!(
             f,
-            "transactions        {:>10}   stopped {} replayed events {}",
-            self.transactions_started, self.transactions_stopped, self.replayed
+            "transactions        {:>10}   stopped {}",
+            self.transactions_started, self.transactions_stopped
+        )?;
+        writeln!(
+            f,
+            "offline periods     {:>10}   replayed events {} unsent at the end {}",
+            self.offline_periods, self.replayed, self.unsent
         )?;
         writeln!(
             f,

@@ -12,3 +12,4 @@ mod handshake;
 mod liveness;
 mod ocpp16;
 mod ocpp201;
+mod sim;

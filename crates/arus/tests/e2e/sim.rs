@@ -1,0 +1,145 @@
+//! The simulator against the real server: a mixed fleet of 1.6 and 2.0.1 stations charging,
+//! faulting and dropping offline at high speed, and `serve --demo`.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::both;
+use crate::common::{Backend, Server};
+
+both!(a_mixed_fleet_loses_no_transaction);
+
+/// Every transaction the simulated stations had acknowledged is in the server; every stop they
+/// sent or replayed after an offline period is recorded; no CALL was refused or left
+/// unanswered.
+async fn a_mixed_fleet_loses_no_transaction(b: &Backend) {
+    let server = Server::start(b, &["--allow-unknown-stations"]).await;
+    server.token("SIM-TOKEN", "Accepted", None, None).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let scenario = dir.path().join("fleet.toml");
+    let url = server.ws_url("x");
+    let url = url.trim_end_matches("/x");
+    std::fs::write(
+        &scenario,
+        format!(
+            r#"
+url = "{url}"
+duration = "12s"
+
+[[group]]
+name = "fleet"
+prefix = "FLEET-"
+count = 10
+v16_share = 0.5
+evses = 2
+mode = "realistic"
+speed = 600.0
+meter_interval = "60s"
+session_gap = "1m..10m"
+session_energy_kwh = [5.0, 15.0]
+fault_rate = 0.2
+offline_rate = 1.0
+offline_for = "5m"
+tokens = ["SIM-TOKEN"]
+"#
+        ),
+    )
+    .expect("scenario written");
+    let summary_path = dir.path().join("summary.json");
+    let sim = tokio::task::spawn_blocking({
+        let (scenario, summary_path) = (scenario.clone(), summary_path.clone());
+        move || {
+            Command::new(env!("CARGO_BIN_EXE_arus"))
+                .arg("sim")
+                .arg("--scenario")
+                .arg(&scenario)
+                .arg("--quiet")
+                .arg("--json")
+                .arg(&summary_path)
+                .env("ARUS_LOG", "warn")
+                .output()
+                .expect("arus sim runs")
+        }
+    })
+    .await
+    .expect("joined");
+    assert!(
+        sim.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sim.stderr)
+    );
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary_path).expect("summary written"))
+            .expect("summary is JSON");
+    let n = |k: &str| {
+        summary[k]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{k} in {summary}"))
+    };
+    assert_eq!(n("booted"), 10, "{summary}");
+    assert_eq!(n("callErrors"), 0, "{summary}");
+    assert_eq!(n("timeouts"), 0, "{summary}");
+    assert_eq!(n("connectErrors"), 0, "{summary}");
+    assert!(n("transactionsStarted") > 5, "{summary}");
+    assert!(n("offlinePeriods") > 0 && n("replayed") > 0, "{summary}");
+
+    let items = server.get("/api/v1/transactions?limit=1000").await;
+    let items = items["items"].as_array().cloned().unwrap_or_default();
+    let fleet: Vec<&Value> = items
+        .iter()
+        .filter(|t| {
+            t["stationId"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("FLEET-"))
+        })
+        .collect();
+    // Starts go out only online and count once answered: each is a transaction here.
+    assert_eq!(fleet.len() as u64, n("transactionsStarted"), "{summary}");
+    // Stops count when sent or queued; those still queued at the end never reached us.
+    let stopped = fleet.iter().filter(|t| !t["stoppedAt"].is_null()).count() as u64;
+    assert!(
+        stopped <= n("transactionsStopped") && stopped + n("unsent") >= n("transactionsStopped"),
+        "{stopped} stopped here; {summary}"
+    );
+    // 2.0.1 events that came in offline carry their meter readings: energy is known.
+    assert!(
+        fleet
+            .iter()
+            .filter(|t| !t["stoppedAt"].is_null())
+            .all(|t| t["energyWh"].as_f64().is_some_and(|e| e > 0.0)),
+        "{fleet:?}"
+    );
+}
+
+/// `serve --demo` starts its simulated stations against itself: they connect and boot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_shows_live_stations() {
+    let b = Backend::sqlite();
+    let server = Server::start(&b, &["--demo", "--demo-stations", "6"]).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let stations = server.get("/api/v1/stations").await;
+        let connected = stations["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|s| {
+                s["id"].as_str().is_some_and(|i| i.starts_with("DEMO-")) && s["connected"] == true
+            })
+            .count();
+        if connected == 6 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{connected} of 6 demo stations connected"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let first = server.get("/api/v1/stations").await;
+    let id = first["items"][0]["id"].as_str().expect("an id").to_string();
+    let one = server.get(&format!("/api/v1/stations/{id}")).await;
+    assert!(one["vendor"].is_string(), "{one}");
+}
