@@ -286,6 +286,18 @@ pub trait Store: Send + Sync + 'static {
     /// Queues writes that need no acknowledgement; they go out with the next commit.
     fn append(&self, writes: Vec<Write>);
 
+    /// Adds a frame to the frame log without waiting (like `append` of a `Write::Frame`, which
+    /// is what the default does; stores that buffer the log take the text without a copy of
+    /// the id).
+    fn log_frame(&self, station_id: &str, direction: Direction, at: Time, text: String) {
+        self.append(vec![Write::Frame {
+            station_id: station_id.to_string(),
+            direction,
+            at,
+            text,
+        }]);
+    }
+
     /// A station.
     fn station(&self, id: &str) -> BoxFut<'_, Result<Option<StationRecord>, StoreError>>;
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use arus_domain::StationId;
 use arus_domain::csms::StationContext;
-use arus_domain::store::{Direction, Write};
+use arus_domain::store::Direction;
 use arus_ocpp::Version;
 use arus_ocpp::rpc::{self, ErrorCode, Frame};
 use arus_ws::frame::{
@@ -410,12 +410,10 @@ impl Session {
 
     /// Logs a frame (the log is written in the background; no wait).
     fn log(&self, direction: Direction, at: chrono::DateTime<Utc>, text: String) {
-        self.gateway.csms().store().append(vec![Write::Frame {
-            station_id: self.ctx.id.to_string(),
-            direction,
-            at,
-            text,
-        }]);
+        self.gateway
+            .csms()
+            .store()
+            .log_frame(&self.ctx.id, direction, at, text);
     }
 
     async fn send_text(&mut self, text: String) -> Result<(), String> {

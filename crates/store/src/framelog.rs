@@ -23,35 +23,96 @@ const FLUSH_BYTES: usize = 8 << 20;
 /// The most frames in one row.
 const ROW_FRAMES: usize = 512;
 
-/// A station's frames of one flush.
+/// A row of the frame log: up to [`ROW_FRAMES`] frames of one station, already encoded.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct FrameBatch {
     pub station_id: String,
-    pub frames: Vec<FrameRecord>,
+    pub first_at: Time,
+    pub last_at: Time,
+    pub count: usize,
+    /// The frames, each as `at \t direction \t length \t text`, one after another.
+    pub text: String,
 }
 
 impl FrameBatch {
-    pub fn first_at(&self) -> Time {
-        self.frames.first().map(|f| f.at).unwrap_or_default()
-    }
-
-    pub fn last_at(&self) -> Time {
-        self.frames.last().map(|f| f.at).unwrap_or_default()
-    }
-
-    /// The row's text: each frame as `at \t direction \t length \t text`, one after another.
-    pub fn encode(&self) -> String {
-        let mut out = String::with_capacity(self.frames.iter().map(|f| f.text.len() + 40).sum());
-        for f in &self.frames {
-            out.push_str(&f.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
-            out.push('\t');
-            out.push_str(f.direction.as_str());
-            out.push('\t');
-            out.push_str(&f.text.len().to_string());
-            out.push('\t');
-            out.push_str(&f.text);
+    fn new(station_id: String, at: Time) -> FrameBatch {
+        FrameBatch {
+            station_id,
+            first_at: at,
+            last_at: at,
+            count: 0,
+            text: String::new(),
         }
-        out
+    }
+
+    /// A row of one frame.
+    pub fn single(station_id: &str, direction: Direction, at: Time, text: &str) -> FrameBatch {
+        let mut b = FrameBatch::new(station_id.to_string(), at);
+        b.add(direction, at, text);
+        b
+    }
+
+    /// Appends a frame, encoded.
+    fn add(&mut self, direction: Direction, at: Time, text: &str) {
+        if self.count == 0 {
+            self.first_at = at;
+            self.text.reserve(text.len() + 48);
+        }
+        self.last_at = at;
+        self.count += 1;
+        push_ts(&mut self.text, &at);
+        self.text.push('\t');
+        self.text.push_str(direction.as_str());
+        self.text.push('\t');
+        push_number(&mut self.text, text.len());
+        self.text.push('\t');
+        self.text.push_str(text);
+    }
+}
+
+/// Writes `2024-05-01T12:00:00.123456Z` (what `decode` reads back). By hand: chrono's
+/// formatter cost more than the rest of logging a frame.
+fn push_ts(out: &mut String, t: &Time) {
+    use chrono::{Datelike, Timelike};
+    fn two(out: &mut String, n: u32) {
+        out.push(char::from(b'0' + (n / 10 % 10) as u8));
+        out.push(char::from(b'0' + (n % 10) as u8));
+    }
+    let year = t.year().clamp(0, 9999) as u32;
+    two(out, year / 100);
+    two(out, year % 100);
+    out.push('-');
+    two(out, t.month());
+    out.push('-');
+    two(out, t.day());
+    out.push('T');
+    two(out, t.hour());
+    out.push(':');
+    two(out, t.minute());
+    out.push(':');
+    two(out, t.second());
+    out.push('.');
+    let micros = t.nanosecond() / 1000 % 1_000_000;
+    two(out, micros / 10_000);
+    two(out, micros / 100 % 100);
+    two(out, micros % 100);
+    out.push('Z');
+}
+
+fn push_number(out: &mut String, n: usize) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for d in &digits[i..] {
+        out.push(char::from(*d));
     }
 }
 
@@ -85,16 +146,23 @@ pub(crate) fn decode(mut s: &str) -> Vec<FrameRecord> {
     out
 }
 
-/// Frames waiting to be written, in [`SHARDS`] shards by station.
+/// Frames waiting to be written, in [`SHARDS`] shards by station, already encoded as rows.
 ///
 /// The shards are flushed in turn, one every `FLUSH_EVERY / SHARDS`: each station still gets
 /// about one row a second, but the writer receives a tenth of the log ten times a second rather
 /// than all of it at once, so no single commit grows large enough to hold up the commits that
 /// stations wait for.
 pub(crate) struct FrameBuffer {
-    shards: [Mutex<HashMap<String, Vec<FrameRecord>>>; SHARDS],
+    shards: [Mutex<Shard>; SHARDS],
     bytes: AtomicUsize,
     full: Notify,
+}
+
+/// One shard: the row being filled for each station, and rows already full.
+#[derive(Default)]
+struct Shard {
+    open: HashMap<String, FrameBatch>,
+    full: Vec<FrameBatch>,
 }
 
 /// How many parts the waiting frames are kept in (and flushed in turn).
@@ -103,7 +171,7 @@ const SHARDS: usize = 10;
 impl Default for FrameBuffer {
     fn default() -> FrameBuffer {
         FrameBuffer {
-            shards: std::array::from_fn(|_| Mutex::new(HashMap::new())),
+            shards: std::array::from_fn(|_| Mutex::new(Shard::default())),
             bytes: AtomicUsize::new(0),
             full: Notify::new(),
         }
@@ -120,10 +188,27 @@ fn shard_of(station_id: &str) -> usize {
 }
 
 impl FrameBuffer {
-    pub fn push(&self, station_id: String, frame: FrameRecord) {
-        let len = frame.text.len();
-        if let Ok(mut w) = self.shards[shard_of(&station_id)].lock() {
-            w.entry(station_id).or_default().push(frame);
+    /// Adds a frame to its station's row.
+    pub fn push(&self, station_id: &str, direction: Direction, at: Time, text: &str) {
+        let len = text.len();
+        if let Ok(mut shard) = self.shards[shard_of(station_id)].lock() {
+            let shard = &mut *shard;
+            // Looked up by &str: the id is copied only for a station's first frame of a row.
+            let full = match shard.open.get_mut(station_id) {
+                Some(row) => {
+                    row.add(direction, at, text);
+                    row.count >= ROW_FRAMES
+                }
+                None => {
+                    let mut row = FrameBatch::new(station_id.to_string(), at);
+                    row.add(direction, at, text);
+                    shard.open.insert(station_id.to_string(), row);
+                    false
+                }
+            };
+            if full && let Some(row) = shard.open.remove(station_id) {
+                shard.full.push(row);
+            }
         }
         if self.bytes.fetch_add(len, Ordering::Relaxed) + len > FLUSH_BYTES {
             self.full.notify_one();
@@ -132,22 +217,14 @@ impl FrameBuffer {
 
     /// Everything waiting in one shard, as rows.
     fn take_shard(&self, shard: usize, out: &mut Vec<FrameBatch>) {
-        let waiting = match self.shards[shard].lock() {
-            Ok(mut w) => std::mem::take(&mut *w),
+        let (open, full) = match self.shards[shard].lock() {
+            Ok(mut s) => (std::mem::take(&mut s.open), std::mem::take(&mut s.full)),
             Err(_) => return,
         };
-        let mut taken = 0;
-        for (station_id, mut frames) in waiting {
-            taken += frames.iter().map(|f| f.text.len()).sum::<usize>();
-            while !frames.is_empty() {
-                let rest = frames.split_off(frames.len().min(ROW_FRAMES));
-                out.push(FrameBatch {
-                    station_id: station_id.clone(),
-                    frames,
-                });
-                frames = rest;
-            }
-        }
+        let before = out.len();
+        out.extend(full);
+        out.extend(open.into_values());
+        let taken: usize = out[before..].iter().map(|b| b.text.len()).sum();
         // Saturating: pushes racing with the take may have counted bytes not yet taken.
         let _ = self
             .bytes
@@ -195,44 +272,59 @@ mod tests {
     #[test]
     fn round_trip() {
         let at = Utc::now();
-        let frames = vec![
-            FrameRecord {
-                at,
-                direction: Direction::In,
-                text: "[2,\"1\",\"Heartbeat\",{}]".into(),
-            },
-            FrameRecord {
-                at,
-                direction: Direction::Out,
-                text: "line\nbreak\ttab é".into(),
-            },
-        ];
-        let b = FrameBatch {
-            station_id: "CS".into(),
-            frames: frames.clone(),
-        };
-        let back = decode(&b.encode());
+        let mut b = FrameBatch::single("CS", Direction::In, at, "[2,\"1\",\"Heartbeat\",{}]");
+        b.add(Direction::Out, at, "line\nbreak\ttab é");
+        let back = decode(&b.text);
         assert_eq!(back.len(), 2);
-        assert_eq!(back[1].text, frames[1].text);
+        assert_eq!(b.count, 2);
+        assert_eq!(back[1].text, "line\nbreak\ttab é");
         assert_eq!(back[0].direction, Direction::In);
+        assert_eq!(back[1].direction, Direction::Out);
+        // Microseconds survive the text form.
+        use chrono::Timelike;
+        let micros = at
+            .with_nanosecond(at.nanosecond() / 1000 * 1000)
+            .unwrap_or(at);
+        assert_eq!(back[0].at, micros);
+    }
+
+    #[test]
+    fn timestamps_match_chrono() {
+        for t in [0i64, 1_700_000_000, 4_102_444_799] {
+            let at = DateTime::<Utc>::from_timestamp(t, 7_000).unwrap_or_default();
+            let mut ours = String::new();
+            push_ts(&mut ours, &at);
+            assert_eq!(
+                ours,
+                at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+            );
+        }
+        let mut n = String::new();
+        push_number(&mut n, 0);
+        push_number(&mut n, 1234567);
+        assert_eq!(n, "01234567");
     }
 
     #[test]
     fn rows_are_bounded() {
         let buf = FrameBuffer::default();
         for i in 0..1200 {
-            buf.push(
-                "CS".into(),
-                FrameRecord {
-                    at: Utc::now(),
-                    direction: Direction::In,
-                    text: i.to_string(),
-                },
-            );
+            buf.push("CS", Direction::In, Utc::now(), &i.to_string());
         }
+        buf.push("OTHER", Direction::Out, Utc::now(), "x");
         let rows = buf.take();
-        assert_eq!(rows.iter().map(|r| r.frames.len()).sum::<usize>(), 1200);
-        assert!(rows.iter().all(|r| r.frames.len() <= ROW_FRAMES));
+        assert_eq!(rows.iter().map(|r| r.count).sum::<usize>(), 1201);
+        assert!(rows.iter().all(|r| r.count <= ROW_FRAMES));
+        let texts: Vec<String> = rows
+            .iter()
+            .filter(|r| r.station_id == "CS")
+            .flat_map(|r| decode(&r.text))
+            .map(|f| f.text)
+            .collect();
+        assert_eq!(texts.len(), 1200);
+        let mut sorted: Vec<usize> = texts.iter().filter_map(|t| t.parse().ok()).collect();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..1200).collect::<Vec<_>>());
         assert!(buf.take().is_empty());
     }
 }

@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use arus_domain::store::{FrameRecord, StoreError, Write};
+use arus_domain::Time;
+use arus_domain::store::{Direction, StoreError, Write};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::framelog::{FrameBatch, FrameBuffer};
@@ -130,14 +131,7 @@ impl Queue {
                     direction,
                     at,
                     text,
-                } => self.frames.push(
-                    station_id,
-                    FrameRecord {
-                        at,
-                        direction,
-                        text,
-                    },
-                ),
+                } => self.frames.push(&station_id, direction, at, &text),
                 other => rest.push(other),
             }
         }
@@ -152,6 +146,11 @@ impl Queue {
         if self.tx.try_send(job).is_err() {
             arus_telemetry::metrics().frame_log_dropped.inc();
         }
+    }
+
+    /// Adds one frame to the frame log's buffer.
+    pub fn log_frame(&self, station_id: &str, direction: Direction, at: Time, text: &str) {
+        self.frames.push(station_id, direction, at, text);
     }
 }
 

@@ -314,14 +314,7 @@ fn ops(w: &Write, out: &mut Vec<Op>) {
             text,
         } => {
             // Frames normally come batched (see `framelog`); one that does not is a batch of one.
-            let b = crate::framelog::FrameBatch {
-                station_id: station_id.clone(),
-                frames: vec![FrameRecord {
-                    at: *at,
-                    direction: *direction,
-                    text: text.clone(),
-                }],
-            };
+            let b = crate::framelog::FrameBatch::single(station_id, *direction, *at, text);
             out.push(frame_batch(&b));
         }
         Write::PutIdToken(r) => out.push(op(
@@ -357,10 +350,10 @@ fn frame_batch(b: &crate::framelog::FrameBatch) -> Op {
         "INSERT INTO frame_log (station_id, first_at, last_at, count, frames) VALUES ($1, $2, $3, $4, $5)",
         vec![
             Box::new(b.station_id.clone()),
-            Box::new(b.first_at()),
-            Box::new(b.last_at()),
-            Box::new(b.frames.len() as i64),
-            Box::new(b.encode()),
+            Box::new(b.first_at),
+            Box::new(b.last_at),
+            Box::new(b.count as i64),
+            Box::new(b.text.clone()),
         ],
     )
 }
@@ -511,6 +504,16 @@ impl Store for PgStore {
 
     fn append(&self, writes: Vec<Write>) {
         self.queue.append(writes);
+    }
+
+    fn log_frame(
+        &self,
+        station_id: &str,
+        direction: arus_domain::store::Direction,
+        at: Time,
+        text: String,
+    ) {
+        self.queue.log_frame(station_id, direction, at, &text);
     }
 
     fn station(&self, id: &str) -> BoxFut<'_, Result<Option<StationRecord>, StoreError>> {

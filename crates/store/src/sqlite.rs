@@ -362,10 +362,10 @@ fn apply_jobs<'a>(
             )?
             .execute(params![
                 b.station_id,
-                ts(&b.first_at()),
-                ts(&b.last_at()),
-                b.frames.len() as i64,
-                b.encode()
+                ts(&b.first_at),
+                ts(&b.last_at),
+                b.count as i64,
+                b.text
             ])?;
         }
     }
@@ -533,18 +533,11 @@ fn apply(c: &Connection, w: &Write) -> rusqlite::Result<()> {
             text,
         } => {
             // Frames normally come batched (see `framelog`); one that does not is a batch of one.
-            let b = crate::framelog::FrameBatch {
-                station_id: station_id.clone(),
-                frames: vec![FrameRecord {
-                    at: *at,
-                    direction: *direction,
-                    text: text.clone(),
-                }],
-            };
+            let b = crate::framelog::FrameBatch::single(station_id, *direction, *at, text);
             c.prepare_cached(
                 "INSERT INTO frame_log (station_id, first_at, last_at, count, frames) VALUES (?1, ?2, ?3, 1, ?4)",
             )?
-            .execute(params![station_id, ts(at), ts(at), b.encode()])?;
+            .execute(params![station_id, ts(at), ts(at), b.text])?;
         }
         Write::PutIdToken(r) => {
             c.prepare_cached(
@@ -630,6 +623,16 @@ impl Store for SqliteStore {
 
     fn append(&self, writes: Vec<Write>) {
         self.queue.append(writes);
+    }
+
+    fn log_frame(
+        &self,
+        station_id: &str,
+        direction: arus_domain::store::Direction,
+        at: Time,
+        text: String,
+    ) {
+        self.queue.log_frame(station_id, direction, at, &text);
     }
 
     fn station(&self, id: &str) -> BoxFut<'_, Result<Option<StationRecord>, StoreError>> {
