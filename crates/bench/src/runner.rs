@@ -454,11 +454,12 @@ pub fn table(results: &[Measurement]) -> String {
             "idle" => {
                 let _ = writeln!(
                     out,
-                    "| server | connected | RSS before (MiB) | RSS after (MiB) | bytes per station | Arus ÷ server |"
+                    "| server | connected | RSS before (MiB) | RSS after (MiB) | bytes per station | server ÷ Arus (memory) |"
                 );
                 let _ = writeln!(out, "|---|---|---|---|---|---|");
                 for m in &ms {
-                    let ratio = ratio(arus.and_then(|a| a.bytes_per_station), m.bytes_per_station);
+                    // Less is better: how many times the server's memory per station Arus's is.
+                    let ratio = ratio(m.bytes_per_station, arus.and_then(|a| a.bytes_per_station));
                     let _ = writeln!(
                         out,
                         "| {} | {} | {:.1} | {:.1} | {} | {} |",
@@ -475,7 +476,7 @@ pub fn table(results: &[Measurement]) -> String {
             "storm" => {
                 let _ = writeln!(
                     out,
-                    "| server | connected | all booted after (s) | errors | Arus ÷ server |"
+                    "| server | connected | all booted after (s) | errors | server ÷ Arus (time) |"
                 );
                 let _ = writeln!(out, "|---|---|---|---|---|");
                 for m in &ms {
@@ -487,7 +488,7 @@ pub fn table(results: &[Measurement]) -> String {
                         m.all_booted_s
                             .map_or("not all".into(), |t| format!("{t:.2}")),
                         m.errors,
-                        ratio(arus.and_then(|a| a.all_booted_s), m.all_booted_s)
+                        ratio(m.all_booted_s, arus.and_then(|a| a.all_booted_s))
                     );
                 }
             }
@@ -526,9 +527,10 @@ pub fn table(results: &[Measurement]) -> String {
     out
 }
 
-fn ratio(arus: Option<f64>, other: Option<f64>) -> String {
-    match (arus, other) {
-        (Some(a), Some(o)) if o > 0.0 => format!("{:.2}", a / o),
+/// `a ÷ b`, when both are known.
+fn ratio(a: Option<f64>, b: Option<f64>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
         _ => "-".into(),
     }
 }
