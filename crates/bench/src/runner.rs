@@ -534,3 +534,67 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> String {
         _ => "-".into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn measurement(scenario: &str, target: &str) -> Measurement {
+        Measurement {
+            scenario: scenario.into(),
+            target: target.into(),
+            stations: 100,
+            rate: None,
+            server_cpu_s: 1.0,
+            rss_before_kib: 0,
+            rss_after_kib: 0,
+            bytes_per_station: None,
+            throughput: 0.0,
+            per_cpu_second: None,
+            p50_ms: 0.0,
+            p99_ms: 0.0,
+            p999_ms: 0.0,
+            all_booted_s: None,
+            errors: 0,
+            connected: 100,
+            failure: None,
+            sim: Value::Null,
+        }
+    }
+
+    /// Ratios read the same way in every table: above 1, Arus is ahead.
+    #[test]
+    fn ratios_put_arus_ahead_above_one() {
+        let mut a = measurement("steady", "arus");
+        a.per_cpu_second = Some(30_000.0);
+        let mut p = measurement("steady", "peer");
+        p.per_cpu_second = Some(20_000.0);
+        let mut ai = measurement("idle", "arus");
+        ai.bytes_per_station = Some(4_000.0);
+        let mut pi = measurement("idle", "peer");
+        pi.bytes_per_station = Some(12_000.0);
+        let mut as_ = measurement("storm", "arus");
+        as_.all_booted_s = Some(2.0);
+        let mut ps = measurement("storm", "peer");
+        ps.all_booted_s = None;
+        let t = table(&[a, p, ai, pi, as_, ps]);
+        assert!(t.contains("| peer | 0 | 1.00 | 20000 |"), "{t}");
+        assert!(
+            t.trim_end()
+                .lines()
+                .any(|l| l.starts_with("| peer |") && l.ends_with("| 1.50 |")),
+            "{t}"
+        );
+        assert!(
+            t.lines()
+                .any(|l| l.starts_with("| peer | 100 |") && l.ends_with("| 3.00 |")),
+            "{t}"
+        );
+        // A peer that did not boot every station has no time to compare.
+        assert!(
+            t.lines()
+                .any(|l| l.starts_with("| peer | 100 | not all |") && l.ends_with("| - |")),
+            "{t}"
+        );
+    }
+}
