@@ -6,6 +6,10 @@
 //! successful verification is remembered (as a SHA-256 of hash and password, in memory only):
 //! a station reconnecting with the same password is checked in microseconds, and a changed
 //! password hash makes the remembered entry useless.
+//!
+//! Argon2 also costs memory (19 MiB per verification with the default parameters), so at most
+//! one verification per CPU runs at a time: a reconnection storm of thousands of stations with
+//! passwords queues for the CPUs instead of taking gigabytes at once.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -41,9 +45,20 @@ pub fn parse_basic(header: &str) -> Option<(String, Vec<u8>)> {
 }
 
 /// Checks passwords against stored hashes, remembering successes.
-#[derive(Default)]
 pub struct Verifier {
     known: Mutex<HashMap<String, [u8; 32]>>,
+    /// One permit per argon2 verification allowed to run at once.
+    running: tokio::sync::Semaphore,
+}
+
+impl Default for Verifier {
+    fn default() -> Verifier {
+        Verifier::with_concurrency(
+            std::thread::available_parallelism()
+                .map(std::num::NonZeroUsize::get)
+                .unwrap_or(1),
+        )
+    }
 }
 
 fn fingerprint(phc: &str, password: &[u8]) -> [u8; 32] {
@@ -55,6 +70,14 @@ fn fingerprint(phc: &str, password: &[u8]) -> [u8; 32] {
 }
 
 impl Verifier {
+    /// A verifier running at most `n` (at least 1) argon2 verifications at once.
+    pub fn with_concurrency(n: usize) -> Verifier {
+        Verifier {
+            known: Mutex::new(HashMap::new()),
+            running: tokio::sync::Semaphore::new(n.max(1)),
+        }
+    }
+
     /// Whether `password` matches the station's stored hash. Also accepted: a password sent as
     /// raw bytes whose hexadecimal form is the registered one (1.6 AuthorizationKey).
     pub async fn verify(&self, station_id: &str, phc: &str, password: &[u8]) -> bool {
@@ -68,6 +91,11 @@ impl Verifier {
         {
             return true;
         }
+        // Never closed, so acquiring fails only if that changes; then refuse rather than run
+        // unbounded.
+        let Ok(_permit) = self.running.acquire().await else {
+            return false;
+        };
         let phc_owned = phc.to_string();
         let password = password.to_vec();
         let ok = tokio::task::spawn_blocking(move || {
@@ -122,6 +150,36 @@ mod tests {
         // Another hash (a changed password) is not satisfied by the remembered one.
         let other = hash_password("fedcba9876543210").expect("hashes");
         assert!(!v.verify("CS1", &other, b"0123456789abcdef").await);
+    }
+
+    /// Many stations verifying at once all get their answer, with only as many argon2 runs
+    /// in flight as permitted.
+    #[tokio::test]
+    async fn concurrent_verifications_queue_and_all_finish() {
+        let phc = hash_password("0123456789abcdef").expect("hashes");
+        let v = std::sync::Arc::new(Verifier::with_concurrency(1));
+        let mut tasks = Vec::new();
+        for i in 0..6 {
+            let (v, phc) = (v.clone(), phc.clone());
+            tasks.push(tokio::spawn(async move {
+                let pw: &[u8] = if i % 2 == 0 {
+                    b"0123456789abcdef"
+                } else {
+                    b"wrong-password!!"
+                };
+                v.verify(&format!("CS{i}"), &phc, pw).await
+            }));
+        }
+        let mut results = Vec::new();
+        for t in tasks {
+            results.push(t.await.expect("task finishes"));
+        }
+        assert_eq!(results, [true, false, true, false, true, false]);
+        assert_eq!(
+            v.running.available_permits(),
+            1,
+            "every permit is given back"
+        );
     }
 
     /// OCPP-J 1.6 §6.2.2: the AuthorizationKey may go on the wire as raw bytes.
