@@ -272,7 +272,7 @@ fn checkpointer(path: &str, writer_gone: &std::sync::mpsc::Receiver<()>) {
 /// How often meter values move from `meter_values_recent` into `meter_values`.
 const SETTLE_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
-/// Moves the meter values that arrived since the last call from `meter_values_recent` (a table
+/// Moves the transactions' meter values that arrived since the last call from `meter_values_recent` (a table
 /// without indexes, so inserting is cheap) into `meter_values`, sorted by transaction, in one
 /// transaction: each transaction's index page is then written once per move rather than once
 /// per value. Readers see a value in exactly one of the two tables.
@@ -365,7 +365,7 @@ fn apply_jobs<'a>(
                 ts(&b.first_at),
                 ts(&b.last_at),
                 b.count as i64,
-                b.text
+                crate::framelog::pack(&b.text)
             ])?;
         }
     }
@@ -492,10 +492,16 @@ fn apply(c: &Connection, w: &Write) -> rusqlite::Result<()> {
             values,
             received_at,
         } => {
-            let mut stmt = c.prepare_cached(
+            // Values outside a transaction (every 2.0.1 MeterValues message) are outside the
+            // partial index on transactions, so they cost only an append and go straight to
+            // their table; values of a transaction wait in the unindexed one to settle.
+            let mut stmt = c.prepare_cached(if transaction_id.is_some() {
                 "INSERT INTO meter_values_recent (station_id, evse_id, transaction_id, timestamp, samples, received_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?;
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+            } else {
+                "INSERT INTO meter_values (station_id, evse_id, transaction_id, timestamp, samples, received_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+            })?;
             for mv in values {
                 stmt.execute(params![
                     station_id,
@@ -537,7 +543,7 @@ fn apply(c: &Connection, w: &Write) -> rusqlite::Result<()> {
             c.prepare_cached(
                 "INSERT INTO frame_log (station_id, first_at, last_at, count, frames) VALUES (?1, ?2, ?3, 1, ?4)",
             )?
-            .execute(params![station_id, ts(at), ts(at), b.text])?;
+            .execute(params![station_id, ts(at), ts(at), crate::framelog::pack(&b.text)])?;
         }
         Write::PutIdToken(r) => {
             c.prepare_cached(
@@ -907,11 +913,24 @@ impl Store for SqliteStore {
             let mut stmt = c.prepare_cached(
                 "SELECT frames FROM frame_log WHERE station_id = ?1 ORDER BY id DESC",
             )?;
-            let mut rows = stmt.query([s])?;
+            let mut rows = stmt.query([&s])?;
             let mut out = Vec::new();
             while out.len() < limit as usize {
                 let Some(row) = rows.next()? else { break };
-                let text: String = row.get(0)?;
+                use crate::framelog::StoredRow;
+                let text = match row.get_ref(0)? {
+                    rusqlite::types::ValueRef::Blob(b) => {
+                        crate::framelog::unpack(StoredRow::Packed(b))
+                    }
+                    rusqlite::types::ValueRef::Text(t) => std::str::from_utf8(t)
+                        .ok()
+                        .and_then(|t| crate::framelog::unpack(StoredRow::Text(t))),
+                    _ => None,
+                };
+                let Some(text) = text else {
+                    tracing::warn!(station = %s, "skipping a damaged frame-log row");
+                    continue;
+                };
                 out.extend(crate::framelog::decode(&text).into_iter().rev());
             }
             out.truncate(limit as usize);
