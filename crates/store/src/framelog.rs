@@ -116,6 +116,36 @@ fn push_number(out: &mut String, n: usize) {
     }
 }
 
+/// A row's frames as stored: LZ4-compressed (with the length in front). OCPP frames repeat
+/// their keys and most values from one message to the next, so a row shrinks several times,
+/// and every byte saved is one the database does not write, sync and checkpoint.
+pub(crate) fn pack(text: &str) -> Vec<u8> {
+    lz4_flex::compress_prepend_size(text.as_bytes())
+}
+
+/// The text of a stored row: [`pack`]ed bytes, or text as rows were first written. `None` when
+/// the bytes are damaged.
+pub(crate) fn unpack(stored: StoredRow<'_>) -> Option<String> {
+    match stored {
+        StoredRow::Text(t) => Some(t.to_string()),
+        StoredRow::Packed(b) => {
+            let size = u32::from_le_bytes(b.get(..4)?.try_into().ok()?) as usize;
+            // The decoder stops quietly at the end of a truncated input: the length says.
+            let text = lz4_flex::decompress(&b[4..], size).ok()?;
+            (text.len() == size).then_some(())?;
+            String::from_utf8(text).ok()
+        }
+    }
+}
+
+/// A frame-log row as the database returns it.
+pub(crate) enum StoredRow<'a> {
+    /// Uncompressed text.
+    Text(&'a str),
+    /// [`pack`]ed bytes.
+    Packed(&'a [u8]),
+}
+
 /// Reads a row's frames back (in the order they were logged).
 pub(crate) fn decode(mut s: &str) -> Vec<FrameRecord> {
     let mut out = Vec::new();
@@ -268,6 +298,27 @@ impl FrameBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn packed_rows_read_back_and_old_text_rows_still_read() {
+        let text = "2024-05-01T12:00:00.000000Z\tin\t2\t[]".repeat(50);
+        let packed = pack(&text);
+        assert!(
+            packed.len() < text.len() / 4,
+            "{} of {}",
+            packed.len(),
+            text.len()
+        );
+        assert_eq!(
+            unpack(StoredRow::Packed(&packed)).as_deref(),
+            Some(text.as_str())
+        );
+        assert_eq!(
+            unpack(StoredRow::Text(&text)).as_deref(),
+            Some(text.as_str())
+        );
+        assert_eq!(unpack(StoredRow::Packed(&packed[..packed.len() / 2])), None);
+    }
 
     #[test]
     fn round_trip() {
