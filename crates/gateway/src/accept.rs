@@ -6,6 +6,10 @@
 //! speak; permessage-deflate if offered (required of a CSMS by part 4 §3.3). With no version in
 //! common the handshake completes without a subprotocol and the connection is closed at once
 //! (part 4 §3.2, OCPP-J 1.6 §3.2).
+//!
+//! An OCPP 2.0.1 identity has at most 48 characters (part 4 §3.1.1); 1.6 sets no limit. A
+//! longer id is therefore not offered 2.0.1: it gets 1.6 if the station speaks it, and is
+//! refused with 400 and the reason if 2.0.1 was its only common version.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,6 +29,9 @@ const VERSIONS: [Version; 2] = [Version::V201, Version::V16];
 
 /// Longest station id accepted, in bytes.
 const MAX_ID: usize = 255;
+
+/// Longest OCPP 2.0.1 identity, in characters (part 4 §3.1.1).
+const MAX_ID_201: usize = 48;
 
 /// The realm of the Basic challenge.
 const CHALLENGE: &str = "Basic realm=\"Arus OCPP\", charset=\"UTF-8\"";
@@ -63,14 +70,19 @@ fn valid_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= MAX_ID && !id.chars().any(|c| c.is_control() || c == '/')
 }
 
-/// The newest version both sides speak, with the spelling the client used.
-fn choose_version<'a>(offered: &[&'a str]) -> Option<(Version, &'a str)> {
-    VERSIONS.iter().find_map(|v| {
-        offered
-            .iter()
-            .find(|o| Version::from_subprotocol(o) == Some(*v))
-            .map(|o| (*v, *o))
-    })
+/// The newest version both sides speak that allows the station's id, with the spelling the
+/// client used.
+fn choose_version<'a>(offered: &[&'a str], id: &str) -> Option<(Version, &'a str)> {
+    let long = id.chars().count() > MAX_ID_201;
+    VERSIONS
+        .iter()
+        .filter(|v| !(long && **v == Version::V201))
+        .find_map(|v| {
+            offered
+                .iter()
+                .find(|o| Version::from_subprotocol(o) == Some(*v))
+                .map(|o| (*v, *o))
+        })
 }
 
 /// A station through the handshake, ready for its session.
@@ -149,7 +161,14 @@ pub(crate) async fn handshake(
         return None;
     };
     let offered = req.protocols();
-    let chosen = choose_version(&offered);
+    let chosen = choose_version(&offered, &id);
+    if chosen.is_none() && choose_version(&offered, "").is_some() {
+        tracing::warn!(station = %id, %peer, "station id too long for OCPP 2.0.1");
+        m.error("handshake");
+        let why = "an OCPP 2.0.1 station id has at most 48 characters";
+        refuse(&mut stream, 400, "Bad Request", why).await;
+        return None;
+    }
     let deflate = if gateway.config().compression && chosen.is_some() {
         handshake::negotiate_deflate(&req.header_list("sec-websocket-extensions"))
     } else {
@@ -203,14 +222,36 @@ mod tests {
     #[test]
     fn newest_common_version() {
         assert_eq!(
-            choose_version(&["ocpp1.6", "ocpp2.0.1"]).map(|c| c.0),
+            choose_version(&["ocpp1.6", "ocpp2.0.1"], "CS1").map(|c| c.0),
             Some(Version::V201)
         );
         assert_eq!(
-            choose_version(&["ocpp2.1", "ocpp1.6"]).map(|c| c.0),
+            choose_version(&["ocpp2.1", "ocpp1.6"], "CS1").map(|c| c.0),
             Some(Version::V16)
         );
-        assert_eq!(choose_version(&["ocpp1.5", "ocpp2.1"]), None);
-        assert_eq!(choose_version(&[]), None);
+        assert_eq!(choose_version(&["ocpp1.5", "ocpp2.1"], "CS1"), None);
+        assert_eq!(choose_version(&[], "CS1"), None);
+    }
+
+    /// Part 4 §3.1.1: a 2.0.1 identity has at most 48 characters; 1.6 has no limit.
+    #[test]
+    fn ids_longer_than_48_characters_do_not_get_201() {
+        let at_limit = "x".repeat(48);
+        let over = "x".repeat(49);
+        let both = ["ocpp2.0.1", "ocpp1.6"];
+        assert_eq!(
+            choose_version(&both, &at_limit).map(|c| c.0),
+            Some(Version::V201)
+        );
+        assert_eq!(
+            choose_version(&both, &over).map(|c| c.0),
+            Some(Version::V16)
+        );
+        assert_eq!(choose_version(&["ocpp2.0.1"], &over), None);
+        // Characters, not bytes.
+        assert_eq!(
+            choose_version(&["ocpp2.0.1"], &"é".repeat(48)).map(|c| c.0),
+            Some(Version::V201)
+        );
     }
 }

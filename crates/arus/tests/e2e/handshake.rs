@@ -15,6 +15,7 @@ both!(
     basic_auth_admits_only_the_right_password,
     unknown_stations_are_refused_unless_allowed,
     newest_common_version_or_close,
+    ids_over_48_characters_are_not_201,
     a_second_connection_replaces_the_first,
     permessage_deflate_is_negotiated_and_used,
 );
@@ -103,6 +104,25 @@ async fn newest_common_version_or_close(b: &Backend) {
     // A WebSocket client (here tungstenite) sees the connection refused.
     let refused = connect(&server, "CS-V", None, "ocpp1.5").await;
     assert!(refused.is_err());
+}
+
+/// OCPP 2.0.1 part 4 §3.1.1: an identity has at most 48 characters. A longer id (only an
+/// unknown station can have one: the API registers at most 48) is refused when 2.0.1 is all it
+/// offers, and gets 1.6 when it offers both.
+async fn ids_over_48_characters_are_not_201(b: &Backend) {
+    let server = Server::start(b, &["--allow-unknown-stations"]).await;
+    let long = "L".repeat(49);
+    let refused = connect(&server, &long, None, "ocpp2.0.1").await;
+    assert_eq!(status_of(refused.expect_err("refused")), 400);
+    let (_, proto) = connect(&server, &long, None, "ocpp2.0.1, ocpp1.6")
+        .await
+        .expect("connects with 1.6");
+    assert_eq!(proto.as_deref(), Some("ocpp1.6"));
+    let limit = "M".repeat(48);
+    let (_, proto) = connect(&server, &limit, None, "ocpp2.0.1")
+        .await
+        .expect("48 characters are fine");
+    assert_eq!(proto.as_deref(), Some("ocpp2.0.1"));
 }
 
 async fn a_second_connection_replaces_the_first(b: &Backend) {
