@@ -1,13 +1,25 @@
 //! `arus sim`: runs simulated stations against a CSMS (Arus or any other).
+//!
+//! A station holds one socket, and a process may open only so many files (`ulimit -n`). When
+//! the stations need more than the limit allows (after raising the soft limit to the hard
+//! one), `arus sim` runs itself as several processes, each with every n-th station (a
+//! [`arus_sim::Shard`]), shows their progress as one, and prints one merged summary. A shard
+//! reports on stdout as JSON lines and stops when its stdin closes, so no shard outlives the
+//! process that started it.
 
-use std::time::Duration;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use arus_sim::{Group, Mode, RunOptions, Scenario};
+use arus_sim::{Group, Mode, Progress, RunOptions, Scenario, Shard, Summary};
 use clap::{Args, ValueEnum};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+
+/// Sockets and files a process needs besides its stations.
+const RESERVE_FILES: u64 = 256;
 
 /// What simulated stations do.
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum ModeArg {
     /// Sessions, meter values, faults, offline periods, answers to commands.
     Realistic,
@@ -79,6 +91,60 @@ pub(crate) struct SimArgs {
     /// No progress line.
     #[arg(long)]
     quiet: bool,
+    /// Processes to spread the stations over (default: as few as the open-file limit allows).
+    #[arg(long)]
+    processes: Option<u32>,
+    /// Run only part I/N of the stations, reporting as JSON lines (used between processes).
+    #[arg(long, hide = true, value_parser = Shard::parse)]
+    shard: Option<Shard>,
+}
+
+impl SimArgs {
+    /// The arguments of the process that runs `shard`: the same run, quiet, without files.
+    fn shard_args(&self, shard: Shard) -> Vec<String> {
+        let d = |d: Duration| humantime::format_duration(d).to_string();
+        let mut a: Vec<String> = vec!["sim".into()];
+        let mut push = |k: &str, v: String| {
+            a.push(k.into());
+            a.push(v);
+        };
+        match &self.scenario {
+            Some(path) => push("--scenario", path.display().to_string()),
+            None => {
+                push("--url", self.url.clone());
+                push("--stations", self.stations.to_string());
+                push("--v16-share", self.v16_share.to_string());
+                push("--evses", self.evses.to_string());
+                let mode = self
+                    .mode
+                    .to_possible_value()
+                    .map(|v| v.get_name().to_string());
+                push("--mode", mode.unwrap_or_else(|| "realistic".into()));
+                push("--rate", self.rate.to_string());
+                push("--speed", self.speed.to_string());
+                push("--prefix", self.prefix.clone());
+                if let Some(p) = &self.password {
+                    push("--password", p.clone());
+                }
+                push("--tokens", self.tokens.clone());
+                push("--ramp", d(self.ramp));
+            }
+        }
+        if let Some(x) = self.duration {
+            push("--duration", d(x));
+        }
+        push("--warmup", d(self.warmup));
+        if let Some(s) = &self.sources {
+            push("--sources", s.clone());
+        }
+        push("--seed", self.seed.to_string());
+        push("--shard", format!("{}/{}", shard.index, shard.of));
+        if self.echo {
+            a.push("--echo".into());
+        }
+        a.push("--quiet".into());
+        a
+    }
 }
 
 pub(crate) fn run(args: SimArgs) -> anyhow::Result<()> {
@@ -130,24 +196,175 @@ pub(crate) fn run(args: SimArgs) -> anyhow::Result<()> {
         Some(s) => arus_sim::parse_sources(s).map_err(anyhow::Error::msg)?,
         None => Vec::new(),
     };
-    let opts = RunOptions {
-        sources,
-        progress: !args.quiet,
-        warmup: args.warmup,
-        seed: args.seed,
-        echo: args.echo,
-        duration: args.duration,
-    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let summary = runtime.block_on(arus_sim::run(scenario, opts, async {
-        let _ = tokio::signal::ctrl_c().await;
-    }));
+    if let Some(shard) = args.shard {
+        let done = runtime.block_on(run_shard(scenario, sources, &args, shard));
+        // The stdin reader is a blocking thread that would hold the runtime open.
+        runtime.shutdown_background();
+        return done;
+    }
+    let total = scenario.stations();
+    let processes = match args.processes {
+        Some(n) => n.max(1),
+        None => {
+            // Raise the soft limit as far as needed (up to the hard one), then split if short.
+            let limit = rlimit::increase_nofile_limit(total + RESERVE_FILES).unwrap_or(1024);
+            let per = limit.saturating_sub(RESERVE_FILES).max(1);
+            u32::try_from(total.div_ceil(per))
+                .unwrap_or(u32::MAX)
+                .max(1)
+        }
+    };
+    let summary = if processes > 1 {
+        runtime.block_on(run_processes(&args, processes, total))?
+    } else {
+        let opts = RunOptions {
+            sources,
+            progress: !args.quiet,
+            warmup: args.warmup,
+            seed: args.seed,
+            echo: args.echo,
+            duration: args.duration,
+            ..RunOptions::default()
+        };
+        runtime.block_on(arus_sim::run(scenario, opts, async {
+            let _ = tokio::signal::ctrl_c().await;
+        }))
+    };
     println!("{summary}");
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_string_pretty(&summary)?)
             .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
+}
+
+/// One shard of a run split over processes: its summary goes to stdout as a JSON line; it
+/// stops at the end of the run, at Ctrl-C, or when its stdin closes.
+async fn run_shard(
+    scenario: Scenario,
+    sources: Vec<std::net::IpAddr>,
+    args: &SimArgs,
+    shard: Shard,
+) -> anyhow::Result<()> {
+    let opts = RunOptions {
+        sources,
+        progress: false,
+        json_progress: true,
+        warmup: args.warmup,
+        seed: args.seed,
+        echo: args.echo,
+        duration: args.duration,
+        shard: Some(shard),
+    };
+    let summary = arus_sim::run(scenario, opts, async {
+        let mut stdin = tokio::io::stdin();
+        let mut buf = [0u8; 64];
+        let closed = async move { while matches!(stdin.read(&mut buf).await, Ok(n) if n > 0) {} };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {},
+            () = closed => {},
+        }
+    })
+    .await;
+    println!("{}", serde_json::json!({ "summary": summary }));
+    Ok(())
+}
+
+/// What a shard said.
+enum Report {
+    Progress(usize, Progress),
+    Summary(usize, Box<Summary>),
+}
+
+/// Runs the stations in `processes` processes of this program and merges what they report.
+async fn run_processes(args: &SimArgs, processes: u32, total: u64) -> anyhow::Result<Summary> {
+    let exe = std::env::current_exe().context("locating the arus binary")?;
+    if !args.quiet {
+        eprintln!("{total} stations in {processes} processes (open-file limit)");
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut children = Vec::new();
+    let mut stdins = Vec::new();
+    for index in 0..processes {
+        let shard = Shard {
+            index,
+            of: processes,
+        };
+        let mut child = tokio::process::Command::new(&exe)
+            .args(args.shard_args(shard))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting a simulator process")?;
+        stdins.push(child.stdin.take());
+        let out = child.stdout.take().context("simulator output")?;
+        let tx = tx.clone();
+        let i = index as usize;
+        tokio::spawn(async move {
+            let mut lines = tokio::io::BufReader::new(out).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&line) else {
+                    continue;
+                };
+                let report = if let Ok(p) = serde_json::from_value(v["progress"].take()) {
+                    Report::Progress(i, p)
+                } else if let Ok(s) = serde_json::from_value(v["summary"].take()) {
+                    Report::Summary(i, Box::new(s))
+                } else {
+                    continue;
+                };
+                if tx.send(report).is_err() {
+                    break;
+                }
+            }
+        });
+        children.push(child);
+    }
+    drop(tx);
+    let started = Instant::now();
+    let mut progress = vec![Progress::default(); children.len()];
+    let mut summaries: Vec<Option<Summary>> = vec![None; children.len()];
+    let mut last = 0;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
+    loop {
+        tokio::select! {
+            report = rx.recv() => match report {
+                Some(Report::Progress(i, p)) => progress[i] = p,
+                Some(Report::Summary(i, s)) => summaries[i] = Some(*s),
+                None => break,
+            },
+            _ = tick.tick() => {
+                if !args.quiet {
+                    let p = Progress::sum(&progress);
+                    arus_sim::print_progress(started.elapsed(), total, &p, p.answered() - last);
+                    last = p.answered();
+                }
+            }
+            _ = &mut interrupted, if !stdins.is_empty() => {
+                // Closing their stdin stops the shards; they still report their summaries.
+                stdins.clear();
+            }
+        }
+    }
+    if !args.quiet {
+        eprintln!();
+    }
+    for child in &mut children {
+        let _ = child.wait().await;
+    }
+    let parts: Vec<Summary> = summaries.into_iter().flatten().collect();
+    anyhow::ensure!(
+        parts.len() == children.len(),
+        "{} of {} simulator processes reported no summary",
+        children.len() - parts.len(),
+        children.len()
+    );
+    Ok(Summary::merge(&parts))
 }

@@ -14,7 +14,9 @@
 //!   closed loop of MeterValues and Heartbeats, or a fixed offered rate.
 //! - [`stats`]: counters and a latency histogram shared by all stations, and the summary.
 //! - [`run`]: starts the groups, spreads connections over loopback source addresses, shows
-//!   progress, and returns the summary.
+//!   progress, and returns the summary. With a [`Shard`] it runs only every n-th station, so
+//!   several processes (each with its own open-file limit) can share one scenario;
+//!   [`Summary::merge`] adds their summaries up.
 //!
 //! Messages are built from the generated types of `arus-ocpp`, so everything the simulator
 //! sends is valid by construction (the steady benchmark loop uses pre-rendered templates of the
@@ -29,6 +31,6 @@ pub mod stats;
 
 mod runner;
 
-pub use runner::{RunOptions, parse_sources, run};
+pub use runner::{RunOptions, Shard, parse_sources, print_progress, run};
 pub use scenario::{Group, Mode, Scenario};
-pub use stats::{Stats, Summary};
+pub use stats::{Progress, Stats, Summary};

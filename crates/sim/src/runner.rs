@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 
 use crate::behaviour::{Shared, station};
 use crate::scenario::{Group, Scenario};
-use crate::stats::{Stats, Summary};
+use crate::stats::{Progress, Stats, Summary};
 
 /// How to run a scenario.
 #[derive(Debug, Clone)]
@@ -31,6 +31,51 @@ pub struct RunOptions {
     pub echo: bool,
     /// Run this long (overrides the scenario's duration).
     pub duration: Option<Duration>,
+    /// Run only this share of the stations (one of several processes).
+    pub shard: Option<Shard>,
+    /// Progress goes to stdout as a JSON line a second (`{"progress": …}`) instead of a line
+    /// on stderr: how a shard reports to the process that started it.
+    pub json_progress: bool,
+}
+
+/// One of `of` processes running a scenario together: this one runs station `n` of each group
+/// when `n % of == index`. Every station keeps its number, id, randomness, version, source
+/// address and start time, so the processes together do exactly what one would.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// This process's part, from 0.
+    pub index: u32,
+    /// How many parts.
+    pub of: u32,
+}
+
+impl Shard {
+    /// Parses `I/N` (I from 0, below N).
+    pub fn parse(s: &str) -> Result<Shard, String> {
+        let (i, n) = s.split_once('/').ok_or("a shard is written I/N")?;
+        let index: u32 = i
+            .trim()
+            .parse()
+            .map_err(|_| format!("bad shard index `{i}`"))?;
+        let of: u32 = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("bad shard count `{n}`"))?;
+        if of == 0 || index >= of {
+            return Err(format!("shard {index}/{of}: the index is below the count"));
+        }
+        Ok(Shard { index, of })
+    }
+
+    /// Whether station `n` of a group is this shard's.
+    pub fn has(&self, n: u32) -> bool {
+        n % self.of == self.index
+    }
+
+    /// How many of `count` stations are this shard's.
+    pub fn count(&self, count: u32) -> u32 {
+        count / self.of + u32::from(count % self.of > self.index)
+    }
 }
 
 impl Default for RunOptions {
@@ -42,6 +87,8 @@ impl Default for RunOptions {
             seed: 1,
             echo: false,
             duration: None,
+            shard: None,
+            json_progress: false,
         }
     }
 }
@@ -67,6 +114,7 @@ pub fn parse_sources(s: &str) -> Result<Vec<IpAddr>, String> {
 async fn launch(
     group: Arc<Group>,
     shared: Arc<Shared>,
+    shard: Option<Shard>,
     stop: watch::Receiver<bool>,
     set: Arc<tokio::sync::Mutex<JoinSet<()>>>,
 ) {
@@ -80,6 +128,9 @@ async fn launch(
     for n in 0..group.count {
         if *stop.borrow() {
             return;
+        }
+        if shard.is_some_and(|s| !s.has(n)) {
+            continue;
         }
         if !spacing.is_zero() {
             tokio::time::sleep_until(start + spacing * n).await;
@@ -96,7 +147,15 @@ pub async fn run(
     opts: RunOptions,
     interrupt: impl Future<Output = ()>,
 ) -> Summary {
-    let stats = Arc::new(Stats::for_stations(scenario.stations()));
+    let total = match opts.shard {
+        Some(shard) => scenario
+            .groups
+            .iter()
+            .map(|g| u64::from(shard.count(g.count)))
+            .sum(),
+        None => scenario.stations(),
+    };
+    let stats = Arc::new(Stats::for_stations(total));
     let shared = Arc::new(Shared {
         url: scenario.url.clone(),
         sources: opts.sources.clone(),
@@ -111,34 +170,32 @@ pub async fn run(
         launchers.spawn(launch(
             Arc::new(g.clone()),
             shared.clone(),
+            opts.shard,
             stop_rx.clone(),
             stations.clone(),
         ));
     }
-    let total = scenario.stations();
     let started = Instant::now();
-    let progress = opts.progress.then(|| {
+    let progress = (opts.progress || opts.json_progress).then(|| {
         let stats = stats.clone();
+        let json = opts.json_progress;
         tokio::spawn(async move {
             let mut last = 0u64;
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             tick.tick().await;
             loop {
                 tick.tick().await;
-                let answered = stats.results.load(Ordering::Relaxed) + stats.errors.load(Ordering::Relaxed);
-                eprint!(
-                    "\r{:>6.0}s  connected {:>6}/{total}  booted {:>6}  {:>7}/s  answered {:>9}  errors {:>5}  timeouts {:>4}  tx {:>6} ",
-                    started.elapsed().as_secs_f64(),
-                    stats.connected.load(Ordering::Relaxed),
-                    stats.booted.load(Ordering::Relaxed),
-                    answered - last,
-                    answered,
-                    stats.errors.load(Ordering::Relaxed),
-                    stats.timeouts.load(Ordering::Relaxed),
-                    stats.started.load(Ordering::Relaxed),
-                );
-                let _ = std::io::stderr().flush();
-                last = answered;
+                let p = stats.progress();
+                if json {
+                    if let Ok(line) = serde_json::to_string(&serde_json::json!({ "progress": p })) {
+                        let mut out = std::io::stdout().lock();
+                        let _ = writeln!(out, "{line}");
+                        let _ = out.flush();
+                    }
+                } else {
+                    print_progress(started.elapsed(), total, &p, p.answered() - last);
+                }
+                last = p.answered();
             }
         })
     });
@@ -163,7 +220,10 @@ pub async fn run(
         () = interrupt => {},
         () = window => {},
     }
-    let summary = stats.summary(total);
+    let mut summary = stats.summary(total);
+    if opts.shard.is_some() {
+        summary.latency_histogram = stats.latency_buckets();
+    }
     let _ = stop_tx.send(true);
     launchers.abort_all();
     let mut set = std::mem::take(&mut *stations.lock().await);
@@ -173,18 +233,58 @@ pub async fn run(
     .await;
     set.abort_all();
     // Stations count what they leave queued as they stop.
-    let mut summary = summary;
     summary.unsent = stats.unsent.load(Ordering::Relaxed);
     if let Some(p) = progress {
         p.abort();
-        eprintln!();
+        if opts.progress && !opts.json_progress {
+            eprintln!();
+        }
     }
     summary
 }
 
+/// Prints the progress line (to stderr, rewriting itself): `rate` is answers in the last second.
+pub fn print_progress(elapsed: Duration, total: u64, p: &Progress, rate: u64) {
+    eprint!(
+        "\r{:>6.0}s  connected {:>6}/{total}  booted {:>6}  {:>7}/s  answered {:>9}  errors {:>5}  timeouts {:>4}  tx {:>6} ",
+        elapsed.as_secs_f64(),
+        p.connected,
+        p.booted,
+        rate,
+        p.answered(),
+        p.errors,
+        p.timeouts,
+        p.started,
+    );
+    let _ = std::io::stderr().flush();
+}
+
 #[cfg(test)]
 mod tests {
-    use super::parse_sources;
+    use super::{Shard, parse_sources};
+
+    /// Every station belongs to exactly one shard, and the shards' counts add up.
+    #[test]
+    fn shards_partition_the_stations() {
+        for of in 1..=5u32 {
+            for count in [0u32, 1, 4, 5, 17, 100] {
+                let shards: Vec<Shard> = (0..of).map(|index| Shard { index, of }).collect();
+                for n in 0..count {
+                    assert_eq!(shards.iter().filter(|s| s.has(n)).count(), 1);
+                }
+                for s in &shards {
+                    assert_eq!(
+                        s.count(count),
+                        (0..count).filter(|n| s.has(*n)).count() as u32
+                    );
+                }
+            }
+        }
+        assert_eq!(Shard::parse("1/3"), Ok(Shard { index: 1, of: 3 }));
+        assert!(Shard::parse("3/3").is_err());
+        assert!(Shard::parse("0/0").is_err());
+        assert!(Shard::parse("x").is_err());
+    }
 
     #[test]
     fn sources() {

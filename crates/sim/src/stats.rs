@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Counters and latencies of a run.
 pub struct Stats {
@@ -155,7 +155,6 @@ impl Stats {
             .lock()
             .map(|h| h.clone())
             .unwrap_or_else(|_| histogram());
-        let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
         Summary {
             stations,
             connected: get(&self.connected),
@@ -186,20 +185,38 @@ impl Stats {
             } else {
                 results as f64 / window.as_secs_f64()
             },
-            latency_ms: Latency {
-                samples: h.len(),
-                p50: ms(0.5),
-                p90: ms(0.9),
-                p99: ms(0.99),
-                p999: ms(0.999),
-                max: h.max() as f64 / 1000.0,
-            },
+            latency_ms: latency_of(&h),
+            latency_histogram: Vec::new(),
+        }
+    }
+
+    /// The round trips of the window as (microseconds, count), for merging.
+    pub fn latency_buckets(&self) -> Vec<(u64, u64)> {
+        self.latency
+            .lock()
+            .map(|h| {
+                h.iter_recorded()
+                    .map(|v| (v.value_iterated_to(), v.count_at_value()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The counters shown while the run goes on.
+    pub fn progress(&self) -> Progress {
+        Progress {
+            connected: get(&self.connected),
+            booted: get(&self.booted),
+            results: get(&self.results),
+            errors: get(&self.errors),
+            timeouts: get(&self.timeouts),
+            started: get(&self.started),
         }
     }
 }
 
 /// Round trips in milliseconds.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Latency {
     /// How many round trips were measured.
     pub samples: u64,
@@ -216,7 +233,7 @@ pub struct Latency {
 }
 
 /// The outcome of a run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Summary {
     /// Stations simulated.
@@ -263,6 +280,108 @@ pub struct Summary {
     pub throughput: f64,
     /// Round trips in the window.
     pub latency_ms: Latency,
+    /// The round trips themselves, as (microseconds, count): only a shard reports them, so
+    /// that the process that started it can merge the histograms exactly.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub latency_histogram: Vec<(u64, u64)>,
+}
+
+impl Summary {
+    /// The summary of a run made by several processes (see `Shard`): counters add up,
+    /// the window is the longest, latencies come from the merged histograms, and all stations
+    /// booted when every part's did (at the latest of their times).
+    pub fn merge(parts: &[Summary]) -> Summary {
+        let sum = |f: fn(&Summary) -> u64| parts.iter().map(f).sum::<u64>();
+        let mut h = histogram();
+        for p in parts {
+            for &(value, count) in &p.latency_histogram {
+                let _ = h.record_n(value.clamp(1, 60_000_000), count);
+            }
+        }
+        let stations = sum(|p| p.stations);
+        let booted = sum(|p| p.booted);
+        let window_s = parts.iter().map(|p| p.window_s).fold(0.0, f64::max);
+        let window_results = sum(|p| p.window_results);
+        Summary {
+            stations,
+            connected: sum(|p| p.connected),
+            booted,
+            connects: sum(|p| p.connects),
+            connect_errors: sum(|p| p.connect_errors),
+            disconnects: sum(|p| p.disconnects),
+            calls: sum(|p| p.calls),
+            results: sum(|p| p.results),
+            call_errors: sum(|p| p.call_errors),
+            timeouts: sum(|p| p.timeouts),
+            commands: sum(|p| p.commands),
+            transactions_started: sum(|p| p.transactions_started),
+            transactions_stopped: sum(|p| p.transactions_stopped),
+            replayed: sum(|p| p.replayed),
+            offline_periods: sum(|p| p.offline_periods),
+            unsent: sum(|p| p.unsent),
+            window_s,
+            window_results,
+            window_errors: sum(|p| p.window_errors),
+            all_booted_s: parts
+                .iter()
+                .map(|p| p.all_booted_s)
+                .try_fold(0.0, |acc: f64, t| t.map(|t| acc.max(t)))
+                .filter(|_| !parts.is_empty() && booted == stations),
+            throughput: parts.iter().map(|p| p.throughput).sum(),
+            latency_ms: latency_of(&h),
+            latency_histogram: Vec::new(),
+        }
+    }
+}
+
+fn latency_of(h: &Histogram<u64>) -> Latency {
+    let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+    Latency {
+        samples: h.len(),
+        p50: ms(0.5),
+        p90: ms(0.9),
+        p99: ms(0.99),
+        p999: ms(0.999),
+        max: h.max() as f64 / 1000.0,
+    }
+}
+
+/// The counters shown while a run goes on.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct Progress {
+    /// Stations connected now.
+    pub connected: u64,
+    /// Stations booted.
+    pub booted: u64,
+    /// CALLRESULTs received.
+    pub results: u64,
+    /// CALLERRORs received.
+    pub errors: u64,
+    /// CALLs without an answer in time.
+    pub timeouts: u64,
+    /// Transactions started.
+    pub started: u64,
+}
+
+impl Progress {
+    /// CALLs answered, either way.
+    pub fn answered(&self) -> u64 {
+        self.results + self.errors
+    }
+
+    /// The progress of several processes together.
+    pub fn sum<'a>(parts: impl IntoIterator<Item = &'a Progress>) -> Progress {
+        parts
+            .into_iter()
+            .fold(Progress::default(), |a, p| Progress {
+                connected: a.connected + p.connected,
+                booted: a.booted + p.booted,
+                results: a.results + p.results,
+                errors: a.errors + p.errors,
+                timeouts: a.timeouts + p.timeouts,
+                started: a.started + p.started,
+            })
+    }
 }
 
 impl fmt::Display for Summary {
@@ -304,5 +423,57 @@ impl fmt::Display for Summary {
             "round trip (ms)     p50 {:.2}  p90 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}  ({} samples)",
             l.p50, l.p90, l.p99, l.p999, l.max, l.samples
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Merged shards report what one process recording every round trip would have.
+    #[test]
+    fn merged_summaries_add_up_and_merge_latencies_exactly() {
+        let (one, a, b) = (
+            Stats::for_stations(4),
+            Stats::for_stations(2),
+            Stats::for_stations(2),
+        );
+        for (i, us) in [100u64, 250, 900, 5_000, 40_000, 120, 130, 7_000]
+            .iter()
+            .enumerate()
+        {
+            let rtt = Duration::from_micros(*us);
+            one.record(rtt);
+            if i % 2 == 0 {
+                a.record(rtt)
+            } else {
+                b.record(rtt)
+            }
+            inc(&one.results);
+            inc(if i % 2 == 0 { &a.results } else { &b.results });
+        }
+        for _ in 0..2 {
+            a.booted_one();
+            b.booted_one();
+        }
+        let part = |s: &Stats| {
+            let mut x = s.summary(2);
+            x.latency_histogram = s.latency_buckets();
+            x
+        };
+        let merged = Summary::merge(&[part(&a), part(&b)]);
+        let whole = one.summary(4);
+        assert_eq!(merged.stations, 4);
+        assert_eq!(merged.booted, 4);
+        assert_eq!(merged.results, 8);
+        assert!(merged.all_booted_s.is_some());
+        assert_eq!(merged.latency_ms.samples, whole.latency_ms.samples);
+        assert_eq!(merged.latency_ms.p50, whole.latency_ms.p50);
+        assert_eq!(merged.latency_ms.p99, whole.latency_ms.p99);
+        assert_eq!(merged.latency_ms.max, whole.latency_ms.max);
+        // Not all booted in one part: not all booted in the whole.
+        let c = Stats::for_stations(2);
+        c.booted_one();
+        assert_eq!(Summary::merge(&[part(&a), part(&c)]).all_booted_s, None);
     }
 }

@@ -9,7 +9,10 @@ use serde_json::Value;
 use crate::both;
 use crate::common::{Backend, Server};
 
-both!(a_mixed_fleet_loses_no_transaction);
+both!(
+    a_mixed_fleet_loses_no_transaction,
+    a_run_split_over_processes_is_one_run
+);
 
 /// Every transaction the simulated stations had acknowledged is in the server; every stop they
 /// sent or replayed after an offline period is recorded; no CALL was refused or left
@@ -111,6 +114,62 @@ tokens = ["SIM-TOKEN"]
             .all(|t| t["energyWh"].as_f64().is_some_and(|e| e > 0.0)),
         "{fleet:?}"
     );
+}
+
+/// More stations than one process may open sockets for: the simulator splits itself into
+/// processes (here forced with `--processes`), and together they are the one fleet asked for.
+async fn a_run_split_over_processes_is_one_run(b: &Backend) {
+    let server = Server::start(b, &["--allow-unknown-stations"]).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let summary_path = dir.path().join("summary.json");
+    let url = server.ws_url("x");
+    let url = url.trim_end_matches("/x").to_string();
+    let sim = tokio::task::spawn_blocking({
+        let summary_path = summary_path.clone();
+        move || {
+            Command::new(env!("CARGO_BIN_EXE_arus"))
+                .args(["sim", "--url", &url, "--stations", "12", "--mode", "paced"])
+                .args(["--rate", "5", "--prefix", "SPLIT-", "--processes", "3"])
+                .args(["--duration", "4s", "--quiet", "--json"])
+                .arg(&summary_path)
+                .env("ARUS_LOG", "warn")
+                .output()
+                .expect("arus sim runs")
+        }
+    })
+    .await
+    .expect("joined");
+    assert!(
+        sim.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sim.stderr)
+    );
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary_path).expect("summary written"))
+            .expect("summary is JSON");
+    assert_eq!(summary["stations"], 12, "{summary}");
+    assert_eq!(summary["booted"], 12, "{summary}");
+    assert_eq!(summary["callErrors"], 0, "{summary}");
+    let results = summary["results"].as_u64().unwrap_or(0);
+    assert!(results >= 12, "{summary}");
+    assert_eq!(
+        summary["latencyMs"]["samples"].as_u64(),
+        Some(results),
+        "{summary}"
+    );
+    // Each station (once, whichever process ran it) is known to the server.
+    let stations = server.get("/api/v1/stations").await;
+    let mut ids: Vec<String> = stations["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["id"].as_str())
+        .filter(|id| id.starts_with("SPLIT-"))
+        .map(str::to_string)
+        .collect();
+    ids.sort();
+    let expected: Vec<String> = (1..=12).map(|n| format!("SPLIT-{n:05}")).collect();
+    assert_eq!(ids, expected);
 }
 
 /// `serve --demo` starts its simulated stations against itself: they connect and boot.
