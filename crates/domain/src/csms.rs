@@ -319,7 +319,7 @@ impl Csms {
         });
         writes.push(Write::TransactionEvent {
             station_id: st.id.to_string(),
-            event: Box::new(ev.clone()),
+            event: Box::new(ev.without_meter_values()),
             received_at: now,
         });
         if !ev.meter_values.is_empty() {

@@ -168,7 +168,9 @@ pub enum Write {
         /// When.
         at: Time,
     },
-    /// An event of a transaction, kept as history (a repeated one is kept once).
+    /// An event of a transaction, kept as history (a repeated one is kept once). The domain
+    /// records the event's meter values as [`Write::MeterValues`] and leaves them out here, so
+    /// they are stored once.
     TransactionEvent {
         /// The station.
         station_id: String,

@@ -57,6 +57,7 @@ pub struct TransactionEvent {
     /// The id token presented, if any.
     pub id_token: Option<IdToken>,
     /// Meter values it carries.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub meter_values: Vec<MeterValue>,
     /// 1.6 StartTransaction.meterStart (Wh).
     pub meter_start_wh: Option<f64>,
@@ -75,6 +76,29 @@ pub struct TransactionEvent {
 }
 
 impl TransactionEvent {
+    /// The event without its meter values (which are recorded on their own), copied without
+    /// copying them.
+    pub fn without_meter_values(&self) -> TransactionEvent {
+        TransactionEvent {
+            kind: self.kind,
+            transaction_id: self.transaction_id.clone(),
+            seq_no: self.seq_no,
+            timestamp: self.timestamp,
+            trigger: self.trigger.clone(),
+            evse_id: self.evse_id,
+            connector_id: self.connector_id,
+            id_token: self.id_token.clone(),
+            meter_values: Vec::new(),
+            meter_start_wh: self.meter_start_wh,
+            meter_stop_wh: self.meter_stop_wh,
+            stop_reason: self.stop_reason.clone(),
+            charging_state: self.charging_state.clone(),
+            offline: self.offline,
+            remote_start_id: self.remote_start_id,
+            reservation_id: self.reservation_id,
+        }
+    }
+
     /// The event's rank: earlier timestamp first, then lower seqNo.
     fn rank(&self) -> Rank {
         Rank(self.timestamp, self.seq_no.unwrap_or(0))
@@ -423,6 +447,31 @@ mod tests {
         end.charging_state = Some("Idle".into());
         end.meter_values = vec![reading(100, 5250.0, Some("Transaction.End"))];
         vec![start, auth, charging, periodic, end]
+    }
+
+    /// Events are stored without their meter values (stored on their own), and read back
+    /// without a `meterValues` field; events stored with them still read.
+    #[test]
+    fn events_are_kept_without_their_meter_values() {
+        for ev in session() {
+            let kept = ev.without_meter_values();
+            assert!(kept.meter_values.is_empty());
+            assert_eq!(
+                TransactionEvent {
+                    meter_values: ev.meter_values.clone(),
+                    ..kept.clone()
+                },
+                ev
+            );
+            let text = serde_json::to_string(&kept).expect("serializes");
+            assert!(!text.contains("meterValues"), "{text}");
+            let back: TransactionEvent = serde_json::from_str(&text).expect("reads back");
+            assert_eq!(back, kept);
+            let full: TransactionEvent =
+                serde_json::from_str(&serde_json::to_string(&ev).expect("serializes"))
+                    .expect("reads back");
+            assert_eq!(full, ev);
+        }
     }
 
     fn fold_all(events: &[TransactionEvent]) -> Transaction {
