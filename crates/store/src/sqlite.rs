@@ -43,8 +43,13 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
 ];
 
-/// Read connections kept open.
-const READERS: usize = 4;
+/// Reads running at once, and read connections kept open: each has its own page cache, so
+/// both are bounded (a connect storm would otherwise open a connection per waiting station).
+const READERS: usize = 8;
+
+/// Page cache of a read connection, KiB. Reads go through the memory map; the cache holds
+/// mostly index pages.
+const READER_CACHE_KIB: i64 = 8 << 10;
 
 pub(crate) struct SqliteStore {
     queue: Queue,
@@ -54,6 +59,8 @@ pub(crate) struct SqliteStore {
 struct Readers {
     path: String,
     idle: Mutex<Vec<Connection>>,
+    /// One permit per read running.
+    running: tokio::sync::Semaphore,
 }
 
 /// The text form of a time: `2024-05-01T12:00:00.123456Z`, fixed width, so text order is time
@@ -185,6 +192,7 @@ impl SqliteStore {
             readers: Arc::new(Readers {
                 path,
                 idle: Mutex::new(Vec::new()),
+                running: tokio::sync::Semaphore::new(READERS),
             }),
         })
     }
@@ -197,6 +205,9 @@ impl SqliteStore {
     {
         let readers = self.readers.clone();
         Box::pin(async move {
+            // The semaphore is never closed; if it were, reads would go on unbounded.
+            let _permit = readers.running.acquire().await.ok();
+            let readers = readers.clone();
             tokio::task::spawn_blocking(move || {
                 let conn = readers.idle.lock().ok().and_then(|mut v| v.pop());
                 let conn = match conn {
@@ -211,6 +222,8 @@ impl SqliteStore {
                         c.busy_timeout(std::time::Duration::from_secs(10))
                             .map_err(unavailable)?;
                         tune(&c).map_err(unavailable)?;
+                        c.pragma_update(None, "cache_size", -READER_CACHE_KIB)
+                            .map_err(unavailable)?;
                         c
                     }
                 };
