@@ -884,21 +884,31 @@ impl Store for SqliteStore {
             tokio::task::spawn_blocking(move || -> rusqlite::Result<u64> {
                 let c = Connection::open(&path)?;
                 configure(&c)?;
+                // It reads each row once: a large cache would only hold memory.
+                c.pragma_update(None, "cache_size", -READER_CACHE_KIB)?;
                 let old: i64 = c.query_row(
                     "SELECT COALESCE(SUM(count), 0) FROM frame_log WHERE last_at < ?1",
                     [ts(&before)],
                     |r| r.get(0),
                 )?;
                 c.execute("DELETE FROM frame_log WHERE last_at < ?1", [ts(&before)])?;
-                // Then the oldest rows beyond `keep` frames in all.
-                let cut: Option<i64> = c
-                    .query_row(
-                        "SELECT id FROM (SELECT id, SUM(count) OVER (ORDER BY id DESC) AS kept FROM frame_log)
-                         WHERE kept > ?1 ORDER BY id DESC LIMIT 1",
-                        [keep as i64],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
+                // Then the oldest rows beyond `keep` frames in all: the newest row at which the
+                // frames counted from the newest pass `keep`, found by walking back row by row
+                // (a window function over the table held all of it in memory, tens of MiB).
+                let cut: Option<i64> = {
+                    let mut stmt = c.prepare("SELECT id, count FROM frame_log ORDER BY id DESC")?;
+                    let mut rows = stmt.query([])?;
+                    let mut kept = 0u64;
+                    let mut cut = None;
+                    while let Some(row) = rows.next()? {
+                        kept += row.get::<_, i64>(1)?.max(0) as u64;
+                        if kept > keep {
+                            cut = Some(row.get(0)?);
+                            break;
+                        }
+                    }
+                    cut
+                };
                 let mut over = 0i64;
                 if let Some(cut) = cut {
                     over = c.query_row(
