@@ -247,6 +247,12 @@ const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(5
 /// WAL pages (4 KiB) above which the checkpointer makes the log start over.
 const RESTART_ABOVE: i64 = 4096;
 
+/// How long a checkpoint waits for the readers it must not overtake.
+const CHECKPOINT_PATIENCE: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Frame-log rows deleted per transaction when pruning, so that the writer never waits long.
+const PRUNE_CHUNK: i64 = 2000;
+
 /// Copies the WAL into the database file every [`CHECKPOINT_EVERY`]. A PASSIVE checkpoint never
 /// waits for the writer, but under constant writes it never catches up either, and SQLite only
 /// starts the log over once all of it is copied: so when the log has grown past
@@ -261,6 +267,13 @@ fn checkpointer(path: &str, writer_gone: &std::sync::mpsc::Receiver<()>) {
     if let Err(e) = configure(&conn) {
         tracing::error!(error = %e, "the checkpointer cannot configure the database");
         return;
+    }
+    // A RESTART checkpoint holds new writers back while it waits for readers; behind a long
+    // read (pruning the frame log, a large API query) it used to wait the full busy timeout and
+    // the writer's groups with it. Now it gives up at once and tries again at the next turn;
+    // the log grows meanwhile.
+    if let Err(e) = conn.busy_timeout(CHECKPOINT_PATIENCE) {
+        tracing::warn!(error = %e, "the checkpointer cannot set its busy timeout");
     }
     let checkpoint = |mode: &str| -> rusqlite::Result<i64> {
         // (busy, pages in the log, pages copied)
@@ -886,12 +899,28 @@ impl Store for SqliteStore {
                 configure(&c)?;
                 // It reads each row once: a large cache would only hold memory.
                 c.pragma_update(None, "cache_size", -READER_CACHE_KIB)?;
-                let old: i64 = c.query_row(
-                    "SELECT COALESCE(SUM(count), 0) FROM frame_log WHERE last_at < ?1",
-                    [ts(&before)],
-                    |r| r.get(0),
+                // Deleting is done a chunk per transaction: one large DELETE held the write lock
+                // for seconds, and the writer's groups (stations waiting for answers) behind it.
+                let delete_chunks = |select: &str, arg: &dyn rusqlite::ToSql| -> rusqlite::Result<i64> {
+                    let sql = format!(
+                        "DELETE FROM frame_log WHERE id IN ({select} LIMIT {PRUNE_CHUNK}) RETURNING count"
+                    );
+                    let mut frames = 0i64;
+                    loop {
+                        let mut stmt = c.prepare_cached(&sql)?;
+                        let counts = stmt
+                            .query_map([arg], |r| r.get::<_, i64>(0))?
+                            .collect::<rusqlite::Result<Vec<i64>>>()?;
+                        if counts.is_empty() {
+                            return Ok(frames);
+                        }
+                        frames += counts.iter().sum::<i64>();
+                    }
+                };
+                let old = delete_chunks(
+                    "SELECT id FROM frame_log WHERE last_at < ?1",
+                    &ts(&before),
                 )?;
-                c.execute("DELETE FROM frame_log WHERE last_at < ?1", [ts(&before)])?;
                 // Then the oldest rows beyond `keep` frames in all: the newest row at which the
                 // frames counted from the newest pass `keep`, found by walking back row by row
                 // (a window function over the table held all of it in memory, tens of MiB).
@@ -909,15 +938,13 @@ impl Store for SqliteStore {
                     }
                     cut
                 };
-                let mut over = 0i64;
-                if let Some(cut) = cut {
-                    over = c.query_row(
-                        "SELECT COALESCE(SUM(count), 0) FROM frame_log WHERE id <= ?1",
-                        [cut],
-                        |r| r.get(0),
-                    )?;
-                    c.execute("DELETE FROM frame_log WHERE id <= ?1", [cut])?;
-                }
+                let over = match cut {
+                    Some(cut) => delete_chunks(
+                        "SELECT id FROM frame_log WHERE id <= ?1 ORDER BY id",
+                        &cut,
+                    )?,
+                    None => 0,
+                };
                 Ok((old + over) as u64)
             })
             .await

@@ -107,6 +107,7 @@ both!(
     concurrent_commits_are_grouped,
     api_tokens,
     frame_log_is_bounded,
+    pruning_many_frame_rows_keeps_the_newest,
     meter_values_read_the_same_before_and_after_they_settle,
 );
 
@@ -551,6 +552,34 @@ async fn frame_log_is_bounded(b: &Backend) {
         frames[9].text.contains("\"15\""),
         "the newest batch is kept"
     );
+}
+
+/// Pruning deletes in chunks (so the writer never waits long): thousands of rows go, the
+/// newest `keep` frames stay.
+async fn pruning_many_frame_rows_keeps_the_newest(b: &Backend) {
+    let s = b.open().await;
+    let now = Utc::now();
+    for chunk in 0..5 {
+        let writes = (0..1000)
+            .map(|i| Write::Frame {
+                station_id: "CS2".into(),
+                direction: Direction::In,
+                at: now,
+                text: format!("[2,\"{}\",\"Heartbeat\",{{}}]", chunk * 1000 + i),
+            })
+            .collect();
+        s.commit(writes).await.expect("commit");
+    }
+    assert_eq!(s.frames("CS2", 10_000).await.expect("read").len(), 5000);
+    let pruned = s
+        .prune_frames(now - Duration::days(7), 500)
+        .await
+        .expect("prune");
+    assert_eq!(pruned, 4500);
+    let left = s.frames("CS2", 10_000).await.expect("read");
+    assert_eq!(left.len(), 500);
+    assert!(left[0].text.contains("\"4999\""), "the newest is kept");
+    assert!(left[499].text.contains("\"4500\""), "{}", left[499].text);
 }
 
 async fn wait_for_frames(s: &dyn Store, n: usize) {
