@@ -62,7 +62,7 @@ pub(crate) struct SimArgs {
     #[arg(long, default_value = "SIM-")]
     prefix: String,
     /// HTTP Basic password of every station.
-    #[arg(long)]
+    #[arg(long, env = "ARUS_SIM_PASSWORD", hide_env_values = true)]
     password: Option<String>,
     /// Id tokens drivers present (comma-separated).
     #[arg(long, default_value = "SIM-TOKEN")]
@@ -123,9 +123,6 @@ impl SimArgs {
                 push("--rate", self.rate.to_string());
                 push("--speed", self.speed.to_string());
                 push("--prefix", self.prefix.clone());
-                if let Some(p) = &self.password {
-                    push("--password", p.clone());
-                }
                 push("--tokens", self.tokens.clone());
                 push("--ramp", d(self.ramp));
             }
@@ -200,23 +197,25 @@ pub(crate) fn run(args: SimArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     if let Some(shard) = args.shard {
+        let mine: u64 = scenario
+            .groups
+            .iter()
+            .map(|g| u64::from(shard.count(g.count)))
+            .sum();
+        raise_file_limit(mine);
         let done = runtime.block_on(run_shard(scenario, sources, &args, shard));
         // The stdin reader is a blocking thread that would hold the runtime open.
         runtime.shutdown_background();
         return done;
     }
     let total = scenario.stations();
-    let processes = match args.processes {
-        Some(n) => n.max(1),
-        None => {
-            // Raise the soft limit as far as needed (up to the hard one), then split if short.
-            let limit = rlimit::increase_nofile_limit(total + RESERVE_FILES).unwrap_or(1024);
-            let per = limit.saturating_sub(RESERVE_FILES).max(1);
-            u32::try_from(total.div_ceil(per))
-                .unwrap_or(u32::MAX)
-                .max(1)
-        }
-    };
+    // Raise the soft limit as far as needed (up to the hard one), then split if short.
+    let per = raise_file_limit(total).saturating_sub(RESERVE_FILES).max(1);
+    let processes = args
+        .processes
+        .unwrap_or_else(|| u32::try_from(total.div_ceil(per)).unwrap_or(u32::MAX))
+        // Every process gets at least one station.
+        .clamp(1, u32::try_from(total.max(1)).unwrap_or(u32::MAX));
     let summary = if processes > 1 {
         runtime.block_on(run_processes(&args, processes, total))?
     } else {
@@ -239,6 +238,12 @@ pub(crate) fn run(args: SimArgs) -> anyhow::Result<()> {
             .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
+}
+
+/// Raises the soft open-file limit towards what `stations` need (up to the hard limit);
+/// returns the limit now in force.
+fn raise_file_limit(stations: u64) -> u64 {
+    rlimit::increase_nofile_limit(stations + RESERVE_FILES).unwrap_or(1024)
 }
 
 /// One shard of a run split over processes: its summary goes to stdout as a JSON line; it
@@ -293,7 +298,12 @@ async fn run_processes(args: &SimArgs, processes: u32, total: u64) -> anyhow::Re
             index,
             of: processes,
         };
-        let mut child = tokio::process::Command::new(&exe)
+        let mut cmd = tokio::process::Command::new(&exe);
+        // The password goes through the environment, not the command line others can read.
+        if let Some(p) = &args.password {
+            cmd.env("ARUS_SIM_PASSWORD", p);
+        }
+        let mut child = cmd
             .args(args.shard_args(shard))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -311,9 +321,10 @@ async fn run_processes(args: &SimArgs, processes: u32, total: u64) -> anyhow::Re
                 let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&line) else {
                     continue;
                 };
-                let report = if let Ok(p) = serde_json::from_value(v["progress"].take()) {
+                let mut field = |k: &str| v.get_mut(k).map(serde_json::Value::take);
+                let report = if let Some(Ok(p)) = field("progress").map(serde_json::from_value) {
                     Report::Progress(i, p)
-                } else if let Ok(s) = serde_json::from_value(v["summary"].take()) {
+                } else if let Some(Ok(s)) = field("summary").map(serde_json::from_value) {
                     Report::Summary(i, Box::new(s))
                 } else {
                     continue;

@@ -48,7 +48,7 @@ pub fn parse_basic(header: &str) -> Option<(String, Vec<u8>)> {
 pub struct Verifier {
     known: Mutex<HashMap<String, [u8; 32]>>,
     /// One permit per argon2 verification allowed to run at once.
-    running: tokio::sync::Semaphore,
+    running: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl Default for Verifier {
@@ -74,7 +74,7 @@ impl Verifier {
     pub fn with_concurrency(n: usize) -> Verifier {
         Verifier {
             known: Mutex::new(HashMap::new()),
-            running: tokio::sync::Semaphore::new(n.max(1)),
+            running: std::sync::Arc::new(tokio::sync::Semaphore::new(n.max(1))),
         }
     }
 
@@ -93,12 +93,14 @@ impl Verifier {
         }
         // Never closed, so acquiring fails only if that changes; then refuse rather than run
         // unbounded.
-        let Ok(_permit) = self.running.acquire().await else {
+        // Owned by the blocking task: a verification whose caller went away still counts.
+        let Ok(permit) = self.running.clone().acquire_owned().await else {
             return false;
         };
         let phc_owned = phc.to_string();
         let password = password.to_vec();
         let ok = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let Ok(hash) = PasswordHash::new(&phc_owned) else {
                 return false;
             };

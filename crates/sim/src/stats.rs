@@ -324,7 +324,14 @@ impl Summary {
             window_errors: sum(|p| p.window_errors),
             all_booted_s: parts
                 .iter()
-                .map(|p| p.all_booted_s)
+                // A part without stations has nothing to wait for.
+                .map(|p| {
+                    if p.stations == 0 {
+                        Some(0.0)
+                    } else {
+                        p.all_booted_s
+                    }
+                })
                 .try_fold(0.0, |acc: f64, t| t.map(|t| acc.max(t)))
                 .filter(|_| !parts.is_empty() && booted == stations),
             throughput: parts.iter().map(|p| p.throughput).sum(),
@@ -471,6 +478,9 @@ mod tests {
         assert_eq!(merged.latency_ms.p50, whole.latency_ms.p50);
         assert_eq!(merged.latency_ms.p99, whole.latency_ms.p99);
         assert_eq!(merged.latency_ms.max, whole.latency_ms.max);
+        // A part without stations (more processes than stations) waits for nothing.
+        let empty = Stats::for_stations(0).summary(0);
+        assert!(Summary::merge(&[part(&a), part(&b), empty]).all_booted_s.is_some());
         // Not all booted in one part: not all booted in the whole.
         let c = Stats::for_stations(2);
         c.booted_one();

@@ -130,6 +130,9 @@ pub(crate) fn unpack(stored: StoredRow<'_>) -> Option<String> {
         StoredRow::Text(t) => Some(t.to_string()),
         StoredRow::Packed(b) => {
             let size = u32::from_le_bytes(b.get(..4)?.try_into().ok()?) as usize;
+            // LZ4 expands at most 255 times: a larger claimed size is a damaged prefix, and
+            // would be allocated before decoding.
+            (size <= b.len().saturating_mul(255)).then_some(())?;
             // The decoder stops quietly at the end of a truncated input: the length says.
             let text = lz4_flex::decompress(&b[4..], size).ok()?;
             (text.len() == size).then_some(())?;
@@ -318,6 +321,9 @@ mod tests {
             Some(text.as_str())
         );
         assert_eq!(unpack(StoredRow::Packed(&packed[..packed.len() / 2])), None);
+        let mut huge = packed.clone();
+        huge[..4].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(unpack(StoredRow::Packed(&huge)), None);
     }
 
     #[test]

@@ -59,8 +59,9 @@ pub(crate) struct SqliteStore {
 struct Readers {
     path: String,
     idle: Mutex<Vec<Connection>>,
-    /// One permit per read running.
-    running: tokio::sync::Semaphore,
+    /// One permit per read running (held by the blocking task itself, so a read whose caller
+    /// went away still counts until it ends).
+    running: Arc<tokio::sync::Semaphore>,
 }
 
 /// The text form of a time: `2024-05-01T12:00:00.123456Z`, fixed width, so text order is time
@@ -192,7 +193,7 @@ impl SqliteStore {
             readers: Arc::new(Readers {
                 path,
                 idle: Mutex::new(Vec::new()),
-                running: tokio::sync::Semaphore::new(READERS),
+                running: Arc::new(tokio::sync::Semaphore::new(READERS)),
             }),
         })
     }
@@ -206,9 +207,9 @@ impl SqliteStore {
         let readers = self.readers.clone();
         Box::pin(async move {
             // The semaphore is never closed; if it were, reads would go on unbounded.
-            let _permit = readers.running.acquire().await.ok();
-            let readers = readers.clone();
+            let permit = readers.running.clone().acquire_owned().await.ok();
             tokio::task::spawn_blocking(move || {
+                let _permit = permit;
                 let conn = readers.idle.lock().ok().and_then(|mut v| v.pop());
                 let conn = match conn {
                     Some(c) => c,
@@ -247,6 +248,9 @@ const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(5
 /// WAL pages (4 KiB) above which the checkpointer makes the log start over.
 const RESTART_ABOVE: i64 = 4096;
 
+/// WAL pages above which a RESTART checkpoint that found readers in its way waits for them.
+const RESTART_INSIST_ABOVE: i64 = 4 * RESTART_ABOVE;
+
 /// How long a checkpoint waits for the readers it must not overtake.
 const CHECKPOINT_PATIENCE: std::time::Duration = std::time::Duration::from_millis(20);
 
@@ -275,16 +279,33 @@ fn checkpointer(path: &str, writer_gone: &std::sync::mpsc::Receiver<()>) {
     if let Err(e) = conn.busy_timeout(CHECKPOINT_PATIENCE) {
         tracing::warn!(error = %e, "the checkpointer cannot set its busy timeout");
     }
-    let checkpoint = |mode: &str| -> rusqlite::Result<i64> {
+    let checkpoint = |mode: &str| -> rusqlite::Result<(bool, i64)> {
         // (busy, pages in the log, pages copied)
-        conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| r.get(1))
+        conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+            Ok((r.get::<_, i64>(0)? != 0, r.get(1)?))
+        })
     };
     while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
         writer_gone.recv_timeout(CHECKPOINT_EVERY)
     {
-        let result = checkpoint("PASSIVE").and_then(|log| {
-            if log > RESTART_ABOVE {
-                checkpoint("RESTART").map(|_| ())
+        let result = checkpoint("PASSIVE").and_then(|(_, log)| {
+            if log <= RESTART_ABOVE {
+                return Ok(());
+            }
+            let (busy, _) = checkpoint("RESTART")?;
+            if busy && log > RESTART_INSIST_ABOVE {
+                // Readers kept it from starting over so long that the log is large: wait for
+                // them this once, holding new writers back for up to a second.
+                let _ = conn.busy_timeout(std::time::Duration::from_secs(1));
+                let again = checkpoint("RESTART");
+                let _ = conn.busy_timeout(CHECKPOINT_PATIENCE);
+                if matches!(again, Ok((true, _))) {
+                    tracing::warn!(
+                        pages = log,
+                        "the write-ahead log cannot start over: long reads"
+                    );
+                }
+                again.map(|_| ())
             } else {
                 Ok(())
             }
