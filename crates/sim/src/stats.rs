@@ -480,7 +480,11 @@ mod tests {
         assert_eq!(merged.latency_ms.max, whole.latency_ms.max);
         // A part without stations (more processes than stations) waits for nothing.
         let empty = Stats::for_stations(0).summary(0);
-        assert!(Summary::merge(&[part(&a), part(&b), empty]).all_booted_s.is_some());
+        assert!(
+            Summary::merge(&[part(&a), part(&b), empty])
+                .all_booted_s
+                .is_some()
+        );
         // Not all booted in one part: not all booted in the whole.
         let c = Stats::for_stations(2);
         c.booted_one();
