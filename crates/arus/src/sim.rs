@@ -197,12 +197,7 @@ pub(crate) fn run(args: SimArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     if let Some(shard) = args.shard {
-        let mine: u64 = scenario
-            .groups
-            .iter()
-            .map(|g| u64::from(shard.count(g.count)))
-            .sum();
-        raise_file_limit(mine);
+        raise_file_limit(shard.stations(&scenario));
         let done = runtime.block_on(run_shard(scenario, sources, &args, shard));
         // The stdin reader is a blocking thread that would hold the runtime open.
         runtime.shutdown_background();

@@ -76,6 +76,15 @@ impl Shard {
     pub fn count(&self, count: u32) -> u32 {
         count / self.of + u32::from(count % self.of > self.index)
     }
+
+    /// How many of a scenario's stations are this shard's.
+    pub fn stations(&self, scenario: &Scenario) -> u64 {
+        scenario
+            .groups
+            .iter()
+            .map(|g| u64::from(self.count(g.count)))
+            .sum()
+    }
 }
 
 impl Default for RunOptions {
@@ -147,14 +156,9 @@ pub async fn run(
     opts: RunOptions,
     interrupt: impl Future<Output = ()>,
 ) -> Summary {
-    let total = match opts.shard {
-        Some(shard) => scenario
-            .groups
-            .iter()
-            .map(|g| u64::from(shard.count(g.count)))
-            .sum(),
-        None => scenario.stations(),
-    };
+    let total = opts
+        .shard
+        .map_or_else(|| scenario.stations(), |s| s.stations(&scenario));
     let stats = Arc::new(Stats::for_stations(total));
     let shared = Arc::new(Shared {
         url: scenario.url.clone(),

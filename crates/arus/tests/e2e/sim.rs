@@ -50,32 +50,8 @@ tokens = ["SIM-TOKEN"]
         ),
     )
     .expect("scenario written");
-    let summary_path = dir.path().join("summary.json");
-    let sim = tokio::task::spawn_blocking({
-        let (scenario, summary_path) = (scenario.clone(), summary_path.clone());
-        move || {
-            Command::new(env!("CARGO_BIN_EXE_arus"))
-                .arg("sim")
-                .arg("--scenario")
-                .arg(&scenario)
-                .arg("--quiet")
-                .arg("--json")
-                .arg(&summary_path)
-                .env("ARUS_LOG", "warn")
-                .output()
-                .expect("arus sim runs")
-        }
-    })
-    .await
-    .expect("joined");
-    assert!(
-        sim.status.success(),
-        "{}",
-        String::from_utf8_lossy(&sim.stderr)
-    );
-    let summary: Value =
-        serde_json::from_str(&std::fs::read_to_string(&summary_path).expect("summary written"))
-            .expect("summary is JSON");
+    let scenario = scenario.display().to_string();
+    let summary = run_sim(&["--scenario", &scenario]).await;
     let n = |k: &str| {
         summary[k]
             .as_u64()
@@ -127,33 +103,25 @@ tokens = ["SIM-TOKEN"]
 /// processes (here forced with `--processes`), and together they are the one fleet asked for.
 async fn a_run_split_over_processes_is_one_run(b: &Backend) {
     let server = Server::start(b, &["--allow-unknown-stations"]).await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let summary_path = dir.path().join("summary.json");
     let url = server.ws_url("x");
-    let url = url.trim_end_matches("/x").to_string();
-    let sim = tokio::task::spawn_blocking({
-        let summary_path = summary_path.clone();
-        move || {
-            Command::new(env!("CARGO_BIN_EXE_arus"))
-                .args(["sim", "--url", &url, "--stations", "12", "--mode", "paced"])
-                .args(["--rate", "5", "--prefix", "SPLIT-", "--processes", "3"])
-                .args(["--duration", "4s", "--quiet", "--json"])
-                .arg(&summary_path)
-                .env("ARUS_LOG", "warn")
-                .output()
-                .expect("arus sim runs")
-        }
-    })
-    .await
-    .expect("joined");
-    assert!(
-        sim.status.success(),
-        "{}",
-        String::from_utf8_lossy(&sim.stderr)
-    );
-    let summary: Value =
-        serde_json::from_str(&std::fs::read_to_string(&summary_path).expect("summary written"))
-            .expect("summary is JSON");
+    let url = url.trim_end_matches("/x");
+    let summary = run_sim(&[
+        "--url",
+        url,
+        "--stations",
+        "12",
+        "--mode",
+        "paced",
+        "--rate",
+        "5",
+        "--prefix",
+        "SPLIT-",
+        "--processes",
+        "3",
+        "--duration",
+        "4s",
+    ])
+    .await;
     assert_eq!(summary["stations"], 12, "{summary}");
     assert_eq!(summary["booted"], 12, "{summary}");
     assert_eq!(summary["callErrors"], 0, "{summary}");
@@ -177,6 +145,29 @@ async fn a_run_split_over_processes_is_one_run(b: &Backend) {
     ids.sort();
     let expected: Vec<String> = (1..=12).map(|n| format!("SPLIT-{n:05}")).collect();
     assert_eq!(ids, expected);
+}
+
+/// Runs `arus sim` with `args` (quiet), checks that it succeeded, and returns its summary.
+async fn run_sim(args: &[&str]) -> Value {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let summary_path = dir.path().join("summary.json");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_arus"));
+    cmd.arg("sim")
+        .args(args)
+        .arg("--quiet")
+        .arg("--json")
+        .arg(&summary_path)
+        .env("ARUS_LOG", "warn");
+    let sim = tokio::task::spawn_blocking(move || cmd.output().expect("arus sim runs"))
+        .await
+        .expect("joined");
+    assert!(
+        sim.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sim.stderr)
+    );
+    serde_json::from_str(&std::fs::read_to_string(&summary_path).expect("summary written"))
+        .expect("summary is JSON")
 }
 
 /// `serve --demo` starts its simulated stations against itself: they connect and boot.
