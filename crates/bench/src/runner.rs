@@ -259,6 +259,32 @@ fn u(v: &Value, key: &str) -> u64 {
     v[key].as_u64().unwrap_or(0)
 }
 
+impl Measurement {
+    /// A measurement with nothing measured yet.
+    fn empty(scenario: &str, target: &str, stations: u32, rate: Option<f64>) -> Measurement {
+        Measurement {
+            scenario: scenario.to_string(),
+            target: target.to_string(),
+            stations,
+            rate,
+            server_cpu_s: 0.0,
+            rss_before_kib: 0,
+            rss_after_kib: 0,
+            bytes_per_station: None,
+            throughput: 0.0,
+            per_cpu_second: None,
+            p50_ms: 0.0,
+            p99_ms: 0.0,
+            p999_ms: 0.0,
+            all_booted_s: None,
+            errors: 0,
+            connected: 0,
+            failure: None,
+            sim: Value::Null,
+        }
+    }
+}
+
 /// Runs one scenario on one target.
 async fn measure(
     plan: &Plan,
@@ -267,26 +293,7 @@ async fn measure(
     stations: u32,
     rate: Option<f64>,
 ) -> Measurement {
-    let mut m = Measurement {
-        scenario: scenario.to_string(),
-        target: target.name.clone(),
-        stations,
-        rate,
-        server_cpu_s: 0.0,
-        rss_before_kib: 0,
-        rss_after_kib: 0,
-        bytes_per_station: None,
-        throughput: 0.0,
-        per_cpu_second: None,
-        p50_ms: 0.0,
-        p99_ms: 0.0,
-        p999_ms: 0.0,
-        all_booted_s: None,
-        errors: 0,
-        connected: 0,
-        failure: None,
-        sim: Value::Null,
-    };
+    let mut m = Measurement::empty(scenario, &target.name, stations, rate);
     let server = match Server::start(target, plan.cpus.0, &plan.dir).await {
         Ok(s) => s,
         Err(e) => {
@@ -541,24 +548,9 @@ mod tests {
 
     fn measurement(scenario: &str, target: &str) -> Measurement {
         Measurement {
-            scenario: scenario.into(),
-            target: target.into(),
-            stations: 100,
-            rate: None,
             server_cpu_s: 1.0,
-            rss_before_kib: 0,
-            rss_after_kib: 0,
-            bytes_per_station: None,
-            throughput: 0.0,
-            per_cpu_second: None,
-            p50_ms: 0.0,
-            p99_ms: 0.0,
-            p999_ms: 0.0,
-            all_booted_s: None,
-            errors: 0,
             connected: 100,
-            failure: None,
-            sim: Value::Null,
+            ..Measurement::empty(scenario, target, 100, None)
         }
     }
 
