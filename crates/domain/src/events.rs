@@ -74,6 +74,20 @@ pub enum Event {
         /// How many readings.
         samples: usize,
     },
+    /// A command was queued, sent, or reached its final status.
+    #[serde(rename_all = "camelCase")]
+    Command {
+        /// The station.
+        station_id: String,
+        /// The command's id.
+        command_id: String,
+        /// The command's name (`reset`...).
+        command: String,
+        /// Its status (`pending`, `answered`...).
+        status: String,
+        /// The station's answer status, once answered.
+        outcome: Option<String>,
+    },
     /// A notice was recorded.
     #[serde(rename_all = "camelCase")]
     Notice {

@@ -30,6 +30,8 @@
 
 pub mod authorization;
 pub mod availability;
+pub mod commander;
+pub mod commands;
 pub mod csms;
 pub mod events;
 pub mod link;

@@ -1,7 +1,9 @@
-//! The port through which the API and other modules learn about, and later command, connected
+//! The port through which the API and other modules learn about and command connected
 //! stations. The gateway implements it; nothing outside the gateway touches a socket.
 
 use crate::Time;
+use crate::commands::{Command, Outcome, SendError};
+use crate::store::BoxFut;
 
 /// A live connection of a station.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,4 +21,12 @@ pub trait StationLink: Send + Sync {
 
     /// How many stations are connected.
     fn connected(&self) -> usize;
+
+    /// Sends a command in the version the station speaks and waits for the answer. A command
+    /// that takes several requests (a 1.6 configuration change per key) sends them in order.
+    fn send<'a>(
+        &'a self,
+        station_id: &'a str,
+        command: &'a Command,
+    ) -> BoxFut<'a, Result<Outcome, SendError>>;
 }

@@ -73,6 +73,32 @@ impl NoticeKind {
     }
 }
 
+impl NoticeKind {
+    /// The kind named `s` (as [`NoticeKind::as_str`] writes it).
+    pub fn parse(s: &str) -> Option<NoticeKind> {
+        use NoticeKind::*;
+        [
+            FirmwareStatus,
+            PublishFirmwareStatus,
+            LogStatus,
+            SecurityEvent,
+            Report,
+            Event,
+            MonitoringReport,
+            CustomerInformation,
+            ChargingProfiles,
+            ChargingLimit,
+            EvCharging,
+            DisplayMessages,
+            ReservationStatus,
+            Certificate,
+            DataTransfer,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
 /// A recorded notice.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

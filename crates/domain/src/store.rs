@@ -216,6 +216,90 @@ pub enum Write {
     PutIdToken(IdTokenRecord),
     /// Creates an API token.
     PutApiToken(ApiTokenRecord),
+    /// Inserts or replaces a record (a command, an audit entry...): see [`StoredRecord`].
+    PutRecord(Box<StoredRecord>),
+}
+
+/// The kinds of record kept as documents: JSON bodies with a few indexed columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RecordKind {
+    /// A command sent (or to be sent) to a station.
+    Command,
+    /// A state-changing API request.
+    Audit,
+    /// A bulk operation.
+    Bulk,
+}
+
+impl RecordKind {
+    /// The name used in the store.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RecordKind::Command => "command",
+            RecordKind::Audit => "audit",
+            RecordKind::Bulk => "bulk",
+        }
+    }
+}
+
+/// A record as stored. `seq` orders records of a kind by insertion and is assigned by the
+/// store on first insert (a replacement keeps it); lists page by it, so pages stay stable
+/// while records are added.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRecord {
+    /// The kind.
+    pub kind: RecordKind,
+    /// Its id, unique within the kind.
+    pub id: String,
+    /// The insertion order (ignored on write).
+    pub seq: i64,
+    /// The station it concerns, if any.
+    pub station_id: Option<String>,
+    /// A lookup key (a command's idempotency key), if any.
+    pub tag: Option<String>,
+    /// Its status, if it has one.
+    pub status: Option<String>,
+    /// When it was made.
+    pub at: Time,
+    /// The record, JSON.
+    pub body: String,
+}
+
+/// Which records to list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordQuery {
+    /// The kind.
+    pub kind: RecordKind,
+    /// Only this station's.
+    pub station_id: Option<String>,
+    /// Only with this tag.
+    pub tag: Option<String>,
+    /// Only with this status.
+    pub status: Option<String>,
+    /// Only older than this `seq` (the cursor of the next page).
+    pub before: Option<i64>,
+    /// Oldest first instead of newest first (with `after` instead of `before`).
+    pub oldest_first: bool,
+    /// Only newer than this `seq` (oldest-first pages).
+    pub after: Option<i64>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+impl RecordQuery {
+    /// The newest records of a kind.
+    pub fn of(kind: RecordKind, limit: u32) -> RecordQuery {
+        RecordQuery {
+            kind,
+            station_id: None,
+            tag: None,
+            status: None,
+            before: None,
+            oldest_first: false,
+            after: None,
+            limit,
+        }
+    }
 }
 
 /// A transaction as listed.
@@ -375,4 +459,27 @@ pub trait Store: Send + Sync + 'static {
         station_id: &str,
         limit: u32,
     ) -> BoxFut<'_, Result<Vec<FrameRecord>, StoreError>>;
+
+    /// Every API token, newest first.
+    fn api_tokens(&self) -> BoxFut<'_, Result<Vec<ApiTokenRecord>, StoreError>>;
+
+    /// One record.
+    fn record(
+        &self,
+        kind: RecordKind,
+        id: &str,
+    ) -> BoxFut<'_, Result<Option<StoredRecord>, StoreError>>;
+
+    /// Records, newest first (or oldest first), filtered.
+    fn records(&self, query: RecordQuery) -> BoxFut<'_, Result<Vec<StoredRecord>, StoreError>>;
+
+    /// The notices of a station of one kind, oldest first: those with the request id given,
+    /// or, without one, those received at or after `since`.
+    fn notices(
+        &self,
+        station_id: &str,
+        kind: crate::notices::NoticeKind,
+        request_id: Option<i64>,
+        since: Time,
+    ) -> BoxFut<'_, Result<Vec<(Time, crate::notices::Notice)>, StoreError>>;
 }

@@ -11,6 +11,8 @@
 //! - `session`: one task per connected station: reads frames, answers CALLs through the
 //!   adapters, sends CSMS-initiated CALLs one at a time, pings, and logs every frame.
 //! - `registry`: who is connected; a second connection of a station replaces the first.
+//! - `commands`: the operator's version-neutral commands in each version's requests, and the
+//!   answers folded back into one outcome.
 //! - `v16`, `v201`: the protocol adapters, turning each version's messages into calls of the
 //!   domain and the domain's answers into messages. Only these know both OCPP and the domain.
 //!
@@ -29,6 +31,7 @@ pub mod front;
 
 mod accept;
 mod adapter;
+mod commands;
 mod registry;
 mod session;
 mod v16;
@@ -141,5 +144,16 @@ impl StationLink for Gateway {
 
     fn connected(&self) -> usize {
         self.registry.len()
+    }
+
+    fn send<'a>(
+        &'a self,
+        station_id: &'a str,
+        command: &'a arus_domain::commands::Command,
+    ) -> arus_domain::store::BoxFut<
+        'a,
+        Result<arus_domain::commands::Outcome, arus_domain::commands::SendError>,
+    > {
+        Box::pin(commands::send(self, station_id, command))
     }
 }

@@ -173,6 +173,11 @@ impl Registry {
         })
     }
 
+    /// The version a connected station speaks.
+    pub fn version(&self, id: &str) -> Option<Version> {
+        self.entries.lock().ok()?.get(id).map(|e| e.version)
+    }
+
     pub fn len(&self) -> usize {
         self.entries.lock().map(|m| m.len()).unwrap_or(0)
     }

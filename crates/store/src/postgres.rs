@@ -12,9 +12,10 @@ use arus_domain::authorization::{AuthorizationStatus, IdTokenRecord, token_key};
 use arus_domain::availability::{ConnectorRecord, ConnectorStatus};
 use arus_domain::metering::MeterValue;
 use arus_domain::provisioning::{RegistrationStatus, StationRecord};
+use arus_domain::notices::{Notice, NoticeKind};
 use arus_domain::store::{
-    ApiTokenRecord, BoxFut, FrameRecord, Role, Store, StoreError, TransactionQuery, TransactionRow,
-    Write,
+    ApiTokenRecord, BoxFut, FrameRecord, RecordKind, RecordQuery, Role, Store, StoreError,
+    StoredRecord, TransactionQuery, TransactionRow, Write,
 };
 use arus_domain::transactions::{Transaction, TransactionEvent};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -43,6 +44,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "lighter meter value indexes",
         include_str!("migrations/postgres-3.sql"),
     ),
+    (4, "records", include_str!("migrations/postgres-4.sql")),
 ];
 
 pub(crate) struct PgStore {
@@ -329,6 +331,20 @@ fn ops(w: &Write, out: &mut Vec<Op>) {
                 Box::new(r.status.as_str()),
                 Box::new(r.group_id_token.clone()),
                 Box::new(r.expiry_date),
+            ],
+        )),
+        Write::PutRecord(r) => out.push(op(
+            "INSERT INTO records (kind, id, station_id, tag, status, at, body) VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (kind, id) DO UPDATE SET station_id = excluded.station_id, tag = excluded.tag,
+               status = excluded.status, body = excluded.body",
+            vec![
+                Box::new(r.kind.as_str()),
+                Box::new(r.id.clone()),
+                Box::new(r.station_id.clone()),
+                Box::new(r.tag.clone()),
+                Box::new(r.status.clone()),
+                Box::new(r.at),
+                Box::new(r.body.clone()),
             ],
         )),
         Write::PutApiToken(t) => out.push(op(
@@ -751,16 +767,7 @@ impl Store for PgStore {
                 .await
                 .map_err(unavailable)?;
             let row = c.query_opt(&stmt, &[&hash]).await.map_err(unavailable)?;
-            Ok(row.map(|r| {
-                let role: String = r.get(2);
-                ApiTokenRecord {
-                    hash: r.get(0),
-                    name: r.get(1),
-                    role: Role::parse(&role).unwrap_or(Role::ReadOnly),
-                    created_at: r.get(3),
-                    revoked_at: r.get(4),
-                }
-            }))
+            Ok(row.as_ref().map(api_token_row))
         })
     }
 
@@ -832,5 +839,133 @@ impl Store for PgStore {
             out.truncate(limit as usize);
             Ok(out)
         })
+    }
+
+    fn api_tokens(&self) -> BoxFut<'_, Result<Vec<ApiTokenRecord>, StoreError>> {
+        Box::pin(async move {
+            let c = self.client().await?;
+            let rows = c
+                .query(
+                    "SELECT hash, name, role, created_at, revoked_at FROM api_tokens ORDER BY created_at DESC, hash",
+                    &[],
+                )
+                .await
+                .map_err(unavailable)?;
+            Ok(rows.iter().map(api_token_row).collect())
+        })
+    }
+
+    fn record(
+        &self,
+        kind: RecordKind,
+        id: &str,
+    ) -> BoxFut<'_, Result<Option<StoredRecord>, StoreError>> {
+        let id = id.to_string();
+        Box::pin(async move {
+            let c = self.client().await?;
+            let row = c
+                .query_opt(
+                    "SELECT seq, id, station_id, tag, status, at, body FROM records WHERE kind = $1 AND id = $2",
+                    &[&kind.as_str(), &id],
+                )
+                .await
+                .map_err(unavailable)?;
+            Ok(row.map(|r| record_row(kind, &r)))
+        })
+    }
+
+    fn records(&self, q: RecordQuery) -> BoxFut<'_, Result<Vec<StoredRecord>, StoreError>> {
+        Box::pin(async move {
+            let c = self.client().await?;
+            let mut sql = String::from(
+                "SELECT seq, id, station_id, tag, status, at, body FROM records WHERE kind = $1",
+            );
+            let kind = q.kind.as_str();
+            let mut args: Vec<&(dyn ToSql + Sync)> = vec![&kind];
+            let filters: [(&str, Option<&(dyn ToSql + Sync)>); 5] = [
+                ("station_id =", q.station_id.as_ref().map(|v| v as _)),
+                ("tag =", q.tag.as_ref().map(|v| v as _)),
+                ("status =", q.status.as_ref().map(|v| v as _)),
+                ("seq <", q.before.as_ref().map(|v| v as _)),
+                ("seq >", q.after.as_ref().map(|v| v as _)),
+            ];
+            for (column, value) in filters {
+                if let Some(v) = value {
+                    args.push(v);
+                    sql.push_str(&format!(" AND {column} ${}", args.len()));
+                }
+            }
+            sql.push_str(if q.oldest_first {
+                " ORDER BY seq ASC"
+            } else {
+                " ORDER BY seq DESC"
+            });
+            sql.push_str(&format!(" LIMIT {}", q.limit));
+            let rows = c.query(&sql, &args).await.map_err(unavailable)?;
+            Ok(rows.iter().map(|r| record_row(q.kind, r)).collect())
+        })
+    }
+
+    fn notices(
+        &self,
+        station_id: &str,
+        kind: NoticeKind,
+        request_id: Option<i64>,
+        since: Time,
+    ) -> BoxFut<'_, Result<Vec<(Time, Notice)>, StoreError>> {
+        let s = station_id.to_string();
+        Box::pin(async move {
+            let c = self.client().await?;
+            let rows = c
+                .query(
+                    "SELECT at, request_id, status, details, received_at FROM notices
+                     WHERE station_id = $1 AND kind = $2
+                       AND (request_id = $3 OR ($3::BIGINT IS NULL AND request_id IS NULL AND received_at >= $4))
+                     ORDER BY id LIMIT 1000",
+                    &[&s, &kind.as_str(), &request_id, &since],
+                )
+                .await
+                .map_err(unavailable)?;
+            Ok(rows
+                .iter()
+                .map(|r| {
+                    let details: String = r.get(3);
+                    (
+                        r.get(4),
+                        Notice {
+                            kind,
+                            at: r.get(0),
+                            request_id: r.get(1),
+                            status: r.get(2),
+                            details: serde_json::from_str(&details).unwrap_or_default(),
+                        },
+                    )
+                })
+                .collect())
+        })
+    }
+}
+
+fn api_token_row(r: &tokio_postgres::Row) -> ApiTokenRecord {
+    let role: String = r.get(2);
+    ApiTokenRecord {
+        hash: r.get(0),
+        name: r.get(1),
+        role: Role::parse(&role).unwrap_or(Role::ReadOnly),
+        created_at: r.get(3),
+        revoked_at: r.get(4),
+    }
+}
+
+fn record_row(kind: RecordKind, r: &tokio_postgres::Row) -> StoredRecord {
+    StoredRecord {
+        kind,
+        seq: r.get(0),
+        id: r.get(1),
+        station_id: r.get(2),
+        tag: r.get(3),
+        status: r.get(4),
+        at: r.get(5),
+        body: r.get(6),
     }
 }

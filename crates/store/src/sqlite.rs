@@ -11,9 +11,10 @@ use arus_domain::authorization::{AuthorizationStatus, IdTokenRecord, token_key};
 use arus_domain::availability::{ConnectorRecord, ConnectorStatus};
 use arus_domain::metering::MeterValue;
 use arus_domain::provisioning::{RegistrationStatus, StationRecord};
+use arus_domain::notices::{Notice, NoticeKind};
 use arus_domain::store::{
-    ApiTokenRecord, BoxFut, FrameRecord, Role, Store, StoreError, TransactionQuery, TransactionRow,
-    Write,
+    ApiTokenRecord, BoxFut, FrameRecord, RecordKind, RecordQuery, Role, Store, StoreError,
+    StoredRecord, TransactionQuery, TransactionRow, Write,
 };
 use arus_domain::transactions::{Transaction, TransactionEvent};
 use chrono::{DateTime, Utc};
@@ -41,6 +42,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "meter values settle in batches",
         include_str!("migrations/sqlite-4.sql"),
     ),
+    (5, "records", include_str!("migrations/sqlite-5.sql")),
 ];
 
 /// Reads running at once, and read connections kept open: each has its own page cache, so
@@ -608,6 +610,22 @@ fn apply(c: &Connection, w: &Write) -> rusqlite::Result<()> {
                 r.expiry_date.as_ref().map(ts)
             ])?;
         }
+        Write::PutRecord(r) => {
+            c.prepare_cached(
+                "INSERT INTO records (kind, id, station_id, tag, status, at, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (kind, id) DO UPDATE SET station_id = excluded.station_id, tag = excluded.tag,
+                   status = excluded.status, body = excluded.body",
+            )?
+            .execute(params![
+                r.kind.as_str(),
+                r.id,
+                r.station_id,
+                r.tag,
+                r.status,
+                ts(&r.at),
+                r.body
+            ])?;
+        }
         Write::PutApiToken(t) => {
             c.prepare_cached(
                 "INSERT INTO api_tokens (hash, name, role, created_at, revoked_at) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -886,18 +904,7 @@ impl Store for SqliteStore {
             c.prepare_cached(
                 "SELECT hash, name, role, created_at, revoked_at FROM api_tokens WHERE hash = ?1",
             )?
-            .query_row([hash], |r| {
-                let role: String = r.get(2)?;
-                let created: String = r.get(3)?;
-                let revoked: Option<String> = r.get(4)?;
-                Ok(ApiTokenRecord {
-                    hash: r.get(0)?,
-                    name: r.get(1)?,
-                    role: Role::parse(&role).unwrap_or(Role::ReadOnly),
-                    created_at: parse_ts(&created).unwrap_or_default(),
-                    revoked_at: revoked.as_deref().and_then(parse_ts),
-                })
-            })
+            .query_row([hash], api_token_row)
             .optional()
         })
     }
@@ -1008,6 +1015,132 @@ impl Store for SqliteStore {
             Ok(out)
         })
     }
+
+    fn api_tokens(&self) -> BoxFut<'_, Result<Vec<ApiTokenRecord>, StoreError>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT hash, name, role, created_at, revoked_at FROM api_tokens ORDER BY created_at DESC, hash",
+            )?;
+            let rows = stmt.query_map([], api_token_row)?;
+            rows.collect()
+        })
+    }
+
+    fn record(
+        &self,
+        kind: RecordKind,
+        id: &str,
+    ) -> BoxFut<'_, Result<Option<StoredRecord>, StoreError>> {
+        let id = id.to_string();
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT seq, id, station_id, tag, status, at, body FROM records WHERE kind = ?1 AND id = ?2",
+            )?
+            .query_row(params![kind.as_str(), id], |r| record_row(kind, r))
+            .optional()
+        })
+    }
+
+    fn records(&self, q: RecordQuery) -> BoxFut<'_, Result<Vec<StoredRecord>, StoreError>> {
+        self.read(move |c| {
+            use rusqlite::types::Value;
+            let mut sql =
+                String::from("SELECT seq, id, station_id, tag, status, at, body FROM records WHERE kind = ?1");
+            let mut args: Vec<Value> = vec![Value::Text(q.kind.as_str().into())];
+            let mut filter = |sql: &mut String, column: &str, v: Value| {
+                args.push(v);
+                sql.push_str(&format!(" AND {column} ?{}", args.len()));
+            };
+            if let Some(s) = &q.station_id {
+                filter(&mut sql, "station_id =", Value::Text(s.clone()));
+            }
+            if let Some(t) = &q.tag {
+                filter(&mut sql, "tag =", Value::Text(t.clone()));
+            }
+            if let Some(s) = &q.status {
+                filter(&mut sql, "status =", Value::Text(s.clone()));
+            }
+            if let Some(b) = q.before {
+                filter(&mut sql, "seq <", Value::Integer(b));
+            }
+            if let Some(a) = q.after {
+                filter(&mut sql, "seq >", Value::Integer(a));
+            }
+            sql.push_str(if q.oldest_first {
+                " ORDER BY seq ASC"
+            } else {
+                " ORDER BY seq DESC"
+            });
+            sql.push_str(&format!(" LIMIT {}", q.limit));
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| record_row(q.kind, r))?;
+            rows.collect()
+        })
+    }
+
+    fn notices(
+        &self,
+        station_id: &str,
+        kind: NoticeKind,
+        request_id: Option<i64>,
+        since: Time,
+    ) -> BoxFut<'_, Result<Vec<(Time, Notice)>, StoreError>> {
+        let s = station_id.to_string();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT at, request_id, status, details, received_at FROM notices
+                 WHERE station_id = ?1 AND kind = ?2
+                   AND (request_id = ?3 OR (?3 IS NULL AND request_id IS NULL AND received_at >= ?4))
+                 ORDER BY id LIMIT 1000",
+            )?;
+            let rows = stmt.query_map(
+                params![s, kind.as_str(), request_id, ts(&since)],
+                |r| {
+                    let at: String = r.get(0)?;
+                    let details: String = r.get(3)?;
+                    let received: String = r.get(4)?;
+                    Ok((
+                        parse_ts(&received).unwrap_or_default(),
+                        Notice {
+                            kind,
+                            at: parse_ts(&at).unwrap_or_default(),
+                            request_id: r.get(1)?,
+                            status: r.get(2)?,
+                            details: serde_json::from_str(&details).unwrap_or_default(),
+                        },
+                    ))
+                },
+            )?;
+            rows.collect()
+        })
+    }
+}
+
+fn api_token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiTokenRecord> {
+    let role: String = r.get(2)?;
+    let created: String = r.get(3)?;
+    let revoked: Option<String> = r.get(4)?;
+    Ok(ApiTokenRecord {
+        hash: r.get(0)?,
+        name: r.get(1)?,
+        role: Role::parse(&role).unwrap_or(Role::ReadOnly),
+        created_at: parse_ts(&created).unwrap_or_default(),
+        revoked_at: revoked.as_deref().and_then(parse_ts),
+    })
+}
+
+fn record_row(kind: RecordKind, r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredRecord> {
+    let at: String = r.get(5)?;
+    Ok(StoredRecord {
+        kind,
+        seq: r.get(0)?,
+        id: r.get(1)?,
+        station_id: r.get(2)?,
+        tag: r.get(3)?,
+        status: r.get(4)?,
+        at: parse_ts(&at).unwrap_or_default(),
+        body: r.get(6)?,
+    })
 }
 
 #[cfg(test)]

@@ -1,0 +1,468 @@
+//! The service that carries out commands: it records each one, sends it through the
+//! [`StationLink`], records the answer, publishes the change, and keeps commands for stations
+//! that are offline until they connect or the command expires.
+//!
+//! # Invariants
+//!
+//! - A record is committed before its command leaves, and its final status is committed before
+//!   anyone waiting is told: what the API returns is what the store holds.
+//! - Commands to one station leave in the order they were submitted, one at a time (a worker
+//!   task per station with commands in hand; the gateway adds one outstanding CALL at a time).
+//! - A queued command is sent at most once: it is claimed before it is handed to the worker,
+//!   however many connection events and sweeps find it.
+//! - With an idempotency key, a retried submission returns the first one's record instead of
+//!   sending again (submissions with keys are serialised, so two at once cannot both send).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::Time;
+use crate::commands::{Command, CommandRecord, CommandStatus, SendError};
+use crate::events::{Event, EventBus};
+use crate::link::StationLink;
+use crate::store::{RecordKind, RecordQuery, Store, StoreError, StoredRecord, Write};
+
+/// How often queued commands are looked at (for expiry, and for stations whose connection
+/// event was missed).
+const SWEEP: Duration = Duration::from_secs(15);
+
+/// A request to carry out a command.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    /// The station.
+    pub station_id: String,
+    /// The command.
+    pub command: Command,
+    /// Who asks (an API token's name).
+    pub requested_by: String,
+    /// The caller's idempotency key, already scoped to the caller.
+    pub idempotency_key: Option<String>,
+    /// Queue the command until this time if the station is not connected.
+    pub queue_until: Option<Time>,
+    /// The bulk operation it belongs to.
+    pub bulk_id: Option<String>,
+}
+
+/// Why a submission was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// The command is not valid.
+    #[error("{0}")]
+    Invalid(String),
+    /// The station is not registered.
+    #[error("no station {0}")]
+    UnknownStation(String),
+    /// The idempotency key was used for another request.
+    #[error("the Idempotency-Key was used for another request (command {0})")]
+    KeyReused(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The record of a submission, and a way to wait for its end if it is under way.
+pub struct Submitted {
+    /// The record as committed.
+    pub record: CommandRecord,
+    /// Resolves with the final record (absent when the record is already final, or queued).
+    pub done: Option<oneshot::Receiver<CommandRecord>>,
+    /// Whether this is the record of an earlier submission with the same idempotency key.
+    pub replayed: bool,
+}
+
+struct Job {
+    record: CommandRecord,
+}
+
+/// The command service.
+pub struct Commander {
+    store: Arc<dyn Store>,
+    link: Arc<dyn StationLink>,
+    events: EventBus,
+    workers: Mutex<HashMap<String, mpsc::UnboundedSender<Job>>>,
+    waiters: Mutex<HashMap<String, Vec<oneshot::Sender<CommandRecord>>>>,
+    claimed: Mutex<HashSet<String>>,
+    keyed: tokio::sync::Mutex<()>,
+    next_request_id: AtomicI64,
+    next_id: AtomicU64,
+}
+
+impl Commander {
+    /// The service. Request ids start from the clock so that ids of earlier runs are not
+    /// reused soon; they stay within 32 bits for stations that keep them in an `int`.
+    pub fn new(store: Arc<dyn Store>, link: Arc<dyn StationLink>, events: EventBus) -> Arc<Self> {
+        let now = Utc::now();
+        let seed = (now.timestamp() - 1_700_000_000).clamp(1, 1 << 30);
+        Arc::new(Commander {
+            store,
+            link,
+            events,
+            workers: Mutex::default(),
+            waiters: Mutex::default(),
+            claimed: Mutex::default(),
+            keyed: tokio::sync::Mutex::new(()),
+            next_request_id: AtomicI64::new(seed),
+            next_id: AtomicU64::new(now.timestamp_subsec_nanos().into()),
+        })
+    }
+
+    fn new_id(&self) -> String {
+        let n = self.next_id.fetch_add(1, Ordering::Relaxed) & 0xffff;
+        format!("{:011x}{n:04x}", Utc::now().timestamp_millis())
+    }
+
+    /// Records a command and sends it (or queues it, or records that it could not be sent).
+    pub async fn submit(self: &Arc<Self>, s: Submission) -> Result<Submitted, SubmitError> {
+        s.command.check().map_err(SubmitError::Invalid)?;
+        if let Some(q) = s.queue_until
+            && q <= Utc::now()
+        {
+            return Err(SubmitError::Invalid("`queueUntil` is in the past".into()));
+        }
+        let _keyed = match &s.idempotency_key {
+            Some(key) => {
+                let guard = self.keyed.lock().await;
+                if let Some(earlier) = self.by_key(key).await? {
+                    if earlier.station_id != s.station_id
+                        || earlier.command.name() != s.command.name()
+                    {
+                        return Err(SubmitError::KeyReused(earlier.id));
+                    }
+                    let done = (!earlier.status.is_final()).then(|| self.watch(&earlier.id));
+                    // The record may have ended while the watch was set up.
+                    let record = self.get(&earlier.id).await?.unwrap_or(earlier);
+                    return Ok(Submitted {
+                        done: done.filter(|_| !record.status.is_final()),
+                        record,
+                        replayed: true,
+                    });
+                }
+                Some(guard)
+            }
+            None => None,
+        };
+        if self.store.station(&s.station_id).await?.is_none() {
+            return Err(SubmitError::UnknownStation(s.station_id));
+        }
+        let mut command = s.command;
+        command.complete(|| self.next_request_id.fetch_add(1, Ordering::Relaxed));
+        let connected = self.link.connection(&s.station_id).is_some();
+        let now = Utc::now();
+        let mut record = CommandRecord {
+            id: self.new_id(),
+            station_id: s.station_id,
+            command,
+            status: CommandStatus::Pending,
+            outcome: None,
+            error: None,
+            requested_by: s.requested_by,
+            idempotency_key: s.idempotency_key,
+            bulk_id: s.bulk_id,
+            created_at: now,
+            expires_at: s.queue_until,
+            sent_at: None,
+            finished_at: None,
+        };
+        if !connected {
+            if s.queue_until.is_some() {
+                record.status = CommandStatus::Queued;
+            } else {
+                record.status = CommandStatus::NotDelivered;
+                record.error = Some(SendError::NotConnected.to_string());
+                record.finished_at = Some(now);
+            }
+            self.save(&record).await?;
+            self.publish(&record);
+            return Ok(Submitted {
+                record,
+                done: None,
+                replayed: false,
+            });
+        }
+        self.save(&record).await?;
+        self.publish(&record);
+        let done = self.watch(&record.id);
+        self.dispatch(record.clone());
+        Ok(Submitted {
+            record,
+            done: Some(done),
+            replayed: false,
+        })
+    }
+
+    /// A command's record.
+    pub async fn get(&self, id: &str) -> Result<Option<CommandRecord>, StoreError> {
+        match self.store.record(RecordKind::Command, id).await? {
+            Some(r) => Ok(decode(&r)),
+            None => Ok(None),
+        }
+    }
+
+    /// Waits for a command to reach its final status, for at most `limit`; returns the record
+    /// as it is then.
+    pub async fn wait(&self, id: &str, limit: Duration) -> Result<Option<CommandRecord>, StoreError> {
+        let rx = self.watch(id);
+        match self.get(id).await? {
+            Some(r) if r.status.is_final() => Ok(Some(r)),
+            Some(r) => match tokio::time::timeout(limit, rx).await {
+                Ok(Ok(done)) => Ok(Some(done)),
+                _ => Ok(Some(self.get(id).await?.unwrap_or(r))),
+            },
+            None => Ok(None),
+        }
+    }
+
+    async fn by_key(&self, key: &str) -> Result<Option<CommandRecord>, StoreError> {
+        let mut q = RecordQuery::of(RecordKind::Command, 1);
+        q.tag = Some(key.to_string());
+        Ok(self.store.records(q).await?.first().and_then(decode))
+    }
+
+    fn watch(&self, id: &str) -> oneshot::Receiver<CommandRecord> {
+        let (tx, rx) = oneshot::channel();
+        if let Ok(mut w) = self.waiters.lock() {
+            w.entry(id.to_string()).or_default().push(tx);
+        }
+        rx
+    }
+
+    async fn save(&self, r: &CommandRecord) -> Result<(), StoreError> {
+        let body = serde_json::to_string(r).map_err(|e| StoreError::Conflict(e.to_string()))?;
+        self.store
+            .commit(vec![Write::PutRecord(Box::new(StoredRecord {
+                kind: RecordKind::Command,
+                id: r.id.clone(),
+                seq: 0,
+                station_id: Some(r.station_id.clone()),
+                tag: r.idempotency_key.clone(),
+                status: Some(r.status.as_str().to_string()),
+                at: r.created_at,
+                body,
+            }))])
+            .await
+    }
+
+    fn publish(&self, r: &CommandRecord) {
+        self.events.publish(|| Event::Command {
+            station_id: r.station_id.clone(),
+            command_id: r.id.clone(),
+            command: r.command.name().to_string(),
+            status: r.status.as_str().to_string(),
+            outcome: r.outcome.as_ref().map(|o| o.status.clone()),
+        });
+    }
+
+    /// Hands a pending command to its station's worker, starting one if there is none.
+    fn dispatch(self: &Arc<Self>, record: CommandRecord) {
+        let Ok(mut workers) = self.workers.lock() else {
+            return;
+        };
+        let station = record.station_id.clone();
+        let job = Job { record };
+        let job = match workers.get(&station) {
+            Some(tx) => match tx.send(job) {
+                Ok(()) => return,
+                Err(e) => e.0,
+            },
+            None => job,
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        let _ = tx.send(job);
+        workers.insert(station.clone(), tx);
+        tokio::spawn(self.clone().work(station, rx));
+    }
+
+    /// A station's worker: sends its commands one after the other; ends when idle.
+    async fn work(self: Arc<Self>, station: String, mut rx: mpsc::UnboundedReceiver<Job>) {
+        loop {
+            let job = match rx.try_recv() {
+                Ok(job) => job,
+                Err(_) => {
+                    // Nothing waits: leave, unless a job arrived while the map was locked.
+                    let Ok(mut workers) = self.workers.lock() else {
+                        return;
+                    };
+                    match rx.try_recv() {
+                        Ok(job) => job,
+                        Err(_) => {
+                            workers.remove(&station);
+                            return;
+                        }
+                    }
+                }
+            };
+            self.run(job.record).await;
+        }
+    }
+
+    async fn run(&self, mut record: CommandRecord) {
+        record.status = CommandStatus::Pending;
+        record.sent_at = Some(Utc::now());
+        let result = self.link.send(&record.station_id, &record.command).await;
+        let now = Utc::now();
+        match result {
+            Ok(outcome) => {
+                record.status = CommandStatus::Answered;
+                record.outcome = Some(outcome);
+                record.finished_at = Some(now);
+            }
+            // A queued command whose station left again waits for the next connection.
+            Err(SendError::NotConnected) if record.expires_at.is_some_and(|e| e > now) => {
+                record.status = CommandStatus::Queued;
+                record.sent_at = None;
+            }
+            Err(e) => {
+                tracing::info!(station = %record.station_id, command = record.command.name(), error = %e, "command not carried out");
+                record.status = e.status();
+                record.error = Some(e.to_string());
+                record.finished_at = Some(now);
+            }
+        }
+        // The answer is in hand; a failing store is retried so the record is not left pending.
+        let mut tries = 0;
+        while let Err(e) = self.save(&record).await {
+            tries += 1;
+            tracing::warn!(error = %e, command = %record.id, "recording a command's outcome failed");
+            if tries >= 5 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200 * tries)).await;
+        }
+        if let Ok(mut c) = self.claimed.lock() {
+            c.remove(&record.id);
+        }
+        self.publish(&record);
+        if record.status.is_final() {
+            let waiters = self
+                .waiters
+                .lock()
+                .ok()
+                .and_then(|mut w| w.remove(&record.id));
+            for w in waiters.into_iter().flatten() {
+                let _ = w.send(record.clone());
+            }
+        }
+    }
+
+    /// Sends the station's queued commands (it has just connected), and expires those whose
+    /// time has passed.
+    pub async fn release(self: &Arc<Self>, station_id: &str) -> Result<(), StoreError> {
+        let mut q = RecordQuery::of(RecordKind::Command, 1000);
+        q.station_id = Some(station_id.to_string());
+        q.status = Some(CommandStatus::Queued.as_str().to_string());
+        q.oldest_first = true;
+        let queued: Vec<CommandRecord> = self.store.records(q).await?.iter().filter_map(decode).collect();
+        self.release_records(queued).await
+    }
+
+    async fn release_records(self: &Arc<Self>, queued: Vec<CommandRecord>) -> Result<(), StoreError> {
+        let now = Utc::now();
+        for mut r in queued {
+            if !self.claim(&r.id) {
+                continue;
+            }
+            if r.expires_at.is_none_or(|e| e <= now) {
+                r.status = CommandStatus::Expired;
+                r.error = Some("the station did not connect before the command expired".into());
+                r.finished_at = Some(now);
+                let saved = self.save(&r).await;
+                if let Ok(mut c) = self.claimed.lock() {
+                    c.remove(&r.id);
+                }
+                saved?;
+                self.publish(&r);
+                continue;
+            }
+            if self.link.connection(&r.station_id).is_none() {
+                if let Ok(mut c) = self.claimed.lock() {
+                    c.remove(&r.id);
+                }
+                continue;
+            }
+            r.status = CommandStatus::Pending;
+            self.save(&r).await?;
+            self.publish(&r);
+            self.dispatch(r);
+        }
+        Ok(())
+    }
+
+    fn claim(&self, id: &str) -> bool {
+        self.claimed
+            .lock()
+            .map(|mut c| c.insert(id.to_string()))
+            .unwrap_or(false)
+    }
+
+    /// Runs the service's background work: releases queued commands when their station
+    /// connects or boots, and sweeps for expired ones.
+    pub async fn run_background(self: Arc<Self>) {
+        let mut events = self.events.subscribe();
+        let mut sweep = tokio::time::interval(SWEEP);
+        loop {
+            tokio::select! {
+                e = events.recv() => match e {
+                    Ok(s) => {
+                        if let Event::StationConnected { station_id, .. } | Event::Boot { station_id, .. } = s.event
+                            && let Err(e) = self.release(&station_id).await
+                        {
+                            tracing::warn!(error = %e, "releasing queued commands failed");
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => self.sweep().await,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                },
+                _ = sweep.tick() => self.sweep().await,
+            }
+        }
+    }
+
+    async fn sweep(self: &Arc<Self>) {
+        let mut q = RecordQuery::of(RecordKind::Command, 5000);
+        q.status = Some(CommandStatus::Queued.as_str().to_string());
+        q.oldest_first = true;
+        match self.store.records(q).await {
+            Ok(rows) => {
+                let queued = rows.iter().filter_map(decode).collect();
+                if let Err(e) = self.release_records(queued).await {
+                    tracing::warn!(error = %e, "sweeping queued commands failed");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "sweeping queued commands failed"),
+        }
+    }
+
+    /// Closes, as not delivered, the commands a previous run left pending (it stopped before
+    /// the answer came). Call before accepting commands.
+    pub async fn recover(&self) {
+        let mut q = RecordQuery::of(RecordKind::Command, 10_000);
+        q.status = Some(CommandStatus::Pending.as_str().to_string());
+        let Ok(rows) = self.store.records(q).await else {
+            return;
+        };
+        for mut r in rows.iter().filter_map(decode) {
+            r.status = CommandStatus::NotDelivered;
+            r.error = Some("the server stopped before the station answered".into());
+            r.finished_at = Some(Utc::now());
+            if let Err(e) = self.save(&r).await {
+                tracing::warn!(error = %e, "closing an interrupted command failed");
+            }
+        }
+    }
+}
+
+/// The command record in a stored record; a body that does not parse is logged and skipped.
+pub fn decode(r: &StoredRecord) -> Option<CommandRecord> {
+    match serde_json::from_str(&r.body) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            tracing::warn!(id = %r.id, error = %e, "skipping an unreadable command record");
+            None
+        }
+    }
+}
