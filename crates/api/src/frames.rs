@@ -3,45 +3,62 @@
 use arus_domain::store::Direction;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
+use crate::page::Page;
 use crate::{ApiState, Problem, store_error};
 
 /// The query of the frame log.
-#[derive(Debug, Deserialize)]
+/// The frame log's paging.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct FramesQuery {
+    /// How many frames, 1 to 1000 (default 100).
     limit: Option<String>,
 }
 
+/// A logged frame.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct FrameView {
+    /// When it was sent or received.
+    at: DateTime<Utc>,
+    /// `in` (from the station) or `out`.
+    direction: &'static str,
+    /// The frame's text.
+    text: String,
+}
+
+/// The frames most recently exchanged with a station.
+#[utoipa::path(get, path = "/api/v1/stations/{id}/frames", tag = "stations",
+    params(("id" = String, Path, description = "The station's identity"), FramesQuery),
+    responses((status = 200, body = Page<FrameView>), crate::openapi::Errors))]
 pub(crate) async fn list(
     State(state): State<ApiState>,
     Path(id): Path<String>,
     Query(q): Query<FramesQuery>,
 ) -> Result<Response, Problem> {
-    let limit = match q.limit.as_deref() {
-        None => 100,
-        Some(l) => l
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=1000).contains(n))
-            .ok_or_else(|| Problem::bad_request("`limit` must be 1 to 1000"))?,
-    };
+    let limit = crate::page::limit(q.limit.as_deref())?;
     let frames = state
         .csms
         .store()
         .frames(&id, limit)
         .await
         .map_err(store_error)?;
-    let items: Vec<Value> = frames
+    let items: Vec<FrameView> = frames
         .into_iter()
-        .map(|f| {
-            json!({
-                "at": f.at,
-                "direction": match f.direction { Direction::In => "in", Direction::Out => "out" },
-                "text": f.text,
-            })
+        .map(|f| FrameView {
+            at: f.at,
+            direction: match f.direction {
+                Direction::In => "in",
+                Direction::Out => "out",
+            },
+            text: f.text,
         })
         .collect();
-    Ok(axum::Json(json!({ "items": items })).into_response())
+    Ok(axum::Json(Page {
+        items,
+        next_cursor: None,
+    })
+    .into_response())
 }

@@ -7,22 +7,43 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use crate::stations::parse;
 use crate::{ApiState, Caller, Problem, store_error};
 
 /// The body of `POST /api/v1/id-tokens`.
-#[derive(Debug, Deserialize)]
+/// An id token to register or change.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct PutToken {
+pub(crate) struct PutToken {
+    /// The token (case-insensitive).
+    #[schema(max_length = 36)]
+    id_token: String,
+    /// `Central`, `eMAID`, `ISO14443`, `ISO15693`, `KeyCode`, `Local`, `MacAddress` or
+    /// `NoAuthorization`.
+    #[serde(rename = "type")]
+    kind: String,
+    /// `Accepted`, `Blocked`, `Expired`, `Invalid`...
+    status: String,
+    /// Its group.
+    #[schema(min_length = 1, max_length = 36)]
+    group_id_token: Option<String>,
+    /// When it expires (RFC 3339).
+    #[schema(format = DateTime)]
+    expiry_date: Option<String>,
+}
+
+/// An id token as registered.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct IdTokenView {
     id_token: String,
     #[serde(rename = "type")]
     kind: String,
     status: String,
     group_id_token: Option<String>,
-    expiry_date: Option<String>,
+    expiry_date: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The token types of OCPP 2.0.1 (IdTokenEnumType).
@@ -40,6 +61,9 @@ const TYPES: [&str; 8] = [
 /// The longest token value OCPP can carry (2.0.1 IdTokenType; 1.6 stations take 20).
 const MAX_TOKEN: usize = 36;
 
+/// Registers an id token, or changes it.
+#[utoipa::path(post, path = "/api/v1/id-tokens", tag = "id tokens", request_body = PutToken,
+    responses((status = 201, body = IdTokenView), crate::openapi::Errors))]
 pub(crate) async fn put(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
@@ -91,13 +115,13 @@ pub(crate) async fn put(
         .map_err(store_error)?;
     Ok((
         StatusCode::CREATED,
-        axum::Json(json!({
-            "idToken": record.id_token,
-            "type": record.kind,
-            "status": record.status.as_str(),
-            "groupIdToken": record.group_id_token,
-            "expiryDate": record.expiry_date,
-        })),
+        axum::Json(IdTokenView {
+            status: record.status.as_str().to_string(),
+            id_token: record.id_token,
+            kind: record.kind,
+            group_id_token: record.group_id_token,
+            expiry_date: record.expiry_date,
+        }),
     )
         .into_response())
 }

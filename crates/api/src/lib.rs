@@ -2,29 +2,45 @@
 //!
 //! # Layout
 //!
-//! - [`router`]: every route, with bearer-token authentication on `/api/v1`.
-//! - `problem`: RFC 9457 problem+json errors.
+//! - [`router`]: every route, with bearer-token authentication and the audit log on
+//!   `/api/v1`.
+//! - `openapi`: the OpenAPI 3.1 document generated from the handlers (`/api/v1/openapi.json`)
+//!   and the interactive docs (`/api/docs`).
+//! - `problem`: RFC 9457 problem+json errors; `page`: keyset pagination.
 //! - `stations`, `frames`, `id_tokens`, `transactions`: one module per resource.
+//! - `commands`: every CSMS-initiated operation (through the domain's `Commander`) and the
+//!   command records.
+//! - `tokens`, `audit`: API tokens with roles, and the record of every state-changing call.
 //!
 //! JSON is camelCase, as in OCPP. The API reaches stations only through the domain's ports
 //! (the store, and the [`StationLink`] the gateway implements); it never touches a socket.
 //!
 //! # Invariants
 //!
-//! - Every `/api/v1` request carries a valid, unrevoked token; tokens are stored as SHA-256
-//!   hashes only.
+//! - Every `/api/v1` request carries a valid, unrevoked token (checked against the store on
+//!   each request, so a revocation takes effect at once); tokens are stored as SHA-256 hashes
+//!   only. Reading needs `read-only`, changing needs `operator`, tokens and the audit log need
+//!   `admin`.
+//! - Every state-changing request is in the audit log before its response leaves.
 //! - Input that the OCPP wire could not carry (an id token longer than 36 characters, a
 //!   station id with a colon) is refused here, so that what stations receive is always valid.
 
+mod audit;
+mod commands;
 mod frames;
 mod id_tokens;
+pub mod openapi;
+mod page;
 mod problem;
 mod stations;
+mod tokens;
 mod transactions;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use arus_domain::Csms;
+use arus_domain::commander::Commander;
 use arus_domain::link::StationLink;
 use arus_domain::store::{Role, StoreError};
 use axum::Router;
@@ -32,10 +48,11 @@ use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use sha2::{Digest, Sha256};
 
 pub use problem::Problem;
+pub use tokens::new_token;
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -44,6 +61,10 @@ pub struct ApiState {
     pub csms: Arc<Csms>,
     /// Who is connected.
     pub link: Arc<dyn StationLink>,
+    /// Sends commands and keeps their records.
+    pub commander: Arc<Commander>,
+    /// How long a command waits for the station's answer unless the caller says otherwise.
+    pub command_wait: Duration,
 }
 
 /// The SHA-256 of an API token, hex: the only form in which tokens are stored.
@@ -54,6 +75,12 @@ pub fn token_hash(token: &str) -> String {
         .collect()
 }
 
+/// The id of a token: the first 16 hex digits of its hash (enough to tell tokens apart, too
+/// few to help find the token).
+pub fn token_id(hash: &str) -> String {
+    hash.chars().take(16).collect()
+}
+
 /// All routes.
 pub fn router(state: ApiState) -> Router {
     let api = Router::new()
@@ -62,23 +89,52 @@ pub fn router(state: ApiState) -> Router {
         .route("/stations/{id}/frames", get(frames::list))
         .route("/id-tokens", post(id_tokens::put))
         .route("/transactions", get(transactions::list))
+        .route("/commands", get(commands::list))
+        .route("/commands/{id}", get(commands::show))
+        .route("/tokens", get(tokens::list).post(tokens::create))
+        .route("/tokens/{id}", delete(tokens::revoke))
+        .route("/audit", get(audit::list))
+        .merge(commands::routes())
+        .route_layer(middleware::from_fn_with_state(state.clone(), audit::record))
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        .route("/openapi.json", get(openapi_json))
+        .method_not_allowed_fallback(|| async {
+            Problem::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "this resource does not take that method",
+            )
+        })
         .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "no such resource") });
+    // The docs page reads the document from its own route (served without a token).
+    let docs: Router<ApiState> = utoipa_swagger_ui::SwaggerUi::new("/api/docs")
+        .config(utoipa_swagger_ui::Config::from("/api/v1/openapi.json"))
+        .into();
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .nest("/api/v1", api)
+        .merge(docs)
         .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "no such resource") })
         .with_state(state)
 }
 
-/// The role of the request's token, for handlers that need more than reading.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Caller(pub Role);
+async fn openapi_json() -> Response {
+    static DOC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let body = DOC.get_or_init(|| openapi::document().to_json().unwrap_or_default());
+    ([(header::CONTENT_TYPE, "application/json")], body.as_str()).into_response()
+}
+
+/// Who makes the request: their token's role, name and id.
+#[derive(Debug, Clone)]
+pub(crate) struct Caller {
+    pub role: Role,
+    pub name: String,
+    pub token_id: String,
+}
 
 impl Caller {
-    pub(crate) fn require(self, role: Role) -> Result<(), Problem> {
-        if self.0 >= role {
+    pub(crate) fn require(&self, role: Role) -> Result<(), Problem> {
+        if self.role >= role {
             Ok(())
         } else {
             Err(Problem::new(
@@ -105,7 +161,11 @@ async fn authenticate(State(state): State<ApiState>, mut request: Request, next:
     };
     match state.csms.store().api_token(&token_hash(&token)).await {
         Ok(Some(t)) if t.revoked_at.is_none() => {
-            request.extensions_mut().insert(Caller(t.role));
+            request.extensions_mut().insert(Caller {
+                role: t.role,
+                token_id: token_id(&t.hash),
+                name: t.name,
+            });
             next.run(request).await
         }
         Ok(_) => unauthorized("unknown or revoked token"),

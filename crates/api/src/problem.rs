@@ -3,9 +3,11 @@
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use serde_json::{Map, Value};
 
-/// A problem: the status, a title (the status's reason) and what went wrong.
-#[derive(Debug, Serialize)]
+/// A problem: the status, a title (the status's reason), what went wrong, and any extension
+/// members (a command's record, for a command that failed).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     /// Always `about:blank`: the status says what kind of problem it is.
     #[serde(rename = "type")]
@@ -16,6 +18,10 @@ pub struct Problem {
     pub status: u16,
     /// What went wrong, for people.
     pub detail: String,
+    /// Extension members.
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub extensions: Map<String, Value>,
 }
 
 impl Problem {
@@ -26,12 +32,26 @@ impl Problem {
             title: status.canonical_reason().unwrap_or("Error").to_string(),
             status: status.as_u16(),
             detail: detail.into(),
+            extensions: Map::new(),
         }
     }
 
     /// 400 Bad Request.
     pub fn bad_request(detail: impl Into<String>) -> Problem {
         Problem::new(StatusCode::BAD_REQUEST, detail)
+    }
+
+    /// 404 Not Found.
+    pub fn not_found(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::NOT_FOUND, detail)
+    }
+
+    /// The problem with an extension member.
+    pub fn with(mut self, key: &str, value: impl Serialize) -> Problem {
+        if let Ok(v) = serde_json::to_value(value) {
+            self.extensions.insert(key.to_string(), v);
+        }
+        self
     }
 }
 

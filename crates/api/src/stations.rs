@@ -7,23 +7,32 @@ use arus_domain::provisioning::{RegistrationStatus, StationRecord};
 use arus_domain::store::{Role, Write};
 use axum::Extension;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
+use crate::page::{self, Page};
 use crate::{ApiState, Caller, Problem, store_error};
 
 /// The body of `POST /api/v1/stations`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct Register {
-    /// The station's identity (its URL path segment and Basic user name).
+pub(crate) struct Register {
+    /// The station's identity (its URL path segment and Basic user name): no colon, slash or
+    /// control character.
+    #[schema(
+        min_length = 1,
+        max_length = 48,
+        pattern = "^[^:/\\x00-\\x1f\\x7f-\\x9f]+$"
+    )]
     id: String,
     /// Its HTTP Basic password; without one the station connects without credentials.
+    #[schema(min_length = 1, max_length = 64)]
     password: Option<String>,
     /// `Accepted` (default), `Pending` or `Rejected`: how its boots are answered.
+    #[schema(pattern = "^(Accepted|Pending|Rejected)$")]
     boot_policy: Option<String>,
 }
 
@@ -50,6 +59,10 @@ pub(crate) fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, P
         .map_err(|e| Problem::bad_request(format!("invalid JSON body: {e}")))
 }
 
+/// Registers a station, or changes its password and boot policy.
+#[utoipa::path(post, path = "/api/v1/stations", tag = "stations", request_body = Register,
+    responses((status = 201, body = StationDetail, description = "Registered"),
+        (status = 200, body = StationDetail, description = "Updated"), crate::openapi::Errors))]
 pub(crate) async fn register(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
@@ -89,24 +102,127 @@ pub(crate) async fn register(
         }])
         .await
         .map_err(store_error)?;
-    let body = detail(&state, &req.id).await?;
+    let body = axum::Json(detail(&state, &req.id).await?);
     let status = if existed {
         StatusCode::OK
     } else {
         StatusCode::CREATED
     };
-    Ok((status, axum::Json(body)).into_response())
+    Ok((status, body).into_response())
 }
 
-pub(crate) async fn list(State(state): State<ApiState>) -> Result<Response, Problem> {
-    let stations = state.csms.store().stations().await.map_err(store_error)?;
-    let items: Vec<Value> = stations
+/// A station as listed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct StationSummary {
+    /// Its identity.
+    id: String,
+    /// Whether it is connected now.
+    connected: bool,
+    /// Since when.
+    connected_since: Option<DateTime<Utc>>,
+    /// The OCPP version it speaks (or spoke last).
+    ocpp_version: Option<String>,
+    /// Its vendor, from its last boot.
+    vendor: Option<String>,
+    /// Its model.
+    model: Option<String>,
+    /// The answer to its last boot.
+    registration_status: Option<String>,
+    /// How its boots are answered.
+    boot_policy: String,
+    /// Whether it must give a password.
+    has_password: bool,
+    /// When it last booted.
+    last_boot_at: Option<DateTime<Utc>>,
+    /// When it was last heard from.
+    last_seen_at: Option<DateTime<Utc>>,
+    /// When it was registered.
+    created_at: DateTime<Utc>,
+}
+
+/// A station with its EVSEs and connectors.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct StationDetail {
+    #[serde(flatten)]
+    summary: StationSummary,
+    serial_number: Option<String>,
+    firmware_version: Option<String>,
+    iccid: Option<String>,
+    imsi: Option<String>,
+    meter_type: Option<String>,
+    meter_serial_number: Option<String>,
+    /// Why it last booted (2.0.1).
+    boot_reason: Option<String>,
+    /// The status of the station as a whole (EVSE 0).
+    status: Option<String>,
+    /// Its EVSEs.
+    evses: Vec<EvseView>,
+}
+
+/// An EVSE.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct EvseView {
+    id: u32,
+    connectors: Vec<ConnectorView>,
+}
+
+/// A connector and its last status.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ConnectorView {
+    id: u32,
+    status: String,
+    error_code: Option<String>,
+    info: Option<String>,
+    updated_at: DateTime<Utc>,
+}
+
+/// Filters of the station list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListQuery {
+    /// Only connected (true) or disconnected (false) stations.
+    connected: Option<String>,
+    /// Page size, 1 to 1000 (default 100).
+    limit: Option<String>,
+    /// The `nextCursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// Lists stations, ordered by id.
+#[utoipa::path(get, path = "/api/v1/stations", tag = "stations", params(ListQuery),
+    responses((status = 200, body = Page<StationSummary>), crate::openapi::Errors))]
+pub(crate) async fn list(
+    State(state): State<ApiState>,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, Problem> {
+    let limit = page::limit(q.limit.as_deref())?;
+    let connected = match q.connected.as_deref() {
+        None => None,
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        Some(_) => return Err(Problem::bad_request("`connected` must be true or false")),
+    };
+    let mut stations = state.csms.store().stations().await.map_err(store_error)?;
+    stations.sort_by(|a, b| a.id.cmp(&b.id));
+    let items: Vec<StationSummary> = stations
         .iter()
+        .filter(|s| q.cursor.as_deref().is_none_or(|c| s.id.as_str() > c))
         .map(|s| summary(s, state.link.connection(&s.id)))
+        .filter(|s| connected.is_none_or(|c| s.connected == c))
+        .take(limit as usize)
         .collect();
-    Ok(axum::Json(json!({ "items": items })).into_response())
+    Ok(axum::Json(Page::of(items, limit, |s| s.id.clone())).into_response())
 }
 
+/// Shows a station with its EVSEs and connectors.
+#[utoipa::path(get, path = "/api/v1/stations/{id}", tag = "stations",
+    params(("id" = String, Path, description = "The station's identity")),
+    responses((status = 200, body = StationDetail), crate::openapi::Errors))]
 pub(crate) async fn show(
     State(state): State<ApiState>,
     Path(id): Path<String>,
@@ -114,71 +230,68 @@ pub(crate) async fn show(
     Ok(axum::Json(detail(&state, &id).await?).into_response())
 }
 
-async fn detail(state: &ApiState, id: &str) -> Result<Value, Problem> {
+async fn detail(state: &ApiState, id: &str) -> Result<StationDetail, Problem> {
     let store = state.csms.store();
     let Some(station) = store.station(id).await.map_err(store_error)? else {
-        return Err(Problem::new(
-            StatusCode::NOT_FOUND,
-            format!("no station `{id}`"),
-        ));
+        return Err(Problem::not_found(format!("no station `{id}`")));
     };
     let connectors = store.connectors(id).await.map_err(store_error)?;
-    let mut v = summary(&station, state.link.connection(id));
     let b = station.boot.as_ref();
-    v["serialNumber"] = json!(b.and_then(|b| b.serial_number.clone()));
-    v["firmwareVersion"] = json!(b.and_then(|b| b.firmware_version.clone()));
-    v["iccid"] = json!(b.and_then(|b| b.iccid.clone()));
-    v["imsi"] = json!(b.and_then(|b| b.imsi.clone()));
-    v["meterType"] = json!(b.and_then(|b| b.meter_type.clone()));
-    v["meterSerialNumber"] = json!(b.and_then(|b| b.meter_serial_number.clone()));
-    v["bootReason"] = json!(b.and_then(|b| b.reason.clone()));
-    v["status"] = json!(
-        connectors
+    Ok(StationDetail {
+        summary: summary(&station, state.link.connection(id)),
+        serial_number: b.and_then(|b| b.serial_number.clone()),
+        firmware_version: b.and_then(|b| b.firmware_version.clone()),
+        iccid: b.and_then(|b| b.iccid.clone()),
+        imsi: b.and_then(|b| b.imsi.clone()),
+        meter_type: b.and_then(|b| b.meter_type.clone()),
+        meter_serial_number: b.and_then(|b| b.meter_serial_number.clone()),
+        boot_reason: b.and_then(|b| b.reason.clone()),
+        status: connectors
             .iter()
             .find(|c| c.evse_id == 0)
-            .map(|c| c.status.as_str())
-    );
-    v["evses"] = evses(&connectors);
-    Ok(v)
-}
-
-/// What the list shows of a station.
-fn summary(s: &StationRecord, connection: Option<Connection>) -> Value {
-    json!({
-        "id": s.id,
-        "connected": connection.is_some(),
-        "connectedSince": connection.as_ref().map(|c| c.since),
-        "ocppVersion": connection.map(|c| c.protocol).or_else(|| s.protocol.clone()),
-        "vendor": s.boot.as_ref().map(|b| &b.vendor),
-        "model": s.boot.as_ref().map(|b| &b.model),
-        "registrationStatus": s.registration.map(|r| r.as_str()),
-        "bootPolicy": s.boot_policy.as_str(),
-        "hasPassword": s.password_hash.is_some(),
-        "lastBootAt": s.booted_at,
-        "lastSeenAt": s.last_seen_at,
-        "createdAt": s.created_at,
+            .map(|c| c.status.as_str().to_string()),
+        evses: evses(&connectors),
     })
 }
 
+/// What the list shows of a station.
+fn summary(s: &StationRecord, connection: Option<Connection>) -> StationSummary {
+    StationSummary {
+        id: s.id.clone(),
+        connected: connection.is_some(),
+        connected_since: connection.as_ref().map(|c| c.since),
+        ocpp_version: connection
+            .map(|c| c.protocol)
+            .or_else(|| s.protocol.clone()),
+        vendor: s.boot.as_ref().map(|b| b.vendor.clone()),
+        model: s.boot.as_ref().map(|b| b.model.clone()),
+        registration_status: s.registration.map(|r| r.as_str().to_string()),
+        boot_policy: s.boot_policy.as_str().to_string(),
+        has_password: s.password_hash.is_some(),
+        last_boot_at: s.booted_at,
+        last_seen_at: s.last_seen_at,
+        created_at: s.created_at,
+    }
+}
+
 /// EVSEs (1 and up) with their connectors; EVSE 0 is the station itself (its `status`).
-fn evses(connectors: &[ConnectorRecord]) -> Value {
-    let mut out: Vec<Value> = Vec::new();
+fn evses(connectors: &[ConnectorRecord]) -> Vec<EvseView> {
+    let mut out: Vec<EvseView> = Vec::new();
     for c in connectors.iter().filter(|c| c.evse_id > 0) {
-        let connector = json!({
-            "id": c.connector_id,
-            "status": c.status.as_str(),
-            "errorCode": c.error_code,
-            "info": c.info,
-            "updatedAt": c.updated_at,
-        });
+        let connector = ConnectorView {
+            id: c.connector_id,
+            status: c.status.as_str().to_string(),
+            error_code: c.error_code.clone(),
+            info: c.info.clone(),
+            updated_at: c.updated_at,
+        };
         match out.last_mut() {
-            Some(e) if e["id"] == json!(c.evse_id) => {
-                if let Some(list) = e["connectors"].as_array_mut() {
-                    list.push(connector);
-                }
-            }
-            _ => out.push(json!({ "id": c.evse_id, "connectors": [connector] })),
+            Some(e) if e.id == c.evse_id => e.connectors.push(connector),
+            _ => out.push(EvseView {
+                id: c.evse_id,
+                connectors: vec![connector],
+            }),
         }
     }
-    Value::Array(out)
+    out
 }

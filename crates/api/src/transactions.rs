@@ -1,68 +1,109 @@
-//! `/api/v1/transactions`: charging sessions, newest first.
+//! `/api/v1/transactions`: transactions of every version in one shape, newest first.
 
 use arus_domain::store::{TransactionQuery, TransactionRow};
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
+use crate::page::{self, Page};
 use crate::{ApiState, Problem, store_error};
 
-/// The query of `GET /api/v1/transactions`.
-#[derive(Debug, Deserialize)]
+/// Filters of the transaction list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ListQuery {
+    /// Only this station's.
     station_id: Option<String>,
+    /// Only ongoing (true) or ended (false) transactions.
+    ongoing: Option<String>,
+    /// Page size, 1 to 1000 (default 100).
     limit: Option<String>,
+    /// The `nextCursor` of the previous page.
+    cursor: Option<String>,
 }
 
-/// The most transactions one request returns.
-const MAX_LIMIT: u32 = 1000;
+/// A transaction.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TransactionView {
+    /// Its id as the station knows it: a number for 1.6 (assigned by Arus), a string for
+    /// 2.0.1.
+    transaction_id: TransactionId,
+    station_id: String,
+    evse_id: Option<u32>,
+    connector_id: Option<u32>,
+    id_token: Option<String>,
+    started_at: Option<DateTime<Utc>>,
+    stopped_at: Option<DateTime<Utc>>,
+    meter_start_wh: Option<f64>,
+    meter_stop_wh: Option<f64>,
+    /// Energy delivered so far, Wh.
+    energy_wh: Option<f64>,
+    stop_reason: Option<String>,
+    charging_state: Option<String>,
+    #[serde(skip)]
+    seq: i64,
+}
 
+/// A transaction id: 1.6 numbers, 2.0.1 strings.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub(crate) enum TransactionId {
+    /// Assigned by Arus to a 1.6 transaction.
+    Number(i64),
+    /// Given by a 2.0.1 station.
+    Text(String),
+}
+
+/// Lists transactions, the most recently seen first.
+#[utoipa::path(get, path = "/api/v1/transactions", tag = "transactions", params(ListQuery),
+    responses((status = 200, body = Page<TransactionView>), crate::openapi::Errors))]
 pub(crate) async fn list(
     State(state): State<ApiState>,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, Problem> {
-    let limit = match q.limit.as_deref() {
-        None => 100,
-        Some(l) => l
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| Problem::bad_request(format!("`limit` must be 1 to {MAX_LIMIT}")))?,
+    let limit = page::limit(q.limit.as_deref())?;
+    let ongoing = match q.ongoing.as_deref() {
+        None => None,
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        Some(_) => return Err(Problem::bad_request("`ongoing` must be true or false")),
     };
     let rows = state
         .csms
         .store()
         .transactions(TransactionQuery {
             station_id: q.station_id,
+            ongoing,
+            before: page::seq_cursor(q.cursor.as_deref())?,
             limit,
         })
         .await
         .map_err(store_error)?;
-    let items: Vec<Value> = rows.iter().map(view).collect();
-    Ok(axum::Json(json!({ "items": items })).into_response())
+    let items: Vec<TransactionView> = rows.iter().map(view).collect();
+    Ok(axum::Json(Page::of(items, limit, |t| t.seq.to_string())).into_response())
 }
 
-/// A transaction as the API shows it. Its id is the one the station knows: a number for the
-/// ids the CSMS assigned (1.6), a string otherwise (2.0.1).
-fn view(r: &TransactionRow) -> Value {
+fn view(r: &TransactionRow) -> TransactionView {
     let id = match (r.csms_assigned, r.transaction_id.parse::<i64>()) {
-        (true, Ok(n)) => json!(n),
-        _ => json!(r.transaction_id),
+        (true, Ok(n)) => TransactionId::Number(n),
+        _ => TransactionId::Text(r.transaction_id.clone()),
     };
-    json!({
-        "transactionId": id,
-        "stationId": r.station_id,
-        "evseId": r.evse_id,
-        "connectorId": r.connector_id,
-        "idToken": r.id_token,
-        "startedAt": r.started_at,
-        "stoppedAt": r.stopped_at,
-        "meterStartWh": r.meter_start_wh,
-        "meterStopWh": r.meter_stop_wh,
-        "energyWh": r.energy_wh,
-        "stopReason": r.stop_reason,
-        "chargingState": r.charging_state,
-    })
+    TransactionView {
+        transaction_id: id,
+        station_id: r.station_id.clone(),
+        evse_id: r.evse_id,
+        connector_id: r.connector_id,
+        id_token: r.id_token.clone(),
+        started_at: r.started_at,
+        stopped_at: r.stopped_at,
+        meter_start_wh: r.meter_start_wh,
+        meter_stop_wh: r.meter_stop_wh,
+        energy_wh: r.energy_wh,
+        stop_reason: r.stop_reason.clone(),
+        charging_state: r.charging_state.clone(),
+        seq: r.seq,
+    }
 }

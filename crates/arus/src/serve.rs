@@ -123,9 +123,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             ..GatewayConfig::default()
         },
     );
+    let commander = arus_domain::commander::Commander::new(
+        store.clone(),
+        gateway.clone(),
+        csms.events().clone(),
+    );
+    commander.recover().await;
+    tokio::spawn(commander.clone().run_background());
     let api = arus_api::router(arus_api::ApiState {
         csms: csms.clone(),
         link: gateway.clone(),
+        commander,
+        command_wait: Duration::from_secs(args.call_timeout + 5),
     });
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await

@@ -205,7 +205,11 @@ impl Commander {
 
     /// Waits for a command to reach its final status, for at most `limit`; returns the record
     /// as it is then.
-    pub async fn wait(&self, id: &str, limit: Duration) -> Result<Option<CommandRecord>, StoreError> {
+    pub async fn wait(
+        &self,
+        id: &str,
+        limit: Duration,
+    ) -> Result<Option<CommandRecord>, StoreError> {
         let rx = self.watch(id);
         match self.get(id).await? {
             Some(r) if r.status.is_final() => Ok(Some(r)),
@@ -318,6 +322,12 @@ impl Commander {
             }
             Err(e) => {
                 tracing::info!(station = %record.station_id, command = record.command.name(), error = %e, "command not carried out");
+                if matches!(
+                    e,
+                    SendError::NotConnected | SendError::Unsupported(_) | SendError::Invalid(_)
+                ) {
+                    record.sent_at = None;
+                }
                 record.status = e.status();
                 record.error = Some(e.to_string());
                 record.finished_at = Some(now);
@@ -356,11 +366,20 @@ impl Commander {
         q.station_id = Some(station_id.to_string());
         q.status = Some(CommandStatus::Queued.as_str().to_string());
         q.oldest_first = true;
-        let queued: Vec<CommandRecord> = self.store.records(q).await?.iter().filter_map(decode).collect();
+        let queued: Vec<CommandRecord> = self
+            .store
+            .records(q)
+            .await?
+            .iter()
+            .filter_map(decode)
+            .collect();
         self.release_records(queued).await
     }
 
-    async fn release_records(self: &Arc<Self>, queued: Vec<CommandRecord>) -> Result<(), StoreError> {
+    async fn release_records(
+        self: &Arc<Self>,
+        queued: Vec<CommandRecord>,
+    ) -> Result<(), StoreError> {
         let now = Utc::now();
         for mut r in queued {
             if !self.claim(&r.id) {

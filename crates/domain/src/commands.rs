@@ -779,6 +779,9 @@ pub enum CommandStatus {
     NotDelivered,
     /// The station's version cannot do this.
     Unsupported,
+    /// The command does not make a valid request for the station's version (a 1.6
+    /// transaction id that is not a number...).
+    Invalid,
     /// It stayed queued past its expiry.
     Expired,
 }
@@ -794,6 +797,7 @@ impl CommandStatus {
             CommandStatus::Timeout => "timeout",
             CommandStatus::NotDelivered => "notDelivered",
             CommandStatus::Unsupported => "unsupported",
+            CommandStatus::Invalid => "invalid",
             CommandStatus::Expired => "expired",
         }
     }
@@ -808,6 +812,7 @@ impl CommandStatus {
             CommandStatus::Timeout,
             CommandStatus::NotDelivered,
             CommandStatus::Unsupported,
+            CommandStatus::Invalid,
             CommandStatus::Expired,
         ]
         .into_iter()
@@ -854,7 +859,8 @@ pub struct CommandRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub expires_at: Option<Time>,
-    /// When it was sent.
+    /// When it was handed to the station's connection (absent when it never left: not
+    /// connected, unsupported or invalid for the station's version).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub sent_at: Option<Time>,
@@ -906,10 +912,9 @@ impl SendError {
                 CommandStatus::NotDelivered
             }
             SendError::Unsupported(_) => CommandStatus::Unsupported,
+            SendError::Invalid(_) => CommandStatus::Invalid,
             SendError::Timeout => CommandStatus::Timeout,
-            SendError::Invalid(_) | SendError::Refused { .. } | SendError::InvalidResponse(_) => {
-                CommandStatus::Failed
-            }
+            SendError::Refused { .. } | SendError::InvalidResponse(_) => CommandStatus::Failed,
         }
     }
 }
@@ -968,7 +973,15 @@ mod tests {
         for s in ["queued", "pending"] {
             assert!(!CommandStatus::parse(s).expect("known").is_final());
         }
-        for s in ["answered", "failed", "timeout", "notDelivered", "unsupported", "expired"] {
+        for s in [
+            "answered",
+            "failed",
+            "timeout",
+            "notDelivered",
+            "unsupported",
+            "invalid",
+            "expired",
+        ] {
             assert!(CommandStatus::parse(s).expect("known").is_final());
         }
     }

@@ -305,6 +305,9 @@ impl RecordQuery {
 /// A transaction as listed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TransactionRow {
+    /// The order in which the store first saw it (the cursor of keyset pages; 0 when not read
+    /// from the store).
+    pub seq: i64,
     /// The station.
     pub station_id: String,
     /// The transaction's id as the station knows it.
@@ -337,6 +340,7 @@ impl TransactionRow {
     /// The row of a transaction's state.
     pub fn of(tx: &Transaction, csms_assigned: bool) -> TransactionRow {
         TransactionRow {
+            seq: 0,
             station_id: tx.station_id.clone(),
             transaction_id: tx.transaction_id.clone(),
             csms_assigned,
@@ -359,7 +363,11 @@ impl TransactionRow {
 pub struct TransactionQuery {
     /// Only this station's.
     pub station_id: Option<String>,
-    /// At most this many, newest first.
+    /// Only those still going (true) or ended (false).
+    pub ongoing: Option<bool>,
+    /// Only those the store saw before this `seq` (the cursor of the next page).
+    pub before: Option<i64>,
+    /// At most this many, newest first (by `seq`).
     pub limit: u32,
 }
 
@@ -474,7 +482,7 @@ pub trait Store: Send + Sync + 'static {
     fn records(&self, query: RecordQuery) -> BoxFut<'_, Result<Vec<StoredRecord>, StoreError>>;
 
     /// The notices of a station of one kind, oldest first: those with the request id given,
-    /// or, without one, those received at or after `since`.
+    /// and those without a request id (1.6 sends none) received at or after `since`.
     fn notices(
         &self,
         station_id: &str,

@@ -44,8 +44,8 @@ pub(crate) async fn send(
             .await
             .map_err(send_error)?;
         check_response(version, action, &answer)?;
-        let value: Value = serde_json::from_str(&answer)
-            .map_err(|e| SendError::InvalidResponse(e.to_string()))?;
+        let value: Value =
+            serde_json::from_str(&answer).map_err(|e| SendError::InvalidResponse(e.to_string()))?;
         answers.push((action, value));
     }
     Ok(match version {
@@ -208,14 +208,17 @@ mod v16 {
                     ("idTag", some(r.id_token.clone())),
                     (
                         "chargingProfile",
-                        r.charging_profile.as_ref().map(|p| profile(p, "TxProfile", None)),
+                        r.charging_profile
+                            .as_ref()
+                            .map(|p| profile(p, "TxProfile", None)),
                     ),
                 ]),
             ),
             Command::RemoteStop(r) => {
-                let id: i64 = r.transaction_id.parse().map_err(|_| {
-                    SendError::Invalid("a 1.6 transaction id is a number".into())
-                })?;
+                let id: i64 = r
+                    .transaction_id
+                    .parse()
+                    .map_err(|_| SendError::Invalid("a 1.6 transaction id is a number".into()))?;
                 one("RemoteStopTransaction", json!({ "transactionId": id }))
             }
             Command::Reset(r) => {
@@ -259,7 +262,11 @@ mod v16 {
                     ));
                 }
                 one(
-                    if extended { "ExtendedTriggerMessage" } else { "TriggerMessage" },
+                    if extended {
+                        "ExtendedTriggerMessage"
+                    } else {
+                        "TriggerMessage"
+                    },
                     obj([
                         ("requestedMessage", some(name)),
                         ("connectorId", opt(r.evse_id)),
@@ -437,7 +444,10 @@ mod v16 {
     }
 
     pub(super) fn outcome(c: &Command, answers: Vec<(&'static str, Value)>) -> Outcome {
-        let first = answers.first().map(|(_, v)| v.clone()).unwrap_or(Value::Null);
+        let first = answers
+            .first()
+            .map(|(_, v)| v.clone())
+            .unwrap_or(Value::Null);
         let plain = |details: Value| Outcome {
             status: status_of(&first),
             reason: None,
@@ -525,7 +535,11 @@ mod v16 {
                             .unwrap_or_default()
                     })
                     .collect();
-                let status = if certs.is_empty() { "NotFound" } else { "Accepted" };
+                let status = if certs.is_empty() {
+                    "NotFound"
+                } else {
+                    "Accepted"
+                };
                 Outcome {
                     status: status.into(),
                     reason: None,
@@ -663,7 +677,11 @@ mod v201 {
                 obj([
                     (
                         "operationalStatus",
-                        some(if r.operative { "Operative" } else { "Inoperative" }),
+                        some(if r.operative {
+                            "Operative"
+                        } else {
+                            "Inoperative"
+                        }),
                     ),
                     ("evse", evse(r.evse_id, r.connector_id)),
                 ]),
@@ -746,10 +764,7 @@ mod v201 {
                     .map(|v| {
                         obj([
                             ("component", Some(component(v))),
-                            (
-                                "variable",
-                                (!v.variable.is_empty()).then(|| variable(v)),
-                            ),
+                            ("variable", (!v.variable.is_empty()).then(|| variable(v))),
                         ])
                     })
                     .collect();
@@ -761,7 +776,10 @@ mod v201 {
                             "componentCriteria",
                             (!r.criteria.is_empty()).then(|| json!(r.criteria)),
                         ),
-                        ("componentVariable", (!cv.is_empty()).then(|| Value::Array(cv))),
+                        (
+                            "componentVariable",
+                            (!cv.is_empty()).then(|| Value::Array(cv)),
+                        ),
                     ]),
                 )
             }
@@ -805,7 +823,10 @@ mod v201 {
                                 ListUpdate::Differential => "Differential",
                             }),
                         ),
-                        ("localAuthorizationList", (!list.is_empty()).then(|| Value::Array(list))),
+                        (
+                            "localAuthorizationList",
+                            (!list.is_empty()).then(|| Value::Array(list)),
+                        ),
                     ]),
                 )
             }
@@ -966,7 +987,11 @@ mod v201 {
     }
 
     pub(super) fn outcome(c: &Command, answers: Vec<(&'static str, Value)>) -> Outcome {
-        let first = answers.into_iter().next().map(|(_, v)| v).unwrap_or(Value::Null);
+        let first = answers
+            .into_iter()
+            .next()
+            .map(|(_, v)| v)
+            .unwrap_or(Value::Null);
         let plain = |details: Value| Outcome {
             status: status_of(&first),
             reason: reason(&first),

@@ -11,8 +11,8 @@ use arus_domain::Time;
 use arus_domain::authorization::{AuthorizationStatus, IdTokenRecord, token_key};
 use arus_domain::availability::{ConnectorRecord, ConnectorStatus};
 use arus_domain::metering::MeterValue;
-use arus_domain::provisioning::{RegistrationStatus, StationRecord};
 use arus_domain::notices::{Notice, NoticeKind};
+use arus_domain::provisioning::{RegistrationStatus, StationRecord};
 use arus_domain::store::{
     ApiTokenRecord, BoxFut, FrameRecord, RecordKind, RecordQuery, Role, Store, StoreError,
     StoredRecord, TransactionQuery, TransactionRow, Write,
@@ -488,28 +488,29 @@ fn station_row(r: &Row) -> StationRecord {
 
 const STATION_COLUMNS: &str = "id, password_hash, boot_policy, registration, boot, booted_at, protocol, created_at, last_seen_at";
 
-const TRANSACTION_COLUMNS: &str = "station_id, transaction_id, csms_number, evse_id, connector_id, id_token, started_at, stopped_at, meter_start_wh, meter_stop_wh, energy_wh, stop_reason, charging_state";
+const TRANSACTION_COLUMNS: &str = "id, station_id, transaction_id, csms_number, evse_id, connector_id, id_token, started_at, stopped_at, meter_start_wh, meter_stop_wh, energy_wh, stop_reason, charging_state";
 
 fn uint(v: Option<i64>) -> Option<u32> {
     v.and_then(|n| u32::try_from(n).ok())
 }
 
 fn transaction_row(r: &Row) -> TransactionRow {
-    let number: Option<i64> = r.get(2);
+    let number: Option<i64> = r.get(3);
     TransactionRow {
-        station_id: r.get(0),
-        transaction_id: r.get(1),
+        seq: r.get(0),
+        station_id: r.get(1),
+        transaction_id: r.get(2),
         csms_assigned: number.is_some(),
-        evse_id: uint(r.get(3)),
-        connector_id: uint(r.get(4)),
-        id_token: r.get(5),
-        started_at: r.get(6),
-        stopped_at: r.get(7),
-        meter_start_wh: r.get(8),
-        meter_stop_wh: r.get(9),
-        energy_wh: r.get(10),
-        stop_reason: r.get(11),
-        charging_state: r.get(12),
+        evse_id: uint(r.get(4)),
+        connector_id: uint(r.get(5)),
+        id_token: r.get(6),
+        started_at: r.get(7),
+        stopped_at: r.get(8),
+        meter_start_wh: r.get(9),
+        meter_stop_wh: r.get(10),
+        energy_wh: r.get(11),
+        stop_reason: r.get(12),
+        charging_state: r.get(13),
     }
 }
 
@@ -735,23 +736,26 @@ impl Store for PgStore {
     ) -> BoxFut<'_, Result<Vec<TransactionRow>, StoreError>> {
         Box::pin(async move {
             let c = self.client().await?;
-            let limit = query.limit.clamp(1, 1000) as i64;
-            let rows = match &query.station_id {
-                Some(s) => {
-                    let sql = format!(
-                        "SELECT {TRANSACTION_COLUMNS} FROM transactions WHERE station_id = $1
-                         ORDER BY started_at DESC NULLS LAST, id DESC LIMIT $2"
-                    );
-                    c.query(&sql, &[s, &limit]).await
-                }
-                None => {
-                    let sql = format!(
-                        "SELECT {TRANSACTION_COLUMNS} FROM transactions ORDER BY started_at DESC NULLS LAST, id DESC LIMIT $1"
-                    );
-                    c.query(&sql, &[&limit]).await
-                }
+            let mut sql = format!("SELECT {TRANSACTION_COLUMNS} FROM transactions WHERE 1 = 1");
+            let mut args: Vec<&(dyn ToSql + Sync)> = Vec::new();
+            if let Some(s) = &query.station_id {
+                args.push(s);
+                sql.push_str(&format!(" AND station_id = ${}", args.len()));
             }
-            .map_err(unavailable)?;
+            if let Some(b) = &query.before {
+                args.push(b);
+                sql.push_str(&format!(" AND id < ${}", args.len()));
+            }
+            match query.ongoing {
+                Some(true) => sql.push_str(" AND stopped_at IS NULL"),
+                Some(false) => sql.push_str(" AND stopped_at IS NOT NULL"),
+                None => {}
+            }
+            sql.push_str(&format!(
+                " ORDER BY id DESC LIMIT {}",
+                query.limit.clamp(1, 1000)
+            ));
+            let rows = c.query(&sql, &args).await.map_err(unavailable)?;
             Ok(rows.iter().map(transaction_row).collect())
         })
     }
@@ -920,7 +924,7 @@ impl Store for PgStore {
                 .query(
                     "SELECT at, request_id, status, details, received_at FROM notices
                      WHERE station_id = $1 AND kind = $2
-                       AND (request_id = $3 OR ($3::BIGINT IS NULL AND request_id IS NULL AND received_at >= $4))
+                       AND (request_id = $3 OR (request_id IS NULL AND received_at >= $4))
                      ORDER BY id LIMIT 1000",
                     &[&s, &kind.as_str(), &request_id, &since],
                 )

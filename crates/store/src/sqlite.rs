@@ -10,8 +10,8 @@ use arus_domain::Time;
 use arus_domain::authorization::{AuthorizationStatus, IdTokenRecord, token_key};
 use arus_domain::availability::{ConnectorRecord, ConnectorStatus};
 use arus_domain::metering::MeterValue;
-use arus_domain::provisioning::{RegistrationStatus, StationRecord};
 use arus_domain::notices::{Notice, NoticeKind};
+use arus_domain::provisioning::{RegistrationStatus, StationRecord};
 use arus_domain::store::{
     ApiTokenRecord, BoxFut, FrameRecord, RecordKind, RecordQuery, Role, Store, StoreError,
     StoredRecord, TransactionQuery, TransactionRow, Write,
@@ -664,26 +664,27 @@ fn station_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StationRecord> {
 
 const STATION_COLUMNS: &str = "id, password_hash, boot_policy, registration, boot, booted_at, protocol, created_at, last_seen_at";
 
-const TRANSACTION_COLUMNS: &str = "station_id, transaction_id, csms_number, evse_id, connector_id, id_token, started_at, stopped_at, meter_start_wh, meter_stop_wh, energy_wh, stop_reason, charging_state";
+const TRANSACTION_COLUMNS: &str = "id, station_id, transaction_id, csms_number, evse_id, connector_id, id_token, started_at, stopped_at, meter_start_wh, meter_stop_wh, energy_wh, stop_reason, charging_state";
 
 fn transaction_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TransactionRow> {
-    let number: Option<i64> = r.get(2)?;
-    let started: Option<String> = r.get(6)?;
-    let stopped: Option<String> = r.get(7)?;
+    let number: Option<i64> = r.get(3)?;
+    let started: Option<String> = r.get(7)?;
+    let stopped: Option<String> = r.get(8)?;
     Ok(TransactionRow {
-        station_id: r.get(0)?,
-        transaction_id: r.get(1)?,
+        seq: r.get(0)?,
+        station_id: r.get(1)?,
+        transaction_id: r.get(2)?,
         csms_assigned: number.is_some(),
-        evse_id: r.get(3)?,
-        connector_id: r.get(4)?,
-        id_token: r.get(5)?,
+        evse_id: r.get(4)?,
+        connector_id: r.get(5)?,
+        id_token: r.get(6)?,
         started_at: started.as_deref().and_then(parse_ts),
         stopped_at: stopped.as_deref().and_then(parse_ts),
-        meter_start_wh: r.get(8)?,
-        meter_stop_wh: r.get(9)?,
-        energy_wh: r.get(10)?,
-        stop_reason: r.get(11)?,
-        charging_state: r.get(12)?,
+        meter_start_wh: r.get(9)?,
+        meter_stop_wh: r.get(10)?,
+        energy_wh: r.get(11)?,
+        stop_reason: r.get(12)?,
+        charging_state: r.get(13)?,
     })
 }
 
@@ -879,22 +880,29 @@ impl Store for SqliteStore {
         query: TransactionQuery,
     ) -> BoxFut<'_, Result<Vec<TransactionRow>, StoreError>> {
         self.read(move |c| {
-            let limit = query.limit.clamp(1, 1000);
-            match &query.station_id {
-                Some(s) => c
-                    .prepare_cached(&format!(
-                        "SELECT {TRANSACTION_COLUMNS} FROM transactions WHERE station_id = ?1
-                         ORDER BY started_at DESC, id DESC LIMIT ?2"
-                    ))?
-                    .query_map(params![s, limit], transaction_row)?
-                    .collect(),
-                None => c
-                    .prepare_cached(&format!(
-                        "SELECT {TRANSACTION_COLUMNS} FROM transactions ORDER BY started_at DESC, id DESC LIMIT ?1"
-                    ))?
-                    .query_map(params![limit], transaction_row)?
-                    .collect(),
+            use rusqlite::types::Value;
+            let mut sql = format!("SELECT {TRANSACTION_COLUMNS} FROM transactions WHERE 1 = 1");
+            let mut args: Vec<Value> = Vec::new();
+            if let Some(s) = &query.station_id {
+                args.push(Value::Text(s.clone()));
+                sql.push_str(&format!(" AND station_id = ?{}", args.len()));
             }
+            if let Some(b) = query.before {
+                args.push(Value::Integer(b));
+                sql.push_str(&format!(" AND id < ?{}", args.len()));
+            }
+            match query.ongoing {
+                Some(true) => sql.push_str(" AND stopped_at IS NULL"),
+                Some(false) => sql.push_str(" AND stopped_at IS NOT NULL"),
+                None => {}
+            }
+            sql.push_str(&format!(
+                " ORDER BY id DESC LIMIT {}",
+                query.limit.clamp(1, 1000)
+            ));
+            c.prepare_cached(&sql)?
+                .query_map(rusqlite::params_from_iter(args), transaction_row)?
+                .collect()
         })
     }
 
@@ -1044,8 +1052,9 @@ impl Store for SqliteStore {
     fn records(&self, q: RecordQuery) -> BoxFut<'_, Result<Vec<StoredRecord>, StoreError>> {
         self.read(move |c| {
             use rusqlite::types::Value;
-            let mut sql =
-                String::from("SELECT seq, id, station_id, tag, status, at, body FROM records WHERE kind = ?1");
+            let mut sql = String::from(
+                "SELECT seq, id, station_id, tag, status, at, body FROM records WHERE kind = ?1",
+            );
             let mut args: Vec<Value> = vec![Value::Text(q.kind.as_str().into())];
             let mut filter = |sql: &mut String, column: &str, v: Value| {
                 args.push(v);
@@ -1073,7 +1082,8 @@ impl Store for SqliteStore {
             });
             sql.push_str(&format!(" LIMIT {}", q.limit));
             let mut stmt = c.prepare_cached(&sql)?;
-            let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| record_row(q.kind, r))?;
+            let rows =
+                stmt.query_map(rusqlite::params_from_iter(args), |r| record_row(q.kind, r))?;
             rows.collect()
         })
     }
@@ -1090,27 +1100,24 @@ impl Store for SqliteStore {
             let mut stmt = c.prepare_cached(
                 "SELECT at, request_id, status, details, received_at FROM notices
                  WHERE station_id = ?1 AND kind = ?2
-                   AND (request_id = ?3 OR (?3 IS NULL AND request_id IS NULL AND received_at >= ?4))
+                   AND (request_id = ?3 OR (request_id IS NULL AND received_at >= ?4))
                  ORDER BY id LIMIT 1000",
             )?;
-            let rows = stmt.query_map(
-                params![s, kind.as_str(), request_id, ts(&since)],
-                |r| {
-                    let at: String = r.get(0)?;
-                    let details: String = r.get(3)?;
-                    let received: String = r.get(4)?;
-                    Ok((
-                        parse_ts(&received).unwrap_or_default(),
-                        Notice {
-                            kind,
-                            at: parse_ts(&at).unwrap_or_default(),
-                            request_id: r.get(1)?,
-                            status: r.get(2)?,
-                            details: serde_json::from_str(&details).unwrap_or_default(),
-                        },
-                    ))
-                },
-            )?;
+            let rows = stmt.query_map(params![s, kind.as_str(), request_id, ts(&since)], |r| {
+                let at: String = r.get(0)?;
+                let details: String = r.get(3)?;
+                let received: String = r.get(4)?;
+                Ok((
+                    parse_ts(&received).unwrap_or_default(),
+                    Notice {
+                        kind,
+                        at: parse_ts(&at).unwrap_or_default(),
+                        request_id: r.get(1)?,
+                        status: r.get(2)?,
+                        details: serde_json::from_str(&details).unwrap_or_default(),
+                    },
+                ))
+            })?;
             rows.collect()
         })
     }

@@ -9,9 +9,11 @@ use std::sync::Arc;
 use arus_domain::authorization::{AuthorizationStatus, IdToken, IdTokenRecord};
 use arus_domain::availability::{ConnectorStatus, StatusReport};
 use arus_domain::metering::{MeterValue, Sample};
+use arus_domain::notices::{Notice, NoticeKind};
 use arus_domain::provisioning::{BootInfo, RegistrationStatus};
 use arus_domain::store::{
-    ApiTokenRecord, Direction, Role, Store, StoreError, TransactionQuery, Write,
+    ApiTokenRecord, Direction, RecordKind, RecordQuery, Role, Store, StoreError, StoredRecord,
+    TransactionQuery, Write,
 };
 use arus_domain::transactions::{EventKind, Transaction, TransactionEvent, apply};
 use chrono::{DateTime, Duration, SubsecRound, Utc};
@@ -109,7 +111,123 @@ both!(
     frame_log_is_bounded,
     pruning_many_frame_rows_keeps_the_newest,
     meter_values_read_the_same_before_and_after_they_settle,
+    records_page_by_insertion_and_filter,
+    notices_follow_their_request,
 );
+
+fn record(kind: RecordKind, id: &str, station: &str, status: &str, tag: Option<&str>) -> Write {
+    Write::PutRecord(Box::new(StoredRecord {
+        kind,
+        id: id.into(),
+        seq: 0,
+        station_id: Some(station.into()),
+        tag: tag.map(Into::into),
+        status: Some(status.into()),
+        at: t(0),
+        body: format!("{{\"id\":\"{id}\",\"status\":\"{status}\"}}"),
+    }))
+}
+
+async fn records_page_by_insertion_and_filter(b: &Backend) {
+    let s = b.open().await;
+    s.commit(vec![
+        record(RecordKind::Command, "a", "CS1", "pending", Some("k1")),
+        record(RecordKind::Command, "b", "CS2", "queued", None),
+        record(RecordKind::Command, "c", "CS1", "queued", None),
+        record(RecordKind::Audit, "a", "CS1", "200", None),
+    ])
+    .await
+    .expect("commit");
+    // A replacement keeps the record's place.
+    s.commit(vec![record(
+        RecordKind::Command,
+        "a",
+        "CS1",
+        "answered",
+        Some("k1"),
+    )])
+    .await
+    .expect("commit");
+    let ids = |v: Vec<StoredRecord>| v.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    let all = s
+        .records(RecordQuery::of(RecordKind::Command, 10))
+        .await
+        .expect("list");
+    assert_eq!(ids(all.clone()), vec!["c", "b", "a"]);
+    assert!(all[2].body.contains("answered"));
+    let mut q = RecordQuery::of(RecordKind::Command, 10);
+    q.before = Some(all[0].seq);
+    assert_eq!(ids(s.records(q).await.expect("page")), vec!["b", "a"]);
+    let mut q = RecordQuery::of(RecordKind::Command, 10);
+    q.station_id = Some("CS1".into());
+    q.oldest_first = true;
+    assert_eq!(ids(s.records(q).await.expect("station")), vec!["a", "c"]);
+    let mut q = RecordQuery::of(RecordKind::Command, 10);
+    q.status = Some("queued".into());
+    assert_eq!(ids(s.records(q).await.expect("status")), vec!["c", "b"]);
+    let mut q = RecordQuery::of(RecordKind::Command, 10);
+    q.tag = Some("k1".into());
+    assert_eq!(ids(s.records(q).await.expect("tag")), vec!["a"]);
+    let one = s
+        .record(RecordKind::Audit, "a")
+        .await
+        .expect("read")
+        .expect("found");
+    assert_eq!(one.status.as_deref(), Some("200"));
+    assert!(
+        s.record(RecordKind::Bulk, "a")
+            .await
+            .expect("read")
+            .is_none()
+    );
+}
+
+async fn notices_follow_their_request(b: &Backend) {
+    let s = b.open().await;
+    let notice = |request_id: Option<i64>, status: &str, at: i64| Write::Notice {
+        station_id: "CS1".into(),
+        notice: Box::new(Notice {
+            kind: NoticeKind::FirmwareStatus,
+            at: t(at),
+            request_id,
+            status: Some(status.into()),
+            details: serde_json::json!({}),
+        }),
+        received_at: t(at),
+    };
+    s.commit(vec![
+        notice(Some(5), "Downloading", 1),
+        notice(Some(6), "Downloading", 2),
+        notice(Some(5), "Installed", 3),
+        notice(None, "Idle", 4),
+    ])
+    .await
+    .expect("commit");
+    let got = s
+        .notices("CS1", NoticeKind::FirmwareStatus, Some(5), t(5))
+        .await
+        .expect("read");
+    let statuses: Vec<_> = got.iter().filter_map(|(_, n)| n.status.clone()).collect();
+    assert_eq!(statuses, vec!["Downloading", "Installed"]);
+    let got = s
+        .notices("CS1", NoticeKind::FirmwareStatus, None, t(4))
+        .await
+        .expect("read");
+    assert_eq!(
+        got.len(),
+        1,
+        "without a request id, those received since the time"
+    );
+    let got = s
+        .notices("CS1", NoticeKind::FirmwareStatus, Some(5), t(0))
+        .await
+        .expect("read");
+    assert_eq!(
+        got.len(),
+        3,
+        "notices without a request id (1.6) since the command count as its own"
+    );
+}
 
 async fn stations_and_boots(b: &Backend) {
     let s = b.open().await;
@@ -323,22 +441,49 @@ async fn transactions_round_trip_and_list_newest_first(b: &Backend) {
     assert_eq!(s.max_csms_number().await.expect("read"), 7);
     let all = s
         .transactions(TransactionQuery {
-            station_id: None,
             limit: 10,
+            ..TransactionQuery::default()
         })
         .await
         .expect("list");
+    // Newest first by arrival, so that pages stay stable while transactions arrive.
     let ids: Vec<_> = all.iter().map(|r| r.transaction_id.as_str()).collect();
-    assert_eq!(ids, vec!["7", "C", "A"]);
+    assert_eq!(ids, vec!["C", "7", "A"]);
     let cs1 = s
         .transactions(TransactionQuery {
             station_id: Some("CS1".into()),
             limit: 1,
+            ..TransactionQuery::default()
         })
         .await
         .expect("list");
     assert_eq!(cs1.len(), 1);
     assert_eq!(cs1[0].transaction_id, "7");
+    let next = s
+        .transactions(TransactionQuery {
+            station_id: Some("CS1".into()),
+            before: Some(cs1[0].seq),
+            limit: 10,
+            ..TransactionQuery::default()
+        })
+        .await
+        .expect("list");
+    let ids: Vec<_> = next.iter().map(|r| r.transaction_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        vec!["A"],
+        "the next page holds only the older transaction"
+    );
+    let ongoing = s
+        .transactions(TransactionQuery {
+            ongoing: Some(true),
+            limit: 10,
+            ..TransactionQuery::default()
+        })
+        .await
+        .expect("list");
+    let ids: Vec<_> = ongoing.iter().map(|r| r.transaction_id.as_str()).collect();
+    assert_eq!(ids, vec!["C", "7"]);
     let a_row = all.iter().find(|r| r.transaction_id == "A").expect("A");
     assert_eq!(a_row.energy_wh, Some(500.0));
     assert_eq!(a_row.meter_start_wh, Some(100.0));
@@ -489,6 +634,7 @@ async fn concurrent_commits_are_grouped(b: &Backend) {
 async fn api_tokens(b: &Backend) {
     let s = b.open().await;
     assert_eq!(s.api_token_count().await.expect("count"), 0);
+    assert!(s.api_tokens().await.expect("list").is_empty());
     let rec = ApiTokenRecord {
         name: "ops".into(),
         hash: "ab".repeat(32),
@@ -511,6 +657,9 @@ async fn api_tokens(b: &Backend) {
     let back = s.api_token(&rec.hash).await.expect("read").expect("found");
     assert_eq!(back.revoked_at, Some(t(5).trunc_subsecs(6)));
     assert_eq!(s.api_token_count().await.expect("count"), 1);
+    let all = s.api_tokens().await.expect("list");
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].name, "ops");
 }
 
 async fn frame_log_is_bounded(b: &Backend) {

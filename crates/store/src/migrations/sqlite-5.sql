@@ -15,3 +15,5 @@ CREATE INDEX records_station ON records (kind, station_id, seq) WHERE station_id
 CREATE INDEX records_tag ON records (kind, tag) WHERE tag IS NOT NULL;
 CREATE INDEX records_status ON records (kind, status, seq) WHERE status IS NOT NULL;
 CREATE INDEX notices_request ON notices (station_id, kind, request_id);
+-- transactions are listed newest first by id, so pages stay stable while rows are added
+CREATE INDEX transactions_station_seq ON transactions (station_id, id);

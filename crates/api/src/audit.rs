@@ -1,0 +1,156 @@
+//! The audit log: every state-changing API request (who, when, what, and the result), recorded
+//! before its response leaves, and `/api/v1/audit` to read it.
+
+use arus_domain::store::{RecordKind, RecordQuery, Role, StoredRecord, Write};
+use axum::Extension;
+use axum::extract::{Query, Request, State};
+use axum::http::{Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::page::{self, Page};
+use crate::{ApiState, Caller, Problem, store_error};
+
+/// An audit entry.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AuditEntry {
+    /// Its id.
+    id: String,
+    /// When the request came.
+    at: DateTime<Utc>,
+    /// The token's name.
+    actor: String,
+    /// The token's id.
+    token_id: String,
+    /// The token's role.
+    role: String,
+    /// The request's method.
+    method: String,
+    /// The request's path and query.
+    path: String,
+    /// The response's status.
+    status: u16,
+    /// The resource it made or acted on, when the response names one (a command's location).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    location: Option<String>,
+}
+
+/// Records a state-changing request once its response is known.
+pub(crate) async fn record(
+    State(state): State<ApiState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let changes = !matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    let caller = request.extensions().get::<Caller>().cloned();
+    let (method, path) = (
+        request.method().to_string(),
+        request
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_default(),
+    );
+    let at = Utc::now();
+    let response = next.run(request).await;
+    let (true, Some(caller)) = (changes, caller) else {
+        return response;
+    };
+    let entry = AuditEntry {
+        id: format!("{:013x}{:04x}", at.timestamp_micros(), next_suffix()),
+        at,
+        actor: caller.name.clone(),
+        token_id: caller.token_id.clone(),
+        role: caller.role.as_str().to_string(),
+        method,
+        path,
+        status: response.status().as_u16(),
+        location: response
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+    };
+    let Ok(body) = serde_json::to_string(&entry) else {
+        return response;
+    };
+    let write = Write::PutRecord(Box::new(StoredRecord {
+        kind: RecordKind::Audit,
+        id: entry.id.clone(),
+        seq: 0,
+        station_id: None,
+        tag: Some(entry.token_id.clone()),
+        status: Some(entry.status.to_string()),
+        at,
+        body,
+    }));
+    if let Err(e) = state.csms.store().commit(vec![write]).await {
+        // The change happened; failing the response would invite a retry of it.
+        tracing::error!(error = %e, method = %entry.method, path = %entry.path, "the audit log could not record a request");
+    }
+    response
+}
+
+/// Tells apart entries of the same microsecond.
+fn next_suffix() -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Filters of the audit log.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListQuery {
+    /// Only requests made with this token (its id).
+    token_id: Option<String>,
+    /// Page size, 1 to 1000 (default 100).
+    limit: Option<String>,
+    /// The `nextCursor` of the previous page.
+    cursor: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Item {
+    #[serde(flatten)]
+    entry: AuditEntry,
+    #[serde(skip)]
+    seq: i64,
+}
+
+/// Reads the audit log, newest first (admin).
+#[utoipa::path(get, path = "/api/v1/audit", tag = "access", params(ListQuery),
+    responses((status = 200, body = Page<AuditEntry>), crate::openapi::Errors))]
+pub(crate) async fn list(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, Problem> {
+    caller.require(Role::Admin)?;
+    let limit = page::limit(q.limit.as_deref())?;
+    let mut query = RecordQuery::of(RecordKind::Audit, limit);
+    query.tag = q.token_id;
+    query.before = page::seq_cursor(q.cursor.as_deref())?;
+    let rows = state
+        .csms
+        .store()
+        .records(query)
+        .await
+        .map_err(store_error)?;
+    let items: Vec<Item> = rows
+        .iter()
+        .filter_map(|r| {
+            serde_json::from_str(&r.body)
+                .ok()
+                .map(|entry| Item { entry, seq: r.seq })
+        })
+        .collect();
+    Ok(axum::Json(Page::of(items, limit, |i| i.seq.to_string())).into_response())
+}

@@ -1,0 +1,380 @@
+//! `/api/v1/stations/{id}/commands/*` and `/api/v1/commands`: every CSMS-initiated operation,
+//! one route per concept for both OCPP versions, and the records they leave.
+//!
+//! A command waits for the station's answer (at most `timeout` seconds) and returns its
+//! record: 200 when the station answered (whatever it answered), 202 when it is still under
+//! way or queued, and a problem with the record in its `command` member when it could not be
+//! carried out (409 not connected, 422 not in the station's version, 502 refused or
+//! disconnected, 504 no answer in time). `?async=true` returns 202 at once.
+
+use std::time::Duration;
+
+use arus_domain::commander::{Submission, SubmitError};
+use arus_domain::commands::*;
+use arus_domain::store::Role;
+use axum::Extension;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::page::{self, Page};
+use crate::stations::parse;
+use crate::{ApiState, Caller, Problem, store_error};
+
+/// How a command is sent.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub(crate) struct CommandQuery {
+    /// `true`: answer 202 with the command's record at once instead of waiting.
+    #[param(pattern = "^(true|false)$")]
+    r#async: Option<String>,
+    /// If the station is not connected, keep the command this many seconds (1 to 2592000) and
+    /// send it when the station connects, instead of failing.
+    #[param(pattern = "^[0-9]{1,7}$")]
+    queue_for: Option<String>,
+    /// Seconds to wait for the answer (1 to 300) before answering 202.
+    #[param(pattern = "^[0-9]{1,3}$")]
+    timeout: Option<String>,
+}
+
+const MAX_QUEUE_S: i64 = 30 * 24 * 3600;
+
+fn flag(name: &str, v: Option<&str>) -> Result<bool, Problem> {
+    match v {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(_) => Err(Problem::bad_request(format!(
+            "`{name}` must be true or false"
+        ))),
+    }
+}
+
+fn seconds(name: &str, v: Option<&str>, max: i64) -> Result<Option<i64>, Problem> {
+    v.map(|s| {
+        s.parse::<i64>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| Problem::bad_request(format!("`{name}` must be 1 to {max} seconds")))
+    })
+    .transpose()
+}
+
+/// The `Idempotency-Key` header, scoped to the caller's token.
+fn idempotency_key(headers: &HeaderMap, caller: &Caller) -> Result<Option<String>, Problem> {
+    let Some(v) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = v
+        .to_str()
+        .ok()
+        .filter(|k| !k.is_empty() && k.len() <= 255)
+        .ok_or_else(|| {
+            Problem::bad_request("`Idempotency-Key` must be 1 to 255 visible characters")
+        })?;
+    Ok(Some(format!("{}:{key}", caller.token_id)))
+}
+
+pub(crate) async fn submit(
+    state: ApiState,
+    caller: Caller,
+    station_id: String,
+    q: CommandQuery,
+    headers: HeaderMap,
+    command: Command,
+) -> Result<Response, Problem> {
+    caller.require(Role::Operator)?;
+    let asynchronous = flag("async", q.r#async.as_deref())?;
+    let queue_until = seconds("queueFor", q.queue_for.as_deref(), MAX_QUEUE_S)?
+        .map(|s| Utc::now() + chrono::Duration::seconds(s));
+    let wait = seconds("timeout", q.timeout.as_deref(), 300)?
+        .map(|s| Duration::from_secs(s as u64))
+        .unwrap_or(state.command_wait);
+    let submitted = state
+        .commander
+        .submit(Submission {
+            station_id,
+            command,
+            requested_by: caller.name.clone(),
+            idempotency_key: idempotency_key(&headers, &caller)?,
+            queue_until,
+            bulk_id: None,
+        })
+        .await
+        .map_err(submit_error)?;
+    let mut record = submitted.record;
+    if !asynchronous && let Some(done) = submitted.done {
+        match tokio::time::timeout(wait, done).await {
+            Ok(Ok(r)) => record = r,
+            _ => {
+                if let Some(r) = state.commander.get(&record.id).await.map_err(store_error)? {
+                    record = r;
+                }
+            }
+        }
+    }
+    let mut response = respond(record);
+    if submitted.replayed {
+        response
+            .headers_mut()
+            .insert("idempotency-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+pub(crate) fn submit_error(e: SubmitError) -> Problem {
+    match e {
+        SubmitError::Invalid(s) => Problem::bad_request(s),
+        SubmitError::UnknownStation(s) => Problem::not_found(format!("no station `{s}`")),
+        SubmitError::KeyReused(ref id) => {
+            Problem::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).with("commandId", id)
+        }
+        SubmitError::Store(e) => store_error(e),
+    }
+}
+
+/// The response for a command's record after submission.
+pub(crate) fn respond(record: CommandRecord) -> Response {
+    let location = HeaderValue::from_str(&format!("/api/v1/commands/{}", record.id)).ok();
+    let (status, detail) = match record.status {
+        CommandStatus::Answered => (StatusCode::OK, None),
+        CommandStatus::Queued | CommandStatus::Pending => (StatusCode::ACCEPTED, None),
+        CommandStatus::NotDelivered if record.sent_at.is_none() => (
+            StatusCode::CONFLICT,
+            Some(format!(
+                "station `{}` is not connected (add `queueFor` to queue the command)",
+                record.station_id
+            )),
+        ),
+        CommandStatus::Expired => (StatusCode::CONFLICT, record.error.clone()),
+        CommandStatus::Unsupported | CommandStatus::Invalid => {
+            (StatusCode::UNPROCESSABLE_ENTITY, record.error.clone())
+        }
+        CommandStatus::Timeout => (StatusCode::GATEWAY_TIMEOUT, record.error.clone()),
+        CommandStatus::NotDelivered | CommandStatus::Failed => {
+            (StatusCode::BAD_GATEWAY, record.error.clone())
+        }
+    };
+    let mut response = match detail {
+        None => (status, axum::Json(&record)).into_response(),
+        Some(d) => Problem::new(status, d)
+            .with("command", &record)
+            .into_response(),
+    };
+    if let Some(l) = location {
+        response.headers_mut().insert(header::LOCATION, l);
+    }
+    response
+}
+
+macro_rules! command_routes {
+    ($($handler:ident $path:tt $variant:ident $params:ident $summary:tt;)*) => {
+        $(
+            #[utoipa::path(post, path = $path, tag = "commands", summary = $summary,
+                request_body = $params,
+                params(("id" = String, Path, description = "The station's identity"), CommandQuery,
+                    ("Idempotency-Key" = Option<String>, Header,
+                        description = "Makes a retried request safe: a request repeating a key gets the first one's command")),
+                responses(
+                    (status = 200, body = CommandRecord, description = "The station answered"),
+                    (status = 202, body = CommandRecord, description = "Queued, or still waiting for the answer"),
+                    crate::openapi::CommandErrors))]
+            pub(crate) async fn $handler(
+                State(state): State<ApiState>,
+                Extension(caller): Extension<Caller>,
+                Path(id): Path<String>,
+                Query(q): Query<CommandQuery>,
+                headers: HeaderMap,
+                body: Bytes,
+            ) -> Result<Response, Problem> {
+                let params: $params = parse(&body)?;
+                submit(state, caller, id, q, headers, Command::$variant(params)).await
+            }
+        )*
+
+        /// The command routes, under `/api/v1`.
+        pub(crate) fn routes() -> Router<ApiState> {
+            Router::new()
+                $(.route(&$path["/api/v1".len()..], post($handler)))*
+        }
+
+        /// The command paths, for the OpenAPI document.
+        #[derive(utoipa::OpenApi)]
+        #[openapi(paths($($handler),*))]
+        pub(crate) struct CommandPaths;
+    };
+}
+
+command_routes! {
+    remote_start "/api/v1/stations/{id}/commands/remoteStart" RemoteStart RemoteStart
+        "Start a transaction (1.6 RemoteStartTransaction, 2.0.1 RequestStartTransaction)";
+    remote_stop "/api/v1/stations/{id}/commands/remoteStop" RemoteStop RemoteStop
+        "Stop a transaction (1.6 RemoteStopTransaction, 2.0.1 RequestStopTransaction)";
+    reset "/api/v1/stations/{id}/commands/reset" Reset Reset
+        "Reset the station or an EVSE (Reset; 1.6 Hard/Soft)";
+    unlock_connector "/api/v1/stations/{id}/commands/unlockConnector" UnlockConnector UnlockConnector
+        "Unlock a connector (UnlockConnector)";
+    change_availability "/api/v1/stations/{id}/commands/changeAvailability" ChangeAvailability ChangeAvailability
+        "Make the station, an EVSE or a connector operative or inoperative (ChangeAvailability)";
+    trigger_message "/api/v1/stations/{id}/commands/triggerMessage" TriggerMessage TriggerMessage
+        "Ask for a message now (TriggerMessage; 1.6 ExtendedTriggerMessage)";
+    get_variables "/api/v1/stations/{id}/commands/getVariables" GetVariables GetVariables
+        "Read configuration (1.6 GetConfiguration, 2.0.1 GetVariables)";
+    set_variables "/api/v1/stations/{id}/commands/setVariables" SetVariables SetVariables
+        "Change configuration (1.6 ChangeConfiguration per key, 2.0.1 SetVariables)";
+    get_base_report "/api/v1/stations/{id}/commands/getBaseReport" GetBaseReport GetBaseReport
+        "Ask for a device model report (2.0.1 GetBaseReport; 1.6 GetConfiguration of every key)";
+    get_report "/api/v1/stations/{id}/commands/getReport" GetReport GetReport
+        "Ask for a report of chosen components (2.0.1 GetReport)";
+    clear_cache "/api/v1/stations/{id}/commands/clearCache" ClearCache Empty
+        "Clear the authorization cache (ClearCache)";
+    send_local_list "/api/v1/stations/{id}/commands/sendLocalList" SendLocalList SendLocalList
+        "Send the local authorization list (SendLocalList)";
+    get_local_list_version "/api/v1/stations/{id}/commands/getLocalListVersion" GetLocalListVersion Empty
+        "Ask the local list's version (GetLocalListVersion)";
+    reserve_now "/api/v1/stations/{id}/commands/reserveNow" ReserveNow ReserveNow
+        "Reserve an EVSE (ReserveNow)";
+    cancel_reservation "/api/v1/stations/{id}/commands/cancelReservation" CancelReservation CancelReservation
+        "Cancel a reservation (CancelReservation)";
+    update_firmware "/api/v1/stations/{id}/commands/updateFirmware" UpdateFirmware UpdateFirmware
+        "Update the firmware (UpdateFirmware; 1.6 SignedUpdateFirmware when signed)";
+    get_log "/api/v1/stations/{id}/commands/getLog" GetLog GetLog
+        "Upload a log (GetLog; 1.6 GetDiagnostics for the diagnostics log)";
+    get_transaction_status "/api/v1/stations/{id}/commands/getTransactionStatus" GetTransactionStatus GetTransactionStatus
+        "Ask about a transaction's queued messages (2.0.1 GetTransactionStatus)";
+    customer_information "/api/v1/stations/{id}/commands/customerInformation" CustomerInformation CustomerInformation
+        "Ask for or clear a customer's data (2.0.1 CustomerInformation)";
+    data_transfer "/api/v1/stations/{id}/commands/dataTransfer" DataTransfer DataTransfer
+        "Vendor-specific data (DataTransfer)";
+    install_certificate "/api/v1/stations/{id}/commands/installCertificate" InstallCertificate InstallCertificate
+        "Install a root certificate (InstallCertificate)";
+    get_installed_certificates "/api/v1/stations/{id}/commands/getInstalledCertificates" GetInstalledCertificates GetInstalledCertificates
+        "List installed certificates (GetInstalledCertificateIds)";
+    delete_certificate "/api/v1/stations/{id}/commands/deleteCertificate" DeleteCertificate DeleteCertificate
+        "Delete a certificate (DeleteCertificate)";
+    set_network_profile "/api/v1/stations/{id}/commands/setNetworkProfile" SetNetworkProfile SetNetworkProfile
+        "Set a network connection profile (2.0.1 SetNetworkProfile)";
+}
+
+/// Filters of the command list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListQuery {
+    /// Only this station's.
+    station_id: Option<String>,
+    /// Only with this status (`queued`, `pending`, `answered`, `failed`, `timeout`,
+    /// `notDelivered`, `unsupported`, `invalid`, `expired`).
+    status: Option<String>,
+    /// Page size, 1 to 1000 (default 100).
+    limit: Option<String>,
+    /// The `nextCursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// A command as listed: its record and its place in the list.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct CommandItem {
+    #[serde(flatten)]
+    record: CommandRecord,
+    #[serde(skip)]
+    seq: i64,
+}
+
+/// Lists commands, newest first.
+#[utoipa::path(get, path = "/api/v1/commands", tag = "commands", params(ListQuery),
+    responses((status = 200, body = Page<CommandRecord>), crate::openapi::Errors))]
+pub(crate) async fn list(
+    State(state): State<ApiState>,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, Problem> {
+    use arus_domain::store::{RecordKind, RecordQuery};
+    let limit = page::limit(q.limit.as_deref())?;
+    if let Some(s) = &q.status
+        && CommandStatus::parse(s).is_none()
+    {
+        return Err(Problem::bad_request("unknown `status`"));
+    }
+    let mut query = RecordQuery::of(RecordKind::Command, limit);
+    query.station_id = q.station_id;
+    query.status = q.status;
+    query.before = page::seq_cursor(q.cursor.as_deref())?;
+    let rows = state
+        .csms
+        .store()
+        .records(query)
+        .await
+        .map_err(store_error)?;
+    let items: Vec<CommandItem> = rows
+        .iter()
+        .filter_map(|r| {
+            arus_domain::commander::decode(r).map(|record| CommandItem { record, seq: r.seq })
+        })
+        .collect();
+    Ok(axum::Json(Page::of(items, limit, |c| c.seq.to_string())).into_response())
+}
+
+/// A notification a station sent about a command (firmware and log progress, report parts,
+/// customer information, reservation status).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct FollowUp {
+    /// What it is (`FirmwareStatus`, `LogStatus`, `Report`...).
+    kind: String,
+    /// When it arrived.
+    received_at: DateTime<Utc>,
+    /// The time the station gave.
+    at: DateTime<Utc>,
+    /// Its status, if any.
+    status: Option<String>,
+    /// What it said.
+    details: serde_json::Value,
+}
+
+/// A command with what followed it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CommandDetail {
+    #[serde(flatten)]
+    record: CommandRecord,
+    /// The station's notifications about this command, oldest first.
+    follow_ups: Vec<FollowUp>,
+}
+
+/// Shows a command, with the notifications that followed it.
+#[utoipa::path(get, path = "/api/v1/commands/{commandId}", tag = "commands",
+    params(("commandId" = String, Path, description = "The command's id")),
+    responses((status = 200, body = CommandDetail), crate::openapi::Errors))]
+pub(crate) async fn show(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let Some(record) = state.commander.get(&id).await.map_err(store_error)? else {
+        return Err(Problem::not_found(format!("no command `{id}`")));
+    };
+    let mut follow_ups = Vec::new();
+    if let (Some((kind, request_id)), Some(sent)) = (record.command.follow_up(), record.sent_at) {
+        let notices = state
+            .csms
+            .store()
+            .notices(&record.station_id, kind, request_id, sent)
+            .await
+            .map_err(store_error)?;
+        follow_ups = notices
+            .into_iter()
+            .map(|(received_at, n)| FollowUp {
+                kind: n.kind.as_str().to_string(),
+                received_at,
+                at: n.at,
+                status: n.status,
+                details: n.details,
+            })
+            .collect();
+    }
+    Ok(axum::Json(CommandDetail { record, follow_ups }).into_response())
+}

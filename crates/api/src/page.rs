@@ -1,0 +1,56 @@
+//! Keyset pagination: a page of items and the cursor of the next one.
+//!
+//! A cursor names the last item seen (its insertion order, or its id), never an offset, so a
+//! page holds the same items however many are added meanwhile. Cursors are opaque to callers.
+
+use serde::Serialize;
+
+use crate::Problem;
+
+/// The largest page.
+pub(crate) const MAX_LIMIT: u32 = 1000;
+
+/// A page of items.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// A page of `items` read with `limit`, whose last item has `key`: a full page may have a
+    /// next one.
+    pub(crate) fn of(items: Vec<T>, limit: u32, key: impl Fn(&T) -> String) -> Page<T> {
+        let next_cursor = if items.len() >= limit as usize {
+            items.last().map(key)
+        } else {
+            None
+        };
+        Page { items, next_cursor }
+    }
+}
+
+/// The `limit` query parameter: 1 to [`MAX_LIMIT`], 100 by default.
+pub(crate) fn limit(raw: Option<&str>) -> Result<u32, Problem> {
+    match raw {
+        None => Ok(100),
+        Some(l) => l
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| Problem::bad_request(format!("`limit` must be 1 to {MAX_LIMIT}"))),
+    }
+}
+
+/// A numeric cursor.
+pub(crate) fn seq_cursor(raw: Option<&str>) -> Result<Option<i64>, Problem> {
+    raw.map(|c| {
+        c.parse::<i64>()
+            .map_err(|_| Problem::bad_request("`cursor` is not one this API gave"))
+    })
+    .transpose()
+}
