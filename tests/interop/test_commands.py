@@ -1,0 +1,442 @@
+"""Every CSMS-initiated operation through the operator API, answered by stations of the Python
+`ocpp` package (which validates every request it receives, and every answer it gives, against
+the OCA schemas) for OCPP 1.6 and 2.0.1. The stations accept, reject, refuse with a CALLERROR,
+time out, and disconnect; the API must return what the station said, the command's record
+must show it, and the notifications that follow a command (firmware, log, report, customer
+information, reservation status) must appear on its record."""
+
+import asyncio
+import tempfile
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from ocpp.exceptions import NotSupportedError
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint as ChargePoint16
+from ocpp.v16 import call as call16
+from ocpp.v16 import call_result as result16
+from ocpp.v201 import ChargePoint as ChargePoint201
+from ocpp.v201 import call as call201
+from ocpp.v201 import call_result as result201
+
+from conftest import Server, postgres_database
+from test_interop import connect, now
+
+CALL_TIMEOUT_S = 2
+PASSWORD = "commands-secret-password"
+LATER = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()
+HASH = {
+    "hashAlgorithm": "SHA256",
+    "issuerNameHash": "a1" * 32,
+    "issuerKeyHash": "b2" * 32,
+    "serialNumber": "0c",
+}
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def server(request):
+    if request.param == "sqlite":
+        tmp = tempfile.TemporaryDirectory()
+        database = f"sqlite://{tmp.name}/arus.db"
+    else:
+        tmp = None
+        database = postgres_database()
+    s = Server(database, ["--call-timeout", str(CALL_TIMEOUT_S)])
+    yield s
+    s.stop()
+    if tmp:
+        tmp.cleanup()
+
+
+def scripted(cls, answers):
+    """A station class answering each action with `answers[action](station, request)`: a
+    call_result, or "timeout" (no answer in time), or an exception to raise (a CALLERROR)."""
+
+    class Scripted(cls):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.received = []
+
+    def handler(action):
+        async def handle(self, **request):
+            self.received.append((action, request))
+            answer = answers[action](self, request)
+            if answer == "timeout":
+                await asyncio.sleep(CALL_TIMEOUT_S + 2)
+                raise NotSupportedError(description="too late")
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+
+        # The package routes by function name.
+        handle.__name__ = f"on_{action}"
+        return on(action)(handle)
+
+    for action in answers:
+        setattr(Scripted, f"on_{action}", handler(action))
+    return Scripted
+
+
+def later(station, *calls):
+    """Sends `calls` after the current answer has gone out."""
+
+    async def send():
+        await asyncio.sleep(0.2)
+        for c in calls:
+            await station.call(c, suppress=False)
+
+    asyncio.get_running_loop().create_task(send())
+
+
+ANSWERS_16 = {
+    "RemoteStartTransaction": lambda st, r: result16.RemoteStartTransaction(status="Accepted"),
+    "RemoteStopTransaction": lambda st, r: result16.RemoteStopTransaction(status="Rejected"),
+    "Reset": lambda st, r: result16.Reset(status="Rejected"),
+    "UnlockConnector": lambda st, r: result16.UnlockConnector(status="Unlocked"),
+    "ChangeAvailability": lambda st, r: result16.ChangeAvailability(status="Scheduled"),
+    "TriggerMessage": lambda st, r: result16.TriggerMessage(status="Accepted"),
+    "ExtendedTriggerMessage": lambda st, r: result16.ExtendedTriggerMessage(status="Accepted"),
+    "GetConfiguration": lambda st, r: result16.GetConfiguration(
+        configuration_key=[{"key": "HeartbeatInterval", "readonly": False, "value": "300"}],
+        unknown_key=[k for k in r.get("key", []) if k != "HeartbeatInterval"] or None,
+    ),
+    "ChangeConfiguration": lambda st, r: result16.ChangeConfiguration(
+        status="Accepted" if r["key"] == "HeartbeatInterval" else "NotSupported"
+    ),
+    "ClearCache": lambda st, r: "timeout",
+    "SendLocalList": lambda st, r: result16.SendLocalList(status="Accepted"),
+    "GetLocalListVersion": lambda st, r: result16.GetLocalListVersion(list_version=3),
+    "ReserveNow": lambda st, r: result16.ReserveNow(status="Occupied"),
+    "CancelReservation": lambda st, r: NotSupportedError(description="no reservations here"),
+    "UpdateFirmware": lambda st, r: (
+        later(
+            st,
+            call16.FirmwareStatusNotification(status="Downloading"),
+            call16.FirmwareStatusNotification(status="Installed"),
+        ),
+        result16.UpdateFirmware(),
+    )[1],
+    "SignedUpdateFirmware": lambda st, r: result16.SignedUpdateFirmware(status="Accepted"),
+    "GetDiagnostics": lambda st, r: (
+        later(st, call16.DiagnosticsStatusNotification(status="Uploaded")),
+        result16.GetDiagnostics(file_name="diagnostics.zip"),
+    )[1],
+    "GetLog": lambda st, r: (
+        later(st, call16.LogStatusNotification(status="Uploaded", request_id=r["request_id"])),
+        result16.GetLog(status="Accepted", filename="security.log"),
+    )[1],
+    "DataTransfer": lambda st, r: result16.DataTransfer(status="Accepted", data="pong:" + r.get("data", "")),
+    "InstallCertificate": lambda st, r: result16.InstallCertificate(status="Rejected"),
+    "GetInstalledCertificateIds": lambda st, r: result16.GetInstalledCertificateIds(
+        status="Accepted" if r["certificate_type"] == "CentralSystemRootCertificate" else "NotFound",
+        certificate_hash_data=[HASH] if r["certificate_type"] == "CentralSystemRootCertificate" else None,
+    ),
+    "DeleteCertificate": lambda st, r: result16.DeleteCertificate(status="NotFound"),
+}
+
+
+def variable_results(r, key):
+    out = []
+    for d in r[key]:
+        known = d["variable"]["name"] == "HeartbeatInterval"
+        res = {"component": d["component"], "variable": d["variable"]}
+        if key == "get_variable_data":
+            res["attribute_status"] = "Accepted" if known else "UnknownVariable"
+            if known:
+                res["attribute_value"] = "300"
+        else:
+            res["attribute_status"] = "Accepted" if known else "Rejected"
+        out.append(res)
+    return out
+
+
+def report(st, r):
+    later(
+        st,
+        call201.NotifyReport(
+            request_id=r["request_id"],
+            generated_at=now(),
+            seq_no=0,
+            tbc=False,
+            report_data=[
+                {
+                    "component": {"name": "OCPPCommCtrlr"},
+                    "variable": {"name": "HeartbeatInterval"},
+                    "variable_attribute": [{"type": "Actual", "value": "300", "mutability": "ReadWrite"}],
+                }
+            ],
+        ),
+    )
+    return result201.GetBaseReport(status="Accepted")
+
+
+ANSWERS_201 = {
+    "RequestStartTransaction": lambda st, r: result201.RequestStartTransaction(status="Accepted", transaction_id="T-77"),
+    "RequestStopTransaction": lambda st, r: result201.RequestStopTransaction(status="Rejected"),
+    "Reset": lambda st, r: result201.Reset(status="Scheduled"),
+    "UnlockConnector": lambda st, r: result201.UnlockConnector(status="UnlockFailed"),
+    "ChangeAvailability": lambda st, r: result201.ChangeAvailability(status="Accepted"),
+    "TriggerMessage": lambda st, r: result201.TriggerMessage(
+        status="Rejected", status_info={"reason_code": "NotEnabled", "additional_info": "by config"}
+    ),
+    "GetVariables": lambda st, r: result201.GetVariables(get_variable_result=variable_results(r, "get_variable_data")),
+    "SetVariables": lambda st, r: result201.SetVariables(set_variable_result=variable_results(r, "set_variable_data")),
+    "GetBaseReport": report,
+    "GetReport": lambda st, r: (report(st, r), result201.GetReport(status="Accepted"))[1],
+    "ClearCache": lambda st, r: "timeout",
+    "SendLocalList": lambda st, r: result201.SendLocalList(status="VersionMismatch"),
+    "GetLocalListVersion": lambda st, r: result201.GetLocalListVersion(version_number=7),
+    "ReserveNow": lambda st, r: (
+        later(st, call201.ReservationStatusUpdate(reservation_id=r["id"], reservation_update_status="Expired")),
+        result201.ReserveNow(status="Accepted"),
+    )[1],
+    "CancelReservation": lambda st, r: NotSupportedError(description="no reservations here"),
+    "UpdateFirmware": lambda st, r: (
+        later(
+            st,
+            call201.FirmwareStatusNotification(status="Downloading", request_id=r["request_id"]),
+            call201.FirmwareStatusNotification(status="Installed", request_id=r["request_id"]),
+        ),
+        result201.UpdateFirmware(status="Accepted"),
+    )[1],
+    "GetLog": lambda st, r: (
+        later(st, call201.LogStatusNotification(status="Uploaded", request_id=r["request_id"])),
+        result201.GetLog(status="Accepted", filename="diag.log"),
+    )[1],
+    "GetTransactionStatus": lambda st, r: result201.GetTransactionStatus(messages_in_queue=False, ongoing_indicator=True),
+    "CustomerInformation": lambda st, r: (
+        later(
+            st,
+            call201.NotifyCustomerInformation(
+                data="card GOOD used twice", seq_no=0, generated_at=now(), request_id=r["request_id"], tbc=False
+            ),
+        ),
+        result201.CustomerInformation(status="Accepted"),
+    )[1],
+    "DataTransfer": lambda st, r: result201.DataTransfer(status="UnknownVendorId"),
+    "InstallCertificate": lambda st, r: result201.InstallCertificate(status="Accepted"),
+    "GetInstalledCertificateIds": lambda st, r: result201.GetInstalledCertificateIds(
+        status="Accepted",
+        certificate_hash_data_chain=[{"certificate_type": "CSMSRootCertificate", "certificate_hash_data": HASH}],
+    ),
+    "DeleteCertificate": lambda st, r: result201.DeleteCertificate(status="Accepted"),
+    "SetNetworkProfile": lambda st, r: result201.SetNetworkProfile(status="Rejected"),
+}
+
+PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----"
+
+# (API command, body, action the station must receive (None: nothing is sent), what it must
+# receive, HTTP status, record status, outcome status)
+CASES_16 = [
+    ("remoteStart", {"evseId": 1, "idToken": "GOOD"}, "RemoteStartTransaction",
+     {"connector_id": 1, "id_tag": "GOOD"}, 200, "answered", "Accepted"),
+    ("remoteStop", {"transactionId": "42"}, "RemoteStopTransaction", {"transaction_id": 42}, 200, "answered", "Rejected"),
+    ("remoteStop", {"transactionId": "not-a-number"}, None, None, 422, "invalid", None),
+    ("reset", {"kind": "Immediate"}, "Reset", {"type": "Hard"}, 200, "answered", "Rejected"),
+    ("reset", {"kind": "OnIdle", "evseId": 1}, None, None, 422, "unsupported", None),
+    ("unlockConnector", {"evseId": 2}, "UnlockConnector", {"connector_id": 2}, 200, "answered", "Unlocked"),
+    ("changeAvailability", {"operative": False}, "ChangeAvailability",
+     {"connector_id": 0, "type": "Inoperative"}, 200, "answered", "Scheduled"),
+    ("triggerMessage", {"message": "StatusNotification", "evseId": 1}, "TriggerMessage",
+     {"requested_message": "StatusNotification", "connector_id": 1}, 200, "answered", "Accepted"),
+    ("triggerMessage", {"message": "LogStatusNotification"}, "ExtendedTriggerMessage",
+     {"requested_message": "LogStatusNotification"}, 200, "answered", "Accepted"),
+    ("triggerMessage", {"message": "Heartbeat", "extended": True}, "ExtendedTriggerMessage",
+     {"requested_message": "Heartbeat"}, 200, "answered", "Accepted"),
+    ("getVariables", {"variables": [{"variable": "HeartbeatInterval"}, {"variable": "Nope"}]}, "GetConfiguration",
+     {"key": ["HeartbeatInterval", "Nope"]}, 200, "answered", "Accepted"),
+    ("getBaseReport", {"report": "ConfigurationInventory"}, "GetConfiguration", {}, 200, "answered", "Accepted"),
+    ("setVariables", {"variables": [{"variable": "HeartbeatInterval", "value": "60"}, {"variable": "Nope", "value": "1"}]},
+     "ChangeConfiguration", {"key": "Nope", "value": "1"}, 200, "answered", "NotSupported"),
+    ("clearCache", {}, "ClearCache", {}, 504, "timeout", None),
+    ("sendLocalList", {"version": 4, "update": "Full", "entries": [{"idToken": "GOOD", "status": "Accepted"}]},
+     "SendLocalList", {"list_version": 4, "update_type": "Full"}, 200, "answered", "Accepted"),
+    ("getLocalListVersion", {}, "GetLocalListVersion", {}, 200, "answered", "Accepted"),
+    ("reserveNow", {"reservationId": 9, "evseId": 1, "expiry": LATER, "idToken": "GOOD"}, "ReserveNow",
+     {"reservation_id": 9, "connector_id": 1, "id_tag": "GOOD"}, 200, "answered", "Occupied"),
+    ("cancelReservation", {"reservationId": 9}, "CancelReservation", {"reservation_id": 9}, 502, "failed", None),
+    ("updateFirmware", {"location": "https://fw.example/v2.bin", "retrieveAt": now()}, "UpdateFirmware",
+     {"location": "https://fw.example/v2.bin"}, 200, "answered", "Accepted"),
+    ("updateFirmware", {"location": "https://fw.example/v3.bin", "retrieveAt": now(), "signingCertificate": PEM,
+                        "signature": "c2lnbmF0dXJl"}, "SignedUpdateFirmware", {}, 200, "answered", "Accepted"),
+    ("getLog", {"log": "DiagnosticsLog", "location": "ftp://logs.example/"}, "GetDiagnostics",
+     {"location": "ftp://logs.example/"}, 200, "answered", "Accepted"),
+    ("getLog", {"log": "SecurityLog", "location": "ftp://logs.example/"}, "GetLog",
+     {"log_type": "SecurityLog"}, 200, "answered", "Accepted"),
+    ("dataTransfer", {"vendorId": "com.example", "messageId": "ping", "data": "x"}, "DataTransfer",
+     {"vendor_id": "com.example", "message_id": "ping", "data": "x"}, 200, "answered", "Accepted"),
+    ("installCertificate", {"kind": "CsmsRootCertificate", "certificate": PEM}, "InstallCertificate",
+     {"certificate_type": "CentralSystemRootCertificate"}, 200, "answered", "Rejected"),
+    ("installCertificate", {"kind": "V2GRootCertificate", "certificate": PEM}, None, None, 422, "unsupported", None),
+    ("getInstalledCertificates", {}, "GetInstalledCertificateIds", {}, 200, "answered", "Accepted"),
+    ("deleteCertificate", {"certificate": HASH}, "DeleteCertificate", {}, 200, "answered", "NotFound"),
+    ("getReport", {}, None, None, 422, "unsupported", None),
+    ("getTransactionStatus", {}, None, None, 422, "unsupported", None),
+    ("customerInformation", {"report": True, "clear": False, "customerIdentifier": "c1"}, None, None, 422,
+     "unsupported", None),
+    ("setNetworkProfile", {"configurationSlot": 1, "csmsUrl": "wss://x/ocpp", "securityProfile": 2,
+                           "messageTimeoutS": 30}, None, None, 422, "unsupported", None),
+]
+
+CASES_201 = [
+    ("remoteStart", {"evseId": 1, "idToken": "GOOD", "chargingProfile": {
+        "id": 5, "kind": "Relative", "rateUnit": "A", "periods": [{"startS": 0, "limit": 16.0}]}},
+     "RequestStartTransaction", {"evse_id": 1}, 200, "answered", "Accepted"),
+    ("remoteStop", {"transactionId": "T-77"}, "RequestStopTransaction", {"transaction_id": "T-77"}, 200, "answered",
+     "Rejected"),
+    ("reset", {"kind": "OnIdle", "evseId": 1}, "Reset", {"type": "OnIdle", "evse_id": 1}, 200, "answered",
+     "Scheduled"),
+    ("unlockConnector", {"evseId": 1, "connectorId": 1}, "UnlockConnector", {"evse_id": 1, "connector_id": 1}, 200,
+     "answered", "UnlockFailed"),
+    ("changeAvailability", {"operative": True, "evseId": 1}, "ChangeAvailability",
+     {"operational_status": "Operative", "evse": {"id": 1}}, 200, "answered", "Accepted"),
+    ("triggerMessage", {"message": "TransactionEvent", "evseId": 1}, "TriggerMessage",
+     {"requested_message": "TransactionEvent"}, 200, "answered", "Rejected"),
+    ("triggerMessage", {"message": "DiagnosticsStatusNotification"}, None, None, 422, "unsupported", None),
+    ("getVariables", {"variables": [{"component": "OCPPCommCtrlr", "variable": "HeartbeatInterval"},
+                                    {"component": "OCPPCommCtrlr", "variable": "Nope"}]}, "GetVariables", {}, 200,
+     "answered", "Accepted"),
+    ("getVariables", {}, None, None, 422, "invalid", None),
+    ("setVariables", {"variables": [{"component": "OCPPCommCtrlr", "variable": "HeartbeatInterval", "value": "60"}]},
+     "SetVariables", {}, 200, "answered", "Accepted"),
+    ("getBaseReport", {"report": "FullInventory"}, "GetBaseReport", {"report_base": "FullInventory"}, 200,
+     "answered", "Accepted"),
+    ("getReport", {"criteria": ["Problem"], "variables": [{"component": "EVSE", "evseId": 1, "variable": ""}]},
+     "GetReport", {"component_criteria": ["Problem"]}, 200, "answered", "Accepted"),
+    ("clearCache", {}, "ClearCache", {}, 504, "timeout", None),
+    ("sendLocalList", {"version": 8, "update": "Differential", "entries": [{"idToken": "OLD"}]}, "SendLocalList",
+     {"version_number": 8, "update_type": "Differential"}, 200, "answered", "VersionMismatch"),
+    ("getLocalListVersion", {}, "GetLocalListVersion", {}, 200, "answered", "Accepted"),
+    ("reserveNow", {"reservationId": 11, "expiry": LATER, "idToken": "GOOD"}, "ReserveNow", {"id": 11}, 200,
+     "answered", "Accepted"),
+    ("cancelReservation", {"reservationId": 11}, "CancelReservation", {"reservation_id": 11}, 502, "failed", None),
+    ("updateFirmware", {"location": "https://fw.example/v2.bin", "retrieveAt": now()}, "UpdateFirmware", {}, 200,
+     "answered", "Accepted"),
+    ("getLog", {"log": "DiagnosticsLog", "location": "https://logs.example/up"}, "GetLog",
+     {"log_type": "DiagnosticsLog"}, 200, "answered", "Accepted"),
+    ("getTransactionStatus", {"transactionId": "T-77"}, "GetTransactionStatus", {"transaction_id": "T-77"}, 200,
+     "answered", "Accepted"),
+    ("customerInformation", {"report": True, "clear": False, "idToken": "GOOD"}, "CustomerInformation",
+     {"report": True, "clear": False}, 200, "answered", "Accepted"),
+    ("dataTransfer", {"vendorId": "com.example", "data": {"n": 1}}, "DataTransfer", {"data": {"n": 1}}, 200,
+     "answered", "UnknownVendorId"),
+    ("installCertificate", {"kind": "V2GRootCertificate", "certificate": PEM}, "InstallCertificate",
+     {"certificate_type": "V2GRootCertificate"}, 200, "answered", "Accepted"),
+    ("getInstalledCertificates", {"kinds": ["CsmsRootCertificate"]}, "GetInstalledCertificateIds",
+     {"certificate_type": ["CSMSRootCertificate"]}, 200, "answered", "Accepted"),
+    ("deleteCertificate", {"certificate": HASH}, "DeleteCertificate", {}, 200, "answered", "Accepted"),
+    ("setNetworkProfile", {"configurationSlot": 1, "csmsUrl": "wss://csms.example/ocpp", "securityProfile": 2,
+                           "messageTimeoutS": 30}, "SetNetworkProfile", {"configuration_slot": 1}, 200, "answered",
+     "Rejected"),
+]
+
+
+def contains(received, expected):
+    return all(received.get(k) == v for k, v in expected.items())
+
+
+async def api(server, method, path, body=None):
+    return await asyncio.to_thread(server.request, method, path, body)
+
+
+async def exercise(server, station_id, cls, answers, protocol, cases):
+    server.post("/api/v1/stations", {"id": station_id, "password": PASSWORD})
+    st = await connect(server, scripted(cls, answers), station_id, PASSWORD, protocol)
+    boot = (
+        call16.BootNotification(charge_point_vendor="Py", charge_point_model="Cmd")
+        if protocol == "ocpp1.6"
+        else call201.BootNotification(charging_station={"vendor_name": "Py", "model": "Cmd"}, reason="PowerUp")
+    )
+    assert (await st.call(boot)).status == "Accepted"
+    records = {}
+    for command, body, action, expect, http, status, outcome in cases:
+        before = len(st.cp.received)
+        code, answer = await api(server, "POST", f"/api/v1/stations/{station_id}/commands/{command}", body)
+        record = answer if code in (200, 202) else answer["command"]
+        assert code == http, (command, body, code, answer)
+        assert record["status"] == status, (command, record)
+        assert record["stationId"] == station_id
+        if outcome is not None:
+            assert record["outcome"]["status"] == outcome, (command, record)
+        got = st.cp.received[before:]
+        if action is None:
+            assert got == [], (command, "nothing may be sent", got)
+        else:
+            assert got, (command, "the station received nothing")
+            assert all(a == action for a, _ in got), (command, got)
+            assert contains(got[-1][1], expect), (command, got[-1][1], expect)
+        # The stored record is what the API answered.
+        stored = server.get(f"/api/v1/commands/{record['id']}")
+        assert stored["status"] == record["status"] and stored.get("outcome") == record.get("outcome")
+        records.setdefault(command, []).append(stored)
+        if status == "timeout":
+            await asyncio.sleep(CALL_TIMEOUT_S + 1)
+    return st, records
+
+
+async def follow_ups(server, command_id, count):
+    for _ in range(50):
+        record = await asyncio.to_thread(server.get, f"/api/v1/commands/{command_id}")
+        if len(record["followUps"]) >= count:
+            return record["followUps"]
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no follow-ups on {command_id}: {record}")
+
+
+def test_every_command_on_ocpp16(server):
+    async def scenario():
+        st, records = await exercise(server, "CMD16", ChargePoint16, ANSWERS_16, "ocpp1.6", CASES_16)
+        # 1.6 GetConfiguration: known keys with values, unknown keys marked.
+        variables = records["getVariables"][0]["outcome"]["details"]["variables"]
+        assert {"variable": "HeartbeatInterval", "value": "300", "status": "Accepted"}.items() <= variables[0].items()
+        assert variables[1]["variable"] == "Nope" and variables[1]["status"] == "UnknownVariable"
+        # One ChangeConfiguration per key; the first refusal is the command's status.
+        changes = [r for a, r in st.cp.received if a == "ChangeConfiguration"]
+        assert [c["key"] for c in changes] == ["HeartbeatInterval", "Nope"]
+        per_key = records["setVariables"][0]["outcome"]["details"]["variables"]
+        assert [v["status"] for v in per_key] == ["Accepted", "NotSupported"]
+        assert records["getLocalListVersion"][0]["outcome"]["details"]["version"] == 3
+        assert records["dataTransfer"][0]["outcome"]["details"]["data"] == "pong:x"
+        assert records["getLog"][0]["outcome"]["details"]["filename"] == "diagnostics.zip"
+        assert records["getInstalledCertificates"][0]["outcome"]["details"]["certificates"] == [HASH]
+        assert "NotSupported" in records["cancelReservation"][0]["error"]
+        # Firmware and log progress appear on the command they follow.
+        fw = await follow_ups(server, records["updateFirmware"][0]["id"], 2)
+        assert [f["status"] for f in fw][:2] == ["Downloading", "Installed"]
+        log = await follow_ups(server, records["getLog"][1]["id"], 1)
+        assert log[0]["status"] == "Uploaded"
+        await st.close()
+
+    asyncio.run(scenario())
+
+
+def test_every_command_on_ocpp201(server):
+    async def scenario():
+        st, records = await exercise(server, "CMD201", ChargePoint201, ANSWERS_201, "ocpp2.0.1", CASES_201)
+        start = [r for a, r in st.cp.received if a == "RequestStartTransaction"][0]
+        assert start["id_token"] == {"id_token": "GOOD", "type": "Central"}
+        assert start["charging_profile"]["charging_profile_purpose"] == "TxProfile"
+        assert records["remoteStart"][0]["outcome"]["details"]["transactionId"] == "T-77"
+        assert records["remoteStart"][0]["command"]["remoteStartId"] == start["remote_start_id"]
+        assert records["triggerMessage"][0]["outcome"]["reason"] == "NotEnabled: by config"
+        got = records["getVariables"][0]["outcome"]["details"]["variables"]
+        assert [(v["variable"], v["status"]) for v in got] == [("HeartbeatInterval", "Accepted"), ("Nope", "UnknownVariable")]
+        assert got[0]["value"] == "300" and got[0]["component"] == "OCPPCommCtrlr"
+        assert records["getLocalListVersion"][0]["outcome"]["details"]["version"] == 7
+        status = records["getTransactionStatus"][0]["outcome"]["details"]
+        assert status == {"ongoing": True, "messagesInQueue": False}
+        assert records["getInstalledCertificates"][0]["outcome"]["details"]["certificates"][0]["certificateType"] == "CSMSRootCertificate"
+        # What the station sends afterwards lands on the command's record.
+        report = await follow_ups(server, records["getBaseReport"][0]["id"], 1)
+        assert report[0]["kind"] == "Report"
+        fw = await follow_ups(server, records["updateFirmware"][0]["id"], 2)
+        assert [f["status"] for f in fw] == ["Downloading", "Installed"]
+        log = await follow_ups(server, records["getLog"][0]["id"], 1)
+        assert log[0]["status"] == "Uploaded"
+        ci = await follow_ups(server, records["customerInformation"][0]["id"], 1)
+        assert ci[0]["kind"] == "CustomerInformation"
+        reservation = await follow_ups(server, records["reserveNow"][0]["id"], 1)
+        assert reservation[0]["status"] == "Expired"
+        await st.close()
+
+    asyncio.run(scenario())
