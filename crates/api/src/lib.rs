@@ -11,6 +11,7 @@
 //! - `commands`: every CSMS-initiated operation (through the domain's `Commander`) and the
 //!   command records.
 //! - `tokens`, `audit`: API tokens with roles, and the record of every state-changing call.
+//! - `events`: the live event stream (Server-Sent Events, resumable).
 //!
 //! JSON is camelCase, as in OCPP. The API reaches stations only through the domain's ports
 //! (the store, and the [`StationLink`] the gateway implements); it never touches a socket.
@@ -27,6 +28,7 @@
 
 mod audit;
 mod commands;
+mod events;
 mod frames;
 mod id_tokens;
 pub mod openapi;
@@ -94,6 +96,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/tokens", get(tokens::list).post(tokens::create))
         .route("/tokens/{id}", delete(tokens::revoke))
         .route("/audit", get(audit::list))
+        .route("/events", get(events::stream))
         .merge(commands::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), audit::record))
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))

@@ -95,6 +95,7 @@ impl Modify for BearerAuth {
         crate::tokens::create,
         crate::tokens::revoke,
         crate::audit::list,
+        crate::events::stream,
     ),
     components(schemas(Problem)),
     modifiers(&BearerAuth),
@@ -105,6 +106,7 @@ impl Modify for BearerAuth {
         (name = "transactions", description = "Charging sessions"),
         (name = "id tokens", description = "The tokens stations authorize"),
         (name = "access", description = "API tokens and the audit log"),
+        (name = "events", description = "Everything that happens, live (SSE) and as webhooks"),
     )
 )]
 struct ApiDoc;

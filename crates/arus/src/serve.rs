@@ -56,6 +56,10 @@ pub(crate) struct ServeArgs {
     /// The most frames the frame log keeps in all.
     #[arg(long, env = "ARUS_FRAME_LOG_MAX", default_value_t = 10_000_000)]
     frame_log_max: u64,
+    /// How many recent events are kept in memory for live-stream clients that reconnect
+    /// (`Last-Event-ID`).
+    #[arg(long, env = "ARUS_EVENT_JOURNAL", default_value_t = 65_536)]
+    event_journal: usize,
     /// Log format: text or json.
     #[arg(long, env = "ARUS_LOG_FORMAT", default_value = "text")]
     log_format: String,
@@ -102,7 +106,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let csms = Arc::new(
         Csms::new(
             store.clone(),
-            EventBus::new(4096),
+            EventBus::new(args.event_journal),
             CsmsConfig {
                 heartbeat_interval_s: args.heartbeat_interval,
                 boot_retry_interval_s: args.boot_retry_interval,

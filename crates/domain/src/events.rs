@@ -1,9 +1,15 @@
 //! The one stream of everything that happens.
 //!
 //! The API's live stream, webhooks, roaming pushes and smart charging subscribe to it instead of
-//! calling each other. Events are published after the data they describe is committed. The
-//! stream is a bounded broadcast: a subscriber that falls too far behind misses events (and is
-//! told so by the channel); the store remains the record.
+//! calling each other. Events are published after the data they describe is committed.
+//!
+//! # Invariants
+//!
+//! - Ids increase in publication order, also across restarts; the journal holds the latest
+//!   events in id order.
+//! - A subscriber that falls behind, or comes back with the last id it saw, reads the missed
+//!   events from the journal; if the journal no longer holds them it is told so
+//!   ([`EventBus::since`]). The store remains the record.
 
 use serde::Serialize;
 use tokio::sync::broadcast;
@@ -100,9 +106,55 @@ pub enum Event {
     },
 }
 
-/// An event with its time.
+impl Event {
+    /// The event's type as the API names it (`stationConnected`, `transaction`...).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::StationConnected { .. } => "stationConnected",
+            Event::StationDisconnected { .. } => "stationDisconnected",
+            Event::Boot { .. } => "boot",
+            Event::StatusChanged { .. } => "statusChanged",
+            Event::Transaction { .. } => "transaction",
+            Event::MeterValues { .. } => "meterValues",
+            Event::Command { .. } => "command",
+            Event::Notice { .. } => "notice",
+        }
+    }
+
+    /// Every type, for documentation and validation of filters.
+    pub const KINDS: [&'static str; 8] = [
+        "stationConnected",
+        "stationDisconnected",
+        "boot",
+        "statusChanged",
+        "transaction",
+        "meterValues",
+        "command",
+        "notice",
+    ];
+
+    /// The station the event is about.
+    pub fn station_id(&self) -> &str {
+        match self {
+            Event::StationConnected { station_id, .. }
+            | Event::StationDisconnected { station_id, .. }
+            | Event::Boot { station_id, .. }
+            | Event::StatusChanged { station_id, .. }
+            | Event::Transaction { station_id, .. }
+            | Event::MeterValues { station_id, .. }
+            | Event::Command { station_id, .. }
+            | Event::Notice { station_id, .. } => station_id,
+        }
+    }
+}
+
+/// An event with its id and time.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Stamped {
+    /// Its id: increasing, also across restarts (the start time in seconds times a million,
+    /// plus the event's number in this run: a run would need a million events a second to
+    /// catch up with the next run's ids), and exact in JSON (below 2^53).
+    pub id: u64,
     /// When it was published.
     pub at: Time,
     /// What happened.
@@ -110,37 +162,121 @@ pub struct Stamped {
     pub event: Event,
 }
 
-/// The broadcast of events.
+/// The bus: a broadcast that wakes subscribers, and a journal of the latest events that
+/// subscribers read from, so that one that fell behind, or reconnects with the last id it saw,
+/// gets what it missed (as long as the journal still holds it).
 #[derive(Debug, Clone)]
 pub struct EventBus {
     tx: broadcast::Sender<Stamped>,
+    journal: std::sync::Arc<Journal>,
+}
+
+#[derive(Debug)]
+struct Journal {
+    events: std::sync::Mutex<std::collections::VecDeque<Stamped>>,
+    capacity: usize,
+    next: std::sync::atomic::AtomicU64,
 }
 
 impl EventBus {
-    /// A bus that keeps up to `capacity` events for slow subscribers.
+    /// A bus whose journal keeps the latest `capacity` events.
     pub fn new(capacity: usize) -> EventBus {
+        let start_s = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
         EventBus {
-            tx: broadcast::channel(capacity.max(1)).0,
+            tx: broadcast::channel(capacity.clamp(1, 4096)).0,
+            journal: std::sync::Arc::new(Journal {
+                events: std::sync::Mutex::new(std::collections::VecDeque::with_capacity(
+                    capacity.min(4096),
+                )),
+                capacity: capacity.max(1),
+                next: std::sync::atomic::AtomicU64::new(start_s.saturating_mul(1_000_000)),
+            }),
         }
     }
 
-    /// Whether anyone listens (publishers may skip building events nobody reads).
-    pub fn listened(&self) -> bool {
-        self.tx.receiver_count() > 0
-    }
-
-    /// Publishes an event, built only if someone listens.
+    /// Publishes an event: it is journaled and broadcast.
     pub fn publish(&self, event: impl FnOnce() -> Event) {
-        if self.listened() {
-            let _ = self.tx.send(Stamped {
+        let event = event();
+        let stamped = {
+            let Ok(mut journal) = self.journal.events.lock() else {
+                return;
+            };
+            // Numbered under the lock, so the journal is in id order.
+            let id = self
+                .journal
+                .next
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let stamped = Stamped {
+                id,
                 at: chrono::Utc::now(),
-                event: event(),
-            });
-        }
+                event,
+            };
+            if journal.len() >= self.journal.capacity {
+                journal.pop_front();
+            }
+            journal.push_back(stamped.clone());
+            stamped
+        };
+        let _ = self.tx.send(stamped);
     }
 
     /// Subscribes to events published from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Stamped> {
         self.tx.subscribe()
+    }
+
+    /// The journaled events after `id` (all it holds without one), oldest first, at most
+    /// `limit`; and whether events after `id` were already dropped from the journal.
+    pub fn since(&self, id: Option<u64>, limit: usize) -> (Vec<Stamped>, bool) {
+        let Ok(journal) = self.journal.events.lock() else {
+            return (Vec::new(), false);
+        };
+        let start = match id {
+            None => 0,
+            Some(id) => journal.partition_point(|e| e.id <= id),
+        };
+        let missed = match (id, journal.front()) {
+            (Some(id), Some(first)) => first.id > id.saturating_add(1) && start == 0,
+            _ => false,
+        };
+        (journal.range(start..).take(limit).cloned().collect(), missed)
+    }
+
+    /// The id of the latest event, if any.
+    pub fn last_id(&self) -> Option<u64> {
+        self.journal.events.lock().ok()?.back().map(|e| e.id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn connected(n: u32) -> Event {
+        Event::StationConnected {
+            station_id: format!("CS{n}"),
+            protocol: "1.6".into(),
+        }
+    }
+
+    #[test]
+    fn the_journal_resumes_after_an_id_and_says_when_it_cannot() {
+        let bus = EventBus::new(3);
+        for n in 0..5 {
+            bus.publish(|| connected(n));
+        }
+        let (all, missed) = bus.since(None, 10);
+        assert!(!missed);
+        let ids: Vec<u64> = all.iter().map(|e| e.id).collect();
+        assert_eq!(ids.len(), 3, "the journal keeps its capacity");
+        assert!(ids.windows(2).all(|w| w[1] == w[0] + 1));
+        let (after, missed) = bus.since(Some(ids[0]), 10);
+        assert_eq!(after.len(), 2);
+        assert!(!missed);
+        let (after, missed) = bus.since(Some(ids[0] - 2), 10);
+        assert_eq!(after.len(), 3);
+        assert!(missed, "the event after the given id was dropped");
+        assert_eq!(bus.since(Some(ids[2]), 10).0.len(), 0);
+        assert_eq!(bus.last_id(), Some(ids[2]));
     }
 }

@@ -1,0 +1,170 @@
+//! `/api/v1/events`: everything that happens, as Server-Sent Events, filtered by station and
+//! event type, resumable with `Last-Event-ID`.
+//!
+//! Each SSE event has the bus's event id as `id`, the event's type as `event`, and the event
+//! as JSON `data`. A client that reconnects with `Last-Event-ID` gets the events it missed as
+//! long as the journal still holds them; otherwise the stream starts with a `gap` event.
+
+use std::collections::{HashSet, VecDeque};
+use std::convert::Infallible;
+
+use arus_domain::events::{Event, EventBus, Stamped};
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{self, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::Stream;
+use serde::Deserialize;
+use tokio::sync::broadcast;
+
+use crate::{ApiState, Problem};
+
+/// Which events.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub(crate) struct EventQuery {
+    /// Only these stations' events (comma-separated ids).
+    station_id: Option<String>,
+    /// Only events of these types (comma-separated): `stationConnected`,
+    /// `stationDisconnected`, `boot`, `statusChanged`, `transaction`, `meterValues`, `command`,
+    /// `notice`.
+    r#type: Option<String>,
+    /// Resume after this event id (as the `Last-Event-ID` header does).
+    #[param(pattern = "^[0-9]{1,20}$")]
+    last_event_id: Option<String>,
+}
+
+/// Which events a subscriber wants.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Filter {
+    stations: Option<HashSet<String>>,
+    types: Option<HashSet<String>>,
+}
+
+impl Filter {
+    pub(crate) fn parse(stations: Option<&str>, types: Option<&str>) -> Result<Filter, Problem> {
+        let list = |s: &str| -> HashSet<String> {
+            s.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
+        };
+        let types = types.map(list);
+        if let Some(t) = &types
+            && let Some(bad) = t.iter().find(|t| !Event::KINDS.contains(&t.as_str()))
+        {
+            return Err(Problem::bad_request(format!(
+                "unknown event type `{bad}`; the types are {}",
+                Event::KINDS.join(", ")
+            )));
+        }
+        Ok(Filter {
+            stations: stations.map(list),
+            types,
+        })
+    }
+
+    pub(crate) fn matches(&self, e: &Event) -> bool {
+        self.stations
+            .as_ref()
+            .is_none_or(|s| s.contains(e.station_id()))
+            && self.types.as_ref().is_none_or(|t| t.contains(e.kind()))
+    }
+}
+
+/// The live event stream.
+#[utoipa::path(get, path = "/api/v1/events", tag = "events",
+    params(EventQuery, ("Last-Event-ID" = Option<String>, Header,
+        description = "Resume after this event id (browsers send it when they reconnect)")),
+    responses(
+        (status = 200, content_type = "text/event-stream",
+            description = "Server-Sent Events: `id` the event id, `event` its type, `data` the event as JSON"),
+        crate::openapi::Errors))]
+pub(crate) async fn stream(
+    State(state): State<ApiState>,
+    Query(q): Query<EventQuery>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let filter = Filter::parse(q.station_id.as_deref(), q.r#type.as_deref())?;
+    let last = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or(q.last_event_id);
+    let last = match last.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(
+            s.parse::<u64>()
+                .map_err(|_| Problem::bad_request("`Last-Event-ID` is not an event id"))?,
+        ),
+    };
+    let bus = state.csms.events().clone();
+    // Subscribe before reading the journal, so nothing falls between the two.
+    let rx = bus.subscribe();
+    let start = last.or_else(|| bus.last_id());
+    let from_journal = last.is_some();
+    let s = follow(bus, rx, start, from_journal, filter);
+    Ok(Sse::new(s).keep_alive(KeepAlive::default()).into_response())
+}
+
+struct Follow {
+    bus: EventBus,
+    rx: broadcast::Receiver<Stamped>,
+    last: Option<u64>,
+    ready: VecDeque<Stamped>,
+    filter: Filter,
+    check_gap: bool,
+}
+
+/// The events after `last` that pass the filter, forever.
+fn follow(
+    bus: EventBus,
+    rx: broadcast::Receiver<Stamped>,
+    last: Option<u64>,
+    check_gap: bool,
+    filter: Filter,
+) -> impl Stream<Item = Result<sse::Event, Infallible>> {
+    let state = Follow {
+        bus,
+        rx,
+        last,
+        ready: VecDeque::new(),
+        filter,
+        check_gap,
+    };
+    futures_util::stream::unfold(state, |mut st| async move {
+        loop {
+            if let Some(e) = st.ready.pop_front() {
+                st.last = Some(e.id);
+                if !st.filter.matches(&e.event) {
+                    continue;
+                }
+                let data = serde_json::to_string(&e).unwrap_or_default();
+                let event = sse::Event::default()
+                    .id(e.id.to_string())
+                    .event(e.event.kind())
+                    .data(data);
+                return Some((Ok(event), st));
+            }
+            let (events, missed) = st.bus.since(st.last, 1024);
+            if std::mem::take(&mut st.check_gap) && missed {
+                let gap = sse::Event::default().event("gap").data(
+                    r#"{"detail":"events after the given id are no longer kept; the stream goes on from the oldest kept"}"#,
+                );
+                st.ready.extend(events);
+                return Some((Ok(gap), st));
+            }
+            if events.is_empty() {
+                // Wait for the next publication; the journal says what it was.
+                match st.rx.recv().await {
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            } else {
+                st.ready.extend(events);
+            }
+        }
+    })
+}
