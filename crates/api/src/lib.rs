@@ -11,7 +11,8 @@
 //! - `commands`: every CSMS-initiated operation (through the domain's `Commander`) and the
 //!   command records.
 //! - `tokens`, `audit`: API tokens with roles, and the record of every state-changing call.
-//! - `events`: the live event stream (Server-Sent Events, resumable).
+//! - `events`: the live event stream (Server-Sent Events, resumable); `webhooks`: the
+//!   subscriptions that `arus-webhooks` delivers.
 //!
 //! JSON is camelCase, as in OCPP. The API reaches stations only through the domain's ports
 //! (the store, and the [`StationLink`] the gateway implements); it never touches a socket.
@@ -37,6 +38,7 @@ mod problem;
 mod stations;
 mod tokens;
 mod transactions;
+mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -65,6 +67,8 @@ pub struct ApiState {
     pub link: Arc<dyn StationLink>,
     /// Sends commands and keeps their records.
     pub commander: Arc<Commander>,
+    /// Webhook subscriptions and deliveries.
+    pub webhooks: Arc<arus_webhooks::Webhooks>,
     /// How long a command waits for the station's answer unless the caller says otherwise.
     pub command_wait: Duration,
 }
@@ -97,6 +101,13 @@ pub fn router(state: ApiState) -> Router {
         .route("/tokens/{id}", delete(tokens::revoke))
         .route("/audit", get(audit::list))
         .route("/events", get(events::stream))
+        .route("/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/webhooks/{id}", delete(webhooks::delete))
+        .route("/webhooks/{id}/deliveries", get(webhooks::deliveries))
+        .route(
+            "/webhooks/{id}/deliveries/{delivery}/retry",
+            post(webhooks::retry),
+        )
         .merge(commands::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), audit::record))
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))

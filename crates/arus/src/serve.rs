@@ -60,6 +60,13 @@ pub(crate) struct ServeArgs {
     /// (`Last-Event-ID`).
     #[arg(long, env = "ARUS_EVENT_JOURNAL", default_value_t = 65_536)]
     event_journal: usize,
+    /// Milliseconds before a failed webhook delivery is tried again (doubling each time, at
+    /// most an hour).
+    #[arg(long, env = "ARUS_WEBHOOK_RETRY_MS", default_value_t = 5_000)]
+    webhook_retry_ms: u64,
+    /// Attempts before a webhook delivery is kept as dead.
+    #[arg(long, env = "ARUS_WEBHOOK_ATTEMPTS", default_value_t = 10)]
+    webhook_attempts: u32,
     /// Log format: text or json.
     #[arg(long, env = "ARUS_LOG_FORMAT", default_value = "text")]
     log_format: String,
@@ -134,10 +141,22 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     );
     commander.recover().await;
     tokio::spawn(commander.clone().run_background());
+    let webhooks = arus_webhooks::Webhooks::new(
+        store.clone(),
+        csms.events().clone(),
+        arus_webhooks::Config {
+            base_delay: Duration::from_millis(args.webhook_retry_ms),
+            max_attempts: args.webhook_attempts,
+            ..arus_webhooks::Config::default()
+        },
+    )
+    .await?;
+    tokio::spawn(webhooks.clone().run());
     let api = arus_api::router(arus_api::ApiState {
         csms: csms.clone(),
         link: gateway.clone(),
         commander,
+        webhooks,
         command_wait: Duration::from_secs(args.call_timeout + 5),
     });
     let listener = tokio::net::TcpListener::bind(&args.listen)

@@ -239,7 +239,10 @@ impl EventBus {
             (Some(id), Some(first)) => first.id > id.saturating_add(1) && start == 0,
             _ => false,
         };
-        (journal.range(start..).take(limit).cloned().collect(), missed)
+        (
+            journal.range(start..).take(limit).cloned().collect(),
+            missed,
+        )
     }
 
     /// The id of the latest event, if any.

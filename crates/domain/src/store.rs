@@ -229,6 +229,10 @@ pub enum RecordKind {
     Audit,
     /// A bulk operation.
     Bulk,
+    /// A webhook subscription.
+    Webhook,
+    /// A webhook delivery (its tag is the subscription's id).
+    Delivery,
 }
 
 impl RecordKind {
@@ -238,6 +242,8 @@ impl RecordKind {
             RecordKind::Command => "command",
             RecordKind::Audit => "audit",
             RecordKind::Bulk => "bulk",
+            RecordKind::Webhook => "webhook",
+            RecordKind::Delivery => "delivery",
         }
     }
 }
