@@ -6,7 +6,10 @@ must show it, and the notifications that follow a command (firmware, log, report
 information, reservation status) must appear on its record."""
 
 import asyncio
+import json
 import tempfile
+import urllib.error
+import urllib.request
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -19,7 +22,7 @@ from ocpp.v201 import ChargePoint as ChargePoint201
 from ocpp.v201 import call as call201
 from ocpp.v201 import call_result as result201
 
-from conftest import Server, postgres_database
+from conftest import TOKEN, Server, postgres_database
 from test_interop import connect, now
 
 CALL_TIMEOUT_S = 2
@@ -440,3 +443,127 @@ def test_every_command_on_ocpp201(server):
         await st.close()
 
     asyncio.run(scenario())
+
+
+def test_command_semantics(server):
+    """Async commands, queueing with expiry, idempotency keys, disconnection mid-command, one
+    outstanding CALL at a time in submission order."""
+    answers = dict(ANSWERS_201)
+    order = []
+
+    def slow_reset(st, r):
+        order.append(("Reset", r["type"]))
+        return result201.Reset(status="Accepted")
+
+    def disconnect(st, r):
+        asyncio.get_running_loop().create_task(st._connection.close())
+        return "timeout"
+
+    answers["Reset"] = slow_reset
+    answers["UnlockConnector"] = disconnect
+
+    async def scenario():
+        server.post("/api/v1/stations", {"id": "SEM", "password": PASSWORD})
+        # Not connected: a clear problem, unless queued.
+        code, problem = await api(server, "POST", "/api/v1/stations/SEM/commands/clearCache", {})
+        assert code == 409 and problem["command"]["status"] == "notDelivered"
+        code, queued = await api(server, "POST", "/api/v1/stations/SEM/commands/reset?queueFor=60", {"kind": "OnIdle"})
+        assert code == 202 and queued["status"] == "queued"
+        code, short = await api(server, "POST", "/api/v1/stations/SEM/commands/reset?queueFor=1", {"kind": "Immediate"})
+        assert code == 202 and short["status"] == "queued"
+        await asyncio.sleep(1.5)
+        st = await connect(server, scripted(ChargePoint201, answers), "SEM", PASSWORD, "ocpp2.0.1")
+        await st.call(call201.BootNotification(charging_station={"vendor_name": "Py", "model": "Sem"}, reason="PowerUp"))
+        for _ in range(50):
+            first = (await api(server, "GET", f"/api/v1/commands/{queued['id']}"))[1]
+            if first["status"] == "answered":
+                break
+            await asyncio.sleep(0.1)
+        assert first["status"] == "answered" and first["outcome"]["status"] == "Accepted"
+        expired = (await api(server, "GET", f"/api/v1/commands/{short['id']}"))[1]
+        assert expired["status"] == "expired", "a queued command is not sent after its expiry"
+        assert order == [("Reset", "OnIdle")]
+
+        # Async: 202 at once, then the record shows the answer.
+        code, pending = await api(server, "POST", "/api/v1/stations/SEM/commands/getLocalListVersion?async=true", {})
+        assert code == 202 and pending["status"] in ("pending", "answered")
+        for _ in range(50):
+            done = (await api(server, "GET", f"/api/v1/commands/{pending['id']}"))[1]
+            if done["status"] == "answered":
+                break
+            await asyncio.sleep(0.05)
+        assert done["outcome"]["details"]["version"] == 7
+
+        # Idempotency-Key: the retry gets the first command, and nothing is sent twice.
+        def keyed(body):
+            req = urllib.request.Request(server.url + "/api/v1/stations/SEM/commands/reset",
+                                         data=json.dumps(body).encode(), method="POST")
+            req.add_header("Authorization", f"Bearer {TOKEN}")
+            req.add_header("Idempotency-Key", "reset-once")
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, json.loads(r.read()), r.headers.get("Idempotency-Replayed")
+
+        before = len(order)
+        code1, one, replay1 = await asyncio.to_thread(keyed, {"kind": "Immediate"})
+        code2, two, replay2 = await asyncio.to_thread(keyed, {"kind": "Immediate"})
+        assert (code1, code2) == (200, 200) and one["id"] == two["id"]
+        assert replay1 is None and replay2 == "true"
+        assert len(order) == before + 1, "the retried request sent nothing"
+
+        # Commands leave in order, one at a time.
+        results = await asyncio.gather(*[
+            api(server, "POST", "/api/v1/stations/SEM/commands/reset", {"kind": k})
+            for k in ["Immediate", "OnIdle", "Immediate", "OnIdle"]
+        ])
+        assert all(code == 200 for code, _ in results)
+        created = [r for _, r in results]
+        sent = sorted(created, key=lambda r: r["sentAt"])
+        finished = sorted(created, key=lambda r: r["finishedAt"])
+        assert [r["id"] for r in sent] == [r["id"] for r in finished]
+        for a, b in zip(sent, sent[1:]):
+            assert a["finishedAt"] <= b["sentAt"], "one outstanding CALL at a time"
+
+        # The station disconnects during a command.
+        code, problem = await api(server, "POST", "/api/v1/stations/SEM/commands/unlockConnector",
+                                  {"evseId": 1, "connectorId": 1})
+        assert code == 502 and problem["command"]["status"] == "notDelivered"
+        assert "disconnected" in problem["command"]["error"]
+        await st.close()
+
+    asyncio.run(scenario())
+
+
+def test_roles_and_revocation(server):
+    def as_token(token, method, path, body=None):
+        req = urllib.request.Request(server.url + path, method=method,
+                                     data=json.dumps(body).encode() if body is not None else None)
+        req.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, json.loads(r.read() or b"null")
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"null")
+
+    server.post("/api/v1/stations", {"id": "ROLE"})
+    reader = server.post("/api/v1/tokens", {"name": "dashboard", "role": "read-only"})
+    operator = server.post("/api/v1/tokens", {"name": "ops", "role": "operator"})
+    assert as_token(reader["token"], "GET", "/api/v1/stations")[0] == 200
+    code, problem = as_token(reader["token"], "POST", "/api/v1/stations/ROLE/commands/reset", {"kind": "OnIdle"})
+    assert code == 403 and "operator" in problem["detail"]
+    assert as_token(reader["token"], "POST", "/api/v1/tokens", {"name": "x", "role": "admin"})[0] == 403
+    # The operator may command (the station is offline: 409), but not manage tokens.
+    assert as_token(operator["token"], "POST", "/api/v1/stations/ROLE/commands/reset", {"kind": "OnIdle"})[0] == 409
+    assert as_token(operator["token"], "GET", "/api/v1/tokens")[0] == 403
+    assert as_token(operator["token"], "GET", "/api/v1/audit")[0] == 403
+    # Revoked: refused at once.
+    code, revoked = server.request("DELETE", f"/api/v1/tokens/{operator['id']}")
+    assert code == 200 and revoked["revokedAt"]
+    assert as_token(operator["token"], "GET", "/api/v1/stations")[0] == 401
+    assert as_token(reader["token"], "GET", "/api/v1/stations")[0] == 200
+    # The audit log has every change, with who made it and the result.
+    audit = server.get("/api/v1/audit")["items"]
+    seen = [(a["actor"], a["method"], a["path"], a["status"]) for a in audit]
+    assert ("ops", "POST", "/api/v1/stations/ROLE/commands/reset", 409) in seen
+    assert ("dashboard", "POST", "/api/v1/stations/ROLE/commands/reset", 403) in seen
+    assert any(a[1] == "DELETE" and a[2].startswith("/api/v1/tokens/") and a[3] == 200 for a in seen)
+    assert not any(a[1] == "GET" for a in seen), "reads are not audited"

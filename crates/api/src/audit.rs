@@ -51,8 +51,12 @@ pub(crate) async fn record(
     let caller = request.extensions().get::<Caller>().cloned();
     let (method, path) = (
         request.method().to_string(),
+        // The nested router sees the path without `/api/v1`; record the one the caller sent.
         request
-            .uri()
+            .extensions()
+            .get::<axum::extract::OriginalUri>()
+            .map(|u| &u.0)
+            .unwrap_or(request.uri())
             .path_and_query()
             .map(|p| p.as_str().to_string())
             .unwrap_or_default(),
