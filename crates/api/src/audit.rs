@@ -116,8 +116,10 @@ pub(crate) struct ListQuery {
     /// Only requests made with this token (its id).
     token_id: Option<String>,
     /// Page size, 1 to 1000 (default 100).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
     /// The `nextCursor` of the previous page.
+    #[param(pattern = "^-?[0-9]{1,19}$")]
     cursor: Option<String>,
 }
 
@@ -130,8 +132,8 @@ struct Item {
 }
 
 /// Reads the audit log, newest first (admin).
-#[utoipa::path(get, path = "/api/v1/audit", tag = "access", params(ListQuery),
-    responses((status = 200, body = Page<AuditEntry>), crate::openapi::Errors))]
+#[utoipa::path(get, operation_id = "listAudit", path = "/api/v1/audit", tag = "access", params(ListQuery),
+    responses((status = 200, body = Page<AuditEntry>, description = "OK"), crate::openapi::Errors))]
 pub(crate) async fn list(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,

@@ -32,14 +32,14 @@ use crate::{ApiState, Caller, Problem, store_error};
 #[into_params(parameter_in = Query)]
 pub(crate) struct CommandQuery {
     /// `true`: answer 202 with the command's record at once instead of waiting.
-    #[param(pattern = "^(true|false)$")]
+    #[param(value_type = Option<bool>)]
     r#async: Option<String>,
     /// If the station is not connected, keep the command this many seconds (1 to 2592000) and
     /// send it when the station connects, instead of failing.
-    #[param(pattern = "^[0-9]{1,7}$")]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 2592000)]
     queue_for: Option<String>,
     /// Seconds to wait for the answer (1 to 300) before answering 202.
-    #[param(pattern = "^[0-9]{1,3}$")]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 300)]
     timeout: Option<String>,
 }
 
@@ -65,19 +65,29 @@ fn seconds(name: &str, v: Option<&str>, max: i64) -> Result<Option<i64>, Problem
     .transpose()
 }
 
-/// The `Idempotency-Key` header, scoped to the caller's token.
-fn idempotency_key(headers: &HeaderMap, caller: &Caller) -> Result<Option<String>, Problem> {
+/// The `Idempotency-Key` header, scoped to the caller's token, the station and the command: a
+/// key names one request to one route, so the same key on another route is another request.
+fn idempotency_key(
+    headers: &HeaderMap,
+    caller: &Caller,
+    station_id: &str,
+    command: &Command,
+) -> Result<Option<String>, Problem> {
     let Some(v) = headers.get("idempotency-key") else {
         return Ok(None);
     };
-    let key = v
-        .to_str()
-        .ok()
-        .filter(|k| !k.is_empty() && k.len() <= 255)
-        .ok_or_else(|| {
-            Problem::bad_request("`Idempotency-Key` must be 1 to 255 visible characters")
-        })?;
-    Ok(Some(format!("{}:{key}", caller.token_id)))
+    let key = v.as_bytes();
+    if key.is_empty() || key.len() > 255 {
+        return Err(Problem::bad_request(
+            "`Idempotency-Key` must have 1 to 255 bytes",
+        ));
+    }
+    Ok(Some(format!(
+        "{}:{}:{station_id}:{}",
+        caller.token_id,
+        command.name(),
+        String::from_utf8_lossy(key)
+    )))
 }
 
 pub(crate) async fn submit(
@@ -95,13 +105,14 @@ pub(crate) async fn submit(
     let wait = seconds("timeout", q.timeout.as_deref(), 300)?
         .map(|s| Duration::from_secs(s as u64))
         .unwrap_or(state.command_wait);
+    let idempotency_key = idempotency_key(&headers, &caller, &station_id, &command)?;
     let submitted = state
         .commander
         .submit(Submission {
             station_id,
             command,
             requested_by: caller.name.clone(),
-            idempotency_key: idempotency_key(&headers, &caller)?,
+            idempotency_key,
             queue_until,
             bulk_id: None,
         })
@@ -178,8 +189,8 @@ macro_rules! command_routes {
             #[utoipa::path(post, path = $path, tag = "commands", summary = $summary,
                 request_body = $params,
                 params(("id" = String, Path, description = "The station's identity"), CommandQuery,
-                    ("Idempotency-Key" = Option<String>, Header,
-                        description = "Makes a retried request safe: a request repeating a key gets the first one's command")),
+                    ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255,
+                        description = "Makes a retried request safe: the same request with the same key gets the first one's command; a different request with it is refused (422)")),
                 responses(
                     (status = 200, body = CommandRecord, description = "The station answered"),
                     (status = 202, body = CommandRecord, description = "Queued, or still waiting for the answer"),
@@ -268,12 +279,14 @@ command_routes! {
 pub(crate) struct ListQuery {
     /// Only this station's.
     station_id: Option<String>,
-    /// Only with this status (`queued`, `pending`, `answered`, `failed`, `timeout`,
-    /// `notDelivered`, `unsupported`, `invalid`, `expired`).
+    /// Only with this status.
+    #[param(value_type = Option<CommandStatus>)]
     status: Option<String>,
     /// Page size, 1 to 1000 (default 100).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
     /// The `nextCursor` of the previous page.
+    #[param(pattern = "^-?[0-9]{1,19}$")]
     cursor: Option<String>,
 }
 
@@ -287,8 +300,8 @@ pub(crate) struct CommandItem {
 }
 
 /// Lists commands, newest first.
-#[utoipa::path(get, path = "/api/v1/commands", tag = "commands", params(ListQuery),
-    responses((status = 200, body = Page<CommandRecord>), crate::openapi::Errors))]
+#[utoipa::path(get, operation_id = "listCommands", path = "/api/v1/commands", tag = "commands", params(ListQuery),
+    responses((status = 200, body = Page<CommandRecord>, description = "OK"), crate::openapi::Errors))]
 pub(crate) async fn list(
     State(state): State<ApiState>,
     Query(q): Query<ListQuery>,
@@ -347,9 +360,9 @@ pub(crate) struct CommandDetail {
 }
 
 /// Shows a command, with the notifications that followed it.
-#[utoipa::path(get, path = "/api/v1/commands/{commandId}", tag = "commands",
+#[utoipa::path(get, operation_id = "getCommand", path = "/api/v1/commands/{commandId}", tag = "commands",
     params(("commandId" = String, Path, description = "The command's id")),
-    responses((status = 200, body = CommandDetail), crate::openapi::Errors))]
+    responses((status = 200, body = CommandDetail, description = "OK"), crate::openapi::Errors))]
 pub(crate) async fn show(
     State(state): State<ApiState>,
     Path(id): Path<String>,

@@ -25,13 +25,17 @@ use crate::{ApiState, Problem};
 #[into_params(parameter_in = Query)]
 pub(crate) struct EventQuery {
     /// Only these stations' events (comma-separated ids).
+    #[param(min_length = 1, pattern = "[^,\\s]")]
     station_id: Option<String>,
     /// Only events of these types (comma-separated): `stationConnected`,
     /// `stationDisconnected`, `boot`, `statusChanged`, `transaction`, `meterValues`, `command`,
     /// `notice`.
+    #[param(
+        pattern = "^(stationConnected|stationDisconnected|boot|statusChanged|transaction|meterValues|command|notice)(,(stationConnected|stationDisconnected|boot|statusChanged|transaction|meterValues|command|notice))*$"
+    )]
     r#type: Option<String>,
     /// Resume after this event id (as the `Last-Event-ID` header does).
-    #[param(pattern = "^[0-9]{1,20}$")]
+    #[param(value_type = Option<i64>, minimum = 0)]
     last_event_id: Option<String>,
 }
 
@@ -51,7 +55,15 @@ impl Filter {
                 .map(str::to_string)
                 .collect()
         };
+        let stations = stations.map(list);
         let types = types.map(list);
+        if stations.as_ref().is_some_and(|s| s.is_empty())
+            || types.as_ref().is_some_and(|t| t.is_empty())
+        {
+            return Err(Problem::bad_request(
+                "`stationId` and `type` name at least one station or type when given",
+            ));
+        }
         if let Some(t) = &types
             && let Some(bad) = t.iter().find(|t| !Event::KINDS.contains(&t.as_str()))
         {
@@ -60,10 +72,7 @@ impl Filter {
                 Event::KINDS.join(", ")
             )));
         }
-        Ok(Filter {
-            stations: stations.map(list),
-            types,
-        })
+        Ok(Filter { stations, types })
     }
 
     pub(crate) fn matches(&self, e: &Event) -> bool {
@@ -75,8 +84,8 @@ impl Filter {
 }
 
 /// The live event stream.
-#[utoipa::path(get, path = "/api/v1/events", tag = "events",
-    params(EventQuery, ("Last-Event-ID" = Option<String>, Header,
+#[utoipa::path(get, operation_id = "streamEvents", path = "/api/v1/events", tag = "events",
+    params(EventQuery, ("Last-Event-ID" = Option<i64>, Header, minimum = 0,
         description = "Resume after this event id (browsers send it when they reconnect)")),
     responses(
         (status = 200, content_type = "text/event-stream",
@@ -88,18 +97,24 @@ pub(crate) async fn stream(
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let filter = Filter::parse(q.station_id.as_deref(), q.r#type.as_deref())?;
-    let last = headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .or(q.last_event_id);
-    let last = match last.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        None => None,
-        Some(s) => Some(
-            s.parse::<u64>()
-                .map_err(|_| Problem::bad_request("`Last-Event-ID` is not an event id"))?,
-        ),
+    let id = |name: &str, v: Option<&str>| -> Result<Option<u64>, Problem> {
+        match v.map(str::trim) {
+            None => Ok(None),
+            Some(s) => s
+                .parse::<i64>()
+                .ok()
+                .and_then(|n| u64::try_from(n).ok())
+                .map(Some)
+                .ok_or_else(|| Problem::bad_request(format!("`{name}` is not an event id"))),
+        }
     };
+    let header = headers
+        .get("last-event-id")
+        .map(|v| v.to_str().unwrap_or("?"));
+    // Both are checked; the header (what browsers send on reconnection) wins.
+    let from_header = id("Last-Event-ID", header)?;
+    let from_query = id("lastEventId", q.last_event_id.as_deref())?;
+    let last = from_header.or(from_query);
     let bus = state.csms.events().clone();
     // Subscribe before reading the journal, so nothing falls between the two.
     let rx = bus.subscribe();

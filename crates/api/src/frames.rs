@@ -15,6 +15,7 @@ use crate::{ApiState, Problem, store_error};
 #[into_params(parameter_in = Query)]
 pub(crate) struct FramesQuery {
     /// How many frames, 1 to 1000 (default 100).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
 }
 
@@ -30,9 +31,9 @@ pub(crate) struct FrameView {
 }
 
 /// The frames most recently exchanged with a station.
-#[utoipa::path(get, path = "/api/v1/stations/{id}/frames", tag = "stations",
+#[utoipa::path(get, operation_id = "listFrames", path = "/api/v1/stations/{id}/frames", tag = "stations",
     params(("id" = String, Path, description = "The station's identity"), FramesQuery),
-    responses((status = 200, body = Page<FrameView>), crate::openapi::Errors))]
+    responses((status = 200, body = Page<FrameView>, description = "OK"), crate::openapi::Errors))]
 pub(crate) async fn list(
     State(state): State<ApiState>,
     Path(id): Path<String>,

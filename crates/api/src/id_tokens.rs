@@ -20,11 +20,12 @@ pub(crate) struct PutToken {
     /// The token (case-insensitive).
     #[schema(max_length = 36)]
     id_token: String,
-    /// `Central`, `eMAID`, `ISO14443`, `ISO15693`, `KeyCode`, `Local`, `MacAddress` or
-    /// `NoAuthorization`.
+    /// The token's type.
     #[serde(rename = "type")]
+    #[schema(value_type = String, pattern = "^(Central|eMAID|ISO14443|ISO15693|KeyCode|Local|MacAddress|NoAuthorization)$")]
     kind: String,
-    /// `Accepted`, `Blocked`, `Expired`, `Invalid`...
+    /// How stations are to answer it.
+    #[schema(value_type = String, pattern = "^(Accepted|Blocked|Expired|Invalid|ConcurrentTx|NoCredit|NotAllowedTypeEVSE|NotAtThisLocation|NotAtThisTime|Unknown)$")]
     status: String,
     /// Its group.
     #[schema(min_length = 1, max_length = 36)]
@@ -62,8 +63,8 @@ const TYPES: [&str; 8] = [
 const MAX_TOKEN: usize = 36;
 
 /// Registers an id token, or changes it.
-#[utoipa::path(post, path = "/api/v1/id-tokens", tag = "id tokens", request_body = PutToken,
-    responses((status = 201, body = IdTokenView), crate::openapi::Errors))]
+#[utoipa::path(post, operation_id = "putIdToken", path = "/api/v1/id-tokens", tag = "id tokens", request_body = PutToken,
+    responses((status = 201, body = IdTokenView, description = "Created"), crate::openapi::Errors))]
 pub(crate) async fn put(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,

@@ -126,10 +126,33 @@ pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
-        .nest("/api/v1", api)
+        .nest("/api/v1", api.layer(middleware::map_response(as_problem)))
         .merge(docs)
         .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "no such resource") })
         .with_state(state)
+}
+
+/// Errors that the framework answers itself (a query or path it cannot read, a body too
+/// large) become problem details like every other error of the API.
+async fn as_problem(response: Response) -> Response {
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let body = axum::body::to_bytes(response.into_body(), 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let detail = String::from_utf8_lossy(&body).trim().to_string();
+    let detail = if detail.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_string()
+    } else {
+        detail
+    };
+    Problem::new(status, detail).into_response()
 }
 
 async fn openapi_json() -> Response {

@@ -60,7 +60,7 @@ pub(crate) fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, P
 }
 
 /// Registers a station, or changes its password and boot policy.
-#[utoipa::path(post, path = "/api/v1/stations", tag = "stations", request_body = Register,
+#[utoipa::path(post, operation_id = "registerStation", path = "/api/v1/stations", tag = "stations", request_body = Register,
     responses((status = 201, body = StationDetail, description = "Registered"),
         (status = 200, body = StationDetail, description = "Updated"), crate::openapi::Errors))]
 pub(crate) async fn register(
@@ -186,16 +186,18 @@ pub(crate) struct ConnectorView {
 #[into_params(parameter_in = Query)]
 pub(crate) struct ListQuery {
     /// Only connected (true) or disconnected (false) stations.
+    #[param(value_type = Option<bool>)]
     connected: Option<String>,
     /// Page size, 1 to 1000 (default 100).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
     /// The `nextCursor` of the previous page.
     cursor: Option<String>,
 }
 
 /// Lists stations, ordered by id.
-#[utoipa::path(get, path = "/api/v1/stations", tag = "stations", params(ListQuery),
-    responses((status = 200, body = Page<StationSummary>), crate::openapi::Errors))]
+#[utoipa::path(get, operation_id = "listStations", path = "/api/v1/stations", tag = "stations", params(ListQuery),
+    responses((status = 200, body = Page<StationSummary>, description = "OK"), crate::openapi::Errors))]
 pub(crate) async fn list(
     State(state): State<ApiState>,
     Query(q): Query<ListQuery>,
@@ -220,9 +222,9 @@ pub(crate) async fn list(
 }
 
 /// Shows a station with its EVSEs and connectors.
-#[utoipa::path(get, path = "/api/v1/stations/{id}", tag = "stations",
+#[utoipa::path(get, operation_id = "getStation", path = "/api/v1/stations/{id}", tag = "stations",
     params(("id" = String, Path, description = "The station's identity")),
-    responses((status = 200, body = StationDetail), crate::openapi::Errors))]
+    responses((status = 200, body = StationDetail, description = "OK"), crate::openapi::Errors))]
 pub(crate) async fn show(
     State(state): State<ApiState>,
     Path(id): Path<String>,

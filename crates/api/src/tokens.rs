@@ -60,8 +60,8 @@ fn view(t: &ApiTokenRecord) -> TokenView {
 }
 
 /// Lists API tokens (admin).
-#[utoipa::path(get, path = "/api/v1/tokens", tag = "access",
-    responses((status = 200, body = Page<TokenView>), crate::openapi::Errors))]
+#[utoipa::path(get, operation_id = "listTokens", path = "/api/v1/tokens", tag = "access",
+    responses((status = 200, body = Page<TokenView>, description = "OK"), crate::openapi::Errors))]
 pub(crate) async fn list(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
@@ -76,8 +76,8 @@ pub(crate) async fn list(
 }
 
 /// Makes an API token (admin).
-#[utoipa::path(post, path = "/api/v1/tokens", tag = "access", request_body = NewToken,
-    responses((status = 201, body = CreatedToken), crate::openapi::Errors))]
+#[utoipa::path(post, operation_id = "createToken", path = "/api/v1/tokens", tag = "access", request_body = NewToken,
+    responses((status = 201, body = CreatedToken, description = "Created"), crate::openapi::Errors))]
 pub(crate) async fn create(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
@@ -116,9 +116,9 @@ pub(crate) async fn create(
 }
 
 /// Revokes an API token (admin): it stops working at once.
-#[utoipa::path(delete, path = "/api/v1/tokens/{tokenId}", tag = "access",
+#[utoipa::path(delete, operation_id = "revokeToken", path = "/api/v1/tokens/{tokenId}", tag = "access",
     params(("tokenId" = String, Path, description = "The token's id")),
-    responses((status = 200, body = TokenView), crate::openapi::Errors))]
+    responses((status = 200, body = TokenView, description = "OK"), crate::openapi::Errors))]
 pub(crate) async fn revoke(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,

@@ -17,10 +17,13 @@ pub(crate) struct ListQuery {
     /// Only this station's.
     station_id: Option<String>,
     /// Only ongoing (true) or ended (false) transactions.
+    #[param(value_type = Option<bool>)]
     ongoing: Option<String>,
     /// Page size, 1 to 1000 (default 100).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
     /// The `nextCursor` of the previous page.
+    #[param(pattern = "^-?[0-9]{1,19}$")]
     cursor: Option<String>,
 }
 
@@ -58,8 +61,8 @@ pub(crate) enum TransactionId {
 }
 
 /// Lists transactions, the most recently seen first.
-#[utoipa::path(get, path = "/api/v1/transactions", tag = "transactions", params(ListQuery),
-    responses((status = 200, body = Page<TransactionView>), crate::openapi::Errors))]
+#[utoipa::path(get, operation_id = "listTransactions", path = "/api/v1/transactions", tag = "transactions", params(ListQuery),
+    responses((status = 200, body = Page<TransactionView>, description = "OK"), crate::openapi::Errors))]
 pub(crate) async fn list(
     State(state): State<ApiState>,
     Query(q): Query<ListQuery>,

@@ -21,13 +21,17 @@ use crate::{ApiState, Caller, Problem, store_error};
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct NewWebhook {
     /// Where to POST the events (http or https).
-    #[schema(max_length = 2048, pattern = "^https?://")]
+    #[schema(
+        max_length = 2048,
+        pattern = "^https?://[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)*(:([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?([/?#][!-~]*)?$"
+    )]
     url: String,
     /// The HMAC key of the `Arus-Signature` header; generated when absent.
     #[schema(min_length = 16, max_length = 256)]
     secret: Option<String>,
     /// Only these event types (all when absent).
     #[serde(default)]
+    #[schema(value_type = Vec<EventType>)]
     types: Vec<String>,
     /// Only these stations' events (all when absent).
     #[serde(default)]
@@ -35,6 +39,22 @@ pub(crate) struct NewWebhook {
     /// A note for people.
     #[schema(max_length = 200)]
     description: Option<String>,
+}
+
+/// The event types.
+#[derive(utoipa::ToSchema)]
+#[schema(as = EventType)]
+#[allow(dead_code)]
+#[serde(rename_all = "camelCase")]
+pub(crate) enum EventType {
+    StationConnected,
+    StationDisconnected,
+    Boot,
+    StatusChanged,
+    Transaction,
+    MeterValues,
+    Command,
+    Notice,
 }
 
 /// A subscription as listed (without its secret).
@@ -71,8 +91,8 @@ fn error(e: Error) -> Problem {
 }
 
 /// Subscribes an endpoint to events (admin). The answer holds the secret, shown only now.
-#[utoipa::path(post, path = "/api/v1/webhooks", tag = "events", request_body = NewWebhook,
-    responses((status = 201, body = Subscription), crate::openapi::Errors))]
+#[utoipa::path(post, operation_id = "createWebhook", path = "/api/v1/webhooks", tag = "events", request_body = NewWebhook,
+    responses((status = 201, body = Subscription, description = "Created"), crate::openapi::Errors))]
 pub(crate) async fn create(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
@@ -117,8 +137,8 @@ pub(crate) async fn create(
 }
 
 /// Lists subscriptions, deleted ones included (admin).
-#[utoipa::path(get, path = "/api/v1/webhooks", tag = "events",
-    responses((status = 200, body = Page<WebhookView>), crate::openapi::Errors))]
+#[utoipa::path(get, operation_id = "listWebhooks", path = "/api/v1/webhooks", tag = "events",
+    responses((status = 200, body = Page<WebhookView>, description = "OK"), crate::openapi::Errors))]
 pub(crate) async fn list(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
@@ -138,9 +158,9 @@ pub(crate) async fn list(
 }
 
 /// Deletes a subscription (admin): nothing more is delivered to it.
-#[utoipa::path(delete, path = "/api/v1/webhooks/{webhookId}", tag = "events",
+#[utoipa::path(delete, operation_id = "deleteWebhook", path = "/api/v1/webhooks/{webhookId}", tag = "events",
     params(("webhookId" = String, Path, description = "The subscription's id")),
-    responses((status = 200, body = WebhookView), crate::openapi::Errors))]
+    responses((status = 200, body = WebhookView, description = "OK"), crate::openapi::Errors))]
 pub(crate) async fn delete(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
@@ -158,11 +178,13 @@ pub(crate) async fn delete(
 #[into_params(parameter_in = Query)]
 pub(crate) struct DeliveryQuery {
     /// Only `pending`, `delivered` or `dead` deliveries.
-    #[param(pattern = "^(pending|delivered|dead)$")]
+    #[param(value_type = Option<DeliveryStatus>)]
     status: Option<String>,
     /// Page size, 1 to 1000 (default 100).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
     /// The `nextCursor` of the previous page.
+    #[param(pattern = "^-?[0-9]{1,19}$")]
     cursor: Option<String>,
 }
 
@@ -175,9 +197,9 @@ struct Item {
 }
 
 /// A subscription's deliveries, newest first (admin); `status=dead` is the dead-letter list.
-#[utoipa::path(get, path = "/api/v1/webhooks/{webhookId}/deliveries", tag = "events",
+#[utoipa::path(get, operation_id = "listDeliveries", path = "/api/v1/webhooks/{webhookId}/deliveries", tag = "events",
     params(("webhookId" = String, Path, description = "The subscription's id"), DeliveryQuery),
-    responses((status = 200, body = Page<Delivery>), crate::openapi::Errors))]
+    responses((status = 200, body = Page<Delivery>, description = "OK"), crate::openapi::Errors))]
 pub(crate) async fn deliveries(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
@@ -213,10 +235,10 @@ pub(crate) async fn deliveries(
 }
 
 /// Sends a dead delivery again (admin).
-#[utoipa::path(post, path = "/api/v1/webhooks/{webhookId}/deliveries/{deliveryId}/retry", tag = "events",
+#[utoipa::path(post, operation_id = "retryDelivery", path = "/api/v1/webhooks/{webhookId}/deliveries/{deliveryId}/retry", tag = "events",
     params(("webhookId" = String, Path, description = "The subscription's id"),
         ("deliveryId" = String, Path, description = "The delivery's id")),
-    responses((status = 200, body = Delivery), crate::openapi::Errors))]
+    responses((status = 200, body = Delivery, description = "OK"), crate::openapi::Errors))]
 pub(crate) async fn retry(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,

@@ -129,15 +129,18 @@ impl Commander {
                 let guard = self.keyed.lock().await;
                 if let Some(earlier) = self.by_key(key).await? {
                     if earlier.station_id != s.station_id
-                        || earlier.command.name() != s.command.name()
+                        || earlier.request_hash != Some(request_hash(&s.command))
                     {
                         return Err(SubmitError::KeyReused(earlier.id));
                     }
-                    let done = (!earlier.status.is_final()).then(|| self.watch(&earlier.id));
-                    // The record may have ended while the watch was set up.
+                    // Only a command under way has an end to wait for (a queued one may wait
+                    // for days).
+                    let done =
+                        (earlier.status == CommandStatus::Pending).then(|| self.watch(&earlier.id));
+                    // The record may have moved on while the watch was set up.
                     let record = self.get(&earlier.id).await?.unwrap_or(earlier);
                     return Ok(Submitted {
-                        done: done.filter(|_| !record.status.is_final()),
+                        done: done.filter(|_| record.status == CommandStatus::Pending),
                         record,
                         replayed: true,
                     });
@@ -149,6 +152,7 @@ impl Commander {
         if self.store.station(&s.station_id).await?.is_none() {
             return Err(SubmitError::UnknownStation(s.station_id));
         }
+        let hash = s.idempotency_key.as_ref().map(|_| request_hash(&s.command));
         let mut command = s.command;
         command.complete(|| self.next_request_id.fetch_add(1, Ordering::Relaxed));
         let connected = self.link.connection(&s.station_id).is_some();
@@ -162,6 +166,7 @@ impl Commander {
             error: None,
             requested_by: s.requested_by,
             idempotency_key: s.idempotency_key,
+            request_hash: hash,
             bulk_id: s.bulk_id,
             created_at: now,
             expires_at: s.queue_until,
@@ -473,6 +478,16 @@ impl Commander {
             }
         }
     }
+}
+
+/// A fingerprint of a command as submitted (before Arus fills in request ids), to recognise a
+/// retried request: foldhash with fixed seeds, so a build gives the same fingerprint across
+/// restarts.
+fn request_hash(c: &Command) -> String {
+    use std::hash::BuildHasher;
+    let json = serde_json::to_string(c).unwrap_or_default();
+    let h = foldhash::fast::FixedState::with_seed(0x6172_7573).hash_one(json.as_bytes());
+    format!("{h:016x}")
 }
 
 /// The command record in a stored record; a body that does not parse is logged and skipped.

@@ -25,7 +25,6 @@ use crate::Time;
 /// A command for a station.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Command {
     /// Start a transaction (1.6 RemoteStartTransaction, 2.0.1 RequestStartTransaction).
     RemoteStart(RemoteStart),
@@ -346,11 +345,43 @@ pub struct GetVariables {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VariableValue {
-    /// The variable.
-    #[serde(flatten)]
-    pub variable: VariableRef,
+    /// The component's name (2.0.1).
+    #[serde(default)]
+    pub component: String,
+    /// The component's instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub component_instance: Option<String>,
+    /// The EVSE of the component.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evse_id: Option<u32>,
+    /// The connector of the component's EVSE.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connector_id: Option<u32>,
+    /// The variable's name (1.6: the configuration key).
+    pub variable: String,
+    /// The variable's instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variable_instance: Option<String>,
+    /// `Actual` (default), `Target`, `MinSet` or `MaxSet`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attribute: Option<String>,
     /// The new value.
     pub value: String,
+}
+
+impl VariableValue {
+    /// The variable it sets.
+    pub fn reference(&self) -> VariableRef {
+        VariableRef {
+            component: self.component.clone(),
+            component_instance: self.component_instance.clone(),
+            evse_id: self.evse_id,
+            connector_id: self.connector_id,
+            variable: self.variable.clone(),
+            variable_instance: self.variable_instance.clone(),
+            attribute: self.attribute.clone(),
+        }
+    }
 }
 
 /// Parameters of a variable change.
@@ -359,6 +390,7 @@ pub struct VariableValue {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SetVariables {
     /// The variables and their values.
+    #[cfg_attr(feature = "openapi", schema(min_items = 1))]
     pub variables: Vec<VariableValue>,
 }
 
@@ -834,7 +866,9 @@ pub struct CommandRecord {
     pub id: String,
     /// The station.
     pub station_id: String,
-    /// The command, with the request ids Arus assigned.
+    /// The command: its `type` (the route's last segment) and its parameters, with the request
+    /// ids Arus assigned.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub command: Command,
     /// Where it is.
     pub status: CommandStatus,
@@ -849,6 +883,10 @@ pub struct CommandRecord {
     /// The caller's `Idempotency-Key`, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
+    /// A fingerprint of the request as submitted, kept with an idempotency key to tell a
+    /// retry from another request with the same key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_hash: Option<String>,
     /// The bulk operation it belongs to, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bulk_id: Option<String>,

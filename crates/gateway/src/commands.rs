@@ -288,7 +288,7 @@ mod v16 {
                 .map(|v| {
                     (
                         "ChangeConfiguration",
-                        json!({ "key": v.variable.variable, "value": v.value }),
+                        json!({ "key": v.variable, "value": v.value }),
                     )
                 })
                 .collect()),
@@ -491,8 +491,8 @@ mod v16 {
                     .zip(&answers)
                     .map(|(v, (_, a))| {
                         json!({
-                            "component": v.variable.component,
-                            "variable": v.variable.variable,
+                            "component": v.component,
+                            "variable": v.variable,
                             "status": status_of(a),
                         })
                     })
@@ -736,11 +736,12 @@ mod v201 {
                     .variables
                     .iter()
                     .map(|v| {
+                        let r = v.reference();
                         obj([
-                            ("attributeType", opt(v.variable.attribute.clone())),
+                            ("attributeType", opt(r.attribute.clone())),
                             ("attributeValue", some(v.value.clone())),
-                            ("component", Some(component(&v.variable))),
-                            ("variable", Some(variable(&v.variable))),
+                            ("component", Some(component(&r))),
+                            ("variable", Some(variable(&r))),
                         ])
                     })
                     .collect();
