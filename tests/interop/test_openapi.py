@@ -59,7 +59,7 @@ def test_openapi_document_is_valid_and_the_server_keeps_to_it():
         run = subprocess.run(
             [str(VENV / "schemathesis"), "run", f"{server.url}/api/v1/openapi.json",
              "-H", f"Authorization: Bearer {TOKEN}", "--checks", checks,
-             "--max-examples", os.environ.get("ARUS_FUZZ_EXAMPLES", "10"), "--workers", "2",
+             "--max-examples", os.environ.get("ARUS_FUZZ_EXAMPLES", "10"), "--workers", "1",  # hypothesis's source introspection is not thread-safe on 3.11
              # The event stream never ends; test_events.py covers it.
              "--exclude-path", "/api/v1/events",
              "--seed", "20261126", "--phases", os.environ.get("ARUS_FUZZ_PHASES", "examples,coverage,fuzzing"), "--no-color"],
