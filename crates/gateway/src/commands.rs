@@ -779,7 +779,7 @@ mod v201 {
                         ),
                         (
                             "componentVariable",
-                            (!cv.is_empty()).then(|| Value::Array(cv)),
+                            (!cv.is_empty()).then_some(Value::Array(cv)),
                         ),
                     ]),
                 )
@@ -826,7 +826,7 @@ mod v201 {
                         ),
                         (
                             "localAuthorizationList",
-                            (!list.is_empty()).then(|| Value::Array(list)),
+                            (!list.is_empty()).then_some(Value::Array(list)),
                         ),
                     ]),
                 )
