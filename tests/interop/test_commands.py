@@ -567,3 +567,39 @@ def test_roles_and_revocation(server):
     assert ("dashboard", "POST", "/api/v1/stations/ROLE/commands/reset", 403) in seen
     assert any(a[1] == "DELETE" and a[2].startswith("/api/v1/tokens/") and a[3] == 200 for a in seen)
     assert not any(a[1] == "GET" for a in seen), "reads are not audited"
+
+
+def test_bulk_operation(server):
+    """One configuration change across a mixed fleet: 1.6 and 2.0.1 stations get their own
+    version's request; an offline and an unknown station get a result too."""
+
+    async def scenario():
+        for sid in ("BULK16", "BULK201", "BULKOFF"):
+            server.post("/api/v1/stations", {"id": sid, "password": PASSWORD})
+        s16 = await connect(server, scripted(ChargePoint16, ANSWERS_16), "BULK16", PASSWORD, "ocpp1.6")
+        s201 = await connect(server, scripted(ChargePoint201, ANSWERS_201), "BULK201", PASSWORD, "ocpp2.0.1")
+        code, bulk = await api(server, "POST", "/api/v1/bulk", {
+            "command": {"type": "setVariables", "variables": [
+                {"component": "OCPPCommCtrlr", "variable": "HeartbeatInterval", "value": "60"}]},
+            "stationIds": ["BULK16", "BULK201", "BULKOFF", "NOSUCH"],
+            "concurrency": 2,
+        })
+        assert code == 202 and bulk["status"] == "running"
+        for _ in range(100):
+            detail = (await api(server, "GET", f"/api/v1/bulk/{bulk['id']}"))[1]
+            if detail["status"] == "done":
+                break
+            await asyncio.sleep(0.1)
+        assert detail["status"] == "done" and detail["submitted"] == 4
+        assert detail["byStatus"] == {"answered": 2, "notDelivered": 2}
+        results = {r["stationId"]: r for r in detail["results"]}
+        assert results["BULK16"]["outcome"] == "Accepted" and results["BULK201"]["outcome"] == "Accepted"
+        assert "no station" in results["NOSUCH"]["error"]
+        assert [a for a, _ in s16.cp.received] == ["ChangeConfiguration"]
+        assert [a for a, _ in s201.cp.received] == ["SetVariables"]
+        listed = (await api(server, "GET", f"/api/v1/commands?bulkId={bulk['id']}"))[1]["items"]
+        assert len(listed) == 4
+        await s16.close()
+        await s201.close()
+
+    asyncio.run(scenario())

@@ -282,6 +282,8 @@ pub(crate) struct ListQuery {
     /// Only with this status.
     #[param(value_type = Option<CommandStatus>)]
     status: Option<String>,
+    /// Only the commands of this bulk operation.
+    bulk_id: Option<String>,
     /// Page size, 1 to 1000 (default 100).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
@@ -316,6 +318,7 @@ pub(crate) async fn list(
     let mut query = RecordQuery::of(RecordKind::Command, limit);
     query.station_id = q.station_id;
     query.status = q.status;
+    query.tag = q.bulk_id.as_deref().map(arus_domain::commander::bulk_tag);
     query.before = page::seq_cursor(q.cursor.as_deref())?;
     let rows = state
         .csms

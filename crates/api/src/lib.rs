@@ -9,7 +9,7 @@
 //! - `problem`: RFC 9457 problem+json errors; `page`: keyset pagination.
 //! - `stations`, `frames`, `id_tokens`, `transactions`: one module per resource.
 //! - `commands`: every CSMS-initiated operation (through the domain's `Commander`) and the
-//!   command records.
+//!   command records; `bulk`: one command for many stations.
 //! - `tokens`, `audit`: API tokens with roles, and the record of every state-changing call.
 //! - `events`: the live event stream (Server-Sent Events, resumable); `webhooks`: the
 //!   subscriptions that `arus-webhooks` delivers.
@@ -28,6 +28,7 @@
 //!   station id with a colon) is refused here, so that what stations receive is always valid.
 
 mod audit;
+mod bulk;
 mod commands;
 mod events;
 mod frames;
@@ -96,6 +97,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/id-tokens", post(id_tokens::put))
         .route("/transactions", get(transactions::list))
         .route("/commands", get(commands::list))
+        .route("/bulk", get(bulk::list).post(bulk::start))
+        .route("/bulk/{id}", get(bulk::show))
         .route("/commands/{id}", get(commands::show))
         .route("/tokens", get(tokens::list).post(tokens::create))
         .route("/tokens/{id}", delete(tokens::revoke))

@@ -248,7 +248,10 @@ impl Commander {
                 id: r.id.clone(),
                 seq: 0,
                 station_id: Some(r.station_id.clone()),
-                tag: r.idempotency_key.clone(),
+                tag: r
+                    .idempotency_key
+                    .clone()
+                    .or_else(|| r.bulk_id.as_deref().map(bulk_tag)),
                 status: Some(r.status.as_str().to_string()),
                 at: r.created_at,
                 body,
@@ -464,6 +467,7 @@ impl Commander {
     /// Closes, as not delivered, the commands a previous run left pending (it stopped before
     /// the answer came). Call before accepting commands.
     pub async fn recover(&self) {
+        self.recover_bulk().await;
         let mut q = RecordQuery::of(RecordKind::Command, 10_000);
         q.status = Some(CommandStatus::Pending.as_str().to_string());
         let Ok(rows) = self.store.records(q).await else {
@@ -476,6 +480,187 @@ impl Commander {
             if let Err(e) = self.save(&r).await {
                 tracing::warn!(error = %e, "closing an interrupted command failed");
             }
+        }
+    }
+}
+
+/// The tag under which the commands of a bulk operation are found.
+pub fn bulk_tag(bulk_id: &str) -> String {
+    format!("bulk:{bulk_id}")
+}
+
+/// A bulk operation: one command for many stations.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BulkRecord {
+    /// Its id.
+    pub id: String,
+    /// The command each station gets.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub command: Command,
+    /// The stations.
+    pub station_ids: Vec<String>,
+    /// How many commands may be under way at once.
+    pub concurrency: u32,
+    /// How long a command waits for a station that is not connected, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_for_s: Option<i64>,
+    /// `running`, `done`, or `interrupted` (the server stopped before every command was
+    /// submitted).
+    pub status: String,
+    /// Commands submitted so far.
+    pub submitted: u32,
+    /// Who asked.
+    pub requested_by: String,
+    /// When it was asked for.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub created_at: Time,
+    /// When every command was submitted and had ended or was queued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub finished_at: Option<Time>,
+}
+
+impl Commander {
+    /// Starts a bulk operation: the command goes to each station, at most `concurrency` at
+    /// once, each leaving a command record tagged with the operation. Returns at once.
+    pub async fn bulk(
+        self: &Arc<Self>,
+        station_ids: Vec<String>,
+        command: Command,
+        concurrency: u32,
+        queue_for_s: Option<i64>,
+        requested_by: String,
+    ) -> Result<BulkRecord, SubmitError> {
+        command.check().map_err(SubmitError::Invalid)?;
+        let mut seen = HashSet::new();
+        let station_ids: Vec<String> = station_ids
+            .into_iter()
+            .filter(|s| seen.insert(s.clone()))
+            .collect();
+        let record = BulkRecord {
+            id: self.new_id(),
+            command,
+            station_ids,
+            concurrency: concurrency.max(1),
+            queue_for_s,
+            status: "running".into(),
+            submitted: 0,
+            requested_by,
+            created_at: Utc::now(),
+            finished_at: None,
+        };
+        self.save_bulk(&record).await?;
+        tokio::spawn(self.clone().run_bulk(record.clone()));
+        Ok(record)
+    }
+
+    /// Records a command that was refused before it was sent (an unknown station in a bulk
+    /// operation).
+    async fn record_refusal(&self, s: Submission, error: String) {
+        let now = Utc::now();
+        let r = CommandRecord {
+            id: self.new_id(),
+            station_id: s.station_id,
+            command: s.command,
+            status: CommandStatus::NotDelivered,
+            outcome: None,
+            error: Some(error),
+            requested_by: s.requested_by,
+            idempotency_key: None,
+            request_hash: None,
+            bulk_id: s.bulk_id,
+            created_at: now,
+            expires_at: None,
+            sent_at: None,
+            finished_at: Some(now),
+        };
+        if let Err(e) = self.save(&r).await {
+            tracing::warn!(error = %e, "recording a refused bulk command failed");
+        }
+    }
+
+    /// Marks bulk operations a previous run left running as interrupted.
+    async fn recover_bulk(&self) {
+        let mut q = RecordQuery::of(RecordKind::Bulk, 10_000);
+        q.status = Some("running".into());
+        let Ok(rows) = self.store.records(q).await else {
+            return;
+        };
+        for r in rows {
+            if let Ok(mut b) = serde_json::from_str::<BulkRecord>(&r.body) {
+                b.status = "interrupted".into();
+                b.finished_at = Some(Utc::now());
+                if let Err(e) = self.save_bulk(&b).await {
+                    tracing::warn!(error = %e, "closing an interrupted bulk operation failed");
+                }
+            }
+        }
+    }
+
+    async fn save_bulk(&self, r: &BulkRecord) -> Result<(), StoreError> {
+        let body = serde_json::to_string(r).map_err(|e| StoreError::Conflict(e.to_string()))?;
+        self.store
+            .commit(vec![Write::PutRecord(Box::new(StoredRecord {
+                kind: RecordKind::Bulk,
+                id: r.id.clone(),
+                seq: 0,
+                station_id: None,
+                tag: None,
+                status: Some(r.status.clone()),
+                at: r.created_at,
+                body,
+            }))])
+            .await
+    }
+
+    async fn run_bulk(self: Arc<Self>, mut bulk: BulkRecord) {
+        let permits = Arc::new(tokio::sync::Semaphore::new(bulk.concurrency as usize));
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut last_saved = std::time::Instant::now();
+        for station in bulk.station_ids.clone() {
+            let Ok(permit) = permits.clone().acquire_owned().await else {
+                break;
+            };
+            let me = self.clone();
+            let submission = Submission {
+                station_id: station.clone(),
+                command: bulk.command.clone(),
+                requested_by: bulk.requested_by.clone(),
+                idempotency_key: None,
+                queue_until: bulk
+                    .queue_for_s
+                    .map(|s| Utc::now() + chrono::Duration::seconds(s)),
+                bulk_id: Some(bulk.id.clone()),
+            };
+            tasks.spawn(async move {
+                let _permit = permit;
+                let failed = submission.clone();
+                match me.submit(submission).await {
+                    Ok(s) => {
+                        if let Some(done) = s.done {
+                            let _ = done.await;
+                        }
+                    }
+                    // Every station gets a record, so the operation's results are complete.
+                    Err(e) => me.record_refusal(failed, e.to_string()).await,
+                }
+            });
+            bulk.submitted += 1;
+            // Progress is in the commands' records; the count is saved now and then.
+            if last_saved.elapsed() > Duration::from_secs(2) {
+                last_saved = std::time::Instant::now();
+                if let Err(e) = self.save_bulk(&bulk).await {
+                    tracing::warn!(error = %e, "saving a bulk operation's progress failed");
+                }
+            }
+        }
+        while tasks.join_next().await.is_some() {}
+        bulk.status = "done".into();
+        bulk.finished_at = Some(Utc::now());
+        if let Err(e) = self.save_bulk(&bulk).await {
+            tracing::warn!(error = %e, "saving a finished bulk operation failed");
         }
     }
 }
