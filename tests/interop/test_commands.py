@@ -408,6 +408,11 @@ def test_every_command_on_ocpp16(server):
         assert [f["status"] for f in fw][:2] == ["Downloading", "Installed"]
         log = await follow_ups(server, records["getLog"][1]["id"], 1)
         assert log[0]["status"] == "Uploaded"
+        # The configuration read and changed is kept: read as 300, then set to 60.
+        config = server.get("/api/v1/stations/CMD16/variables")["items"]
+        assert [(v["component"], v["variable"], v["value"], v["mutability"]) for v in config] == [
+            ("", "HeartbeatInterval", "60", "ReadWrite")
+        ], "only what the station confirmed (not the unknown or refused key)"
         await st.close()
 
     asyncio.run(scenario())
@@ -440,6 +445,13 @@ def test_every_command_on_ocpp201(server):
         assert ci[0]["kind"] == "CustomerInformation"
         reservation = await follow_ups(server, records["reserveNow"][0]["id"], 1)
         assert reservation[0]["status"] == "Expired"
+        # The device model: reported by NotifyReport (with its mutability), read and set.
+        model = server.get("/api/v1/stations/CMD201/variables?component=OCPPCommCtrlr")["items"]
+        assert [(v["variable"], v["attribute"], v["mutability"]) for v in model] == [
+            ("HeartbeatInterval", "Actual", "ReadWrite")
+        ]
+        assert model[0]["value"] in ("60", "300")
+        assert server.get("/api/v1/stations/CMD201/variables?variable=Nope")["items"] == []
         await st.close()
 
     asyncio.run(scenario())

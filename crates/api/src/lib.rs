@@ -7,7 +7,8 @@
 //! - `openapi`: the OpenAPI 3.1 document generated from the handlers (`/api/v1/openapi.json`)
 //!   and the interactive docs (`/api/docs`).
 //! - `problem`: RFC 9457 problem+json errors; `page`: keyset pagination.
-//! - `stations`, `frames`, `id_tokens`, `transactions`: one module per resource.
+//! - `stations`, `frames`, `variables` (the device model), `id_tokens`, `transactions`: one
+//!   module per resource.
 //! - `commands`: every CSMS-initiated operation (through the domain's `Commander`) and the
 //!   command records; `bulk`: one command for many stations.
 //! - `tokens`, `audit`: API tokens with roles, and the record of every state-changing call.
@@ -39,6 +40,7 @@ mod problem;
 mod stations;
 mod tokens;
 mod transactions;
+mod variables;
 mod webhooks;
 
 use std::sync::Arc;
@@ -94,6 +96,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/stations", get(stations::list).post(stations::register))
         .route("/stations/{id}", get(stations::show))
         .route("/stations/{id}/frames", get(frames::list))
+        .route("/stations/{id}/variables", get(variables::list))
         .route("/id-tokens", post(id_tokens::put))
         .route("/transactions", get(transactions::list))
         .route("/commands", get(commands::list))

@@ -87,6 +87,7 @@ impl Modify for BearerAuth {
         crate::stations::register,
         crate::stations::show,
         crate::frames::list,
+        crate::variables::list,
         crate::id_tokens::put,
         crate::transactions::list,
         crate::commands::list,

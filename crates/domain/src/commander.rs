@@ -241,22 +241,37 @@ impl Commander {
     }
 
     async fn save(&self, r: &CommandRecord) -> Result<(), StoreError> {
+        self.save_with(r, &[]).await
+    }
+
+    async fn save_with(
+        &self,
+        r: &CommandRecord,
+        variables: &[crate::device_model::DeviceVariable],
+    ) -> Result<(), StoreError> {
         let body = serde_json::to_string(r).map_err(|e| StoreError::Conflict(e.to_string()))?;
-        self.store
-            .commit(vec![Write::PutRecord(Box::new(StoredRecord {
-                kind: RecordKind::Command,
-                id: r.id.clone(),
-                seq: 0,
-                station_id: Some(r.station_id.clone()),
-                tag: r
-                    .idempotency_key
-                    .clone()
-                    .or_else(|| r.bulk_id.as_deref().map(bulk_tag)),
-                status: Some(r.status.as_str().to_string()),
-                at: r.created_at,
-                body,
-            }))])
-            .await
+        let mut writes = Vec::with_capacity(2);
+        if !variables.is_empty() {
+            writes.push(Write::PutVariables {
+                station_id: r.station_id.clone(),
+                variables: variables.to_vec(),
+                at: r.finished_at.unwrap_or_else(Utc::now),
+            });
+        }
+        writes.push(Write::PutRecord(Box::new(StoredRecord {
+            kind: RecordKind::Command,
+            id: r.id.clone(),
+            seq: 0,
+            station_id: Some(r.station_id.clone()),
+            tag: r
+                .idempotency_key
+                .clone()
+                .or_else(|| r.bulk_id.as_deref().map(bulk_tag)),
+            status: Some(r.status.as_str().to_string()),
+            at: r.created_at,
+            body,
+        })));
+        self.store.commit(writes).await
     }
 
     fn publish(&self, r: &CommandRecord) {
@@ -341,9 +356,15 @@ impl Commander {
                 record.finished_at = Some(now);
             }
         }
+        // What the answer confirms of the device model is kept with the record.
+        let variables = record
+            .outcome
+            .as_ref()
+            .map(|o| crate::device_model::from_outcome(&record.command, o))
+            .unwrap_or_default();
         // The answer is in hand; a failing store is retried so the record is not left pending.
         let mut tries = 0;
-        while let Err(e) = self.save(&record).await {
+        while let Err(e) = self.save_with(&record, &variables).await {
             tries += 1;
             tracing::warn!(error = %e, command = %record.id, "recording a command's outcome failed");
             if tries >= 5 {

@@ -513,14 +513,32 @@ impl Csms {
 
     /// Records a notice (firmware or log progress, a security event, a report...).
     pub async fn notice(&self, st: &StationContext, notice: Notice) -> Result<(), DomainError> {
+        self.report(st, notice, Vec::new()).await
+    }
+
+    /// B07/B08: records a part of a device model report, and the variables it reports, in one
+    /// commit.
+    pub async fn report(
+        &self,
+        st: &StationContext,
+        notice: Notice,
+        variables: Vec<crate::device_model::DeviceVariable>,
+    ) -> Result<(), DomainError> {
         let (kind, status) = (notice.kind, notice.status.clone());
-        self.store
-            .commit(vec![Write::Notice {
+        let now = Utc::now();
+        let mut writes = vec![Write::Notice {
+            station_id: st.id.to_string(),
+            notice: Box::new(notice),
+            received_at: now,
+        }];
+        if !variables.is_empty() {
+            writes.push(Write::PutVariables {
                 station_id: st.id.to_string(),
-                notice: Box::new(notice),
-                received_at: Utc::now(),
-            }])
-            .await?;
+                variables,
+                at: now,
+            });
+        }
+        self.store.commit(writes).await?;
         self.events.publish(|| Event::Notice {
             station_id: st.id.to_string(),
             kind: kind.as_str().to_string(),

@@ -8,7 +8,10 @@
 //!
 //! Modules follow the functional blocks of OCPP 2.0.1, so a feature is found by its block name:
 //!
-//! - [`provisioning`] (B): station registration, boot decisions, heartbeats.
+//! - [`provisioning`] (B): station registration, boot decisions, heartbeats;
+//!   [`device_model`] (B): the reported components and variables, and configuration.
+//! - [`commands`] and [`commander`]: what the CSMS asks of stations (every CSMS-initiated
+//!   operation of both versions), the records they leave, queueing and bulk operations.
 //! - [`authorization`] (C): id tokens and the authorization rule.
 //! - [`transactions`] (E): one transaction model for 1.6 Start/StopTransaction and 2.0.1
 //!   TransactionEvent, folded from events in any order by a pure function.
@@ -33,6 +36,7 @@ pub mod availability;
 pub mod commander;
 pub mod commands;
 pub mod csms;
+pub mod device_model;
 pub mod events;
 pub mod link;
 pub mod metering;

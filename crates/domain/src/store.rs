@@ -216,6 +216,15 @@ pub enum Write {
     PutIdToken(IdTokenRecord),
     /// Creates an API token.
     PutApiToken(ApiTokenRecord),
+    /// Variables of a station's device model, each replacing what was known of it.
+    PutVariables {
+        /// The station.
+        station_id: String,
+        /// The variables.
+        variables: Vec<crate::device_model::DeviceVariable>,
+        /// When they were reported or confirmed.
+        at: Time,
+    },
     /// Inserts or replaces a record (a command, an audit entry...): see [`StoredRecord`].
     PutRecord(Box<StoredRecord>),
 }
@@ -473,6 +482,15 @@ pub trait Store: Send + Sync + 'static {
         station_id: &str,
         limit: u32,
     ) -> BoxFut<'_, Result<Vec<FrameRecord>, StoreError>>;
+
+    /// A station's device model, ordered by component and variable; only the component or
+    /// variable named, when one is.
+    fn variables(
+        &self,
+        station_id: &str,
+        component: Option<String>,
+        variable: Option<String>,
+    ) -> BoxFut<'_, Result<Vec<(crate::device_model::DeviceVariable, Time)>, StoreError>>;
 
     /// Every API token, newest first.
     fn api_tokens(&self) -> BoxFut<'_, Result<Vec<ApiTokenRecord>, StoreError>>;

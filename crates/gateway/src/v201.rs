@@ -11,6 +11,7 @@ use arus_domain::Csms;
 use arus_domain::authorization::{Authorization, AuthorizationStatus, IdToken as DomainToken};
 use arus_domain::availability::{ConnectorStatus, StatusReport};
 use arus_domain::csms::StationContext;
+use arus_domain::device_model::DeviceVariable;
 use arus_domain::metering::{
     Label, MeterValue as DomainMeterValue, Sample, SignedMeterValue as Signed,
 };
@@ -154,6 +155,45 @@ fn notice(
         status: status.map(String::from),
         details,
     }
+}
+
+/// B07/B08: the variables of a NotifyReport part, one per reported attribute.
+fn reported_variables(r: &NotifyReportRequest) -> Vec<DeviceVariable> {
+    let mut out = Vec::new();
+    for d in r.report_data.iter().flatten() {
+        let characteristics = d
+            .variable_characteristics
+            .as_ref()
+            .and_then(|c| serde_json::to_value(c).ok())
+            .unwrap_or_default();
+        for a in &d.variable_attribute {
+            out.push(DeviceVariable {
+                component: d.component.name.clone(),
+                component_instance: d.component.instance.clone(),
+                evse_id: d
+                    .component
+                    .evse
+                    .as_ref()
+                    .and_then(|e| u32::try_from(e.id).ok()),
+                connector_id: d
+                    .component
+                    .evse
+                    .as_ref()
+                    .and_then(|e| e.connector_id)
+                    .and_then(|c| u32::try_from(c).ok()),
+                variable: d.variable.name.clone(),
+                variable_instance: d.variable.instance.clone(),
+                attribute: a
+                    .r#type
+                    .map(|t| t.as_str().to_string())
+                    .unwrap_or_else(|| "Actual".into()),
+                value: a.value.clone(),
+                mutability: a.mutability.map(|m| m.as_str().to_string()),
+                characteristics: characteristics.clone(),
+            });
+        }
+    }
+    out
 }
 
 /// Connector statuses carried by NotifyEvent (`Connector.AvailabilityState`): Part 5 requires a
@@ -309,6 +349,7 @@ async fn dispatch(
             })
         }
         Request::NotifyReport(r) => {
+            let variables = reported_variables(&r);
             let n = notice(
                 NoticeKind::Report,
                 Some(r.generated_at.0),
@@ -316,7 +357,7 @@ async fn dispatch(
                 None,
                 adapter::details(&r),
             );
-            csms.notice(st, n).await?;
+            csms.report(st, n, variables).await?;
             adapter::respond(&NotifyReportResponse::default())
         }
         Request::FirmwareStatusNotification(r) => {

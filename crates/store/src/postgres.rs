@@ -10,6 +10,7 @@ use std::time::Instant;
 use arus_domain::Time;
 use arus_domain::authorization::{AuthorizationStatus, IdTokenRecord, token_key};
 use arus_domain::availability::{ConnectorRecord, ConnectorStatus};
+use arus_domain::device_model::DeviceVariable;
 use arus_domain::metering::MeterValue;
 use arus_domain::notices::{Notice, NoticeKind};
 use arus_domain::provisioning::{RegistrationStatus, StationRecord};
@@ -45,6 +46,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/postgres-3.sql"),
     ),
     (4, "records", include_str!("migrations/postgres-4.sql")),
+    (5, "device model", include_str!("migrations/postgres-5.sql")),
 ];
 
 pub(crate) struct PgStore {
@@ -333,6 +335,38 @@ fn ops(w: &Write, out: &mut Vec<Op>) {
                 Box::new(r.expiry_date),
             ],
         )),
+        Write::PutVariables {
+            station_id,
+            variables,
+            at,
+        } => {
+            for v in variables {
+                out.push(op(
+                    "INSERT INTO device_variables (station_id, component, component_instance, evse_id, connector_id,
+                       variable, variable_instance, attribute, value, mutability, characteristics, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                     ON CONFLICT (station_id, component, component_instance, evse_id, connector_id, variable, variable_instance, attribute)
+                     DO UPDATE SET value = COALESCE(excluded.value, device_variables.value),
+                       mutability = COALESCE(excluded.mutability, device_variables.mutability),
+                       characteristics = COALESCE(excluded.characteristics, device_variables.characteristics),
+                       updated_at = excluded.updated_at",
+                    vec![
+                        Box::new(station_id.clone()),
+                        Box::new(v.component.clone()),
+                        Box::new(v.component_instance.clone().unwrap_or_default()),
+                        Box::new(v.evse_id.map_or(-1, i64::from)),
+                        Box::new(v.connector_id.map_or(-1, i64::from)),
+                        Box::new(v.variable.clone()),
+                        Box::new(v.variable_instance.clone().unwrap_or_default()),
+                        Box::new(v.attribute.clone()),
+                        Box::new(v.value.clone()),
+                        Box::new(v.mutability.clone()),
+                        Box::new((!v.characteristics.is_null()).then(|| v.characteristics.to_string())),
+                        Box::new(*at),
+                    ],
+                ));
+            }
+        }
         Write::PutRecord(r) => out.push(op(
             "INSERT INTO records (kind, id, station_id, tag, status, at, body) VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (kind, id) DO UPDATE SET station_id = excluded.station_id, tag = excluded.tag,
@@ -842,6 +876,57 @@ impl Store for PgStore {
             }
             out.truncate(limit as usize);
             Ok(out)
+        })
+    }
+
+    fn variables(
+        &self,
+        station_id: &str,
+        component: Option<String>,
+        variable: Option<String>,
+    ) -> BoxFut<'_, Result<Vec<(DeviceVariable, Time)>, StoreError>> {
+        let s = station_id.to_string();
+        Box::pin(async move {
+            let c = self.client().await?;
+            let rows = c
+                .query(
+                    "SELECT component, component_instance, evse_id, connector_id, variable, variable_instance,
+                       attribute, value, mutability, characteristics, updated_at
+                     FROM device_variables WHERE station_id = $1
+                       AND ($2::TEXT IS NULL OR component = $2) AND ($3::TEXT IS NULL OR variable = $3)
+                     ORDER BY component, component_instance, evse_id, connector_id, variable, variable_instance, attribute
+                     LIMIT 100000",
+                    &[&s, &component, &variable],
+                )
+                .await
+                .map_err(unavailable)?;
+            Ok(rows
+                .iter()
+                .map(|r| {
+                    let instance: String = r.get(1);
+                    let evse: i64 = r.get(2);
+                    let connector: i64 = r.get(3);
+                    let var_instance: String = r.get(5);
+                    let characteristics: Option<String> = r.get(9);
+                    (
+                        DeviceVariable {
+                            component: r.get(0),
+                            component_instance: (!instance.is_empty()).then_some(instance),
+                            evse_id: u32::try_from(evse).ok(),
+                            connector_id: u32::try_from(connector).ok(),
+                            variable: r.get(4),
+                            variable_instance: (!var_instance.is_empty()).then_some(var_instance),
+                            attribute: r.get(6),
+                            value: r.get(7),
+                            mutability: r.get(8),
+                            characteristics: characteristics
+                                .and_then(|c| serde_json::from_str(&c).ok())
+                                .unwrap_or_default(),
+                        },
+                        r.get(10),
+                    )
+                })
+                .collect())
         })
     }
 

@@ -9,6 +9,7 @@ use std::time::Instant;
 use arus_domain::Time;
 use arus_domain::authorization::{AuthorizationStatus, IdTokenRecord, token_key};
 use arus_domain::availability::{ConnectorRecord, ConnectorStatus};
+use arus_domain::device_model::DeviceVariable;
 use arus_domain::metering::MeterValue;
 use arus_domain::notices::{Notice, NoticeKind};
 use arus_domain::provisioning::{RegistrationStatus, StationRecord};
@@ -43,6 +44,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/sqlite-4.sql"),
     ),
     (5, "records", include_str!("migrations/sqlite-5.sql")),
+    (6, "device model", include_str!("migrations/sqlite-6.sql")),
 ];
 
 /// Reads running at once, and read connections kept open: each has its own page cache, so
@@ -610,6 +612,38 @@ fn apply(c: &Connection, w: &Write) -> rusqlite::Result<()> {
                 r.expiry_date.as_ref().map(ts)
             ])?;
         }
+        Write::PutVariables {
+            station_id,
+            variables,
+            at,
+        } => {
+            let mut stmt = c.prepare_cached(
+                "INSERT INTO device_variables (station_id, component, component_instance, evse_id, connector_id,
+                   variable, variable_instance, attribute, value, mutability, characteristics, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                 ON CONFLICT (station_id, component, component_instance, evse_id, connector_id, variable, variable_instance, attribute)
+                 DO UPDATE SET value = COALESCE(excluded.value, device_variables.value),
+                   mutability = COALESCE(excluded.mutability, device_variables.mutability),
+                   characteristics = COALESCE(excluded.characteristics, device_variables.characteristics),
+                   updated_at = excluded.updated_at",
+            )?;
+            for v in variables {
+                stmt.execute(params![
+                    station_id,
+                    v.component,
+                    v.component_instance.as_deref().unwrap_or(""),
+                    v.evse_id.map_or(-1, i64::from),
+                    v.connector_id.map_or(-1, i64::from),
+                    v.variable,
+                    v.variable_instance.as_deref().unwrap_or(""),
+                    v.attribute,
+                    v.value,
+                    v.mutability,
+                    (!v.characteristics.is_null()).then(|| v.characteristics.to_string()),
+                    ts(at)
+                ])?;
+            }
+        }
         Write::PutRecord(r) => {
             c.prepare_cached(
                 "INSERT INTO records (kind, id, station_id, tag, status, at, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
@@ -1021,6 +1055,51 @@ impl Store for SqliteStore {
             }
             out.truncate(limit as usize);
             Ok(out)
+        })
+    }
+
+    fn variables(
+        &self,
+        station_id: &str,
+        component: Option<String>,
+        variable: Option<String>,
+    ) -> BoxFut<'_, Result<Vec<(DeviceVariable, Time)>, StoreError>> {
+        let s = station_id.to_string();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT component, component_instance, evse_id, connector_id, variable, variable_instance,
+                   attribute, value, mutability, characteristics, updated_at
+                 FROM device_variables WHERE station_id = ?1
+                   AND (?2 IS NULL OR component = ?2) AND (?3 IS NULL OR variable = ?3)
+                 ORDER BY component, component_instance, evse_id, connector_id, variable, variable_instance, attribute
+                 LIMIT 100000",
+            )?;
+            let rows = stmt.query_map(params![s, component, variable], |r| {
+                let instance: String = r.get(1)?;
+                let evse: i64 = r.get(2)?;
+                let connector: i64 = r.get(3)?;
+                let var_instance: String = r.get(5)?;
+                let characteristics: Option<String> = r.get(9)?;
+                let at: String = r.get(10)?;
+                Ok((
+                    DeviceVariable {
+                        component: r.get(0)?,
+                        component_instance: (!instance.is_empty()).then_some(instance),
+                        evse_id: u32::try_from(evse).ok(),
+                        connector_id: u32::try_from(connector).ok(),
+                        variable: r.get(4)?,
+                        variable_instance: (!var_instance.is_empty()).then_some(var_instance),
+                        attribute: r.get(6)?,
+                        value: r.get(7)?,
+                        mutability: r.get(8)?,
+                        characteristics: characteristics
+                            .and_then(|c| serde_json::from_str(&c).ok())
+                            .unwrap_or_default(),
+                    },
+                    parse_ts(&at).unwrap_or_default(),
+                ))
+            })?;
+            rows.collect()
         })
     }
 

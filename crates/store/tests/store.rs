@@ -113,7 +113,60 @@ both!(
     meter_values_read_the_same_before_and_after_they_settle,
     records_page_by_insertion_and_filter,
     notices_follow_their_request,
+    device_variables_are_replaced_by_their_key,
 );
+
+async fn device_variables_are_replaced_by_their_key(b: &Backend) {
+    use arus_domain::device_model::DeviceVariable;
+    let s = b.open().await;
+    let mut evse = DeviceVariable::named("EVSE", "Power", Some("11000".into()));
+    evse.evse_id = Some(1);
+    evse.attribute = "MaxSet".into();
+    evse.mutability = Some("ReadWrite".into());
+    evse.characteristics = serde_json::json!({"dataType": "decimal", "unit": "W"});
+    let key = DeviceVariable::named("", "HeartbeatInterval", Some("300".into()));
+    s.commit(vec![Write::PutVariables {
+        station_id: "CS1".into(),
+        variables: vec![evse.clone(), key],
+        at: t(0),
+    }])
+    .await
+    .expect("commit");
+    // A later value replaces the earlier; what it does not say (mutability) is kept.
+    let mut later = DeviceVariable::named("EVSE", "Power", Some("22000".into()));
+    later.evse_id = Some(1);
+    later.attribute = "MaxSet".into();
+    s.commit(vec![Write::PutVariables {
+        station_id: "CS1".into(),
+        variables: vec![later],
+        at: t(5),
+    }])
+    .await
+    .expect("commit");
+    let all = s.variables("CS1", None, None).await.expect("read");
+    assert_eq!(all.len(), 2);
+    let (power, at) = all
+        .iter()
+        .find(|(v, _)| v.variable == "Power")
+        .expect("power");
+    assert_eq!(power.value.as_deref(), Some("22000"));
+    assert_eq!(power.mutability.as_deref(), Some("ReadWrite"));
+    assert_eq!(power.characteristics["unit"], "W");
+    assert_eq!((power.evse_id, power.connector_id), (Some(1), None));
+    assert_eq!(*at, t(5).trunc_subsecs(6));
+    let only = s
+        .variables("CS1", Some(String::new()), None)
+        .await
+        .expect("read");
+    assert_eq!(only.len(), 1);
+    assert_eq!(only[0].0.variable, "HeartbeatInterval");
+    assert!(
+        s.variables("CS2", None, None)
+            .await
+            .expect("read")
+            .is_empty()
+    );
+}
 
 fn record(kind: RecordKind, id: &str, station: &str, status: &str, tag: Option<&str>) -> Write {
     Write::PutRecord(Box::new(StoredRecord {
