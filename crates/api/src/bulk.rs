@@ -159,6 +159,11 @@ pub(crate) async fn show(
             }
         })
         .collect();
+    // The stored count lags while the operation runs; the records do not.
+    let mut record = record;
+    record.submitted = record
+        .submitted
+        .max(u32::try_from(results.len()).unwrap_or(u32::MAX));
     Ok(axum::Json(BulkDetail {
         record,
         by_status,

@@ -126,3 +126,30 @@ pub(crate) async fn put(
     )
         .into_response())
 }
+
+/// Shows an id token (matched case-insensitively, as stations' tokens are).
+#[utoipa::path(get, operation_id = "getIdToken", path = "/api/v1/id-tokens/{idToken}", tag = "id tokens",
+    params(("idToken" = String, Path, description = "The token")),
+    responses((status = 200, body = IdTokenView, description = "OK"), crate::openapi::Errors))]
+pub(crate) async fn show(
+    State(state): State<ApiState>,
+    axum::extract::Path(token): axum::extract::Path<String>,
+) -> Result<Response, Problem> {
+    let Some(record) = state
+        .csms
+        .store()
+        .id_token(&token, None)
+        .await
+        .map_err(store_error)?
+    else {
+        return Err(Problem::not_found(format!("no id token `{token}`")));
+    };
+    Ok(axum::Json(IdTokenView {
+        status: record.status.as_str().to_string(),
+        id_token: record.id_token,
+        kind: record.kind,
+        group_id_token: record.group_id_token,
+        expiry_date: record.expiry_date,
+    })
+    .into_response())
+}

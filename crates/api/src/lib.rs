@@ -98,6 +98,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/stations/{id}/frames", get(frames::list))
         .route("/stations/{id}/variables", get(variables::list))
         .route("/id-tokens", post(id_tokens::put))
+        .route("/id-tokens/{token}", get(id_tokens::show))
         .route("/transactions", get(transactions::list))
         .route("/commands", get(commands::list))
         .route("/bulk", get(bulk::list).post(bulk::start))

@@ -89,6 +89,7 @@ impl Modify for BearerAuth {
         crate::frames::list,
         crate::variables::list,
         crate::id_tokens::put,
+        crate::id_tokens::show,
         crate::transactions::list,
         crate::commands::list,
         crate::commands::show,

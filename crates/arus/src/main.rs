@@ -1,6 +1,7 @@
 //! The `arus` binary: command line, configuration and wiring.
 
 mod bench;
+mod client;
 mod serve;
 mod sim;
 
@@ -30,6 +31,66 @@ enum Command {
     /// Benchmarks: Arus side by side with peer servers (see BENCHMARKS.md).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Stations of a running server: list, show, add, device model.
+    Stations {
+        #[command(flatten)]
+        conn: client::Connection,
+        #[command(subcommand)]
+        cmd: client::Stations,
+    },
+    /// Sends a command to a station of a running server and shows the answer.
+    Command {
+        #[command(flatten)]
+        conn: client::Connection,
+        #[command(flatten)]
+        args: client::CommandArgs,
+    },
+    /// Commands sent to stations: list, show.
+    Commands {
+        #[command(flatten)]
+        conn: client::Connection,
+        #[command(subcommand)]
+        cmd: client::Commands,
+    },
+    /// Sends one command to many stations.
+    Bulk {
+        #[command(flatten)]
+        conn: client::Connection,
+        #[command(flatten)]
+        args: client::BulkArgs,
+    },
+    /// Follows the events of a running server.
+    Events {
+        #[command(flatten)]
+        conn: client::Connection,
+        #[command(flatten)]
+        args: client::EventArgs,
+    },
+    /// API tokens: list, create, revoke.
+    Tokens {
+        #[command(flatten)]
+        conn: client::Connection,
+        #[command(subcommand)]
+        cmd: client::Tokens,
+    },
+    /// Id tokens (RFID cards, app users): add, show.
+    IdTokens {
+        #[command(flatten)]
+        conn: client::Connection,
+        #[command(subcommand)]
+        cmd: client::IdTokens,
+    },
+    /// Transactions, newest first.
+    Transactions {
+        #[command(flatten)]
+        conn: client::Connection,
+        /// Only this station's.
+        #[arg(long)]
+        station: Option<String>,
+        /// How many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -38,5 +99,27 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(args),
         Command::Sim(args) => sim::run(args),
         Command::Bench(cmd) => bench::run(cmd),
+        Command::Stations { conn, cmd } => operate(conn, client::Request::Stations(cmd)),
+        Command::Command { conn, args } => operate(conn, client::Request::Command(args)),
+        Command::Commands { conn, cmd } => operate(conn, client::Request::Commands(cmd)),
+        Command::Bulk { conn, args } => operate(conn, client::Request::Bulk(args)),
+        Command::Events { conn, args } => operate(conn, client::Request::Events(args)),
+        Command::Tokens { conn, cmd } => operate(conn, client::Request::Tokens(cmd)),
+        Command::IdTokens { conn, cmd } => operate(conn, client::Request::IdTokens(cmd)),
+        Command::Transactions {
+            conn,
+            station,
+            limit,
+        } => operate(conn, client::Request::Transactions { station, limit }),
     }
+}
+
+/// Runs an API subcommand; a refusal is one line on stderr and exit status 1, as scripts
+/// expect, not a backtrace.
+fn operate(conn: client::Connection, request: client::Request) -> anyhow::Result<()> {
+    if let Err(e) = client::run(conn, request) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+    Ok(())
 }
