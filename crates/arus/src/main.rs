@@ -18,11 +18,11 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[command(version, about)]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Task,
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {
+enum Task {
     /// Runs the server: stations connect to ws://ADDR/ocpp/{stationId}, operators use
     /// http://ADDR/api/v1.
     Serve(serve::ServeArgs),
@@ -96,17 +96,17 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve(args) => serve::run(args),
-        Command::Sim(args) => sim::run(args),
-        Command::Bench(cmd) => bench::run(cmd),
-        Command::Stations { conn, cmd } => operate(conn, client::Request::Stations(cmd)),
-        Command::Command { conn, args } => operate(conn, client::Request::Command(args)),
-        Command::Commands { conn, cmd } => operate(conn, client::Request::Commands(cmd)),
-        Command::Bulk { conn, args } => operate(conn, client::Request::Bulk(args)),
-        Command::Events { conn, args } => operate(conn, client::Request::Events(args)),
-        Command::Tokens { conn, cmd } => operate(conn, client::Request::Tokens(cmd)),
-        Command::IdTokens { conn, cmd } => operate(conn, client::Request::IdTokens(cmd)),
-        Command::Transactions {
+        Task::Serve(args) => serve::run(args),
+        Task::Sim(args) => sim::run(args),
+        Task::Bench(cmd) => bench::run(cmd),
+        Task::Stations { conn, cmd } => operate(conn, client::Request::Stations(cmd)),
+        Task::Command { conn, args } => operate(conn, client::Request::Command(args)),
+        Task::Commands { conn, cmd } => operate(conn, client::Request::Commands(cmd)),
+        Task::Bulk { conn, args } => operate(conn, client::Request::Bulk(args)),
+        Task::Events { conn, args } => operate(conn, client::Request::Events(args)),
+        Task::Tokens { conn, cmd } => operate(conn, client::Request::Tokens(cmd)),
+        Task::IdTokens { conn, cmd } => operate(conn, client::Request::IdTokens(cmd)),
+        Task::Transactions {
             conn,
             station,
             limit,
