@@ -8,6 +8,8 @@ information, reservation status) must appear on its record."""
 import asyncio
 import json
 import tempfile
+import threading
+import time
 import urllib.error
 import urllib.request
 from datetime import datetime, timedelta, timezone
@@ -419,6 +421,15 @@ def test_every_command_on_ocpp16(server):
 
 
 def test_every_command_on_ocpp201(server):
+    from test_events import read_sse
+
+    # The event stream carries every command's progress: read it while the commands run.
+    seen = {}
+    reader = threading.Thread(target=lambda: seen.update(events=read_sse(
+        server, "?stationId=CMD201&type=command", count=2 * len(CASES_201), seconds=60)), daemon=True)
+    reader.start()
+    time.sleep(0.3)
+
     async def scenario():
         st, records = await exercise(server, "CMD201", ChargePoint201, ANSWERS_201, "ocpp2.0.1", CASES_201)
         start = [r for a, r in st.cp.received if a == "RequestStartTransaction"][0]
@@ -453,8 +464,17 @@ def test_every_command_on_ocpp201(server):
         assert model[0]["value"] in ("60", "300")
         assert server.get("/api/v1/stations/CMD201/variables?variable=Nope")["items"] == []
         await st.close()
+        return records
 
-    asyncio.run(scenario())
+    records = asyncio.run(scenario())
+    reader.join(30)
+    finals = {e[2]["commandId"]: e[2] for e in seen.get("events", []) if e[2]["status"] != "pending"}
+    for recs in records.values():
+        for r in recs:
+            event = finals.get(r["id"])
+            assert event, ("no event for", r["command"]["type"], r["id"])
+            assert event["status"] == r["status"]
+            assert event.get("outcome") == (r.get("outcome") or {}).get("status")
 
 
 def test_command_semantics(server):
