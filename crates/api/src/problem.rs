@@ -18,10 +18,10 @@ pub struct Problem {
     pub status: u16,
     /// What went wrong, for people.
     pub detail: String,
-    /// Extension members.
-    #[serde(flatten)]
+    /// Extension members (boxed: most problems have none, and errors stay small).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
     #[schema(ignore)]
-    pub extensions: Map<String, Value>,
+    pub extensions: Option<Box<Map<String, Value>>>,
 }
 
 impl Problem {
@@ -32,7 +32,7 @@ impl Problem {
             title: status.canonical_reason().unwrap_or("Error").to_string(),
             status: status.as_u16(),
             detail: detail.into(),
-            extensions: Map::new(),
+            extensions: None,
         }
     }
 
@@ -49,7 +49,9 @@ impl Problem {
     /// The problem with an extension member.
     pub fn with(mut self, key: &str, value: impl Serialize) -> Problem {
         if let Ok(v) = serde_json::to_value(value) {
-            self.extensions.insert(key.to_string(), v);
+            self.extensions
+                .get_or_insert_with(Default::default)
+                .insert(key.to_string(), v);
         }
         self
     }
