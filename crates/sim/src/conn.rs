@@ -160,8 +160,7 @@ impl Conn {
             };
             match rpc::parse(&t, self.version) {
                 Ok(Frame::CallResult { id: rid, payload }) if rid == id => {
-                    stats.record(sent.elapsed());
-                    inc(&stats.results);
+                    stats.record(sent.elapsed(), &stats.results);
                     return Ok(Answer::Result(payload.get().to_string()));
                 }
                 Ok(Frame::CallError {
@@ -170,8 +169,7 @@ impl Conn {
                     description,
                     ..
                 }) if rid == id => {
-                    stats.record(sent.elapsed());
-                    inc(&stats.errors);
+                    stats.record(sent.elapsed(), &stats.errors);
                     return Ok(Answer::Error {
                         code: code.into_owned(),
                         description: description.into_owned(),
@@ -179,8 +177,7 @@ impl Conn {
                 }
                 // An echo server sends the CALL back: it counts as its answer.
                 Ok(Frame::Call { id: rid, .. }) if rid == id && st.echo => {
-                    stats.record(sent.elapsed());
-                    inc(&stats.results);
+                    stats.record(sent.elapsed(), &stats.results);
                     return Ok(Answer::Result("{}".into()));
                 }
                 Ok(Frame::Call {

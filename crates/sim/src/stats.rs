@@ -119,18 +119,24 @@ impl Stats {
         }
     }
 
-    /// Records a CALL's round trip.
-    pub fn record(&self, rtt: Duration) {
+    /// Records a CALL's round trip and counts its answer in `counter` (a result or an
+    /// error), both under the histogram's lock, so a summary never sees one without the other.
+    pub fn record(&self, rtt: Duration, counter: &AtomicU64) {
         if let Ok(mut h) = self.latency.lock() {
             let _ = h.record((rtt.as_micros() as u64).clamp(1, 60_000_000));
+            counter.fetch_add(1, Ordering::Relaxed);
+        } else {
+            counter.fetch_add(1, Ordering::Relaxed);
         }
     }
 
     /// Starts the measurement window now: latencies and throughput count from here.
     pub fn start_window(&self) {
-        if let Ok(mut h) = self.latency.lock() {
-            h.reset();
-        }
+        // Under the histogram's lock, so the window's counts and latencies start together.
+        let Ok(mut h) = self.latency.lock() else {
+            return;
+        };
+        h.reset();
         if let Ok(mut w) = self.window.lock() {
             *w = Window {
                 since: Instant::now(),
@@ -142,19 +148,19 @@ impl Stats {
 
     /// The summary of the run so far (throughput and latency over the window).
     pub fn summary(&self, stations: u64) -> Summary {
+        // The answer counters are read under the histogram's lock (see `record`).
+        let (h, total_results, total_errors) = match self.latency.lock() {
+            Ok(h) => (h.clone(), get(&self.results), get(&self.errors)),
+            Err(_) => (histogram(), get(&self.results), get(&self.errors)),
+        };
         let (window, results, errors) = match self.window.lock() {
             Ok(w) => (
                 w.since.elapsed(),
-                get(&self.results) - w.results,
-                get(&self.errors) - w.errors,
+                total_results.saturating_sub(w.results),
+                total_errors.saturating_sub(w.errors),
             ),
             Err(_) => (Duration::ZERO, 0, 0),
         };
-        let h = self
-            .latency
-            .lock()
-            .map(|h| h.clone())
-            .unwrap_or_else(|_| histogram());
         Summary {
             stations,
             connected: get(&self.connected),
@@ -163,8 +169,8 @@ impl Stats {
             connect_errors: get(&self.connect_errors),
             disconnects: get(&self.disconnects),
             calls: get(&self.calls),
-            results: get(&self.results),
-            call_errors: get(&self.errors),
+            results: total_results,
+            call_errors: total_errors,
             timeouts: get(&self.timeouts),
             commands: get(&self.commands),
             transactions_started: get(&self.started),
@@ -450,14 +456,9 @@ mod tests {
             .enumerate()
         {
             let rtt = Duration::from_micros(*us);
-            one.record(rtt);
-            if i % 2 == 0 {
-                a.record(rtt)
-            } else {
-                b.record(rtt)
-            }
-            inc(&one.results);
-            inc(if i % 2 == 0 { &a.results } else { &b.results });
+            one.record(rtt, &one.results);
+            let half = if i % 2 == 0 { &a } else { &b };
+            half.record(rtt, &half.results);
         }
         for _ in 0..2 {
             a.booted_one();
