@@ -450,7 +450,7 @@ impl Commander {
     /// Runs the service's background work: releases queued commands when their station
     /// connects or boots, and sweeps for expired ones.
     pub async fn run_background(self: Arc<Self>) {
-        let mut events = self.events.subscribe();
+        let mut events = self.events.subscribe_presence();
         let mut sweep = tokio::time::interval(SWEEP);
         loop {
             tokio::select! {

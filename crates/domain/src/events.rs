@@ -168,6 +168,9 @@ pub struct Stamped {
 #[derive(Debug, Clone)]
 pub struct EventBus {
     tx: broadcast::Sender<Stamped>,
+    /// Connections, disconnections and boots only: for services that care about presence and
+    /// should not wake for every meter value.
+    presence: broadcast::Sender<Stamped>,
     journal: std::sync::Arc<Journal>,
 }
 
@@ -184,6 +187,7 @@ impl EventBus {
         let start_s = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
         EventBus {
             tx: broadcast::channel(capacity.clamp(1, 4096)).0,
+            presence: broadcast::channel(1024).0,
             journal: std::sync::Arc::new(Journal {
                 events: std::sync::Mutex::new(std::collections::VecDeque::with_capacity(
                     capacity.min(4096),
@@ -217,7 +221,18 @@ impl EventBus {
             journal.push_back(stamped.clone());
             stamped
         };
+        if matches!(
+            stamped.event,
+            Event::StationConnected { .. } | Event::StationDisconnected { .. } | Event::Boot { .. }
+        ) {
+            let _ = self.presence.send(stamped.clone());
+        }
         let _ = self.tx.send(stamped);
+    }
+
+    /// Subscribes to connections, disconnections and boots published from now on.
+    pub fn subscribe_presence(&self) -> broadcast::Receiver<Stamped> {
+        self.presence.subscribe()
     }
 
     /// Subscribes to events published from now on.

@@ -219,6 +219,11 @@ pub struct Webhooks {
     subscriptions: RwLock<Vec<Subscription>>,
     in_flight: Mutex<HashSet<String>>,
     wake: Notify,
+    /// Wakes the recorder when subscriptions change.
+    changed: Notify,
+    /// The last event before the first subscription was made: the sleeping recorder starts
+    /// after it, so no event published meanwhile is missed.
+    start_after: Mutex<Option<u64>>,
     next_id: std::sync::atomic::AtomicU64,
 }
 
@@ -244,6 +249,8 @@ impl Webhooks {
             subscriptions: RwLock::new(Vec::new()),
             in_flight: Mutex::default(),
             wake: Notify::new(),
+            changed: Notify::new(),
+            start_after: Mutex::new(None),
             next_id: std::sync::atomic::AtomicU64::new(Utc::now().timestamp_subsec_nanos().into()),
         };
         w.reload().await?;
@@ -270,6 +277,7 @@ impl Webhooks {
         if let Ok(mut s) = self.subscriptions.write() {
             *s = subs;
         }
+        self.changed.notify_one();
         Ok(())
     }
 
@@ -290,6 +298,11 @@ impl Webhooks {
         station_ids: Vec<String>,
         description: Option<String>,
     ) -> Result<Subscription, Error> {
+        // The recorder sleeps while no subscription is active: it will start after this.
+        let idle = !self.subscriptions().iter().any(|s| s.deleted_at.is_none());
+        if idle && let Ok(mut s) = self.start_after.lock() {
+            *s = self.bus.last_id();
+        }
         let parsed = reqwest::Url::parse(&url)
             .map_err(|e| Error::Invalid(format!("`url` is not a URL: {e}")))?;
         if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
@@ -403,9 +416,27 @@ impl Webhooks {
     }
 
     async fn record_loop(&self) {
-        let mut rx = self.bus.subscribe();
-        let mut last = self.bus.last_id();
         loop {
+            // Without a subscription there is nothing to record: sleep until one is made
+            // instead of waking for every event.
+            while !self.subscriptions().iter().any(|s| s.deleted_at.is_none()) {
+                self.changed.notified().await;
+            }
+            if !self.record_while_subscribed().await {
+                return;
+            }
+        }
+    }
+
+    /// Records deliveries until no subscription is left (true), or the bus closes (false).
+    async fn record_while_subscribed(&self) -> bool {
+        let mut rx = self.bus.subscribe();
+        let start = self.start_after.lock().ok().and_then(|mut s| s.take());
+        let mut last = start.or_else(|| self.bus.last_id());
+        loop {
+            if !self.subscriptions().iter().any(|s| s.deleted_at.is_none()) {
+                return true;
+            }
             let (events, missed) = self.bus.since(last, 4096);
             if missed {
                 tracing::warn!(
@@ -415,7 +446,7 @@ impl Webhooks {
             if events.is_empty() {
                 match rx.recv().await {
                     Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(broadcast::error::RecvError::Closed) => return,
+                    Err(broadcast::error::RecvError::Closed) => return false,
                 }
             }
             last = events.last().map(|e| e.id).or(last);
