@@ -219,3 +219,33 @@ def test_no_delivery_is_lost_across_a_restart(database):
         server.stop()
         if receiver:
             receiver.stop()
+
+
+def test_security_and_firmware_events_have_their_own_types(database):
+    server = Server(database, ARGS)
+    try:
+        got = {}
+        reader = threading.Thread(
+            target=lambda: got.update(events=read_sse(server, "?type=securityEvent,firmwareStatus,logStatus", count=3))
+        )
+        reader.start()
+        time.sleep(0.5)
+
+        async def station():
+            server.post("/api/v1/stations", {"id": "SEC1", "password": "events-secret-password"})
+            st = await connect(server, ChargePoint16, "SEC1", "events-secret-password", "ocpp1.6")
+            await st.call(call16.BootNotification(charge_point_vendor="Py", charge_point_model="Events"))
+            await st.call(call16.SecurityEventNotification(type="FirmwareUpdated", timestamp=now(), tech_info=None))
+            await st.call(call16.FirmwareStatusNotification(status="Installed"))
+            await st.call(call16.LogStatusNotification(status="Uploaded", request_id=4))
+            await st.close()
+
+        asyncio.run(station())
+        reader.join(10)
+        events = [(e[1], e[2]) for e in got["events"]]
+        assert events[0][0] == "securityEvent" and events[0][1]["eventType"] == "FirmwareUpdated"
+        assert events[1][0] == "firmwareStatus" and events[1][1]["status"] == "Installed"
+        assert events[2][0] == "logStatus" and events[2][1]["requestId"] == 4
+        assert all(e[1]["stationId"] == "SEC1" for e in events)
+    finally:
+        server.stop()

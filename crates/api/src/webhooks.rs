@@ -54,6 +54,9 @@ pub(crate) enum EventType {
     Transaction,
     MeterValues,
     Command,
+    FirmwareStatus,
+    LogStatus,
+    SecurityEvent,
     Notice,
 }
 

@@ -524,7 +524,7 @@ impl Csms {
         notice: Notice,
         variables: Vec<crate::device_model::DeviceVariable>,
     ) -> Result<(), DomainError> {
-        let (kind, status) = (notice.kind, notice.status.clone());
+        let (kind, status, request_id) = (notice.kind, notice.status.clone(), notice.request_id);
         let now = Utc::now();
         let mut writes = vec![Write::Notice {
             station_id: st.id.to_string(),
@@ -539,10 +539,29 @@ impl Csms {
             });
         }
         self.store.commit(writes).await?;
-        self.events.publish(|| Event::Notice {
-            station_id: st.id.to_string(),
-            kind: kind.as_str().to_string(),
-            status,
+        let station_id = st.id.to_string();
+        self.events.publish(|| match kind {
+            NoticeKind::FirmwareStatus | NoticeKind::PublishFirmwareStatus => {
+                Event::FirmwareStatus {
+                    station_id,
+                    status,
+                    request_id,
+                }
+            }
+            NoticeKind::LogStatus => Event::LogStatus {
+                station_id,
+                status,
+                request_id,
+            },
+            NoticeKind::SecurityEvent => Event::SecurityEvent {
+                station_id,
+                event_type: status,
+            },
+            _ => Event::Notice {
+                station_id,
+                kind: kind.as_str().to_string(),
+                status,
+            },
         });
         Ok(())
     }

@@ -94,7 +94,37 @@ pub enum Event {
         /// The station's answer status, once answered.
         outcome: Option<String>,
     },
-    /// A notice was recorded.
+    /// Firmware update progress (FirmwareStatusNotification, 1.6 signed ones, 2.0.1
+    /// PublishFirmwareStatusNotification).
+    #[serde(rename_all = "camelCase")]
+    FirmwareStatus {
+        /// The station.
+        station_id: String,
+        /// `Downloading`, `Installed`...
+        status: Option<String>,
+        /// The request it reports on (2.0.1 and signed 1.6 updates).
+        request_id: Option<i64>,
+    },
+    /// Log or diagnostics upload progress.
+    #[serde(rename_all = "camelCase")]
+    LogStatus {
+        /// The station.
+        station_id: String,
+        /// `Uploading`, `Uploaded`...
+        status: Option<String>,
+        /// The request it reports on (2.0.1 and 1.6 GetLog).
+        request_id: Option<i64>,
+    },
+    /// A security event (SecurityEventNotification).
+    #[serde(rename_all = "camelCase")]
+    SecurityEvent {
+        /// The station.
+        station_id: String,
+        /// The event's type (`FirmwareUpdated`, `InvalidCentralSystemCertificate`...).
+        event_type: Option<String>,
+    },
+    /// Any other notice was recorded (reports, customer information, reservation status,
+    /// data transfers...).
     #[serde(rename_all = "camelCase")]
     Notice {
         /// The station.
@@ -117,12 +147,15 @@ impl Event {
             Event::Transaction { .. } => "transaction",
             Event::MeterValues { .. } => "meterValues",
             Event::Command { .. } => "command",
+            Event::FirmwareStatus { .. } => "firmwareStatus",
+            Event::LogStatus { .. } => "logStatus",
+            Event::SecurityEvent { .. } => "securityEvent",
             Event::Notice { .. } => "notice",
         }
     }
 
     /// Every type, for documentation and validation of filters.
-    pub const KINDS: [&'static str; 8] = [
+    pub const KINDS: [&'static str; 11] = [
         "stationConnected",
         "stationDisconnected",
         "boot",
@@ -130,6 +163,9 @@ impl Event {
         "transaction",
         "meterValues",
         "command",
+        "firmwareStatus",
+        "logStatus",
+        "securityEvent",
         "notice",
     ];
 
@@ -143,6 +179,9 @@ impl Event {
             | Event::Transaction { station_id, .. }
             | Event::MeterValues { station_id, .. }
             | Event::Command { station_id, .. }
+            | Event::FirmwareStatus { station_id, .. }
+            | Event::LogStatus { station_id, .. }
+            | Event::SecurityEvent { station_id, .. }
             | Event::Notice { station_id, .. } => station_id,
         }
     }
