@@ -583,6 +583,12 @@ def test_roles_and_revocation(server):
     code, problem = as_token(reader["token"], "POST", "/api/v1/stations/ROLE/commands/reset", {"kind": "OnIdle"})
     assert code == 403 and "operator" in problem["detail"]
     assert as_token(reader["token"], "POST", "/api/v1/tokens", {"name": "x", "role": "admin"})[0] == 403
+    # Secrets sent to a station are not shown back, to anyone.
+    code, problem = as_token(operator["token"], "POST", "/api/v1/stations/ROLE/commands/setVariables",
+                             {"variables": [{"variable": "AuthorizationKey", "value": "0011223344556677"}]})
+    assert code == 409 and problem["command"]["command"]["variables"][0]["value"] == "********"
+    listed = as_token(reader["token"], "GET", "/api/v1/commands?stationId=ROLE")[1]["items"]
+    assert "0011223344556677" not in json.dumps(listed)
     # The operator may command (the station is offline: 409), but not manage tokens.
     assert as_token(operator["token"], "POST", "/api/v1/stations/ROLE/commands/reset", {"kind": "OnIdle"})[0] == 409
     assert as_token(operator["token"], "GET", "/api/v1/tokens")[0] == 403
@@ -596,6 +602,7 @@ def test_roles_and_revocation(server):
     audit = server.get("/api/v1/audit")["items"]
     seen = [(a["actor"], a["method"], a["path"], a["status"]) for a in audit]
     assert ("ops", "POST", "/api/v1/stations/ROLE/commands/reset", 409) in seen
+    assert ("ops", "POST", "/api/v1/stations/ROLE/commands/setVariables", 409) in seen
     assert ("dashboard", "POST", "/api/v1/stations/ROLE/commands/reset", 403) in seen
     assert any(a[1] == "DELETE" and a[2].startswith("/api/v1/tokens/") and a[3] == 200 for a in seen)
     assert not any(a[1] == "GET" for a in seen), "reads are not audited"

@@ -90,6 +90,8 @@ pub(crate) async fn start(
         )
         .await
         .map_err(submit_error)?;
+    let mut record = record;
+    record.command = record.command.redacted();
     let mut response = (StatusCode::ACCEPTED, axum::Json(&record)).into_response();
     if let Ok(l) = HeaderValue::from_str(&format!("/api/v1/bulk/{}", record.id)) {
         response.headers_mut().insert(header::LOCATION, l);
@@ -161,6 +163,7 @@ pub(crate) async fn show(
         .collect();
     // The stored count lags while the operation runs; the records do not.
     let mut record = record;
+    record.command = record.command.redacted();
     record.submitted = record
         .submitted
         .max(u32::try_from(results.len()).unwrap_or(u32::MAX));
@@ -211,9 +214,12 @@ pub(crate) async fn list(
     let items: Vec<Item> = rows
         .iter()
         .filter_map(|r| {
-            serde_json::from_str(&r.body)
+            serde_json::from_str::<BulkRecord>(&r.body)
                 .ok()
-                .map(|record| Item { record, seq: r.seq })
+                .map(|mut record| {
+                    record.command = record.command.redacted();
+                    Item { record, seq: r.seq }
+                })
         })
         .collect();
     Ok(axum::Json(Page::of(items, limit, |i| i.seq.to_string())).into_response())

@@ -149,8 +149,15 @@ pub(crate) fn submit_error(e: SubmitError) -> Problem {
     }
 }
 
+/// A record as the API shows it: secret values redacted.
+pub(crate) fn shown(mut record: CommandRecord) -> CommandRecord {
+    record.command = record.command.redacted();
+    record
+}
+
 /// The response for a command's record after submission.
 pub(crate) fn respond(record: CommandRecord) -> Response {
+    let record = shown(record);
     let location = HeaderValue::from_str(&format!("/api/v1/commands/{}", record.id)).ok();
     let (status, detail) = match record.status {
         CommandStatus::Answered => (StatusCode::OK, None),
@@ -329,7 +336,10 @@ pub(crate) async fn list(
     let items: Vec<CommandItem> = rows
         .iter()
         .filter_map(|r| {
-            arus_domain::commander::decode(r).map(|record| CommandItem { record, seq: r.seq })
+            arus_domain::commander::decode(r).map(|record| CommandItem {
+                record: shown(record),
+                seq: r.seq,
+            })
         })
         .collect();
     Ok(axum::Json(Page::of(items, limit, |c| c.seq.to_string())).into_response())
@@ -392,5 +402,9 @@ pub(crate) async fn show(
             })
             .collect();
     }
-    Ok(axum::Json(CommandDetail { record, follow_ups }).into_response())
+    Ok(axum::Json(CommandDetail {
+        record: shown(record),
+        follow_ups,
+    })
+    .into_response())
 }

@@ -50,7 +50,7 @@ pub(crate) async fn list(
     let items = rows
         .into_iter()
         .map(|(variable, updated_at)| VariableView {
-            variable,
+            variable: arus_domain::device_model::sanitized(variable),
             updated_at,
         })
         .collect();

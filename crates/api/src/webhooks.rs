@@ -248,9 +248,9 @@ pub(crate) async fn retry(
     Path((id, delivery)): Path<(String, String)>,
 ) -> Result<Response, Problem> {
     caller.require(Role::Admin)?;
-    match state.webhooks.retry(&delivery).await.map_err(error)? {
-        Some(d) if d.subscription_id == id => Ok(axum::Json(d).into_response()),
-        _ => Err(Problem::not_found(format!(
+    match state.webhooks.retry(&id, &delivery).await.map_err(error)? {
+        Some(d) => Ok(axum::Json(d).into_response()),
+        None => Err(Problem::not_found(format!(
             "no delivery `{delivery}` of webhook `{id}`"
         ))),
     }

@@ -137,8 +137,12 @@ impl Commander {
                     // for days).
                     let done =
                         (earlier.status == CommandStatus::Pending).then(|| self.watch(&earlier.id));
-                    // The record may have moved on while the watch was set up.
+                    // The record may have moved on while the watch was set up; then no one
+                    // will answer the watch, and it is dropped.
                     let record = self.get(&earlier.id).await?.unwrap_or(earlier);
+                    if done.is_some() && record.status != CommandStatus::Pending {
+                        self.settle(&record);
+                    }
                     return Ok(Submitted {
                         done: done.filter(|_| record.status == CommandStatus::Pending),
                         record,
@@ -372,19 +376,21 @@ impl Commander {
             }
             tokio::time::sleep(Duration::from_millis(200 * tries)).await;
         }
-        if let Ok(mut c) = self.claimed.lock() {
-            c.remove(&record.id);
-        }
+        self.unclaim(&record.id);
         self.publish(&record);
-        if record.status.is_final() {
-            let waiters = self
-                .waiters
-                .lock()
-                .ok()
-                .and_then(|mut w| w.remove(&record.id));
-            for w in waiters.into_iter().flatten() {
-                let _ = w.send(record.clone());
-            }
+        // Final, or queued again: either way nothing more happens now, so waiters are told.
+        self.settle(&record);
+    }
+
+    /// Tells (and forgets) whoever waits for a record: it ended, or went back to the queue.
+    fn settle(&self, record: &CommandRecord) {
+        let waiters = self
+            .waiters
+            .lock()
+            .ok()
+            .and_then(|mut w| w.remove(&record.id));
+        for w in waiters.into_iter().flatten() {
+            let _ = w.send(record.clone());
         }
     }
 
@@ -419,25 +425,32 @@ impl Commander {
                 r.error = Some("the station did not connect before the command expired".into());
                 r.finished_at = Some(now);
                 let saved = self.save(&r).await;
-                if let Ok(mut c) = self.claimed.lock() {
-                    c.remove(&r.id);
-                }
+                self.unclaim(&r.id);
                 saved?;
                 self.publish(&r);
+                self.settle(&r);
                 continue;
             }
             if self.link.connection(&r.station_id).is_none() {
-                if let Ok(mut c) = self.claimed.lock() {
-                    c.remove(&r.id);
-                }
+                self.unclaim(&r.id);
                 continue;
             }
             r.status = CommandStatus::Pending;
-            self.save(&r).await?;
+            if let Err(e) = self.save(&r).await {
+                // Still queued in the store: the next connection or sweep takes it.
+                self.unclaim(&r.id);
+                return Err(e);
+            }
             self.publish(&r);
             self.dispatch(r);
         }
         Ok(())
+    }
+
+    fn unclaim(&self, id: &str) {
+        if let Ok(mut c) = self.claimed.lock() {
+            c.remove(id);
+        }
     }
 
     fn claim(&self, id: &str) -> bool {

@@ -146,6 +146,20 @@ impl Command {
         }
     }
 
+    /// The command as it may be shown: values of secret variables (see
+    /// [`crate::device_model::is_secret`]) replaced by `********`.
+    pub fn redacted(&self) -> Command {
+        let mut c = self.clone();
+        if let Command::SetVariables(s) = &mut c {
+            for v in &mut s.variables {
+                if crate::device_model::is_secret(&v.component, &v.variable) {
+                    v.value = "********".into();
+                }
+            }
+        }
+        c
+    }
+
     /// What is wrong with the command that no schema catches, if anything.
     pub fn check(&self) -> Result<(), String> {
         match self {

@@ -73,6 +73,42 @@ impl DeviceVariable {
     }
 }
 
+/// Whether a variable holds a secret whose value must not be kept or shown: 1.6
+/// `AuthorizationKey`, 2.0.1 `SecurityCtrlr.BasicAuthPassword`, and anything named like a
+/// password, secret or key of a security component.
+pub fn is_secret(component: &str, variable: &str) -> bool {
+    let v = variable.to_ascii_lowercase();
+    v == "authorizationkey"
+        || v.contains("password")
+        || v.contains("secret")
+        || (component.eq_ignore_ascii_case("SecurityCtrlr") && v.contains("key"))
+}
+
+/// The value to keep: none for a secret or a write-only variable.
+fn keepable(
+    component: &str,
+    variable: &str,
+    mutability: Option<&str>,
+    value: Option<String>,
+) -> Option<String> {
+    if is_secret(component, variable) || mutability == Some("WriteOnly") {
+        None
+    } else {
+        value
+    }
+}
+
+/// What a stored variable may show: its value unless it is secret or write-only.
+pub fn sanitized(mut v: DeviceVariable) -> DeviceVariable {
+    v.value = keepable(
+        &v.component,
+        &v.variable,
+        v.mutability.as_deref(),
+        v.value.take(),
+    );
+    v
+}
+
 fn text(v: &Value, key: &str) -> Option<String> {
     v.get(key).and_then(Value::as_str).map(str::to_string)
 }
@@ -90,6 +126,13 @@ fn accepted(status: Option<&str>) -> bool {
 /// The variables a command's answer confirms: values read (GetVariables, 1.6 GetConfiguration
 /// and the 1.6 form of GetBaseReport) and values set (SetVariables).
 pub fn from_outcome(command: &Command, outcome: &Outcome) -> Vec<DeviceVariable> {
+    from_answers(command, outcome)
+        .into_iter()
+        .map(sanitized)
+        .collect()
+}
+
+fn from_answers(command: &Command, outcome: &Outcome) -> Vec<DeviceVariable> {
     let results = outcome
         .details
         .get("variables")
@@ -124,10 +167,17 @@ pub fn from_outcome(command: &Command, outcome: &Outcome) -> Vec<DeviceVariable>
             .variables
             .iter()
             .filter(|set| {
-                // The answer for this variable: by position, checked by name.
+                // The answer for exactly this variable (component, instance, EVSE, connector,
+                // variable, instance, attribute), accepted.
                 results.iter().any(|r| {
                     text(r, "variable").as_deref() == Some(set.variable.as_str())
                         && text(r, "component").unwrap_or_default() == set.component
+                        && text(r, "componentInstance") == set.component_instance
+                        && number(r, "evseId") == set.evse_id
+                        && number(r, "connectorId") == set.connector_id
+                        && text(r, "variableInstance") == set.variable_instance
+                        && text(r, "attribute").as_deref().unwrap_or("Actual")
+                            == set.attribute.as_deref().unwrap_or("Actual")
                         && accepted(r.get("status").and_then(Value::as_str))
                 })
             })
@@ -179,6 +229,24 @@ mod tests {
             (got[1].evse_id, got[1].attribute.as_str()),
             (Some(1), "MaxSet")
         );
+    }
+
+    #[test]
+    fn secrets_and_write_only_values_are_not_kept() {
+        assert!(is_secret("", "AuthorizationKey"));
+        assert!(is_secret("SecurityCtrlr", "BasicAuthPassword"));
+        assert!(!is_secret("OCPPCommCtrlr", "HeartbeatInterval"));
+        let got = from_outcome(
+            &Command::GetVariables(GetVariables { variables: vec![] }),
+            &outcome(json!({"variables": [
+                {"component": "", "variable": "AuthorizationKey", "status": "Accepted", "value": "s3cr3t"}
+            ]})),
+        );
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].value, None);
+        let mut w = DeviceVariable::named("X", "Y", Some("v".into()));
+        w.mutability = Some("WriteOnly".into());
+        assert_eq!(sanitized(w).value, None);
     }
 
     #[test]

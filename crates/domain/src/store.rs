@@ -274,7 +274,8 @@ pub struct StoredRecord {
     pub tag: Option<String>,
     /// Its status, if it has one.
     pub status: Option<String>,
-    /// When it was made.
+    /// Its time: when it was made (a webhook delivery: when its next attempt is due). A
+    /// replacement may move it.
     pub at: Time,
     /// The record, JSON.
     pub body: String,
@@ -297,6 +298,8 @@ pub struct RecordQuery {
     pub oldest_first: bool,
     /// Only newer than this `seq` (oldest-first pages).
     pub after: Option<i64>,
+    /// Only those whose time (`at`) is at or before this.
+    pub at_or_before: Option<Time>,
     /// At most this many.
     pub limit: u32,
 }
@@ -312,6 +315,7 @@ impl RecordQuery {
             before: None,
             oldest_first: false,
             after: None,
+            at_or_before: None,
             limit,
         }
     }

@@ -167,7 +167,7 @@ fn reported_variables(r: &NotifyReportRequest) -> Vec<DeviceVariable> {
             .and_then(|c| serde_json::to_value(c).ok())
             .unwrap_or_default();
         for a in &d.variable_attribute {
-            out.push(DeviceVariable {
+            out.push(arus_domain::device_model::sanitized(DeviceVariable {
                 component: d.component.name.clone(),
                 component_instance: d.component.instance.clone(),
                 evse_id: d
@@ -190,7 +190,7 @@ fn reported_variables(r: &NotifyReportRequest) -> Vec<DeviceVariable> {
                 value: a.value.clone(),
                 mutability: a.mutability.map(|m| m.as_str().to_string()),
                 characteristics: characteristics.clone(),
-            });
+            }));
         }
     }
     out

@@ -370,7 +370,7 @@ fn ops(w: &Write, out: &mut Vec<Op>) {
         Write::PutRecord(r) => out.push(op(
             "INSERT INTO records (kind, id, station_id, tag, status, at, body) VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (kind, id) DO UPDATE SET station_id = excluded.station_id, tag = excluded.tag,
-               status = excluded.status, body = excluded.body",
+               status = excluded.status, at = excluded.at, body = excluded.body",
             vec![
                 Box::new(r.kind.as_str()),
                 Box::new(r.id.clone()),
@@ -971,12 +971,13 @@ impl Store for PgStore {
             );
             let kind = q.kind.as_str();
             let mut args: Vec<&(dyn ToSql + Sync)> = vec![&kind];
-            let filters: [(&str, Option<&(dyn ToSql + Sync)>); 5] = [
+            let filters: [(&str, Option<&(dyn ToSql + Sync)>); 6] = [
                 ("station_id =", q.station_id.as_ref().map(|v| v as _)),
                 ("tag =", q.tag.as_ref().map(|v| v as _)),
                 ("status =", q.status.as_ref().map(|v| v as _)),
                 ("seq <", q.before.as_ref().map(|v| v as _)),
                 ("seq >", q.after.as_ref().map(|v| v as _)),
+                ("at <=", q.at_or_before.as_ref().map(|v| v as _)),
             ];
             for (column, value) in filters {
                 if let Some(v) = value {

@@ -648,7 +648,7 @@ fn apply(c: &Connection, w: &Write) -> rusqlite::Result<()> {
             c.prepare_cached(
                 "INSERT INTO records (kind, id, station_id, tag, status, at, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  ON CONFLICT (kind, id) DO UPDATE SET station_id = excluded.station_id, tag = excluded.tag,
-                   status = excluded.status, body = excluded.body",
+                   status = excluded.status, at = excluded.at, body = excluded.body",
             )?
             .execute(params![
                 r.kind.as_str(),
@@ -1153,6 +1153,9 @@ impl Store for SqliteStore {
             }
             if let Some(a) = q.after {
                 filter(&mut sql, "seq >", Value::Integer(a));
+            }
+            if let Some(t) = &q.at_or_before {
+                filter(&mut sql, "at <=", Value::Text(ts(t)));
             }
             sql.push_str(if q.oldest_first {
                 " ORDER BY seq ASC"

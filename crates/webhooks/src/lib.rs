@@ -20,7 +20,6 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-type Time = chrono::DateTime<chrono::Utc>;
 use arus_domain::events::{EventBus, Stamped};
 use arus_domain::store::{RecordKind, RecordQuery, Store, StoreError, StoredRecord, Write};
 use chrono::Utc;
@@ -221,9 +220,9 @@ pub struct Webhooks {
     wake: Notify,
     /// Wakes the recorder when subscriptions change.
     changed: Notify,
-    /// The last event before the first subscription was made: the sleeping recorder starts
-    /// after it, so no event published meanwhile is missed.
-    start_after: Mutex<Option<u64>>,
+    /// Where the sleeping recorder starts once a first subscription is made: after this event
+    /// (`Some(None)`: from the first event), so no event published meanwhile is missed.
+    start_after: Mutex<Option<Option<u64>>>,
     next_id: std::sync::atomic::AtomicU64,
 }
 
@@ -301,7 +300,7 @@ impl Webhooks {
         // The recorder sleeps while no subscription is active: it will start after this.
         let idle = !self.subscriptions().iter().any(|s| s.deleted_at.is_none());
         if idle && let Ok(mut s) = self.start_after.lock() {
-            *s = self.bus.last_id();
+            *s = Some(self.bus.last_id());
         }
         let parsed = reqwest::Url::parse(&url)
             .map_err(|e| Error::Invalid(format!("`url` is not a URL: {e}")))?;
@@ -390,14 +389,21 @@ impl Webhooks {
             .collect())
     }
 
-    /// Makes a dead delivery pending again, due now.
-    pub async fn retry(&self, delivery_id: &str) -> Result<Option<Delivery>, Error> {
+    /// Makes a dead delivery of a subscription pending again, due now.
+    pub async fn retry(
+        &self,
+        subscription_id: &str,
+        delivery_id: &str,
+    ) -> Result<Option<Delivery>, Error> {
         let Some(r) = self.store.record(RecordKind::Delivery, delivery_id).await? else {
             return Ok(None);
         };
         let Ok(mut d) = serde_json::from_str::<Delivery>(&r.body) else {
             return Ok(None);
         };
+        if d.subscription_id != subscription_id {
+            return Ok(None);
+        }
         if d.status == DeliveryStatus::Dead {
             d.status = DeliveryStatus::Pending;
             d.attempts = 0;
@@ -432,7 +438,10 @@ impl Webhooks {
     async fn record_while_subscribed(&self) -> bool {
         let mut rx = self.bus.subscribe();
         let start = self.start_after.lock().ok().and_then(|mut s| s.take());
-        let mut last = start.or_else(|| self.bus.last_id());
+        let mut last = match start {
+            Some(after) => after,
+            None => self.bus.last_id(),
+        };
         loop {
             if !self.subscriptions().iter().any(|s| s.deleted_at.is_none()) {
                 return true;
@@ -500,53 +509,52 @@ impl Webhooks {
     async fn send_loop(self: Arc<Self>) {
         let permits = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
         loop {
-            let next = match self.attempt_due(&permits).await {
-                Ok(next) => next,
-                Err(e) => {
-                    tracing::warn!(error = %e, "reading webhook deliveries failed");
-                    Some(Utc::now() + chrono::Duration::seconds(1))
-                }
-            };
-            let wait = next
-                .and_then(|n| (n - Utc::now()).to_std().ok())
-                .unwrap_or(Duration::from_secs(1))
-                .min(Duration::from_secs(1));
+            if let Err(e) = self.attempt_due(&permits).await {
+                tracing::warn!(error = %e, "reading webhook deliveries failed");
+            }
+            // New deliveries wake the sender; retries fall due within the next second.
             tokio::select! {
                 _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(wait) => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
         }
     }
 
-    /// Starts the due deliveries; returns when the next one is due.
-    async fn attempt_due(
-        self: &Arc<Self>,
-        permits: &Arc<Semaphore>,
-    ) -> Result<Option<Time>, Error> {
+    /// Starts the deliveries that are due.
+    async fn attempt_due(self: &Arc<Self>, permits: &Arc<Semaphore>) -> Result<(), Error> {
+        // Only the due ones (a delivery's `at` is when its next attempt is due), so deliveries
+        // waiting out a long backoff never hide the ones behind them.
+        let now = Utc::now();
         let mut q = RecordQuery::of(RecordKind::Delivery, 1000);
         q.status = Some(DeliveryStatus::Pending.as_str().to_string());
+        q.at_or_before = Some(now);
         q.oldest_first = true;
         let rows = self.store.records(q).await?;
-        let now = Utc::now();
-        let mut next: Option<Time> = None;
         for r in rows {
-            let Ok(d) = serde_json::from_str::<Delivery>(&r.body) else {
-                continue;
+            let Ok(permit) = permits.clone().acquire_owned().await else {
+                break;
             };
-            if d.next_at > now {
-                next = Some(next.map_or(d.next_at, |n| n.min(d.next_at)));
-                continue;
-            }
             let claimed = self
                 .in_flight
                 .lock()
-                .map(|mut f| f.insert(d.id.clone()))
+                .map(|mut f| f.insert(r.id.clone()))
                 .unwrap_or(false);
             if !claimed {
                 continue;
             }
-            let Ok(permit) = permits.clone().acquire_owned().await else {
-                break;
+            // The row may be older than an attempt that finished while this waited for a
+            // permit: read it again, and attempt it only if it is still pending and due.
+            let current = match self.store.record(RecordKind::Delivery, &r.id).await {
+                Ok(Some(row)) => serde_json::from_str::<Delivery>(&row.body).ok(),
+                _ => None,
+            };
+            let Some(d) =
+                current.filter(|d| d.status == DeliveryStatus::Pending && d.next_at <= Utc::now())
+            else {
+                if let Ok(mut f) = self.in_flight.lock() {
+                    f.remove(&r.id);
+                }
+                continue;
             };
             let me = self.clone();
             tokio::spawn(async move {
@@ -558,7 +566,7 @@ impl Webhooks {
                 }
             });
         }
-        Ok(next)
+        Ok(())
     }
 
     async fn attempt(&self, mut d: Delivery) {
@@ -639,7 +647,8 @@ fn delivery_write(d: &Delivery) -> Result<Write, Error> {
         station_id: None,
         tag: Some(d.subscription_id.clone()),
         status: Some(d.status.as_str().to_string()),
-        at: d.created_at,
+        // The next attempt's time: the sender asks the store only for due deliveries.
+        at: d.next_at,
         body,
     })))
 }
