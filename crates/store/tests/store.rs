@@ -114,6 +114,7 @@ both!(
     records_page_by_insertion_and_filter,
     notices_follow_their_request,
     device_variables_are_replaced_by_their_key,
+    a_requeued_command_settles_its_waiters,
 );
 
 async fn device_variables_are_replaced_by_their_key(b: &Backend) {
@@ -893,4 +894,116 @@ async fn meter_values_read_the_same_before_and_after_they_settle(b: &Backend) {
         s.meter_values("CS-SETTLE", "T").await.expect("read"),
         expected
     );
+}
+
+/// A station link whose station is connected when a command is submitted but gone when it is
+/// sent: the command goes back to the queue.
+struct Flaky {
+    connected: std::sync::atomic::AtomicBool,
+}
+
+impl arus_domain::link::StationLink for Flaky {
+    fn connection(&self, _: &str) -> Option<arus_domain::link::Connection> {
+        self.connected
+            .load(std::sync::atomic::Ordering::SeqCst)
+            .then(|| arus_domain::link::Connection {
+                protocol: "2.0.1".into(),
+                since: Utc::now(),
+            })
+    }
+
+    fn connected(&self) -> usize {
+        usize::from(self.connected.load(std::sync::atomic::Ordering::SeqCst))
+    }
+
+    fn send<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a arus_domain::commands::Command,
+    ) -> arus_domain::store::BoxFut<
+        'a,
+        Result<arus_domain::commands::Outcome, arus_domain::commands::SendError>,
+    > {
+        // The station left just before the command went out.
+        self.connected
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        Box::pin(async { Err(arus_domain::commands::SendError::NotConnected) })
+    }
+}
+
+/// Whoever waits for a command is told when it goes back to the queue, and again when it
+/// expires there; a bulk operation waiting on it ends.
+async fn a_requeued_command_settles_its_waiters(b: &Backend) {
+    use arus_domain::commander::{Commander, Submission};
+    use arus_domain::commands::{Command, CommandStatus, Empty};
+    use arus_domain::events::EventBus;
+    let s = b.open().await;
+    s.commit(vec![Write::PutStation {
+        id: "CS9".into(),
+        password_hash: None,
+        boot_policy: RegistrationStatus::Accepted,
+        at: Utc::now(),
+    }])
+    .await
+    .expect("commit");
+    let link = Arc::new(Flaky {
+        connected: std::sync::atomic::AtomicBool::new(true),
+    });
+    let commander = Commander::new(s.clone(), link.clone(), EventBus::new(64));
+    let submitted = commander
+        .submit(Submission {
+            station_id: "CS9".into(),
+            command: Command::ClearCache(Empty {}),
+            requested_by: "test".into(),
+            idempotency_key: None,
+            queue_until: Some(Utc::now() + Duration::milliseconds(300)),
+            bulk_id: None,
+        })
+        .await
+        .expect("submitted");
+    let done = submitted.done.expect("under way");
+    let back = tokio::time::timeout(std::time::Duration::from_secs(5), done)
+        .await
+        .expect("the waiter is told")
+        .expect("with the record");
+    assert_eq!(back.status, CommandStatus::Queued);
+    assert_eq!(back.sent_at, None);
+    // Waiting on it now, then letting it expire: told again.
+    let id = back.id.clone();
+    let me = commander.clone();
+    let waiting =
+        tokio::spawn(async move { me.wait(&id, std::time::Duration::from_secs(5)).await });
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    commander.release("CS9").await.expect("release");
+    let expired = waiting
+        .await
+        .expect("joined")
+        .expect("read")
+        .expect("found");
+    assert_eq!(expired.status, CommandStatus::Expired);
+    // A bulk operation over the same station ends instead of waiting for ever.
+    link.connected
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let bulk = commander
+        .bulk(
+            vec!["CS9".into()],
+            Command::ClearCache(Empty {}),
+            1,
+            Some(3600),
+            "test".into(),
+        )
+        .await
+        .expect("started");
+    for _ in 0..100 {
+        let row = s
+            .record(RecordKind::Bulk, &bulk.id)
+            .await
+            .expect("read")
+            .expect("found");
+        if row.status.as_deref() == Some("done") {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the bulk operation did not end");
 }
