@@ -541,6 +541,12 @@ def test_command_semantics(server):
         assert (code1, code2) == (200, 200) and one["id"] == two["id"]
         assert replay1 is None and replay2 == "true"
         assert len(order) == before + 1, "the retried request sent nothing"
+        try:
+            await asyncio.to_thread(keyed, {"kind": "OnIdle"})
+            raise AssertionError("a different request with a used key must be refused")
+        except urllib.error.HTTPError as e:
+            assert e.code == 409 and json.loads(e.read())["commandId"] == one["id"]
+        assert len(order) == before + 1
 
         # Commands leave in order, one at a time.
         results = await asyncio.gather(*[

@@ -143,7 +143,8 @@ pub(crate) fn submit_error(e: SubmitError) -> Problem {
         SubmitError::Invalid(s) => Problem::bad_request(s),
         SubmitError::UnknownStation(s) => Problem::not_found(format!("no station `{s}`")),
         SubmitError::KeyReused(ref id) => {
-            Problem::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).with("commandId", id)
+            // A conflict with the earlier request that used the key (its command is named).
+            Problem::new(StatusCode::CONFLICT, e.to_string()).with("commandId", id)
         }
         SubmitError::Store(e) => store_error(e),
     }
@@ -197,7 +198,7 @@ macro_rules! command_routes {
                 request_body = $params,
                 params(("id" = String, Path, description = "The station's identity"), CommandQuery,
                     ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255,
-                        description = "Makes a retried request safe: the same request with the same key gets the first one's command; a different request with it is refused (422)")),
+                        description = "Makes a retried request safe: the same request with the same key gets the first one's command; a different request with it is refused (409)")),
                 responses(
                     (status = 200, body = CommandRecord, description = "The station answered"),
                     (status = 202, body = CommandRecord, description = "Queued, or still waiting for the answer"),

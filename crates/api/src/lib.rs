@@ -164,7 +164,7 @@ async fn as_problem(response: Response) -> Response {
 
 async fn openapi_json() -> Response {
     static DOC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let body = DOC.get_or_init(|| openapi::document().to_json().unwrap_or_default());
+    let body = DOC.get_or_init(openapi::json);
     ([(header::CONTENT_TYPE, "application/json")], body.as_str()).into_response()
 }
 

@@ -44,11 +44,11 @@ pub(crate) enum CommandErrors {
     /// No such station.
     #[response(status = 404, content_type = "application/problem+json")]
     NotFound(Problem),
-    /// The station is not connected (and the command was not to be queued).
+    /// The station is not connected (and the command was not to be queued), or the
+    /// Idempotency-Key was used for another request (`commandId` names its command).
     #[response(status = 409, content_type = "application/problem+json")]
     NotConnected(Problem),
-    /// The station's OCPP version cannot do this (or not with these values), or the
-    /// idempotency key was used for another request.
+    /// The station's OCPP version cannot do this (or not with these values).
     #[response(status = 422, content_type = "application/problem+json")]
     Unsupported(Problem),
     /// The station refused the request (CALLERROR), answered invalidly, or disconnected.
@@ -121,7 +121,78 @@ impl Modify for BearerAuth {
 )]
 struct ApiDoc;
 
-/// The whole document.
+/// The document as served: [`document`] with the rules between members that the derive cannot
+/// state (JSON Schema 2020-12 `anyOf` and `dependentRequired`), so that what the server
+/// refuses is what the document forbids.
+pub fn json() -> String {
+    let Ok(mut doc) = serde_json::to_value(document()) else {
+        return String::new();
+    };
+    constrain(&mut doc);
+    doc.to_string()
+}
+
+fn constrain(doc: &mut serde_json::Value) {
+    use serde_json::json;
+    let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(serde_json::Value::as_object_mut)
+    else {
+        return;
+    };
+    // N09.FR.09: a customer is named; and the request reports, clears, or both.
+    if let Some(c) = schemas.get_mut("CustomerInformation") {
+        c["allOf"] = json!([
+            {"anyOf": [
+                {"required": ["customerIdentifier"], "properties": {"customerIdentifier": {"type": "string"}}},
+                {"required": ["idToken"], "properties": {"idToken": {"type": "string"}}},
+                {"required": ["certificate"], "properties": {"certificate": {"type": "object"}}}
+            ]},
+            {"anyOf": [
+                {"properties": {"report": {"const": true}}},
+                {"properties": {"clear": {"const": true}}}
+            ]}
+        ]);
+    }
+    // A signed firmware update carries both its signature and the certificate.
+    if let Some(u) = schemas.get_mut("UpdateFirmware") {
+        u["dependentRequired"] = json!({
+            "signature": ["signingCertificate"],
+            "signingCertificate": ["signature"]
+        });
+    }
+    // A bulk operation's command is one of the command routes' bodies, with its name as `type`.
+    let names: Vec<String> = doc
+        .get("paths")
+        .and_then(serde_json::Value::as_object)
+        .map(|p| {
+            p.keys()
+                .filter_map(|k| k.strip_prefix("/api/v1/stations/{id}/commands/"))
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(serde_json::Value::as_object_mut)
+    else {
+        return;
+    };
+    if let Some(b) = schemas.get_mut("NewBulk") {
+        b["properties"]["command"] = json!({
+            "type": "object",
+            "description": "The command: `type` names it (as the command routes do) and the other members are its body.",
+            "required": ["type"],
+            "properties": {"type": {"type": "string", "enum": names}}
+        });
+    }
+    // SetVariables names at least one variable.
+    if let Some(v) = schemas.get_mut("SetVariables") {
+        v["properties"]["variables"]["minItems"] = json!(1);
+    }
+}
+
+/// The whole document, as generated.
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(crate::commands::CommandPaths::openapi());

@@ -54,9 +54,48 @@ fn check_id(id: &str) -> Result<(), Problem> {
     Ok(())
 }
 
+/// A JSON body as `T`. Numbers with no fraction (`108.0`) count as integers, as JSON Schema
+/// says they are.
 pub(crate) fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Problem> {
-    serde_json::from_slice(body)
+    let mut value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| Problem::bad_request(format!("invalid JSON body: {e}")))?;
+    integral(&mut value);
+    serde_json::from_value(value)
         .map_err(|e| Problem::bad_request(format!("invalid JSON body: {e}")))
+}
+
+fn integral(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Number(n) => {
+            if let Some(f) = n.as_f64().filter(|_| n.is_f64())
+                && f.fract() == 0.0
+                && f.abs() < 9.0e15
+            {
+                // Exact: within 2^53, and without a fraction.
+                *v = serde_json::Value::from(f as i64);
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(integral),
+        serde_json::Value::Object(o) => o.values_mut().for_each(integral),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integral_floats_read_as_integers_and_others_stay() {
+        #[derive(serde::Deserialize)]
+        struct T {
+            n: u32,
+            x: f64,
+        }
+        let t: T = parse(&Bytes::from_static(br#"{"n": 108.0, "x": 1.5}"#)).expect("parses");
+        assert_eq!((t.n, t.x), (108, 1.5));
+        assert!(parse::<T>(&Bytes::from_static(br#"{"n": 1.5, "x": 1}"#)).is_err());
+    }
 }
 
 /// Registers a station, or changes its password and boot policy.
