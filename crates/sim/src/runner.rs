@@ -224,10 +224,13 @@ pub async fn run(
         () = interrupt => {},
         () = window => {},
     }
-    let mut summary = stats.summary(total);
-    if opts.shard.is_some() {
-        summary.latency_histogram = stats.latency_buckets();
-    }
+    // A shard's histogram is taken with its counters, so the merged run's samples match its
+    // answers.
+    let mut summary = if opts.shard.is_some() {
+        stats.shard_summary(total)
+    } else {
+        stats.summary(total)
+    };
     let _ = stop_tx.send(true);
     launchers.abort_all();
     let mut set = std::mem::take(&mut *stations.lock().await);

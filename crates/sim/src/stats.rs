@@ -148,6 +148,16 @@ impl Stats {
 
     /// The summary of the run so far (throughput and latency over the window).
     pub fn summary(&self, stations: u64) -> Summary {
+        self.summary_of(stations, false)
+    }
+
+    /// The summary of a shard: with its histogram, taken with its counters, for the process
+    /// that merges the shards.
+    pub fn shard_summary(&self, stations: u64) -> Summary {
+        self.summary_of(stations, true)
+    }
+
+    fn summary_of(&self, stations: u64, with_histogram: bool) -> Summary {
         // The answer counters are read under the histogram's lock (see `record`).
         let (h, total_results, total_errors) = match self.latency.lock() {
             Ok(h) => (h.clone(), get(&self.results), get(&self.errors)),
@@ -192,20 +202,12 @@ impl Stats {
                 results as f64 / window.as_secs_f64()
             },
             latency_ms: latency_of(&h),
-            latency_histogram: Vec::new(),
+            latency_histogram: if with_histogram {
+                buckets(&h)
+            } else {
+                Vec::new()
+            },
         }
-    }
-
-    /// The round trips of the window as (microseconds, count), for merging.
-    pub fn latency_buckets(&self) -> Vec<(u64, u64)> {
-        self.latency
-            .lock()
-            .map(|h| {
-                h.iter_recorded()
-                    .map(|v| (v.value_iterated_to(), v.count_at_value()))
-                    .collect()
-            })
-            .unwrap_or_default()
     }
 
     /// The counters shown while the run goes on.
@@ -347,6 +349,12 @@ impl Summary {
     }
 }
 
+fn buckets(h: &Histogram<u64>) -> Vec<(u64, u64)> {
+    h.iter_recorded()
+        .map(|v| (v.value_iterated_to(), v.count_at_value()))
+        .collect()
+}
+
 fn latency_of(h: &Histogram<u64>) -> Latency {
     let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
     Latency {
@@ -464,11 +472,7 @@ mod tests {
             a.booted_one();
             b.booted_one();
         }
-        let part = |s: &Stats| {
-            let mut x = s.summary(2);
-            x.latency_histogram = s.latency_buckets();
-            x
-        };
+        let part = |s: &Stats| s.shard_summary(2);
         let merged = Summary::merge(&[part(&a), part(&b)]);
         let whole = one.summary(4);
         assert_eq!(merged.stations, 4);
