@@ -123,14 +123,6 @@ pub(crate) struct ListQuery {
     cursor: Option<String>,
 }
 
-#[derive(Serialize)]
-struct Item {
-    #[serde(flatten)]
-    entry: AuditEntry,
-    #[serde(skip)]
-    seq: i64,
-}
-
 /// Reads the audit log, newest first (admin).
 #[utoipa::path(get, operation_id = "listAudit", path = "/api/v1/audit", tag = "access", params(ListQuery),
     responses((status = 200, body = Page<AuditEntry>, description = "OK"), crate::openapi::Errors))]
@@ -150,13 +142,10 @@ pub(crate) async fn list(
         .records(query)
         .await
         .map_err(store_error)?;
-    let items: Vec<Item> = rows
-        .iter()
-        .filter_map(|r| {
-            serde_json::from_str(&r.body)
-                .ok()
-                .map(|entry| Item { entry, seq: r.seq })
-        })
-        .collect();
-    Ok(axum::Json(Page::of(items, limit, |i| i.seq.to_string())).into_response())
+    let items = rows.iter().filter_map(|r| {
+        serde_json::from_str::<AuditEntry>(&r.body)
+            .ok()
+            .map(|entry| (r.seq, entry))
+    });
+    Ok(axum::Json(Page::placed(items, limit)).into_response())
 }

@@ -187,14 +187,6 @@ pub(crate) struct ListQuery {
     cursor: Option<String>,
 }
 
-#[derive(Serialize)]
-struct Item {
-    #[serde(flatten)]
-    record: BulkRecord,
-    #[serde(skip)]
-    seq: i64,
-}
-
 /// Lists bulk operations, newest first.
 #[utoipa::path(get, operation_id = "listBulk", path = "/api/v1/bulk", tag = "commands", params(ListQuery),
     responses((status = 200, body = Page<BulkRecord>, description = "OK"), crate::openapi::Errors))]
@@ -211,16 +203,13 @@ pub(crate) async fn list(
         .records(query)
         .await
         .map_err(store_error)?;
-    let items: Vec<Item> = rows
-        .iter()
-        .filter_map(|r| {
-            serde_json::from_str::<BulkRecord>(&r.body)
-                .ok()
-                .map(|mut record| {
-                    record.command = record.command.redacted();
-                    Item { record, seq: r.seq }
-                })
-        })
-        .collect();
-    Ok(axum::Json(Page::of(items, limit, |i| i.seq.to_string())).into_response())
+    let items = rows.iter().filter_map(|r| {
+        serde_json::from_str::<BulkRecord>(&r.body)
+            .ok()
+            .map(|mut record| {
+                record.command = record.command.redacted();
+                (r.seq, record)
+            })
+    });
+    Ok(axum::Json(Page::placed(items, limit)).into_response())
 }

@@ -300,15 +300,6 @@ pub(crate) struct ListQuery {
     cursor: Option<String>,
 }
 
-/// A command as listed: its record and its place in the list.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub(crate) struct CommandItem {
-    #[serde(flatten)]
-    record: CommandRecord,
-    #[serde(skip)]
-    seq: i64,
-}
-
 /// Lists commands, newest first.
 #[utoipa::path(get, operation_id = "listCommands", path = "/api/v1/commands", tag = "commands", params(ListQuery),
     responses((status = 200, body = Page<CommandRecord>, description = "OK"), crate::openapi::Errors))]
@@ -334,16 +325,10 @@ pub(crate) async fn list(
         .records(query)
         .await
         .map_err(store_error)?;
-    let items: Vec<CommandItem> = rows
+    let items = rows
         .iter()
-        .filter_map(|r| {
-            arus_domain::commander::decode(r).map(|record| CommandItem {
-                record: shown(record),
-                seq: r.seq,
-            })
-        })
-        .collect();
-    Ok(axum::Json(Page::of(items, limit, |c| c.seq.to_string())).into_response())
+        .filter_map(|r| arus_domain::commander::decode(r).map(|record| (r.seq, shown(record))));
+    Ok(axum::Json(Page::placed(items, limit)).into_response())
 }
 
 /// A notification a station sent about a command (firmware and log progress, report parts,

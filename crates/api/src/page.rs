@@ -34,6 +34,26 @@ impl<T> Page<T> {
     }
 }
 
+/// An item of a keyset-paged list, with the place that is its cursor.
+#[derive(Debug, Serialize)]
+pub(crate) struct Placed<T> {
+    #[serde(flatten)]
+    pub item: T,
+    #[serde(skip)]
+    pub seq: i64,
+}
+
+impl<T> Page<Placed<T>> {
+    /// A page of items in store order (`seq`), read with `limit`.
+    pub(crate) fn placed(items: impl IntoIterator<Item = (i64, T)>, limit: u32) -> Self {
+        let items: Vec<Placed<T>> = items
+            .into_iter()
+            .map(|(seq, item)| Placed { item, seq })
+            .collect();
+        Page::of(items, limit, |p| p.seq.to_string())
+    }
+}
+
 /// The `limit` query parameter: 1 to [`MAX_LIMIT`], 100 by default.
 pub(crate) fn limit(raw: Option<&str>) -> Result<u32, Problem> {
     match raw {

@@ -191,14 +191,6 @@ pub(crate) struct DeliveryQuery {
     cursor: Option<String>,
 }
 
-#[derive(Serialize)]
-struct Item {
-    #[serde(flatten)]
-    delivery: Delivery,
-    #[serde(skip)]
-    seq: i64,
-}
-
 /// A subscription's deliveries, newest first (admin); `status=dead` is the dead-letter list.
 #[utoipa::path(get, operation_id = "listDeliveries", path = "/api/v1/webhooks/{webhookId}/deliveries", tag = "events",
     params(("webhookId" = String, Path, description = "The subscription's id"), DeliveryQuery),
@@ -230,11 +222,7 @@ pub(crate) async fn deliveries(
         .deliveries(&id, status, page::seq_cursor(q.cursor.as_deref())?, limit)
         .await
         .map_err(error)?;
-    let items: Vec<Item> = rows
-        .into_iter()
-        .map(|(seq, delivery)| Item { delivery, seq })
-        .collect();
-    Ok(axum::Json(Page::of(items, limit, |i| i.seq.to_string())).into_response())
+    Ok(axum::Json(Page::placed(rows, limit)).into_response())
 }
 
 /// Sends a dead delivery again (admin).

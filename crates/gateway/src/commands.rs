@@ -115,6 +115,32 @@ fn time(t: &arus_domain::Time) -> Value {
     Value::String(arus_ocpp::Timestamp::from(*t).to_string())
 }
 
+/// A certificate's hash data: the same members in both versions.
+fn hash(h: &CertificateHash) -> Value {
+    json!({
+        "hashAlgorithm": h.hash_algorithm,
+        "issuerNameHash": h.issuer_name_hash,
+        "issuerKeyHash": h.issuer_key_hash,
+        "serialNumber": h.serial_number,
+    })
+}
+
+/// A charging schedule's periods: the same members in both versions.
+fn periods(p: &ChargingProfile) -> Value {
+    Value::Array(
+        p.periods
+            .iter()
+            .map(|s| {
+                obj([
+                    ("startPeriod", some(s.start_s)),
+                    ("limit", some(s.limit)),
+                    ("numberPhases", opt(s.phases)),
+                ])
+            })
+            .collect(),
+    )
+}
+
 fn unsupported(what: &str, version: &str) -> SendError {
     SendError::Unsupported(format!("{what} is not in OCPP {version}"))
 }
@@ -160,21 +186,7 @@ mod v16 {
                     ("duration", opt(p.duration_s)),
                     ("startSchedule", p.start.as_ref().map(time)),
                     ("chargingRateUnit", some(p.rate_unit.clone())),
-                    (
-                        "chargingSchedulePeriod",
-                        Some(Value::Array(
-                            p.periods
-                                .iter()
-                                .map(|s| {
-                                    obj([
-                                        ("startPeriod", some(s.start_s)),
-                                        ("limit", some(s.limit)),
-                                        ("numberPhases", opt(s.phases)),
-                                    ])
-                                })
-                                .collect(),
-                        )),
-                    ),
+                    ("chargingSchedulePeriod", Some(periods(p))),
                     ("minChargingRate", opt(p.min_rate)),
                 ])),
             ),
@@ -187,15 +199,6 @@ mod v16 {
             CertificateKind::ManufacturerRootCertificate => Ok("ManufacturerRootCertificate"),
             other => Err(unsupported(&format!("{other:?}"), "1.6")),
         }
-    }
-
-    fn hash(h: &CertificateHash) -> Value {
-        json!({
-            "hashAlgorithm": h.hash_algorithm,
-            "issuerNameHash": h.issuer_name_hash,
-            "issuerKeyHash": h.issuer_key_hash,
-            "serialNumber": h.serial_number,
-        })
     }
 
     pub(super) fn requests(c: &Command) -> Result<Vec<Request>, SendError> {
@@ -593,21 +596,7 @@ mod v201 {
                     ("startSchedule", p.start.as_ref().map(time)),
                     ("duration", opt(p.duration_s)),
                     ("chargingRateUnit", some(p.rate_unit.clone())),
-                    (
-                        "chargingSchedulePeriod",
-                        Some(Value::Array(
-                            p.periods
-                                .iter()
-                                .map(|s| {
-                                    obj([
-                                        ("startPeriod", some(s.start_s)),
-                                        ("limit", some(s.limit)),
-                                        ("numberPhases", opt(s.phases)),
-                                    ])
-                                })
-                                .collect(),
-                        )),
-                    ),
+                    ("chargingSchedulePeriod", Some(periods(p))),
                     ("minChargingRate", opt(p.min_rate)),
                 ])])),
             ),
@@ -622,15 +611,6 @@ mod v201 {
             CertificateKind::MoRootCertificate => "MORootCertificate",
             CertificateKind::V2GCertificateChain => "V2GCertificateChain",
         }
-    }
-
-    fn hash(h: &CertificateHash) -> Value {
-        json!({
-            "hashAlgorithm": h.hash_algorithm,
-            "issuerNameHash": h.issuer_name_hash,
-            "issuerKeyHash": h.issuer_key_hash,
-            "serialNumber": h.serial_number,
-        })
     }
 
     pub(super) fn requests(c: &Command) -> Result<Vec<Request>, SendError> {
