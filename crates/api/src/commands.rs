@@ -45,16 +45,6 @@ pub(crate) struct CommandQuery {
 
 const MAX_QUEUE_S: i64 = 30 * 24 * 3600;
 
-fn flag(name: &str, v: Option<&str>) -> Result<bool, Problem> {
-    match v {
-        None | Some("false") => Ok(false),
-        Some("true") => Ok(true),
-        Some(_) => Err(Problem::bad_request(format!(
-            "`{name}` must be true or false"
-        ))),
-    }
-}
-
 fn seconds(name: &str, v: Option<&str>, max: i64) -> Result<Option<i64>, Problem> {
     v.map(|s| {
         s.parse::<i64>()
@@ -99,7 +89,7 @@ pub(crate) async fn submit(
     command: Command,
 ) -> Result<Response, Problem> {
     caller.require(Role::Operator)?;
-    let asynchronous = flag("async", q.r#async.as_deref())?;
+    let asynchronous = page::flag("async", q.r#async.as_deref())?.unwrap_or(false);
     let queue_until = seconds("queueFor", q.queue_for.as_deref(), MAX_QUEUE_S)?
         .map(|s| Utc::now() + chrono::Duration::seconds(s));
     let wait = seconds("timeout", q.timeout.as_deref(), 300)?

@@ -7,6 +7,7 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::convert::Infallible;
+use std::sync::Arc;
 
 use arus_domain::events::{Event, EventBus, Stamped};
 use axum::extract::{Query, State};
@@ -126,9 +127,9 @@ pub(crate) async fn stream(
 
 struct Follow {
     bus: EventBus,
-    rx: broadcast::Receiver<Stamped>,
+    rx: broadcast::Receiver<Arc<Stamped>>,
     last: Option<u64>,
-    ready: VecDeque<Stamped>,
+    ready: VecDeque<Arc<Stamped>>,
     filter: Filter,
     check_gap: bool,
 }
@@ -136,7 +137,7 @@ struct Follow {
 /// The events after `last` that pass the filter, forever.
 fn follow(
     bus: EventBus,
-    rx: broadcast::Receiver<Stamped>,
+    rx: broadcast::Receiver<Arc<Stamped>>,
     last: Option<u64>,
     check_gap: bool,
     filter: Filter,

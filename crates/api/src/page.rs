@@ -66,6 +66,18 @@ pub(crate) fn limit(raw: Option<&str>) -> Result<u32, Problem> {
     }
 }
 
+/// A boolean query parameter (`true` or `false`), if given.
+pub(crate) fn flag(name: &str, raw: Option<&str>) -> Result<Option<bool>, Problem> {
+    match raw {
+        None => Ok(None),
+        Some("true") => Ok(Some(true)),
+        Some("false") => Ok(Some(false)),
+        Some(_) => Err(Problem::bad_request(format!(
+            "`{name}` must be true or false"
+        ))),
+    }
+}
+
 /// A numeric cursor.
 pub(crate) fn seq_cursor(raw: Option<&str>) -> Result<Option<i64>, Problem> {
     raw.map(|c| {

@@ -242,12 +242,7 @@ pub(crate) async fn list(
     Query(q): Query<ListQuery>,
 ) -> Result<Response, Problem> {
     let limit = page::limit(q.limit.as_deref())?;
-    let connected = match q.connected.as_deref() {
-        None => None,
-        Some("true") => Some(true),
-        Some("false") => Some(false),
-        Some(_) => return Err(Problem::bad_request("`connected` must be true or false")),
-    };
+    let connected = page::flag("connected", q.connected.as_deref())?;
     let mut stations = state.csms.store().stations().await.map_err(store_error)?;
     stations.sort_by(|a, b| a.id.cmp(&b.id));
     let items: Vec<StationSummary> = stations

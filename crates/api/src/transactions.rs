@@ -68,12 +68,7 @@ pub(crate) async fn list(
     Query(q): Query<ListQuery>,
 ) -> Result<Response, Problem> {
     let limit = page::limit(q.limit.as_deref())?;
-    let ongoing = match q.ongoing.as_deref() {
-        None => None,
-        Some("true") => Some(true),
-        Some("false") => Some(false),
-        Some(_) => return Err(Problem::bad_request("`ongoing` must be true or false")),
-    };
+    let ongoing = page::flag("ongoing", q.ongoing.as_deref())?;
     let rows = state
         .csms
         .store()

@@ -272,9 +272,7 @@ async fn ensure_admin_token(store: &dyn Store) -> anyhow::Result<()> {
     if store.api_token_count().await? > 0 {
         return Ok(());
     }
-    let mut bytes = [0u8; 24];
-    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let token = arus_api::new_token().map_err(|p| anyhow::anyhow!(p.detail))?;
     store
         .commit(vec![Write::PutApiToken(ApiTokenRecord {
             name: "initial admin".into(),

@@ -469,8 +469,8 @@ impl Commander {
             tokio::select! {
                 e = events.recv() => match e {
                     Ok(s) => {
-                        if let Event::StationConnected { station_id, .. } | Event::Boot { station_id, .. } = s.event
-                            && let Err(e) = self.release(&station_id).await
+                        if let Event::StationConnected { station_id, .. } | Event::Boot { station_id, .. } = &s.event
+                            && let Err(e) = self.release(station_id).await
                         {
                             tracing::warn!(error = %e, "releasing queued commands failed");
                         }

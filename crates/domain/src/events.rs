@@ -11,6 +11,8 @@
 //!   events from the journal; if the journal no longer holds them it is told so
 //!   ([`EventBus::since`]). The store remains the record.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use tokio::sync::broadcast;
 
@@ -206,16 +208,16 @@ pub struct Stamped {
 /// gets what it missed (as long as the journal still holds it).
 #[derive(Debug, Clone)]
 pub struct EventBus {
-    tx: broadcast::Sender<Stamped>,
+    tx: broadcast::Sender<Arc<Stamped>>,
     /// Connections, disconnections and boots only: for services that care about presence and
     /// should not wake for every meter value.
-    presence: broadcast::Sender<Stamped>,
+    presence: broadcast::Sender<Arc<Stamped>>,
     journal: std::sync::Arc<Journal>,
 }
 
 #[derive(Debug)]
 struct Journal {
-    events: std::sync::Mutex<std::collections::VecDeque<Stamped>>,
+    events: std::sync::Mutex<std::collections::VecDeque<Arc<Stamped>>>,
     capacity: usize,
     next: std::sync::atomic::AtomicU64,
 }
@@ -249,11 +251,12 @@ impl EventBus {
                 .journal
                 .next
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let stamped = Stamped {
+            // One allocation per event, shared by the journal and every subscriber.
+            let stamped = Arc::new(Stamped {
                 id,
                 at: chrono::Utc::now(),
                 event,
-            };
+            });
             if journal.len() >= self.journal.capacity {
                 journal.pop_front();
             }
@@ -270,18 +273,18 @@ impl EventBus {
     }
 
     /// Subscribes to connections, disconnections and boots published from now on.
-    pub fn subscribe_presence(&self) -> broadcast::Receiver<Stamped> {
+    pub fn subscribe_presence(&self) -> broadcast::Receiver<Arc<Stamped>> {
         self.presence.subscribe()
     }
 
     /// Subscribes to events published from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Stamped> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Stamped>> {
         self.tx.subscribe()
     }
 
     /// The journaled events after `id` (all it holds without one), oldest first, at most
     /// `limit`; and whether events after `id` were already dropped from the journal.
-    pub fn since(&self, id: Option<u64>, limit: usize) -> (Vec<Stamped>, bool) {
+    pub fn since(&self, id: Option<u64>, limit: usize) -> (Vec<Arc<Stamped>>, bool) {
         let Ok(journal) = self.journal.events.lock() else {
             return (Vec::new(), false);
         };

@@ -294,10 +294,8 @@ pub struct RecordQuery {
     pub status: Option<String>,
     /// Only older than this `seq` (the cursor of the next page).
     pub before: Option<i64>,
-    /// Oldest first instead of newest first (with `after` instead of `before`).
+    /// Oldest first instead of newest first.
     pub oldest_first: bool,
-    /// Only newer than this `seq` (oldest-first pages).
-    pub after: Option<i64>,
     /// Only those whose time (`at`) is at or before this.
     pub at_or_before: Option<Time>,
     /// At most this many.
@@ -314,7 +312,6 @@ impl RecordQuery {
             status: None,
             before: None,
             oldest_first: false,
-            after: None,
             at_or_before: None,
             limit,
         }

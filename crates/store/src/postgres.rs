@@ -971,12 +971,11 @@ impl Store for PgStore {
             );
             let kind = q.kind.as_str();
             let mut args: Vec<&(dyn ToSql + Sync)> = vec![&kind];
-            let filters: [(&str, Option<&(dyn ToSql + Sync)>); 6] = [
+            let filters: [(&str, Option<&(dyn ToSql + Sync)>); 5] = [
                 ("station_id =", q.station_id.as_ref().map(|v| v as _)),
                 ("tag =", q.tag.as_ref().map(|v| v as _)),
                 ("status =", q.status.as_ref().map(|v| v as _)),
                 ("seq <", q.before.as_ref().map(|v| v as _)),
-                ("seq >", q.after.as_ref().map(|v| v as _)),
                 ("at <=", q.at_or_before.as_ref().map(|v| v as _)),
             ];
             for (column, value) in filters {

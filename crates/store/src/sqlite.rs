@@ -1151,9 +1151,6 @@ impl Store for SqliteStore {
             if let Some(b) = q.before {
                 filter(&mut sql, "seq <", Value::Integer(b));
             }
-            if let Some(a) = q.after {
-                filter(&mut sql, "seq >", Value::Integer(a));
-            }
             if let Some(t) = &q.at_or_before {
                 filter(&mut sql, "at <=", Value::Text(ts(t)));
             }
