@@ -249,14 +249,14 @@ CASES_16 = [
     ("triggerMessage", {"message": "Heartbeat", "extended": True}, "ExtendedTriggerMessage",
      {"requested_message": "Heartbeat"}, 200, "answered", "Accepted"),
     ("getVariables", {"variables": [{"variable": "HeartbeatInterval"}, {"variable": "Nope"}]}, "GetConfiguration",
-     {"key": ["HeartbeatInterval", "Nope"]}, 200, "answered", "Accepted"),
+     {"key": ["HeartbeatInterval", "Nope"]}, 200, "answered", None),
     ("getBaseReport", {"report": "ConfigurationInventory"}, "GetConfiguration", {}, 200, "answered", "Accepted"),
     ("setVariables", {"variables": [{"variable": "HeartbeatInterval", "value": "60"}, {"variable": "Nope", "value": "1"}]},
      "ChangeConfiguration", {"key": "Nope", "value": "1"}, 200, "answered", "NotSupported"),
     ("clearCache", {}, "ClearCache", {}, 504, "timeout", None),
     ("sendLocalList", {"version": 4, "update": "Full", "entries": [{"idToken": "GOOD", "status": "Accepted"}]},
      "SendLocalList", {"list_version": 4, "update_type": "Full"}, 200, "answered", "Accepted"),
-    ("getLocalListVersion", {}, "GetLocalListVersion", {}, 200, "answered", "Accepted"),
+    ("getLocalListVersion", {}, "GetLocalListVersion", {}, 200, "answered", None),
     ("reserveNow", {"reservationId": 9, "evseId": 1, "expiry": LATER, "idToken": "GOOD"}, "ReserveNow",
      {"reservation_id": 9, "connector_id": 1, "id_tag": "GOOD"}, 200, "answered", "Occupied"),
     ("cancelReservation", {"reservationId": 9}, "CancelReservation", {"reservation_id": 9}, 502, "failed", None),
@@ -270,7 +270,7 @@ CASES_16 = [
      {"log_type": "SecurityLog"}, 200, "answered", "Accepted"),
     ("dataTransfer", {"vendorId": "com.example", "messageId": "ping", "data": "x"}, "DataTransfer",
      {"vendor_id": "com.example", "message_id": "ping", "data": "x"}, 200, "answered", "Accepted"),
-    ("installCertificate", {"kind": "CsmsRootCertificate", "certificate": PEM}, "InstallCertificate",
+    ("installCertificate", {"kind": "CentralSystemRootCertificate", "certificate": PEM}, "InstallCertificate",
      {"certificate_type": "CentralSystemRootCertificate"}, 200, "answered", "Rejected"),
     ("installCertificate", {"kind": "V2GRootCertificate", "certificate": PEM}, None, None, 422, "unsupported", None),
     ("getInstalledCertificates", {}, "GetInstalledCertificateIds", {}, 200, "answered", "Accepted"),
@@ -300,7 +300,7 @@ CASES_201 = [
     ("triggerMessage", {"message": "DiagnosticsStatusNotification"}, None, None, 422, "unsupported", None),
     ("getVariables", {"variables": [{"component": "OCPPCommCtrlr", "variable": "HeartbeatInterval"},
                                     {"component": "OCPPCommCtrlr", "variable": "Nope"}]}, "GetVariables", {}, 200,
-     "answered", "Accepted"),
+     "answered", None),
     ("getVariables", {}, None, None, 422, "invalid", None),
     ("setVariables", {"variables": [{"component": "OCPPCommCtrlr", "variable": "HeartbeatInterval", "value": "60"}]},
      "SetVariables", {}, 200, "answered", "Accepted"),
@@ -311,7 +311,7 @@ CASES_201 = [
     ("clearCache", {}, "ClearCache", {}, 504, "timeout", None),
     ("sendLocalList", {"version": 8, "update": "Differential", "entries": [{"idToken": "OLD"}]}, "SendLocalList",
      {"version_number": 8, "update_type": "Differential"}, 200, "answered", "VersionMismatch"),
-    ("getLocalListVersion", {}, "GetLocalListVersion", {}, 200, "answered", "Accepted"),
+    ("getLocalListVersion", {}, "GetLocalListVersion", {}, 200, "answered", None),
     ("reserveNow", {"reservationId": 11, "expiry": LATER, "idToken": "GOOD"}, "ReserveNow", {"id": 11}, 200,
      "answered", "Accepted"),
     ("cancelReservation", {"reservationId": 11}, "CancelReservation", {"reservation_id": 11}, 502, "failed", None),
@@ -320,14 +320,14 @@ CASES_201 = [
     ("getLog", {"log": "DiagnosticsLog", "location": "https://logs.example/up"}, "GetLog",
      {"log_type": "DiagnosticsLog"}, 200, "answered", "Accepted"),
     ("getTransactionStatus", {"transactionId": "T-77"}, "GetTransactionStatus", {"transaction_id": "T-77"}, 200,
-     "answered", "Accepted"),
+     "answered", None),
     ("customerInformation", {"report": True, "clear": False, "idToken": "GOOD"}, "CustomerInformation",
      {"report": True, "clear": False}, 200, "answered", "Accepted"),
     ("dataTransfer", {"vendorId": "com.example", "data": {"n": 1}}, "DataTransfer", {"data": {"n": 1}}, 200,
      "answered", "UnknownVendorId"),
     ("installCertificate", {"kind": "V2GRootCertificate", "certificate": PEM}, "InstallCertificate",
      {"certificate_type": "V2GRootCertificate"}, 200, "answered", "Accepted"),
-    ("getInstalledCertificates", {"kinds": ["CsmsRootCertificate"]}, "GetInstalledCertificateIds",
+    ("getInstalledCertificates", {"kinds": ["CSMSRootCertificate"]}, "GetInstalledCertificateIds",
      {"certificate_type": ["CSMSRootCertificate"]}, 200, "answered", "Accepted"),
     ("deleteCertificate", {"certificate": HASH}, "DeleteCertificate", {}, 200, "answered", "Accepted"),
     ("setNetworkProfile", {"configurationSlot": 1, "csmsUrl": "wss://csms.example/ocpp", "securityProfile": 2,
@@ -361,8 +361,11 @@ async def exercise(server, station_id, cls, answers, protocol, cases):
         assert code == http, (command, body, code, answer)
         assert record["status"] == status, (command, record)
         assert record["stationId"] == station_id
-        if outcome is not None:
-            assert record["outcome"]["status"] == outcome, (command, record)
+        if status == "answered":
+            # The outcome is the command's, in one shape for 1.6 and 2.0.1; answers without
+            # a status (a list version, variables read) show none.
+            assert record["outcome"]["type"] == command, (command, record)
+            assert record["outcome"].get("status") == outcome, (command, record)
         got = st.cp.received[before:]
         if action is None:
             assert got == [], (command, "nothing may be sent", got)
@@ -392,18 +395,20 @@ def test_every_command_on_ocpp16(server):
     async def scenario():
         st, records = await exercise(server, "CMD16", ChargePoint16, ANSWERS_16, "ocpp1.6", CASES_16)
         # 1.6 GetConfiguration: known keys with values, unknown keys marked.
-        variables = records["getVariables"][0]["outcome"]["details"]["variables"]
+        variables = records["getVariables"][0]["outcome"]["variables"]
         assert {"variable": "HeartbeatInterval", "value": "300", "status": "Accepted"}.items() <= variables[0].items()
         assert variables[1]["variable"] == "Nope" and variables[1]["status"] == "UnknownVariable"
         # One ChangeConfiguration per key; the first refusal is the command's status.
         changes = [r for a, r in st.cp.received if a == "ChangeConfiguration"]
         assert [c["key"] for c in changes] == ["HeartbeatInterval", "Nope"]
-        per_key = records["setVariables"][0]["outcome"]["details"]["variables"]
+        per_key = records["setVariables"][0]["outcome"]["variables"]
         assert [v["status"] for v in per_key] == ["Accepted", "NotSupported"]
-        assert records["getLocalListVersion"][0]["outcome"]["details"]["version"] == 3
-        assert records["dataTransfer"][0]["outcome"]["details"]["data"] == "pong:x"
-        assert records["getLog"][0]["outcome"]["details"]["filename"] == "diagnostics.zip"
-        assert records["getInstalledCertificates"][0]["outcome"]["details"]["certificates"] == [HASH]
+        assert records["getLocalListVersion"][0]["outcome"]["version"] == 3
+        assert records["dataTransfer"][0]["outcome"]["data"] == "pong:x"
+        assert records["getLog"][0]["outcome"]["filename"] == "diagnostics.zip"
+        # One GetInstalledCertificateIds per kind 1.6 knows; each hash shown with its kind.
+        certificates = records["getInstalledCertificates"][0]["outcome"]["certificates"]
+        assert certificates == [{"kind": "CSMSRootCertificate", "hash": HASH}]
         assert "NotSupported" in records["cancelReservation"][0]["error"]
         # Firmware and log progress appear on the command they follow.
         fw = await follow_ups(server, records["updateFirmware"][0]["id"], 2)
@@ -435,16 +440,16 @@ def test_every_command_on_ocpp201(server):
         start = [r for a, r in st.cp.received if a == "RequestStartTransaction"][0]
         assert start["id_token"] == {"id_token": "GOOD", "type": "Central"}
         assert start["charging_profile"]["charging_profile_purpose"] == "TxProfile"
-        assert records["remoteStart"][0]["outcome"]["details"]["transactionId"] == "T-77"
+        assert records["remoteStart"][0]["outcome"]["transactionId"] == "T-77"
         assert records["remoteStart"][0]["command"]["remoteStartId"] == start["remote_start_id"]
         assert records["triggerMessage"][0]["outcome"]["reason"] == "NotEnabled: by config"
-        got = records["getVariables"][0]["outcome"]["details"]["variables"]
+        got = records["getVariables"][0]["outcome"]["variables"]
         assert [(v["variable"], v["status"]) for v in got] == [("HeartbeatInterval", "Accepted"), ("Nope", "UnknownVariable")]
         assert got[0]["value"] == "300" and got[0]["component"] == "OCPPCommCtrlr"
-        assert records["getLocalListVersion"][0]["outcome"]["details"]["version"] == 7
-        status = records["getTransactionStatus"][0]["outcome"]["details"]
-        assert status == {"ongoing": True, "messagesInQueue": False}
-        assert records["getInstalledCertificates"][0]["outcome"]["details"]["certificates"][0]["certificateType"] == "CSMSRootCertificate"
+        assert records["getLocalListVersion"][0]["outcome"]["version"] == 7
+        status = records["getTransactionStatus"][0]["outcome"]
+        assert status == {"type": "getTransactionStatus", "ongoing": True, "messagesInQueue": False}
+        assert records["getInstalledCertificates"][0]["outcome"]["certificates"][0]["kind"] == "CSMSRootCertificate"
         # What the station sends afterwards lands on the command's record.
         report = await follow_ups(server, records["getBaseReport"][0]["id"], 1)
         assert report[0]["kind"] == "Report"
@@ -524,7 +529,7 @@ def test_command_semantics(server):
             if done["status"] == "answered":
                 break
             await asyncio.sleep(0.05)
-        assert done["outcome"]["details"]["version"] == 7
+        assert done["outcome"]["version"] == 7
 
         # Idempotency-Key: the retry gets the first command, and nothing is sent twice.
         def keyed(body):

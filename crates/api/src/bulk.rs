@@ -156,7 +156,11 @@ pub(crate) async fn show(
                 station_id: c.station_id,
                 command_id: c.id,
                 status: c.status.as_str().to_string(),
-                outcome: c.outcome.map(|o| o.status),
+                outcome: c
+                    .outcome
+                    .as_ref()
+                    .and_then(|o| o.status())
+                    .map(str::to_string),
                 error: c.error,
             }
         })

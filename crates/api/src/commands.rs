@@ -181,93 +181,102 @@ pub(crate) fn respond(record: CommandRecord) -> Response {
     response
 }
 
-macro_rules! command_routes {
-    ($($handler:ident $path:tt $variant:ident $params:ident $summary:tt;)*) => {
-        $(
-            #[utoipa::path(post, path = $path, tag = "commands", summary = $summary,
-                request_body = $params,
-                params(("id" = String, Path, description = "The station's identity"), CommandQuery,
-                    ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255,
-                        description = "Makes a retried request safe: the same request with the same key gets the first one's command; a different request with it is refused (409)")),
-                responses(
-                    (status = 200, body = CommandRecord, description = "The station answered"),
-                    (status = 202, body = CommandRecord, description = "Queued, or still waiting for the answer"),
-                    crate::openapi::CommandErrors))]
-            pub(crate) async fn $handler(
-                State(state): State<ApiState>,
-                Extension(caller): Extension<Caller>,
-                Path(id): Path<String>,
-                Query(q): Query<CommandQuery>,
-                headers: HeaderMap,
-                body: Bytes,
-            ) -> Result<Response, Problem> {
-                let params: $params = parse(&body)?;
-                submit(state, caller, id, q, headers, Command::$variant(params)).await
-            }
-        )*
+/// The route every command takes: `{command}` is its name (`reset`, `getVariables`...) and the
+/// body its parameters. The OpenAPI document has one path per command, made from this one by
+/// [`command_paths`].
+#[utoipa::path(post, path = "/api/v1/stations/{id}/commands/{command}", tag = "commands",
+    request_body = Object,
+    params(("id" = String, Path, description = "The station's identity"),
+        ("command" = String, Path, description = "The command's name"), CommandQuery,
+        ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255,
+            description = "Makes a retried request safe: the same request with the same key gets the first one's command; a different request with it is refused (409)")),
+    responses(
+        (status = 200, body = CommandRecord, description = "The station answered"),
+        (status = 202, body = CommandRecord, description = "Queued, or still waiting for the answer"),
+        crate::openapi::CommandErrors))]
+pub(crate) async fn command(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path((id, name)): Path<(String, String)>,
+    Query(q): Query<CommandQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let command = parse_command(&name, &body)?;
+    submit(state, caller, id, q, headers, command).await
+}
 
-        /// The command routes, under `/api/v1`.
-        pub(crate) fn routes() -> Router<ApiState> {
-            Router::new()
-                $(.route(&$path["/api/v1".len()..], post($handler)))*
+/// The command a route's name and body make.
+fn parse_command(name: &str, body: &Bytes) -> Result<Command, Problem> {
+    if !Command::NAMES.contains(&name) {
+        return Err(Problem::not_found(format!("no command `{name}`")));
+    }
+    let mut params: serde_json::Map<String, serde_json::Value> = parse(body)?;
+    if params.contains_key("type") {
+        return Err(Problem::bad_request(
+            "invalid JSON body: unknown field `type`",
+        ));
+    }
+    params.insert("type".into(), serde_json::Value::String(name.to_string()));
+    serde_json::from_value(serde_json::Value::Object(params))
+        .map_err(|e| Problem::bad_request(format!("invalid JSON body: {e}")))
+}
+
+/// The command routes, under `/api/v1`.
+pub(crate) fn routes() -> Router<ApiState> {
+    Router::new().route("/stations/{id}/commands/{command}", post(command))
+}
+
+macro_rules! command_docs {
+    ($($variant:ident($request:ty => $outcome:ty) $name:literal $summary:literal;)*) => {
+        /// The document's command paths: one per command, each the generic route with that
+        /// command's summary and body.
+        pub(crate) fn command_paths(doc: &mut utoipa::openapi::OpenApi) {
+            let template = "/api/v1/stations/{id}/commands/{command}";
+            let Some(item) = doc.paths.paths.remove(template) else {
+                return;
+            };
+            $(add_command::<$request>(doc, &item, $name, $summary);)*
         }
-
-        /// The command paths, for the OpenAPI document.
-        #[derive(utoipa::OpenApi)]
-        #[openapi(paths($($handler),*))]
-        pub(crate) struct CommandPaths;
     };
 }
 
-command_routes! {
-    remote_start "/api/v1/stations/{id}/commands/remoteStart" RemoteStart RemoteStart
-        "Start a transaction (1.6 RemoteStartTransaction, 2.0.1 RequestStartTransaction)";
-    remote_stop "/api/v1/stations/{id}/commands/remoteStop" RemoteStop RemoteStop
-        "Stop a transaction (1.6 RemoteStopTransaction, 2.0.1 RequestStopTransaction)";
-    reset "/api/v1/stations/{id}/commands/reset" Reset Reset
-        "Reset the station or an EVSE (Reset; 1.6 Hard/Soft)";
-    unlock_connector "/api/v1/stations/{id}/commands/unlockConnector" UnlockConnector UnlockConnector
-        "Unlock a connector (UnlockConnector)";
-    change_availability "/api/v1/stations/{id}/commands/changeAvailability" ChangeAvailability ChangeAvailability
-        "Make the station, an EVSE or a connector operative or inoperative (ChangeAvailability)";
-    trigger_message "/api/v1/stations/{id}/commands/triggerMessage" TriggerMessage TriggerMessage
-        "Ask for a message now (TriggerMessage; 1.6 ExtendedTriggerMessage)";
-    get_variables "/api/v1/stations/{id}/commands/getVariables" GetVariables GetVariables
-        "Read configuration (1.6 GetConfiguration, 2.0.1 GetVariables)";
-    set_variables "/api/v1/stations/{id}/commands/setVariables" SetVariables SetVariables
-        "Change configuration (1.6 ChangeConfiguration per key, 2.0.1 SetVariables)";
-    get_base_report "/api/v1/stations/{id}/commands/getBaseReport" GetBaseReport GetBaseReport
-        "Ask for a device model report (2.0.1 GetBaseReport; 1.6 GetConfiguration of every key)";
-    get_report "/api/v1/stations/{id}/commands/getReport" GetReport GetReport
-        "Ask for a report of chosen components (2.0.1 GetReport)";
-    clear_cache "/api/v1/stations/{id}/commands/clearCache" ClearCache Empty
-        "Clear the authorization cache (ClearCache)";
-    send_local_list "/api/v1/stations/{id}/commands/sendLocalList" SendLocalList SendLocalList
-        "Send the local authorization list (SendLocalList)";
-    get_local_list_version "/api/v1/stations/{id}/commands/getLocalListVersion" GetLocalListVersion Empty
-        "Ask the local list's version (GetLocalListVersion)";
-    reserve_now "/api/v1/stations/{id}/commands/reserveNow" ReserveNow ReserveNow
-        "Reserve an EVSE (ReserveNow)";
-    cancel_reservation "/api/v1/stations/{id}/commands/cancelReservation" CancelReservation CancelReservation
-        "Cancel a reservation (CancelReservation)";
-    update_firmware "/api/v1/stations/{id}/commands/updateFirmware" UpdateFirmware UpdateFirmware
-        "Update the firmware (UpdateFirmware; 1.6 SignedUpdateFirmware when signed)";
-    get_log "/api/v1/stations/{id}/commands/getLog" GetLog GetLog
-        "Upload a log (GetLog; 1.6 GetDiagnostics for the diagnostics log)";
-    get_transaction_status "/api/v1/stations/{id}/commands/getTransactionStatus" GetTransactionStatus GetTransactionStatus
-        "Ask about a transaction's queued messages (2.0.1 GetTransactionStatus)";
-    customer_information "/api/v1/stations/{id}/commands/customerInformation" CustomerInformation CustomerInformation
-        "Ask for or clear a customer's data (2.0.1 CustomerInformation)";
-    data_transfer "/api/v1/stations/{id}/commands/dataTransfer" DataTransfer DataTransfer
-        "Vendor-specific data (DataTransfer)";
-    install_certificate "/api/v1/stations/{id}/commands/installCertificate" InstallCertificate InstallCertificate
-        "Install a root certificate (InstallCertificate)";
-    get_installed_certificates "/api/v1/stations/{id}/commands/getInstalledCertificates" GetInstalledCertificates GetInstalledCertificates
-        "List installed certificates (GetInstalledCertificateIds)";
-    delete_certificate "/api/v1/stations/{id}/commands/deleteCertificate" DeleteCertificate DeleteCertificate
-        "Delete a certificate (DeleteCertificate)";
-    set_network_profile "/api/v1/stations/{id}/commands/setNetworkProfile" SetNetworkProfile SetNetworkProfile
-        "Set a network connection profile (2.0.1 SetNetworkProfile)";
+arus_domain::for_each_command!(command_docs);
+
+/// Adds one command's path, made from the generic route's, and its body's schemas.
+fn add_command<R: utoipa::ToSchema>(
+    doc: &mut utoipa::openapi::OpenApi,
+    item: &utoipa::openapi::PathItem,
+    name: &str,
+    summary: &str,
+) {
+    use utoipa::openapi::{Content, Ref, Required, request_body::RequestBodyBuilder};
+    let mut item = item.clone();
+    if let Some(op) = item.post.as_mut() {
+        op.summary = Some(summary.to_string());
+        op.operation_id = Some(name.to_string());
+        if let Some(params) = op.parameters.as_mut() {
+            params.retain(|p| !matches!(p, utoipa::openapi::RefOr::T(p) if p.name == "command"));
+        }
+        let body = Content::new(Some(Ref::from_schema_name(R::name())));
+        op.request_body = Some(
+            RequestBodyBuilder::new()
+                .content("application/json", body)
+                .required(Some(Required::True))
+                .build()
+                .into(),
+        );
+    }
+    doc.paths
+        .paths
+        .insert(format!("/api/v1/stations/{{id}}/commands/{name}"), item);
+    let components = doc.components.get_or_insert_with(Default::default);
+    components
+        .schemas
+        .insert(R::name().to_string(), R::schema());
+    let mut nested = Vec::new();
+    R::schemas(&mut nested);
+    components.schemas.extend(nested);
 }
 
 /// Filters of the command list.

@@ -691,8 +691,16 @@ fn command_summary(c: &Client, v: &Value) -> anyhow::Result<()> {
     if let Some(r) = v.pointer("/outcome/reason").and_then(Value::as_str) {
         println!("reason: {r}");
     }
-    if let Some(d) = v.pointer("/outcome/details").filter(|d| !d.is_null()) {
-        println!("{}", serde_json::to_string_pretty(d)?);
+    // What else the answer said (variables, a list version, certificates...).
+    if let Some(outcome) = v.get("outcome").and_then(Value::as_object) {
+        let rest: serde_json::Map<String, Value> = outcome
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "type" | "status" | "reason"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if !rest.is_empty() {
+            println!("{}", serde_json::to_string_pretty(&rest)?);
+        }
     }
     if let Some(e) = v["error"].as_str() {
         println!("error: {e}");

@@ -22,7 +22,7 @@ use chrono::Utc;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::Time;
-use crate::commands::{Command, CommandRecord, CommandStatus, SendError};
+use crate::commands::{Command, CommandRecord, CommandStatus, Outcome, SendError};
 use crate::events::{Event, EventBus};
 use crate::link::StationLink;
 use crate::store::{RecordKind, RecordQuery, Store, StoreError, StoredRecord, Write};
@@ -284,7 +284,11 @@ impl Commander {
             command_id: r.id.clone(),
             command: r.command.name().to_string(),
             status: r.status.as_str().to_string(),
-            outcome: r.outcome.as_ref().map(|o| o.status.clone()),
+            outcome: r
+                .outcome
+                .as_ref()
+                .and_then(Outcome::status)
+                .map(str::to_string),
         });
     }
 
@@ -351,12 +355,15 @@ impl Commander {
                 tracing::info!(station = %record.station_id, command = record.command.name(), error = %e, "command not carried out");
                 if matches!(
                     e,
-                    SendError::NotConnected | SendError::Unsupported(_) | SendError::Invalid(_)
+                    SendError::NotConnected
+                        | SendError::Unsupported(_)
+                        | SendError::Invalid(_)
+                        | SendError::InvalidRequest(_)
                 ) {
                     record.sent_at = None;
                 }
                 record.status = e.status();
-                record.error = Some(e.to_string());
+                record.error = Some(e.explained());
                 record.finished_at = Some(now);
             }
         }

@@ -1,12 +1,35 @@
-//! What the CSMS asks of stations: the version-neutral commands (remote start and stop, reset,
-//! unlock, availability, trigger, configuration and the device model, the local list,
-//! reservations, firmware, logs, transaction status, customer information, data transfer,
-//! certificates, network profiles) and the record each one leaves.
+//! What the CSMS asks of stations: the version-neutral commands, organised by the functional
+//! blocks of OCPP 2.0.1 (part 2), each with its typed outcome, and the record each one leaves.
 //!
-//! A [`Command`] names one concept once; the gateway maps it to the version the station speaks
-//! (a 1.6 ChangeConfiguration per variable, a 2.0.1 SetVariables for all of them) and maps the
-//! answer back to an [`Outcome`]. A command that the station's version cannot express fails
-//! with [`SendError::Unsupported`] before anything is sent.
+//! # Layout
+//!
+//! | block | module | commands |
+//! |---|---|---|
+//! | B Provisioning | [`provisioning`] | reset, getVariables, setVariables, getBaseReport, getReport, setNetworkProfile |
+//! | C Authorization | [`authorization`] | clearCache |
+//! | D Local authorization list | [`local_list`] | sendLocalList, getLocalListVersion |
+//! | E Transactions | [`transactions`] | getTransactionStatus |
+//! | F Remote control | [`remote_control`] | remoteStart, remoteStop, unlockConnector, triggerMessage |
+//! | G Availability | [`availability`] | changeAvailability |
+//! | H Reservation | [`reservation`] | reserveNow, cancelReservation |
+//! | K Smart charging | [`smart_charging`] | (the charging profile a remote start carries) |
+//! | L Firmware management | [`firmware`] | updateFirmware |
+//! | M ISO 15118 certificate management | [`certificates`] | installCertificate, getInstalledCertificates, deleteCertificate |
+//! | N Diagnostics | [`diagnostics`] | getLog, customerInformation |
+//! | P Data transfer | [`data_transfer`] | dataTransfer |
+//!
+//! Each command is a request type (its parameters, in the API's camelCase JSON) that implements
+//! [`Spec`] (what it is called, which later notices follow it, what it fills in, what no schema
+//! can check, what its answer confirms of the device model) and an outcome type: what the
+//! station answered, in the same shape whichever version it speaks. [`for_each_command!`] lists
+//! them once; [`Command`] and [`Outcome`] are generated from that list, and so are the
+//! gateway's dispatch (which maps each command to each OCPP version's messages) and the API's
+//! routes. Adding a command is its request and outcome in its block's module, one line in the
+//! list, and its mapping in the gateway's module of the same block: the compiler refuses a
+//! command that lacks any of them.
+//!
+//! Enumerations of OCPP concepts are spelled as the specification writes them (2.0.1's
+//! spelling is canonical; where 1.6 spells a value otherwise, that spelling is accepted too).
 //!
 //! The service that sends commands, keeps their records and queues them for stations that are
 //! offline is [`crate::commander::Commander`].
@@ -15,309 +38,314 @@
 //!
 //! - Every command submitted leaves a [`CommandRecord`], whatever happens to it; a record only
 //!   moves forward (`Queued` → `Pending` → one final status).
+//! - An [`Outcome`] is the variant of its command: the gateway builds it from the answer's
+//!   generated type, never from JSON.
 //! - Values that later go on the wire are checked by the gateway against the OCPP schema before
-//!   sending; what the domain checks here is what no schema can (a command with nothing to do).
+//!   sending; what the domain checks here ([`Spec::check`]) is what no schema can.
+
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::Time;
+use crate::device_model::DeviceVariable;
+use crate::notices::NoticeKind;
 
-/// A command for a station.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "camelCase")]
-pub enum Command {
-    /// Start a transaction (1.6 RemoteStartTransaction, 2.0.1 RequestStartTransaction).
-    RemoteStart(RemoteStart),
-    /// Stop a transaction (1.6 RemoteStopTransaction, 2.0.1 RequestStopTransaction).
-    RemoteStop(RemoteStop),
-    /// Reset the station or an EVSE (Reset).
-    Reset(Reset),
-    /// Unlock a connector (UnlockConnector).
-    UnlockConnector(UnlockConnector),
-    /// Make the station, an EVSE or a connector operative or inoperative (ChangeAvailability).
-    ChangeAvailability(ChangeAvailability),
-    /// Ask the station to send a message now (TriggerMessage; 1.6 ExtendedTriggerMessage for
-    /// the security whitepaper's messages).
-    TriggerMessage(TriggerMessage),
-    /// Read configuration variables (1.6 GetConfiguration, 2.0.1 GetVariables).
-    GetVariables(GetVariables),
-    /// Change configuration variables (1.6 ChangeConfiguration per variable, 2.0.1
-    /// SetVariables).
-    SetVariables(SetVariables),
-    /// Ask for a device model report (2.0.1 GetBaseReport; 1.6 GetConfiguration of all keys).
-    GetBaseReport(GetBaseReport),
-    /// Ask for a report of chosen components and variables (2.0.1 GetReport).
-    GetReport(GetReport),
-    /// Clear the authorization cache (ClearCache).
-    ClearCache(Empty),
-    /// Send the local authorization list (SendLocalList).
-    SendLocalList(SendLocalList),
-    /// Ask the local list's version (GetLocalListVersion).
-    GetLocalListVersion(Empty),
-    /// Reserve an EVSE, or any (ReserveNow).
-    ReserveNow(ReserveNow),
-    /// Cancel a reservation (CancelReservation).
-    CancelReservation(CancelReservation),
-    /// Update the firmware (1.6 UpdateFirmware or, with a signature, SignedUpdateFirmware;
-    /// 2.0.1 UpdateFirmware).
-    UpdateFirmware(UpdateFirmware),
-    /// Upload a log (1.6 GetDiagnostics for the diagnostics log, GetLog for the security log;
-    /// 2.0.1 GetLog).
-    GetLog(GetLog),
-    /// Ask about a transaction's messages (2.0.1 GetTransactionStatus).
-    GetTransactionStatus(GetTransactionStatus),
-    /// Ask for, or clear, what the station keeps about a customer (2.0.1
-    /// CustomerInformation).
-    CustomerInformation(CustomerInformation),
-    /// Vendor-specific data (DataTransfer).
-    DataTransfer(DataTransfer),
-    /// Install a root certificate (InstallCertificate).
-    InstallCertificate(InstallCertificate),
-    /// List the installed certificates (GetInstalledCertificateIds).
-    GetInstalledCertificates(GetInstalledCertificates),
-    /// Delete an installed certificate (DeleteCertificate).
-    DeleteCertificate(DeleteCertificate),
-    /// Set a network connection profile (2.0.1 SetNetworkProfile).
-    SetNetworkProfile(SetNetworkProfile),
+pub mod authorization;
+pub mod availability;
+pub mod certificates;
+pub mod data_transfer;
+pub mod diagnostics;
+pub mod firmware;
+pub mod local_list;
+pub mod provisioning;
+pub mod remote_control;
+pub mod reservation;
+pub mod smart_charging;
+pub mod transactions;
+
+pub use authorization::*;
+pub use availability::*;
+pub use certificates::*;
+pub use data_transfer::*;
+pub use diagnostics::*;
+pub use firmware::*;
+pub use local_list::*;
+pub use provisioning::*;
+pub use remote_control::*;
+pub use reservation::*;
+pub use smart_charging::*;
+pub use transactions::*;
+
+/// Calls `$callback!` with every command, one line each:
+/// `Variant(request type => outcome type) "apiName" "summary";`.
+///
+/// This is the one registration of a command. [`Command`] and [`Outcome`] are generated from
+/// it here; the gateway generates its dispatch from it and the API its routes and OpenAPI
+/// paths.
+#[macro_export]
+macro_rules! for_each_command {
+    ($callback:ident) => {
+        $callback! {
+            RemoteStart($crate::commands::RemoteStart => $crate::commands::RemoteStartOutcome) "remoteStart"
+                "Start a transaction (F01/F02; 1.6 RemoteStartTransaction, 2.0.1 RequestStartTransaction)";
+            RemoteStop($crate::commands::RemoteStop => $crate::commands::RemoteStopOutcome) "remoteStop"
+                "Stop a transaction (F03; 1.6 RemoteStopTransaction, 2.0.1 RequestStopTransaction)";
+            Reset($crate::commands::Reset => $crate::commands::ResetOutcome) "reset"
+                "Reset the station or an EVSE (B11/B12 Reset; 1.6 Hard/Soft)";
+            UnlockConnector($crate::commands::UnlockConnector => $crate::commands::UnlockConnectorOutcome) "unlockConnector"
+                "Unlock a connector (F05 UnlockConnector)";
+            ChangeAvailability($crate::commands::ChangeAvailability => $crate::commands::ChangeAvailabilityOutcome) "changeAvailability"
+                "Make the station, an EVSE or a connector operative or inoperative (G03/G04 ChangeAvailability)";
+            TriggerMessage($crate::commands::TriggerMessage => $crate::commands::TriggerMessageOutcome) "triggerMessage"
+                "Ask for a message now (F06 TriggerMessage; 1.6 ExtendedTriggerMessage)";
+            GetVariables($crate::commands::GetVariables => $crate::commands::GetVariablesOutcome) "getVariables"
+                "Read configuration (B06; 1.6 GetConfiguration, 2.0.1 GetVariables)";
+            SetVariables($crate::commands::SetVariables => $crate::commands::SetVariablesOutcome) "setVariables"
+                "Change configuration (B05; 1.6 ChangeConfiguration per key, 2.0.1 SetVariables)";
+            GetBaseReport($crate::commands::GetBaseReport => $crate::commands::ReportOutcome) "getBaseReport"
+                "Ask for a device model report (B07; 2.0.1 GetBaseReport; 1.6 GetConfiguration of every key)";
+            GetReport($crate::commands::GetReport => $crate::commands::ReportOutcome) "getReport"
+                "Ask for a report of chosen components (B08; 2.0.1 GetReport)";
+            ClearCache($crate::commands::ClearCache => $crate::commands::ClearCacheOutcome) "clearCache"
+                "Clear the authorization cache (C11 ClearCache)";
+            SendLocalList($crate::commands::SendLocalList => $crate::commands::SendLocalListOutcome) "sendLocalList"
+                "Send the local authorization list (D01 SendLocalList)";
+            GetLocalListVersion($crate::commands::GetLocalListVersion => $crate::commands::GetLocalListVersionOutcome) "getLocalListVersion"
+                "Ask the local list's version (D02 GetLocalListVersion)";
+            ReserveNow($crate::commands::ReserveNow => $crate::commands::ReserveNowOutcome) "reserveNow"
+                "Reserve an EVSE (H01 ReserveNow)";
+            CancelReservation($crate::commands::CancelReservation => $crate::commands::CancelReservationOutcome) "cancelReservation"
+                "Cancel a reservation (H02 CancelReservation)";
+            UpdateFirmware($crate::commands::UpdateFirmware => $crate::commands::UpdateFirmwareOutcome) "updateFirmware"
+                "Update the firmware (L01 UpdateFirmware; 1.6 SignedUpdateFirmware when signed)";
+            GetLog($crate::commands::GetLog => $crate::commands::GetLogOutcome) "getLog"
+                "Upload a log (N01 GetLog; 1.6 GetDiagnostics for the diagnostics log)";
+            GetTransactionStatus($crate::commands::GetTransactionStatus => $crate::commands::GetTransactionStatusOutcome) "getTransactionStatus"
+                "Ask about a transaction's queued messages (E14; 2.0.1 GetTransactionStatus)";
+            CustomerInformation($crate::commands::CustomerInformation => $crate::commands::CustomerInformationOutcome) "customerInformation"
+                "Ask for or clear a customer's data (N09/N10; 2.0.1 CustomerInformation)";
+            DataTransfer($crate::commands::DataTransfer => $crate::commands::DataTransferOutcome) "dataTransfer"
+                "Vendor-specific data (P01 DataTransfer)";
+            InstallCertificate($crate::commands::InstallCertificate => $crate::commands::InstallCertificateOutcome) "installCertificate"
+                "Install a root certificate (M05 InstallCertificate)";
+            GetInstalledCertificates($crate::commands::GetInstalledCertificates => $crate::commands::GetInstalledCertificatesOutcome) "getInstalledCertificates"
+                "List installed certificates (M03 GetInstalledCertificateIds)";
+            DeleteCertificate($crate::commands::DeleteCertificate => $crate::commands::DeleteCertificateOutcome) "deleteCertificate"
+                "Delete a certificate (M04 DeleteCertificate)";
+            SetNetworkProfile($crate::commands::SetNetworkProfile => $crate::commands::SetNetworkProfileOutcome) "setNetworkProfile"
+                "Set a network connection profile (B09; 2.0.1 SetNetworkProfile)";
+        }
+    };
 }
 
-impl Command {
-    /// The command's name in the API (`reset`, `remoteStart`...).
-    pub fn name(&self) -> &'static str {
-        match self {
-            Command::RemoteStart(_) => "remoteStart",
-            Command::RemoteStop(_) => "remoteStop",
-            Command::Reset(_) => "reset",
-            Command::UnlockConnector(_) => "unlockConnector",
-            Command::ChangeAvailability(_) => "changeAvailability",
-            Command::TriggerMessage(_) => "triggerMessage",
-            Command::GetVariables(_) => "getVariables",
-            Command::SetVariables(_) => "setVariables",
-            Command::GetBaseReport(_) => "getBaseReport",
-            Command::GetReport(_) => "getReport",
-            Command::ClearCache(_) => "clearCache",
-            Command::SendLocalList(_) => "sendLocalList",
-            Command::GetLocalListVersion(_) => "getLocalListVersion",
-            Command::ReserveNow(_) => "reserveNow",
-            Command::CancelReservation(_) => "cancelReservation",
-            Command::UpdateFirmware(_) => "updateFirmware",
-            Command::GetLog(_) => "getLog",
-            Command::GetTransactionStatus(_) => "getTransactionStatus",
-            Command::CustomerInformation(_) => "customerInformation",
-            Command::DataTransfer(_) => "dataTransfer",
-            Command::InstallCertificate(_) => "installCertificate",
-            Command::GetInstalledCertificates(_) => "getInstalledCertificates",
-            Command::DeleteCertificate(_) => "deleteCertificate",
-            Command::SetNetworkProfile(_) => "setNetworkProfile",
-        }
-    }
+/// What a command is, besides its parameters. Every request type implements it; the defaults
+/// fit a command that is answered once and leaves nothing behind.
+pub trait Spec {
+    /// What the station answers, in version-neutral terms.
+    type Outcome: Answer;
 
-    /// The id under which the station's later notifications about this command arrive
-    /// (firmware, log, report and customer information request ids; reservation ids), and
-    /// the kind of those notifications.
-    pub fn follow_up(&self) -> Option<(crate::notices::NoticeKind, Option<i64>)> {
-        use crate::notices::NoticeKind as K;
-        match self {
-            Command::UpdateFirmware(c) => Some((K::FirmwareStatus, c.request_id)),
-            Command::GetLog(c) => Some((K::LogStatus, c.request_id)),
-            Command::GetBaseReport(c) => Some((K::Report, c.request_id)),
-            Command::GetReport(c) => Some((K::Report, c.request_id)),
-            Command::CustomerInformation(c) => Some((K::CustomerInformation, c.request_id)),
-            Command::ReserveNow(c) => Some((K::ReservationStatus, Some(c.reservation_id))),
-            _ => None,
-        }
+    /// The kind of the station's later notices about this command, and the id they carry
+    /// (firmware, log, report and customer information request ids; reservation ids).
+    fn follow_up(&self) -> Option<(NoticeKind, Option<i64>)> {
+        None
     }
 
     /// Fills in what the caller may leave out and the station needs (request ids), so that the
     /// record holds the values that went out.
-    pub fn complete(&mut self, next_id: impl FnOnce() -> i64) {
-        match self {
-            Command::RemoteStart(c) if c.remote_start_id.is_none() => {
-                c.remote_start_id = Some(next_id());
-            }
-            Command::UpdateFirmware(c) if c.request_id.is_none() => c.request_id = Some(next_id()),
-            Command::GetLog(c) if c.request_id.is_none() => c.request_id = Some(next_id()),
-            Command::GetBaseReport(c) if c.request_id.is_none() => c.request_id = Some(next_id()),
-            Command::GetReport(c) if c.request_id.is_none() => c.request_id = Some(next_id()),
-            Command::CustomerInformation(c) if c.request_id.is_none() => {
-                c.request_id = Some(next_id());
-            }
-            _ => {}
-        }
+    fn complete(&mut self, _next_id: &mut dyn FnMut() -> i64) {}
+
+    /// What is wrong with the command that no schema catches, if anything.
+    fn check(&self) -> Result<(), String> {
+        Ok(())
     }
 
-    /// The command as it may be shown: values of secret variables (see
-    /// [`crate::device_model::is_secret`]) replaced by `********`.
-    pub fn redacted(&self) -> Command {
-        let mut c = self.clone();
-        if let Command::SetVariables(s) = &mut c {
-            for v in &mut s.variables {
-                if crate::device_model::is_secret(&v.component, &v.variable) {
-                    v.value = "********".into();
+    /// Replaces values that must not be shown (secrets) by `********`.
+    fn redact(&mut self) {}
+
+    /// The device model variables the answer confirms (values read or set).
+    fn confirms(&self, _outcome: &Self::Outcome) -> Vec<DeviceVariable> {
+        Vec::new()
+    }
+}
+
+/// What every outcome says.
+pub trait Answer {
+    /// The status the station answered, as OCPP spells it; `None` for answers that have none
+    /// (a list version, a transaction status, variables read).
+    fn status(&self) -> Option<&'static str>;
+}
+
+/// Defines an enumeration of OCPP values, spelled as the specification writes them, with
+/// `as_str`. Values 1.6 spells otherwise carry a `#[serde(alias = "…")]`.
+macro_rules! ocpp_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident),* $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        #[allow(non_camel_case_types, clippy::upper_case_acronyms, missing_docs)]
+        pub enum $name {
+            $($(#[$vm])* $variant,)*
+        }
+
+        impl $name {
+            /// The value as the specification spells it.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => stringify!($variant),)*
                 }
             }
         }
-        c
-    }
+    };
+}
+pub(crate) use ocpp_enum;
 
-    /// What is wrong with the command that no schema catches, if anything.
-    pub fn check(&self) -> Result<(), String> {
-        match self {
-            Command::SetVariables(c) if c.variables.is_empty() => {
-                Err("`variables` must name at least one variable".into())
-            }
-            Command::CustomerInformation(c)
-                if c.customer_identifier.is_none() && c.id_token.is_none() && c.certificate.is_none() =>
-            {
-                Err("name the customer: `customerIdentifier`, `idToken` or `certificate` (N09.FR.09)".into())
-            }
-            Command::CustomerInformation(c) if !c.report && !c.clear => {
-                Err("`report` or `clear` (or both) must be true".into())
-            }
-            Command::UpdateFirmware(c) if c.signature.is_some() != c.signing_certificate.is_some() => {
-                Err("`signature` and `signingCertificate` go together".into())
-            }
-            _ => Ok(()),
+/// Defines an outcome that is a status and the station's reason for it.
+macro_rules! status_outcome {
+    ($(#[$m:meta])* $name:ident($status:ty)) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        pub struct $name {
+            /// What the station answered.
+            pub status: $status,
+            /// The reason it gave, if any (2.0.1 statusInfo: `reasonCode`, then
+            /// `additionalInfo`).
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub reason: Option<String>,
         }
+
+        impl $crate::commands::Answer for $name {
+            fn status(&self) -> Option<&'static str> {
+                Some(self.status.as_str())
+            }
+        }
+    };
+}
+pub(crate) use status_outcome;
+
+macro_rules! define_commands {
+    ($($variant:ident($request:ty => $outcome:ty) $name:literal $summary:literal;)*) => {
+        /// A command for a station: its `type` (the API's name) and its parameters.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "type", rename_all = "camelCase")]
+        pub enum Command {
+            $(#[doc = $summary] $variant($request),)*
+        }
+
+        /// What a station answered to a command, tagged with the command's `type`.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "type", rename_all = "camelCase")]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        pub enum Outcome {
+            $(#[doc = $summary] $variant($outcome),)*
+        }
+
+        impl Command {
+            /// Every command's name in the API, in the order of the list.
+            pub const NAMES: &'static [&'static str] = &[$($name),*];
+
+            /// The command's name in the API (`reset`, `remoteStart`...).
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $(Command::$variant(_) => $name,)*
+                }
+            }
+
+            /// See [`Spec::follow_up`].
+            pub fn follow_up(&self) -> Option<(NoticeKind, Option<i64>)> {
+                match self {
+                    $(Command::$variant(c) => Spec::follow_up(c),)*
+                }
+            }
+
+            /// See [`Spec::complete`].
+            pub fn complete(&mut self, mut next_id: impl FnMut() -> i64) {
+                match self {
+                    $(Command::$variant(c) => Spec::complete(c, &mut next_id),)*
+                }
+            }
+
+            /// See [`Spec::check`].
+            pub fn check(&self) -> Result<(), String> {
+                match self {
+                    $(Command::$variant(c) => Spec::check(c),)*
+                }
+            }
+
+            /// The command as it may be shown: see [`Spec::redact`].
+            pub fn redacted(&self) -> Command {
+                let mut c = self.clone();
+                match &mut c {
+                    $(Command::$variant(c) => Spec::redact(c),)*
+                }
+                c
+            }
+
+            /// The device model variables an outcome of this command confirms.
+            pub fn confirmed(&self, outcome: &Outcome) -> Vec<DeviceVariable> {
+                match (self, outcome) {
+                    $((Command::$variant(c), Outcome::$variant(o)) => Spec::confirms(c, o),)*
+                    _ => Vec::new(),
+                }
+            }
+        }
+
+        impl Outcome {
+            /// The status the station answered, if its answer has one.
+            pub fn status(&self) -> Option<&'static str> {
+                match self {
+                    $(Outcome::$variant(o) => Answer::status(o),)*
+                }
+            }
+        }
+    };
+}
+
+for_each_command!(define_commands);
+
+/// The reason in a 2.0.1 statusInfo: its `reasonCode`, then its `additionalInfo`.
+pub fn reason(code: &str, more: Option<&str>) -> String {
+    match more {
+        Some(more) => format!("{code}: {more}"),
+        None => code.to_string(),
     }
 }
 
-/// A command without parameters.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct Empty {}
-
-/// Parameters of a remote start.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct RemoteStart {
-    /// The EVSE (1.6: the connector); without it the station chooses.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub evse_id: Option<u32>,
-    /// The id token to start for.
-    pub id_token: String,
-    /// Its type in 2.0.1 terms (default `Central`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id_token_type: Option<String>,
-    /// 2.0.1 remoteStartId; assigned by Arus when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub remote_start_id: Option<i64>,
-    /// A charging profile for the transaction (purpose `TxProfile`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub charging_profile: Option<ChargingProfile>,
+ocpp_enum! {
+    /// An id token's type (2.0.1 IdTokenEnumType; 1.6 tokens have none).
+    IdTokenType {
+        Central, eMAID, ISO14443, ISO15693, KeyCode, Local, MacAddress, NoAuthorization,
+    }
 }
 
-/// Parameters of a remote stop.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct RemoteStop {
-    /// The transaction, as the station knows it (a number in 1.6).
-    pub transaction_id: String,
+ocpp_enum! {
+    /// An id token's authorization status (2.0.1 AuthorizationStatusEnumType; 1.6
+    /// AuthorizationStatus has the first five).
+    AuthorizationStatus {
+        Accepted, Blocked, ConcurrentTx, Expired, Invalid, NoCredit, NotAllowedTypeEVSE,
+        NotAtThisLocation, NotAtThisTime, Unknown,
+    }
 }
 
-/// When a reset happens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub enum ResetKind {
-    /// Now, stopping transactions (1.6 Hard).
-    Immediate,
-    /// Once no transaction runs (1.6 Soft).
-    OnIdle,
+ocpp_enum! {
+    /// A variable's attribute (2.0.1 AttributeEnumType).
+    AttributeType { Actual, Target, MinSet, MaxSet }
 }
 
-/// Parameters of a reset.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct Reset {
-    /// When.
-    pub kind: ResetKind,
-    /// Only this EVSE (2.0.1 only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub evse_id: Option<u32>,
+ocpp_enum! {
+    /// Whether a variable can be read and written (2.0.1 MutabilityEnumType; 1.6 `readonly`).
+    Mutability { ReadOnly, WriteOnly, ReadWrite }
 }
 
-/// Parameters of an unlock.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct UnlockConnector {
-    /// The EVSE (1.6: the connector).
-    pub evse_id: u32,
-    /// The connector of the EVSE (2.0.1; default 1).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub connector_id: Option<u32>,
-}
-
-/// Parameters of an availability change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct ChangeAvailability {
-    /// Operative (true) or inoperative.
-    pub operative: bool,
-    /// The EVSE; without it, the whole station.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub evse_id: Option<u32>,
-    /// The connector of the EVSE (2.0.1).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub connector_id: Option<u32>,
-}
-
-/// The messages a station can be asked to send.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub enum TriggerKind {
-    /// BootNotification.
-    BootNotification,
-    /// Heartbeat.
-    Heartbeat,
-    /// StatusNotification.
-    StatusNotification,
-    /// MeterValues.
-    MeterValues,
-    /// FirmwareStatusNotification.
-    FirmwareStatusNotification,
-    /// 1.6 DiagnosticsStatusNotification.
-    DiagnosticsStatusNotification,
-    /// LogStatusNotification.
-    LogStatusNotification,
-    /// A new station certificate signing request (1.6 SignChargePointCertificate).
-    SignChargingStationCertificate,
-    /// 2.0.1 SignV2GCertificate.
-    SignV2GCertificate,
-    /// 2.0.1 SignCombinedCertificate.
-    SignCombinedCertificate,
-    /// 2.0.1 TransactionEvent.
-    TransactionEvent,
-    /// 2.0.1 PublishFirmwareStatusNotification.
-    PublishFirmwareStatusNotification,
-}
-
-/// Parameters of a trigger.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct TriggerMessage {
-    /// The message wanted.
-    pub message: TriggerKind,
-    /// The EVSE it is about (1.6: the connector).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub evse_id: Option<u32>,
-    /// The connector of the EVSE (2.0.1).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub connector_id: Option<u32>,
-    /// 1.6: use ExtendedTriggerMessage even for a message plain TriggerMessage has (it is
-    /// used anyway for the security whitepaper's messages).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub extended: bool,
+ocpp_enum! {
+    /// A hash algorithm of certificate hash data (HashAlgorithmEnumType, both versions).
+    HashAlgorithm { SHA256, SHA384, SHA512 }
 }
 
 /// A variable of a component (2.0.1); in 1.6, a configuration key is the variable's name and
-/// the component is ignored.
+/// the component is `""`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -339,471 +367,66 @@ pub struct VariableRef {
     /// The variable's instance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variable_instance: Option<String>,
-    /// `Actual` (default), `Target`, `MinSet` or `MaxSet`.
+    /// The attribute (default `Actual`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attribute: Option<String>,
+    pub attribute: Option<AttributeType>,
 }
 
-/// Parameters of a variable read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct GetVariables {
-    /// The variables; an empty list asks a 1.6 station for every key.
-    #[serde(default)]
-    pub variables: Vec<VariableRef>,
-}
-
-/// A variable and the value to give it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct VariableValue {
-    /// The component's name (2.0.1).
-    #[serde(default)]
-    pub component: String,
-    /// The component's instance.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub component_instance: Option<String>,
-    /// The EVSE of the component.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub evse_id: Option<u32>,
-    /// The connector of the component's EVSE.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub connector_id: Option<u32>,
-    /// The variable's name (1.6: the configuration key).
-    pub variable: String,
-    /// The variable's instance.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub variable_instance: Option<String>,
-    /// `Actual` (default), `Target`, `MinSet` or `MaxSet`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attribute: Option<String>,
-    /// The new value.
-    pub value: String,
-}
-
-impl VariableValue {
-    /// The variable it sets.
-    pub fn reference(&self) -> VariableRef {
+impl VariableRef {
+    /// A 1.6 configuration key.
+    pub fn key(name: &str) -> VariableRef {
         VariableRef {
-            component: self.component.clone(),
-            component_instance: self.component_instance.clone(),
-            evse_id: self.evse_id,
-            connector_id: self.connector_id,
-            variable: self.variable.clone(),
-            variable_instance: self.variable_instance.clone(),
-            attribute: self.attribute.clone(),
+            component: String::new(),
+            component_instance: None,
+            evse_id: None,
+            connector_id: None,
+            variable: name.to_string(),
+            variable_instance: None,
+            attribute: None,
         }
+    }
+
+    /// The attribute, `Actual` when not named.
+    pub fn attribute(&self) -> AttributeType {
+        self.attribute.unwrap_or(AttributeType::Actual)
+    }
+
+    /// Whether two references name the same variable (an absent attribute is `Actual`).
+    pub fn same(&self, other: &VariableRef) -> bool {
+        self.component == other.component
+            && self.component_instance == other.component_instance
+            && self.evse_id == other.evse_id
+            && self.connector_id == other.connector_id
+            && self.variable == other.variable
+            && self.variable_instance == other.variable_instance
+            && self.attribute() == other.attribute()
+    }
+
+    /// A device model variable of this identity, with a value.
+    pub fn with_value(&self, value: Option<String>) -> DeviceVariable {
+        let mut v = DeviceVariable::named(&self.component, &self.variable, value);
+        v.component_instance = self.component_instance.clone();
+        v.evse_id = self.evse_id;
+        v.connector_id = self.connector_id;
+        v.variable_instance = self.variable_instance.clone();
+        v.attribute = self.attribute().as_str().to_string();
+        v
     }
 }
 
-/// Parameters of a variable change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct SetVariables {
-    /// The variables and their values.
-    #[cfg_attr(feature = "openapi", schema(min_items = 1))]
-    pub variables: Vec<VariableValue>,
-}
-
-/// Which base report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub enum ReportBase {
-    /// Every configurable variable.
-    ConfigurationInventory,
-    /// Everything.
-    FullInventory,
-    /// Components and variables that report a problem or availability.
-    SummaryInventory,
-}
-
-/// Parameters of a base report request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct GetBaseReport {
-    /// Which report.
-    pub report: ReportBase,
-    /// The request id the report parts will carry; assigned when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<i64>,
-}
-
-/// Parameters of a report request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct GetReport {
-    /// The request id the report parts will carry; assigned when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<i64>,
-    /// Only components with these criteria (`Active`, `Available`, `Enabled`, `Problem`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub criteria: Vec<String>,
-    /// Only these components and variables (the variable name may be empty for a whole
-    /// component).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub variables: Vec<VariableRef>,
-}
-
-/// An entry of the local authorization list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct LocalListEntry {
-    /// The id token.
-    pub id_token: String,
-    /// Its type in 2.0.1 terms (default `ISO14443`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id_token_type: Option<String>,
-    /// Its status (`Accepted`, `Blocked`...); without it, a differential update removes the
-    /// entry.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
-    /// When it expires.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
-    pub expiry_date: Option<Time>,
-    /// Its group.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub group_id_token: Option<String>,
-}
-
-/// How the local list changes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub enum ListUpdate {
-    /// The list becomes exactly this.
-    Full,
-    /// The entries are added, changed or removed.
-    Differential,
-}
-
-/// Parameters of a local list update.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct SendLocalList {
-    /// The list's new version.
-    pub version: i64,
-    /// Full or differential.
-    pub update: ListUpdate,
-    /// The entries.
-    #[serde(default)]
-    pub entries: Vec<LocalListEntry>,
-}
-
-/// Parameters of a reservation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct ReserveNow {
-    /// The reservation's id.
-    pub reservation_id: i64,
-    /// The EVSE (1.6: the connector; 0 or absent: any).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub evse_id: Option<u32>,
-    /// Until when.
-    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
-    pub expiry: Time,
-    /// For whom.
-    pub id_token: String,
-    /// Its type in 2.0.1 terms (default `ISO14443`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id_token_type: Option<String>,
-    /// Or anyone of this group.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub group_id_token: Option<String>,
-    /// The connector type wanted (2.0.1).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub connector_type: Option<String>,
-}
-
-/// Parameters of a cancellation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct CancelReservation {
-    /// The reservation.
-    pub reservation_id: i64,
-}
-
-/// Parameters of a firmware update.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct UpdateFirmware {
-    /// Where to download it.
-    pub location: String,
-    /// When to download it.
-    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
-    pub retrieve_at: Time,
-    /// When to install it (signed updates).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
-    pub install_at: Option<Time>,
-    /// How often to retry the download.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retries: Option<u32>,
-    /// Seconds between retries.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retry_interval_s: Option<u32>,
-    /// The certificate the firmware was signed with (PEM); makes a 1.6 update a
-    /// SignedUpdateFirmware.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub signing_certificate: Option<String>,
-    /// The firmware's signature (base64).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub signature: Option<String>,
-    /// The request id the status notifications carry; assigned when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<i64>,
-}
-
-/// Which log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub enum LogKind {
-    /// The diagnostics log (1.6 GetDiagnostics).
-    DiagnosticsLog,
-    /// The security log.
-    SecurityLog,
-}
-
-/// Parameters of a log upload.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct GetLog {
-    /// Which log.
-    pub log: LogKind,
-    /// Where to upload it.
-    pub location: String,
-    /// The oldest entry wanted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
-    pub oldest: Option<Time>,
-    /// The latest entry wanted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
-    pub latest: Option<Time>,
-    /// How often to retry the upload.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retries: Option<u32>,
-    /// Seconds between retries.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retry_interval_s: Option<u32>,
-    /// The request id the status notifications carry; assigned when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<i64>,
-}
-
-/// Parameters of a transaction status question.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct GetTransactionStatus {
-    /// The transaction; without it, whether any messages are queued.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transaction_id: Option<String>,
-}
-
-/// A certificate, by the hashes OCPP identifies it with.
+/// A certificate, by the hashes OCPP identifies it with (CertificateHashDataType).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CertificateHash {
-    /// `SHA256`, `SHA384` or `SHA512`.
-    pub hash_algorithm: String,
+    /// The hash algorithm.
+    pub hash_algorithm: HashAlgorithm,
     /// The issuer name's hash, hex.
     pub issuer_name_hash: String,
     /// The issuer key's hash, hex.
     pub issuer_key_hash: String,
     /// The serial number, hex.
     pub serial_number: String,
-}
-
-/// Parameters of a customer information request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct CustomerInformation {
-    /// Send what is kept.
-    pub report: bool,
-    /// Delete what is kept.
-    pub clear: bool,
-    /// The customer, by an identifier.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub customer_identifier: Option<String>,
-    /// Or by id token.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id_token: Option<String>,
-    /// The id token's type (default `ISO14443`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id_token_type: Option<String>,
-    /// Or by certificate.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub certificate: Option<CertificateHash>,
-    /// The request id the notifications carry; assigned when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<i64>,
-}
-
-/// Parameters of a data transfer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct DataTransfer {
-    /// The vendor.
-    pub vendor_id: String,
-    /// The message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message_id: Option<String>,
-    /// The data (1.6 carries a string: anything else is sent as its JSON text).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub data: Option<serde_json::Value>,
-}
-
-/// The kinds of root certificate a station keeps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub enum CertificateKind {
-    /// The CSMS's root (1.6 CentralSystemRootCertificate).
-    CsmsRootCertificate,
-    /// The manufacturer's root.
-    ManufacturerRootCertificate,
-    /// An ISO 15118 V2G root (2.0.1).
-    V2GRootCertificate,
-    /// A mobility operator root (2.0.1).
-    MoRootCertificate,
-    /// The V2G certificate chain (2.0.1, listing only).
-    V2GCertificateChain,
-}
-
-/// Parameters of a certificate installation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct InstallCertificate {
-    /// What it is.
-    pub kind: CertificateKind,
-    /// The PEM.
-    pub certificate: String,
-}
-
-/// Parameters of a certificate listing.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct GetInstalledCertificates {
-    /// Only these kinds (all when empty).
-    #[serde(default)]
-    pub kinds: Vec<CertificateKind>,
-}
-
-/// Parameters of a certificate deletion.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct DeleteCertificate {
-    /// The certificate.
-    pub certificate: CertificateHash,
-}
-
-/// A network connection profile (2.0.1 NetworkConnectionProfileType).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct SetNetworkProfile {
-    /// The slot (NetworkConfigurationPriority refers to it).
-    pub configuration_slot: i64,
-    /// The CSMS URL.
-    pub csms_url: String,
-    /// `OCPP20`, `OCPP201` (default), `OCPP12`, `OCPP15` or `OCPP16`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ocpp_version: Option<String>,
-    /// `Wired0` (default), `Wired1`, ..., `Wireless3`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interface: Option<String>,
-    /// Security profile 1 to 3.
-    pub security_profile: i64,
-    /// Seconds a message may wait for its answer.
-    pub message_timeout_s: i64,
-}
-
-/// A charging profile in version-neutral terms.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct ChargingProfile {
-    /// Its id.
-    pub id: i64,
-    /// Its stack level.
-    #[serde(default)]
-    pub stack_level: u32,
-    /// `Absolute`, `Recurring` or `Relative`.
-    pub kind: String,
-    /// `Daily` or `Weekly` for recurring profiles.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recurrency: Option<String>,
-    /// From when it is valid.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
-    pub valid_from: Option<Time>,
-    /// Until when.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
-    pub valid_to: Option<Time>,
-    /// When the schedule starts (absolute and recurring profiles).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
-    pub start: Option<Time>,
-    /// How long the schedule lasts, in seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub duration_s: Option<i64>,
-    /// `A` or `W`.
-    pub rate_unit: String,
-    /// The lowest rate the EV can charge with.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_rate: Option<f64>,
-    /// The periods.
-    pub periods: Vec<SchedulePeriod>,
-}
-
-/// A period of a charging schedule.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct SchedulePeriod {
-    /// Seconds from the schedule's start.
-    pub start_s: i64,
-    /// The limit, in the profile's unit.
-    pub limit: f64,
-    /// How many phases may be used.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phases: Option<u32>,
-}
-
-/// What the station answered.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct Outcome {
-    /// The answer's status (`Accepted`, `Rejected`, `Unlocked`...); for a command that took
-    /// several requests (1.6 configuration changes), the first that is not `Accepted`.
-    pub status: String,
-    /// The reason the station gave, if any (2.0.1 statusInfo: `reasonCode`, then
-    /// `additionalInfo`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// What else the answer said, in the command's terms: `variables` for reads and changes,
-    /// `version` of the local list, `certificates`, `filename`, `data` of a data transfer,
-    /// `ongoing` and `messagesInQueue` of a transaction status.
-    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
-    pub details: serde_json::Value,
 }
 
 /// Where a command is.
@@ -833,6 +456,18 @@ pub enum CommandStatus {
 }
 
 impl CommandStatus {
+    const ALL: [CommandStatus; 9] = [
+        CommandStatus::Queued,
+        CommandStatus::Pending,
+        CommandStatus::Answered,
+        CommandStatus::Failed,
+        CommandStatus::Timeout,
+        CommandStatus::NotDelivered,
+        CommandStatus::Unsupported,
+        CommandStatus::Invalid,
+        CommandStatus::Expired,
+    ];
+
     /// The name used in the store and the API.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -850,19 +485,7 @@ impl CommandStatus {
 
     /// The status named `s`.
     pub fn parse(s: &str) -> Option<CommandStatus> {
-        [
-            CommandStatus::Queued,
-            CommandStatus::Pending,
-            CommandStatus::Answered,
-            CommandStatus::Failed,
-            CommandStatus::Timeout,
-            CommandStatus::NotDelivered,
-            CommandStatus::Unsupported,
-            CommandStatus::Invalid,
-            CommandStatus::Expired,
-        ]
-        .into_iter()
-        .find(|c| c.as_str() == s)
+        CommandStatus::ALL.into_iter().find(|c| c.as_str() == s)
     }
 
     /// Whether nothing more will happen to the command.
@@ -886,8 +509,12 @@ pub struct CommandRecord {
     pub command: Command,
     /// Where it is.
     pub status: CommandStatus,
-    /// What the station answered.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// What the station answered, in the same shape for every OCPP version.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_outcome"
+    )]
     pub outcome: Option<Outcome>,
     /// Why it failed, for people.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -922,8 +549,18 @@ pub struct CommandRecord {
     pub finished_at: Option<Time>,
 }
 
+/// Reads a stored outcome; one stored in an earlier, untyped shape reads as none (the
+/// record's status and error still say what happened) instead of hiding the whole record.
+fn lenient_outcome<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Outcome>, D::Error> {
+    let v = Option::<serde_json::Value>::deserialize(d)?;
+    Ok(v.and_then(|v| serde_json::from_value(v).ok()))
+}
+
+/// An error shared by everyone told about it.
+pub type SharedError = Arc<dyn std::error::Error + Send + Sync>;
+
 /// Why a command could not be carried out.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum SendError {
     /// The station is not connected.
     #[error("the station is not connected")]
@@ -934,6 +571,9 @@ pub enum SendError {
     /// The command does not make a valid request.
     #[error("the request would not be valid: {0}")]
     Invalid(String),
+    /// The request built for the command is not valid against its schema.
+    #[error("the request would not be valid")]
+    InvalidRequest(#[source] SharedError),
     /// No answer in time.
     #[error("the station did not answer in time")]
     Timeout,
@@ -949,8 +589,8 @@ pub enum SendError {
         description: String,
     },
     /// The station's answer is not valid against its schema.
-    #[error("the station's answer is invalid: {0}")]
-    InvalidResponse(String),
+    #[error("the station's answer is invalid")]
+    InvalidResponse(#[source] SharedError),
     /// Too many requests wait for the station.
     #[error("too many requests are waiting for this station")]
     Busy,
@@ -964,10 +604,22 @@ impl SendError {
                 CommandStatus::NotDelivered
             }
             SendError::Unsupported(_) => CommandStatus::Unsupported,
-            SendError::Invalid(_) => CommandStatus::Invalid,
+            SendError::Invalid(_) | SendError::InvalidRequest(_) => CommandStatus::Invalid,
             SendError::Timeout => CommandStatus::Timeout,
             SendError::Refused { .. } | SendError::InvalidResponse(_) => CommandStatus::Failed,
         }
+    }
+
+    /// The error with its sources, for people: `error: source: source…`.
+    pub fn explained(&self) -> String {
+        let mut s = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(e) = source {
+            s.push_str(": ");
+            s.push_str(&e.to_string());
+            source = e.source();
+        }
+        s
     }
 }
 
@@ -988,9 +640,47 @@ mod tests {
     }
 
     #[test]
+    fn every_name_is_the_serde_tag() {
+        // The API routes by name and the store reads by tag: they must be the same word.
+        for name in Command::NAMES {
+            let first = name.chars().next().expect("a name");
+            assert!(first.is_ascii_lowercase(), "{name}");
+            let err = serde_json::from_value::<Command>(serde_json::json!({"type": name}))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(!err.contains("unknown variant"), "{name}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_1_6_spelling_is_accepted_and_the_2_0_1_spelling_shown() {
+        let c: Command = serde_json::from_value(serde_json::json!(
+            {"type": "installCertificate", "kind": "CentralSystemRootCertificate", "certificate": "x"}
+        ))
+        .expect("1.6 spelling");
+        let v = serde_json::to_value(&c).expect("serialize");
+        assert_eq!(v["kind"], "CSMSRootCertificate");
+        let r: Command =
+            serde_json::from_value(serde_json::json!({"type": "reset", "kind": "Hard"}))
+                .expect("1.6 reset type");
+        assert_eq!(
+            serde_json::to_value(&r).expect("serialize")["kind"],
+            "Immediate"
+        );
+        // The old spellings of Arus's own are gone.
+        assert!(
+            serde_json::from_value::<Command>(serde_json::json!(
+                {"type": "installCertificate", "kind": "CsmsRootCertificate", "certificate": "x"}
+            ))
+            .is_err()
+        );
+    }
+
+    #[test]
     fn request_ids_are_assigned_once() {
         let mut c = Command::GetLog(GetLog {
-            log: LogKind::DiagnosticsLog,
+            log: LogType::DiagnosticsLog,
             location: "ftp://x".into(),
             oldest: None,
             latest: None,
@@ -1000,24 +690,39 @@ mod tests {
         });
         c.complete(|| 7);
         c.complete(|| 8);
-        assert_eq!(
-            c.follow_up(),
-            Some((crate::notices::NoticeKind::LogStatus, Some(7)))
-        );
+        assert_eq!(c.follow_up(), Some((NoticeKind::LogStatus, Some(7))));
     }
 
     #[test]
-    fn customer_information_needs_a_customer() {
-        let c = Command::CustomerInformation(CustomerInformation {
-            report: true,
-            clear: false,
-            customer_identifier: None,
-            id_token: None,
-            id_token_type: None,
-            certificate: None,
-            request_id: None,
+    fn outcomes_are_tagged_and_an_old_shape_reads_as_none() {
+        let o = Outcome::Reset(ResetOutcome {
+            status: ResetStatus::Scheduled,
+            reason: None,
         });
-        assert!(c.check().is_err());
+        let v = serde_json::to_value(&o).expect("serialize");
+        assert_eq!(
+            v,
+            serde_json::json!({"type": "reset", "status": "Scheduled"})
+        );
+        assert_eq!(o.status(), Some("Scheduled"));
+        let record = serde_json::json!({
+            "id": "1", "stationId": "S", "command": {"type": "clearCache"}, "status": "answered",
+            "outcome": {"status": "Accepted", "details": null}, "requestedBy": "t",
+            "createdAt": "2026-01-01T00:00:00Z"
+        });
+        let r: CommandRecord = serde_json::from_value(record).expect("an old record reads");
+        assert_eq!((r.status, r.outcome), (CommandStatus::Answered, None));
+    }
+
+    #[test]
+    fn errors_keep_their_sources() {
+        let e = SendError::InvalidResponse(Arc::new(std::io::Error::other("status: not allowed")));
+        assert!(std::error::Error::source(&e).is_some());
+        assert_eq!(
+            e.explained(),
+            "the station's answer is invalid: status: not allowed"
+        );
+        assert_eq!(e.status(), CommandStatus::Failed);
     }
 
     #[test]

@@ -582,10 +582,10 @@ impl Csms {
                 at: Utc::now(),
                 request_id: None,
                 status: Some(vendor_id.to_string()),
-                details: serde_json::json!({
-                    "vendorId": vendor_id,
-                    "messageId": message_id,
-                    "data": data,
+                details: crate::notices::details(&crate::notices::VendorData {
+                    vendor_id: vendor_id.to_string(),
+                    message_id: message_id.map(str::to_string),
+                    data,
                 }),
             },
         )

@@ -109,127 +109,23 @@ pub fn sanitized(mut v: DeviceVariable) -> DeviceVariable {
     v
 }
 
-fn text(v: &Value, key: &str) -> Option<String> {
-    v.get(key).and_then(Value::as_str).map(str::to_string)
-}
-
-fn number(v: &Value, key: &str) -> Option<u32> {
-    v.get(key)
-        .and_then(Value::as_u64)
-        .and_then(|n| u32::try_from(n).ok())
-}
-
-fn accepted(status: Option<&str>) -> bool {
-    matches!(status, Some("Accepted" | "RebootRequired"))
-}
-
-/// The variables a command's answer confirms: values read (GetVariables, 1.6 GetConfiguration
-/// and the 1.6 form of GetBaseReport) and values set (SetVariables).
+/// The variables a command's answer confirms, as they may be kept: values read
+/// (GetVariables, 1.6 GetConfiguration and the 1.6 form of GetBaseReport) and values set
+/// (SetVariables), without secrets.
 pub fn from_outcome(command: &Command, outcome: &Outcome) -> Vec<DeviceVariable> {
-    from_answers(command, outcome)
+    command
+        .confirmed(outcome)
         .into_iter()
         .map(sanitized)
         .collect()
 }
 
-fn from_answers(command: &Command, outcome: &Outcome) -> Vec<DeviceVariable> {
-    let results = outcome
-        .details
-        .get("variables")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    match command {
-        Command::GetVariables(_) | Command::GetBaseReport(_) => results
-            .iter()
-            .filter(|r| accepted(r.get("status").and_then(Value::as_str)))
-            .filter_map(|r| {
-                let mut v = DeviceVariable::named(
-                    &text(r, "component").unwrap_or_default(),
-                    &text(r, "variable")?,
-                    text(r, "value"),
-                );
-                v.component_instance = text(r, "componentInstance");
-                v.evse_id = number(r, "evseId");
-                v.connector_id = number(r, "connectorId");
-                v.variable_instance = text(r, "variableInstance");
-                if let Some(a) = text(r, "attribute") {
-                    v.attribute = a;
-                }
-                v.mutability = r
-                    .get("readonly")
-                    .and_then(Value::as_bool)
-                    .map(|ro| if ro { "ReadOnly" } else { "ReadWrite" }.to_string());
-                Some(v)
-            })
-            .collect(),
-        Command::SetVariables(c) => c
-            .variables
-            .iter()
-            .filter(|set| {
-                // The answer for exactly this variable (component, instance, EVSE, connector,
-                // variable, instance, attribute), accepted.
-                results.iter().any(|r| {
-                    text(r, "variable").as_deref() == Some(set.variable.as_str())
-                        && text(r, "component").unwrap_or_default() == set.component
-                        && text(r, "componentInstance") == set.component_instance
-                        && number(r, "evseId") == set.evse_id
-                        && number(r, "connectorId") == set.connector_id
-                        && text(r, "variableInstance") == set.variable_instance
-                        && text(r, "attribute").as_deref().unwrap_or("Actual")
-                            == set.attribute.as_deref().unwrap_or("Actual")
-                        && accepted(r.get("status").and_then(Value::as_str))
-                })
-            })
-            .map(|set| {
-                let mut v =
-                    DeviceVariable::named(&set.component, &set.variable, Some(set.value.clone()));
-                v.component_instance = set.component_instance.clone();
-                v.evse_id = set.evse_id;
-                v.connector_id = set.connector_id;
-                v.variable_instance = set.variable_instance.clone();
-                if let Some(a) = &set.attribute {
-                    v.attribute = a.clone();
-                }
-                v
-            })
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::{GetVariables, SetVariables, VariableValue};
-    use serde_json::json;
-
-    fn outcome(details: Value) -> Outcome {
-        Outcome {
-            status: "Accepted".into(),
-            reason: None,
-            details,
-        }
-    }
-
-    #[test]
-    fn reads_keep_only_accepted_values() {
-        let got = from_outcome(
-            &Command::GetVariables(GetVariables { variables: vec![] }),
-            &outcome(json!({"variables": [
-                {"component": "", "variable": "HeartbeatInterval", "status": "Accepted", "value": "300", "readonly": false},
-                {"component": "", "variable": "Nope", "status": "UnknownVariable"},
-                {"component": "EVSE", "evseId": 1, "variable": "Power", "attribute": "MaxSet", "status": "Accepted", "value": "22000"}
-            ]})),
-        );
-        assert_eq!(got.len(), 2);
-        assert_eq!(got[0].value.as_deref(), Some("300"));
-        assert_eq!(got[0].mutability.as_deref(), Some("ReadWrite"));
-        assert_eq!(
-            (got[1].evse_id, got[1].attribute.as_str()),
-            (Some(1), "MaxSet")
-        );
-    }
+    use crate::commands::{
+        GetVariableStatus, GetVariables, GetVariablesOutcome, VariableRef, VariableResult,
+    };
 
     #[test]
     fn secrets_and_write_only_values_are_not_kept() {
@@ -238,40 +134,20 @@ mod tests {
         assert!(!is_secret("OCPPCommCtrlr", "HeartbeatInterval"));
         let got = from_outcome(
             &Command::GetVariables(GetVariables { variables: vec![] }),
-            &outcome(json!({"variables": [
-                {"component": "", "variable": "AuthorizationKey", "status": "Accepted", "value": "s3cr3t"}
-            ]})),
+            &Outcome::GetVariables(GetVariablesOutcome {
+                variables: vec![VariableResult {
+                    target: VariableRef::key("AuthorizationKey"),
+                    status: GetVariableStatus::Accepted,
+                    value: Some("s3cr3t".into()),
+                    mutability: None,
+                    reason: None,
+                }],
+            }),
         );
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].value, None);
         let mut w = DeviceVariable::named("X", "Y", Some("v".into()));
         w.mutability = Some("WriteOnly".into());
         assert_eq!(sanitized(w).value, None);
-    }
-
-    #[test]
-    fn changes_record_the_values_the_station_accepted() {
-        let set = |variable: &str, value: &str| VariableValue {
-            component: "OCPPCommCtrlr".into(),
-            component_instance: None,
-            evse_id: None,
-            connector_id: None,
-            variable: variable.into(),
-            variable_instance: None,
-            attribute: None,
-            value: value.into(),
-        };
-        let got = from_outcome(
-            &Command::SetVariables(SetVariables {
-                variables: vec![set("HeartbeatInterval", "60"), set("Locked", "x")],
-            }),
-            &outcome(json!({"variables": [
-                {"component": "OCPPCommCtrlr", "variable": "HeartbeatInterval", "status": "Accepted"},
-                {"component": "OCPPCommCtrlr", "variable": "Locked", "status": "Rejected"}
-            ]})),
-        );
-        assert_eq!(got.len(), 1);
-        assert_eq!(got[0].variable, "HeartbeatInterval");
-        assert_eq!(got[0].value.as_deref(), Some("60"));
     }
 }

@@ -6,6 +6,12 @@
 //! Each is stored as a [`Notice`]: a kind, the time the station gave, a request id when it
 //! answers a CSMS request, a status when it has one, and the details as a JSON object the
 //! adapter writes in the domain's own terms (camelCase names, no protocol framing).
+//!
+//! The notices that follow a command and are shown on it (firmware and log progress, report
+//! parts, customer information, reservation updates) carry details of one shape for both
+//! versions: [`Progress`], [`ReportPart`], [`CustomerData`]; a reservation update says all in
+//! its request id (the reservation) and status. The others keep the station's message as it
+//! came, until their features give them a shape of their own.
 
 use serde::{Deserialize, Serialize};
 
@@ -113,6 +119,59 @@ pub struct Notice {
     pub status: Option<String>,
     /// The details.
     pub details: serde_json::Value,
+}
+
+/// What a progress notice says besides its status (firmware download and installation, log
+/// upload).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Progress {
+    /// The log it is about, when the message tells (1.6: DiagnosticsStatusNotification is
+    /// about the diagnostics log, LogStatusNotification about the security log).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<crate::commands::LogType>,
+}
+
+/// A part of a device model report (2.0.1 NotifyReport).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportPart {
+    /// The part's number, from 0.
+    pub seq_no: i64,
+    /// Whether more parts follow.
+    pub tbc: bool,
+    /// The variables reported in this part (values of secret and write-only variables left
+    /// out).
+    pub variables: Vec<crate::device_model::DeviceVariable>,
+}
+
+/// A part of a customer's information (2.0.1 NotifyCustomerInformation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomerData {
+    /// The part's number, from 0.
+    pub seq_no: i64,
+    /// Whether more parts follow.
+    pub tbc: bool,
+    /// What the station keeps about the customer (free text).
+    pub data: String,
+}
+
+/// Vendor data a station sent (DataTransfer).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VendorData {
+    /// The vendor.
+    pub vendor_id: String,
+    /// The message.
+    pub message_id: Option<String>,
+    /// The data (a string from a 1.6 station).
+    pub data: Option<serde_json::Value>,
+}
+
+/// The details of a notice in the domain's shape.
+pub fn details<T: Serialize>(details: &T) -> serde_json::Value {
+    serde_json::to_value(details).unwrap_or(serde_json::Value::Null)
 }
 
 /// The answer to a station's DataTransfer: Arus has no vendor extensions yet, so every vendor

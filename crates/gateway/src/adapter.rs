@@ -66,7 +66,7 @@ pub(crate) fn violation(v: &Violation, version: Version) -> Outcome {
     Outcome::Error {
         code: ErrorCode::for_violation(v, version),
         description: v.to_string(),
-        details: serde_json::json!({ "path": v.pointer() }).to_string(),
+        details: v.error_details(),
     }
 }
 

@@ -42,7 +42,6 @@ use std::time::Duration;
 
 use arus_domain::Csms;
 use arus_domain::link::{Connection, StationLink};
-use arus_ocpp::validate::Violation;
 
 pub use registry::CallError;
 
@@ -119,16 +118,14 @@ impl Gateway {
         station_id: &str,
         request: &C,
     ) -> Result<C::Response, CallError> {
-        arus_ocpp::validate::Validate::validate(request)
-            .map_err(|v: Violation| CallError::InvalidRequest(v.to_string()))?;
-        let payload =
-            serde_json::to_string(request).map_err(|e| CallError::InvalidRequest(e.to_string()))?;
+        arus_ocpp::validate::Validate::validate(request).map_err(CallError::InvalidRequest)?;
+        let payload = serde_json::to_string(request).map_err(|e| CallError::Encode(Arc::new(e)))?;
         let answer = self
             .registry
             .call(station_id, C::VERSION, C::ACTION_NAME, payload)
             .await?;
         arus_ocpp::validate::decode::<C::Response>(&answer, C::response_schema())
-            .map_err(|v| CallError::InvalidResponse(v.to_string()))
+            .map_err(CallError::InvalidResponse)
     }
 
     /// Closes every station connection (server shutdown): each gets a Close frame 1001.

@@ -17,6 +17,7 @@ use std::time::Duration;
 use arus_domain::link::Connection;
 use arus_domain::{StationId, Time};
 use arus_ocpp::Version;
+use arus_ocpp::validate::Violation;
 use tokio::sync::{Notify, oneshot};
 
 /// How long a new connection waits for the one it replaces to finish.
@@ -26,7 +27,7 @@ const REPLACE_WAIT: Duration = Duration::from_secs(5);
 const CALL_QUEUE: usize = 16;
 
 /// Why a CSMS-initiated CALL failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum CallError {
     /// The station is not connected.
     #[error("the station is not connected")]
@@ -38,8 +39,11 @@ pub enum CallError {
     #[error("too many requests are waiting for this station")]
     Busy,
     /// The request is not valid against its schema.
-    #[error("invalid request: {0}")]
-    InvalidRequest(String),
+    #[error("invalid request")]
+    InvalidRequest(#[source] Violation),
+    /// The request could not be written as JSON.
+    #[error("the request could not be encoded")]
+    Encode(#[source] Arc<serde_json::Error>),
     /// No answer within the call timeout.
     #[error("the station did not answer in time")]
     Timeout,
@@ -55,8 +59,8 @@ pub enum CallError {
         description: String,
     },
     /// The station's answer is not valid against the response schema.
-    #[error("invalid response: {0}")]
-    InvalidResponse(String),
+    #[error("invalid response")]
+    InvalidResponse(#[source] Violation),
 }
 
 /// A CALL for a session to send.

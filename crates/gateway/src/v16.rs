@@ -7,9 +7,10 @@
 use arus_domain::Csms;
 use arus_domain::authorization::{Authorization, AuthorizationStatus, IdToken};
 use arus_domain::availability::{ConnectorStatus, StatusReport};
+use arus_domain::commands::LogType;
 use arus_domain::csms::{StartRequest, StationContext};
 use arus_domain::metering::{Label, MeterValue, Sample};
-use arus_domain::notices::{Notice, NoticeKind};
+use arus_domain::notices::{self, Notice, NoticeKind, Progress};
 use arus_domain::provisioning::{BootInfo, RegistrationStatus};
 use arus_domain::transactions::{EventKind, TransactionEvent};
 use arus_domain::{DomainError, Time};
@@ -315,7 +316,9 @@ async fn dispatch(
                 None,
                 None,
                 Some(r.status.as_str()),
-                serde_json::json!({ "log": "diagnostics", "status": r.status.as_str() }),
+                notices::details(&Progress {
+                    log: Some(LogType::DiagnosticsLog),
+                }),
             );
             csms.notice(st, n).await?;
             adapter::respond(&DiagnosticsStatusNotificationResponse {})
@@ -326,7 +329,7 @@ async fn dispatch(
                 None,
                 None,
                 Some(r.status.as_str()),
-                adapter::details(&r),
+                notices::details(&Progress::default()),
             );
             csms.notice(st, n).await?;
             adapter::respond(&FirmwareStatusNotificationResponse {})
@@ -337,7 +340,7 @@ async fn dispatch(
                 None,
                 r.request_id,
                 Some(r.status.as_str()),
-                adapter::details(&r),
+                notices::details(&Progress::default()),
             );
             csms.notice(st, n).await?;
             adapter::respond(&SignedFirmwareStatusNotificationResponse {})
@@ -348,7 +351,9 @@ async fn dispatch(
                 None,
                 r.request_id,
                 Some(r.status.as_str()),
-                adapter::details(&r),
+                notices::details(&Progress {
+                    log: Some(LogType::SecurityLog),
+                }),
             );
             csms.notice(st, n).await?;
             adapter::respond(&LogStatusNotificationResponse {})

@@ -15,7 +15,7 @@ use arus_domain::device_model::DeviceVariable;
 use arus_domain::metering::{
     Label, MeterValue as DomainMeterValue, Sample, SignedMeterValue as Signed,
 };
-use arus_domain::notices::{Notice, NoticeKind};
+use arus_domain::notices::{self, CustomerData, Notice, NoticeKind, Progress, ReportPart};
 use arus_domain::provisioning::{BootInfo, RegistrationStatus};
 use arus_domain::transactions::{EventKind, TransactionEvent};
 use arus_domain::{DomainError, Time};
@@ -355,7 +355,11 @@ async fn dispatch(
                 Some(r.generated_at.0),
                 Some(r.request_id),
                 None,
-                adapter::details(&r),
+                notices::details(&ReportPart {
+                    seq_no: r.seq_no,
+                    tbc: r.tbc.unwrap_or(false),
+                    variables: variables.clone(),
+                }),
             );
             csms.report(st, n, variables).await?;
             adapter::respond(&NotifyReportResponse::default())
@@ -366,7 +370,7 @@ async fn dispatch(
                 None,
                 r.request_id,
                 Some(r.status.as_str()),
-                adapter::details(&r),
+                notices::details(&Progress::default()),
             );
             csms.notice(st, n).await?;
             adapter::respond(&FirmwareStatusNotificationResponse::default())
@@ -388,7 +392,7 @@ async fn dispatch(
                 None,
                 r.request_id,
                 Some(r.status.as_str()),
-                adapter::details(&r),
+                notices::details(&Progress::default()),
             );
             csms.notice(st, n).await?;
             adapter::respond(&LogStatusNotificationResponse::default())
@@ -503,7 +507,11 @@ async fn dispatch(
                 Some(r.generated_at.0),
                 Some(r.request_id),
                 None,
-                adapter::details(&r),
+                notices::details(&CustomerData {
+                    seq_no: r.seq_no,
+                    tbc: r.tbc.unwrap_or(false),
+                    data: r.data.clone(),
+                }),
             );
             csms.notice(st, n).await?;
             adapter::respond(&NotifyCustomerInformationResponse::default())
@@ -547,7 +555,7 @@ async fn dispatch(
                 None,
                 Some(r.reservation_id),
                 Some(r.reservation_update_status.as_str()),
-                adapter::details(&r),
+                serde_json::Value::Null,
             );
             csms.notice(st, n).await?;
             adapter::respond(&ReservationStatusUpdateResponse::default())

@@ -165,7 +165,10 @@ async fn timeouts_refusals_and_invalid_answers() {
     let g = f.gateway.clone();
     let pending = tokio::spawn(async move { g.call("ST16", &reset()).await });
     let call = next_text(&mut ws).await;
-    assert_eq!(pending.await.expect("joined"), Err(CallError::Timeout));
+    assert!(matches!(
+        pending.await.expect("joined"),
+        Err(CallError::Timeout)
+    ));
     ws.send(Message::text(
         json!([3, call[1], {"status": "Accepted"}]).to_string(),
     ))
@@ -180,13 +183,11 @@ async fn timeouts_refusals_and_invalid_answers() {
     ))
     .await
     .expect("send");
-    assert_eq!(
+    assert!(matches!(
         pending.await.expect("joined"),
-        Err(CallError::Refused {
-            code: "NotSupported".into(),
-            description: "no resets here".into()
-        })
-    );
+        Err(CallError::Refused { code, description })
+            if code == "NotSupported" && description == "no resets here"
+    ));
     // An answer that breaks the response schema.
     let g = f.gateway.clone();
     let pending = tokio::spawn(async move { g.call("ST16", &reset()).await });
@@ -206,14 +207,14 @@ async fn timeouts_refusals_and_invalid_answers() {
         r#type: arus_ocpp::v201::ResetEnum::Immediate,
         evse_id: None,
     };
-    assert_eq!(
+    assert!(matches!(
         f.gateway.call("ST16", &v201).await,
-        Err(CallError::WrongVersion("1.6".into()))
-    );
-    assert_eq!(
+        Err(CallError::WrongVersion(v)) if v == "1.6"
+    ));
+    assert!(matches!(
         f.gateway.call("NOBODY", &reset()).await,
         Err(CallError::NotConnected)
-    );
+    ));
 }
 
 /// Part 4 §4.1.1: CALLs may cross; the station's CALL is answered while the CSMS waits for its
@@ -265,5 +266,8 @@ async fn crossing_calls_do_not_deadlock() {
     });
     next_text(&mut ws).await;
     drop(ws);
-    assert_eq!(pending.await.expect("joined"), Err(CallError::Disconnected));
+    assert!(matches!(
+        pending.await.expect("joined"),
+        Err(CallError::Disconnected)
+    ));
 }

@@ -122,6 +122,14 @@ impl Violation {
         }
         s
     }
+
+    /// The errorDetails of the CALLERROR that reports it: an object naming where the fault
+    /// is, `{"path": "/meterValue/0"}`.
+    pub fn error_details(&self) -> String {
+        let mut details = serde_json::Map::new();
+        details.insert("path".into(), serde_json::Value::String(self.pointer()));
+        serde_json::Value::Object(details).to_string()
+    }
 }
 
 impl fmt::Display for Violation {

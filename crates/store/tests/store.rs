@@ -935,7 +935,7 @@ impl arus_domain::link::StationLink for Flaky {
 /// expires there; a bulk operation waiting on it ends.
 async fn a_requeued_command_settles_its_waiters(b: &Backend) {
     use arus_domain::commander::{Commander, Submission};
-    use arus_domain::commands::{Command, CommandStatus, Empty};
+    use arus_domain::commands::{ClearCache, Command, CommandStatus};
     use arus_domain::events::EventBus;
     let s = b.open().await;
     s.commit(vec![Write::PutStation {
@@ -953,7 +953,7 @@ async fn a_requeued_command_settles_its_waiters(b: &Backend) {
     let submitted = commander
         .submit(Submission {
             station_id: "CS9".into(),
-            command: Command::ClearCache(Empty {}),
+            command: Command::ClearCache(ClearCache {}),
             requested_by: "test".into(),
             idempotency_key: None,
             queue_until: Some(Utc::now() + Duration::milliseconds(300)),
@@ -987,7 +987,7 @@ async fn a_requeued_command_settles_its_waiters(b: &Backend) {
     let bulk = commander
         .bulk(
             vec!["CS9".into()],
-            Command::ClearCache(Empty {}),
+            Command::ClearCache(ClearCache {}),
             1,
             Some(3600),
             "test".into(),

@@ -1,0 +1,166 @@
+//! F Remote control: starting and stopping transactions from the CSMS (F01–F04), unlocking a
+//! connector (F05) and triggering messages (F06).
+
+use serde::{Deserialize, Serialize};
+
+use super::{IdTokenType, Spec, ocpp_enum, status_outcome};
+use crate::commands::smart_charging::ChargingProfile;
+
+/// Parameters of a remote start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RemoteStart {
+    /// The EVSE (1.6: the connector); without it the station chooses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evse_id: Option<u32>,
+    /// The id token to start for.
+    pub id_token: String,
+    /// Its type (2.0.1; default `Central`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_type: Option<IdTokenType>,
+    /// 2.0.1 remoteStartId; assigned by Arus when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_start_id: Option<i64>,
+    /// A charging profile for the transaction (purpose `TxProfile`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charging_profile: Option<ChargingProfile>,
+}
+
+ocpp_enum! {
+    /// The answer to a remote start or stop (RequestStartStopStatusEnumType; 1.6
+    /// RemoteStartStopStatus).
+    RequestStartStopStatus { Accepted, Rejected }
+}
+
+/// What a station answered to a remote start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RemoteStartOutcome {
+    /// Accepted or rejected.
+    pub status: RequestStartStopStatus,
+    /// The reason it gave, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The transaction the station had already started before the request came (2.0.1,
+    /// for example when the cable was plugged in first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transaction_id: Option<String>,
+}
+
+impl super::Answer for RemoteStartOutcome {
+    fn status(&self) -> Option<&'static str> {
+        Some(self.status.as_str())
+    }
+}
+
+impl Spec for RemoteStart {
+    type Outcome = RemoteStartOutcome;
+
+    fn complete(&mut self, next_id: &mut dyn FnMut() -> i64) {
+        if self.remote_start_id.is_none() {
+            self.remote_start_id = Some(next_id());
+        }
+    }
+}
+
+/// Parameters of a remote stop.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RemoteStop {
+    /// The transaction, as the station knows it (a number in 1.6).
+    pub transaction_id: String,
+}
+
+status_outcome! {
+    /// What a station answered to a remote stop.
+    RemoteStopOutcome(RequestStartStopStatus)
+}
+
+impl Spec for RemoteStop {
+    type Outcome = RemoteStopOutcome;
+}
+
+/// Parameters of an unlock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UnlockConnector {
+    /// The EVSE (1.6: the connector).
+    pub evse_id: u32,
+    /// The connector of the EVSE (2.0.1; default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connector_id: Option<u32>,
+}
+
+ocpp_enum! {
+    /// The answer to an unlock (2.0.1 UnlockStatusEnumType; 1.6 UnlockStatus adds
+    /// `NotSupported`).
+    UnlockStatus { Unlocked, UnlockFailed, OngoingAuthorizedTransaction, UnknownConnector, NotSupported }
+}
+
+status_outcome! {
+    /// What a station answered to an unlock.
+    UnlockConnectorOutcome(UnlockStatus)
+}
+
+impl Spec for UnlockConnector {
+    type Outcome = UnlockConnectorOutcome;
+}
+
+ocpp_enum! {
+    /// The messages a station can be asked to send (2.0.1 MessageTriggerEnumType; 1.6
+    /// MessageTrigger and the security extension's MessageTriggerEnumType).
+    MessageTrigger {
+        BootNotification,
+        LogStatusNotification,
+        FirmwareStatusNotification,
+        Heartbeat,
+        MeterValues,
+        /// A new station certificate (1.6 `SignChargePointCertificate`).
+        #[serde(alias = "SignChargePointCertificate")]
+        SignChargingStationCertificate,
+        SignV2GCertificate,
+        StatusNotification,
+        TransactionEvent,
+        SignCombinedCertificate,
+        PublishFirmwareStatusNotification,
+        /// 1.6 only.
+        DiagnosticsStatusNotification,
+    }
+}
+
+/// Parameters of a trigger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TriggerMessage {
+    /// The message wanted.
+    pub message: MessageTrigger,
+    /// The EVSE it is about (1.6: the connector).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evse_id: Option<u32>,
+    /// The connector of the EVSE (2.0.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connector_id: Option<u32>,
+    /// 1.6: use ExtendedTriggerMessage even for a message plain TriggerMessage has (it is
+    /// used anyway for the security extension's messages).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub extended: bool,
+}
+
+ocpp_enum! {
+    /// The answer to a trigger (TriggerMessageStatusEnumType, both versions).
+    TriggerMessageStatus { Accepted, Rejected, NotImplemented }
+}
+
+status_outcome! {
+    /// What a station answered to a trigger.
+    TriggerMessageOutcome(TriggerMessageStatus)
+}
+
+impl Spec for TriggerMessage {
+    type Outcome = TriggerMessageOutcome;
+}
