@@ -54,14 +54,15 @@ pub(crate) struct PgStore {
     pool: Pool,
 }
 
-fn unavailable(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(e.to_string())
+fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::unavailable(e)
 }
 
+/// A refused write: a broken unique key is a conflict, anything else the database's failure.
 fn classify(e: tokio_postgres::Error) -> StoreError {
     match e.code() {
         Some(c) if *c == tokio_postgres::error::SqlState::UNIQUE_VIOLATION => {
-            StoreError::Conflict(e.to_string())
+            StoreError::conflict(e)
         }
         _ => unavailable(e),
     }
@@ -70,7 +71,7 @@ fn classify(e: tokio_postgres::Error) -> StoreError {
 async fn connect(url: &str) -> Result<Client, OpenError> {
     let (client, conn) = tokio_postgres::connect(url, NoTls)
         .await
-        .map_err(|e| OpenError::Postgres(e.to_string()))?;
+        .map_err(OpenError::postgres("connecting"))?;
     tokio::spawn(async move {
         if let Err(e) = conn.await {
             tracing::error!(error = %e, "postgres connection ended");
@@ -116,13 +117,13 @@ impl PgStore {
         writer
             .batch_execute("SET synchronous_commit = on")
             .await
-            .map_err(|e| OpenError::Postgres(e.to_string()))?;
+            .map_err(OpenError::postgres("setting synchronous_commit"))?;
         migrate(&mut writer)
             .await
-            .map_err(|e| OpenError::Postgres(format!("migration failed: {e}")))?;
+            .map_err(OpenError::postgres("migrating"))?;
         let config: tokio_postgres::Config = url
             .parse()
-            .map_err(|e: tokio_postgres::Error| OpenError::Postgres(e.to_string()))?;
+            .map_err(OpenError::postgres("reading the URL"))?;
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -133,7 +134,7 @@ impl PgStore {
         let pool = Pool::builder(manager)
             .max_size(8)
             .build()
-            .map_err(|e| OpenError::Postgres(e.to_string()))?;
+            .map_err(OpenError::Pool)?;
         let (queue, rx) = Queue::new();
         tokio::spawn(writer_loop(writer, rx));
         Ok(PgStore { queue, pool })
@@ -476,9 +477,11 @@ async fn writer_loop(client: Client, mut rx: mpsc::Receiver<Job>) {
                 group::answer_all(jobs, &Ok(()));
             }
             Err(e) if client.is_closed() => {
+                // One error, shared by every caller of the group.
+                let e = unavailable(e);
                 tracing::error!(error = %e, "postgres writer connection lost");
                 arus_telemetry::metrics().error("store");
-                group::answer_all(jobs, &Err(unavailable(e)));
+                group::answer_all(jobs, &Err(e));
             }
             Err(e) => {
                 tracing::warn!(error = %e, jobs = jobs.len(), "group commit failed; retrying job by job");
@@ -487,8 +490,9 @@ async fn writer_loop(client: Client, mut rx: mpsc::Receiver<Job>) {
                     let result = apply_jobs(&client, &mut prepared, &[&job])
                         .await
                         .map_err(|e| {
+                            let e = classify(e);
                             tracing::error!(error = %e, "write refused");
-                            classify(e)
+                            e
                         });
                     if let Some(done) = job.done {
                         let _ = done.send(result);

@@ -105,8 +105,16 @@ fn parse_ts(s: &str) -> Option<Time> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-fn unavailable(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(e.to_string())
+/// A refused write: a broken constraint is a conflict, anything else the database's failure.
+fn classify(e: rusqlite::Error) -> StoreError {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            StoreError::conflict(e)
+        }
+        other => StoreError::unavailable(other),
+    }
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -166,7 +174,7 @@ impl SqliteStore {
                 Ok(conn)
             })
             .await
-            .map_err(|e| OpenError::Io(e.to_string()))??
+            .map_err(|e| OpenError::io("the migration task", e.into()))??
         };
         // The writer does not checkpoint: a thread of its own does, less often, so that the
         // commits stay short and pages rewritten by many commits are copied once.
@@ -186,12 +194,12 @@ impl SqliteStore {
                 writer_loop(writer, rx);
                 drop(writer_alive);
             })
-            .map_err(|e| OpenError::Io(e.to_string()))?;
+            .map_err(|e| OpenError::io("the writer thread", e))?;
         let checkpoint_path = path.clone();
         std::thread::Builder::new()
             .name("arus-sqlite-checkpoint".into())
             .spawn(move || checkpointer(&checkpoint_path, &writer_gone))
-            .map_err(|e| OpenError::Io(e.to_string()))?;
+            .map_err(|e| OpenError::io("the checkpoint thread", e))?;
         Ok(SqliteStore {
             queue,
             readers: Arc::new(Readers {
@@ -223,16 +231,16 @@ impl SqliteStore {
                             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
                                 | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
                         )
-                        .map_err(unavailable)?;
+                        .map_err(StoreError::unavailable)?;
                         c.busy_timeout(std::time::Duration::from_secs(10))
-                            .map_err(unavailable)?;
-                        tune(&c).map_err(unavailable)?;
+                            .map_err(StoreError::unavailable)?;
+                        tune(&c).map_err(StoreError::unavailable)?;
                         c.pragma_update(None, "cache_size", -READER_CACHE_KIB)
-                            .map_err(unavailable)?;
+                            .map_err(StoreError::unavailable)?;
                         c
                     }
                 };
-                let out = f(&conn).map_err(unavailable);
+                let out = f(&conn).map_err(StoreError::unavailable);
                 if let Ok(mut idle) = readers.idle.lock()
                     && idle.len() < READERS
                 {
@@ -241,7 +249,7 @@ impl SqliteStore {
                 out
             })
             .await
-            .map_err(unavailable)?
+            .map_err(StoreError::unavailable)?
         })
     }
 }
@@ -370,15 +378,9 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
                 arus_telemetry::metrics().error("store");
                 for job in jobs {
                     let result = apply_jobs(&mut conn, std::iter::once(&job)).map_err(|e| {
+                        let e = classify(e);
                         tracing::error!(error = %e, "write refused");
-                        match e {
-                            rusqlite::Error::SqliteFailure(f, _)
-                                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
-                            {
-                                StoreError::Conflict(e.to_string())
-                            }
-                            other => unavailable(other),
-                        }
+                        e
                     });
                     if let Some(done) = job.done {
                         let _ = done.send(result);
@@ -1018,8 +1020,8 @@ impl Store for SqliteStore {
                 Ok((old + over) as u64)
             })
             .await
-            .map_err(unavailable)?
-            .map_err(unavailable)
+            .map_err(StoreError::unavailable)?
+            .map_err(StoreError::unavailable)
         })
     }
 

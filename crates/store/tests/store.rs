@@ -647,7 +647,22 @@ async fn a_faulty_job_fails_alone(b: &Backend) {
         s.commit(vec![put(&y, Some(1))]),
         s.commit(vec![put(&z, Some(2))])
     );
-    assert!(matches!(ry, Err(StoreError::Conflict(_))), "{ry:?}");
+    let Err(conflict) = ry else {
+        panic!("the reused number is refused")
+    };
+    assert!(
+        matches!(conflict, StoreError::Conflict { .. }),
+        "{conflict:?}"
+    );
+    // The database's own error is kept, and its words are in the text.
+    assert!(
+        std::error::Error::source(&conflict).is_some(),
+        "{conflict:?}"
+    );
+    assert!(
+        conflict.to_string().to_lowercase().contains("unique"),
+        "{conflict}"
+    );
     rz.expect("the other job commits");
     assert!(s.transaction("CS1", "Z").await.expect("read").is_some());
     assert!(s.transaction("CS1", "Y").await.expect("read").is_none());
