@@ -13,6 +13,7 @@
 //! - `framelog`: frames of the frame log wait in memory and are written as one row per station
 //!   per second.
 //! - `migrations/`: the schema of each backend, applied in order at start.
+//! - [`testing`] (feature `test-support`): throwaway databases for tests on both backends.
 //!
 //! # Invariants
 //!
@@ -29,6 +30,8 @@ mod group;
 mod postgres;
 mod rows;
 mod sqlite;
+#[cfg(feature = "test-support")]
+pub mod testing;
 
 use std::sync::Arc;
 
