@@ -12,7 +12,10 @@
 //!   waiting, applies them in one transaction, commits once, then answers them all.
 //! - `framelog`: frames of the frame log wait in memory and are written as one row per station
 //!   per second.
-//! - `migrations/`: the schema of each backend, applied in order at start.
+//! - `sql`: every statement, written once where the dialects agree (translated to SQLite's
+//!   placeholders at compile time), and the few each dialect writes its own way.
+//! - `migrations`: one numbered history of the schema for both backends (`migrations/`, a file
+//!   per backend and step), applied in order at start.
 //! - [`testing`] (feature `test-support`): throwaway databases for tests on both backends.
 //!
 //! # Invariants
@@ -27,8 +30,10 @@
 
 mod framelog;
 mod group;
+mod migrations;
 mod postgres;
 mod rows;
+mod sql;
 mod sqlite;
 #[cfg(feature = "test-support")]
 pub mod testing;
@@ -36,6 +41,8 @@ pub mod testing;
 use std::sync::Arc;
 
 use arus_domain::store::Store;
+
+pub use migrations::Mismatch as HistoryMismatch;
 
 /// Why a store could not be opened. The text shows the whole chain of sources.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +74,9 @@ pub enum OpenError {
     /// The pool of PostgreSQL read connections could not be made.
     #[error("postgres: the read pool: {}", Chain(.0))]
     Pool(#[source] deadpool_postgres::BuildError),
+    /// The database's migration history is not this program's.
+    #[error(transparent)]
+    History(#[from] HistoryMismatch),
 }
 
 impl OpenError {
