@@ -253,7 +253,7 @@ impl Commander {
         r: &CommandRecord,
         variables: &[crate::device_model::DeviceVariable],
     ) -> Result<(), StoreError> {
-        let body = serde_json::to_string(r).map_err(|e| StoreError::Conflict(e.to_string()))?;
+        let body = serde_json::to_string(r).map_err(StoreError::conflict)?;
         let mut writes = Vec::with_capacity(2);
         if !variables.is_empty() {
             writes.push(Write::PutVariables {
@@ -641,7 +641,7 @@ impl Commander {
     }
 
     async fn save_bulk(&self, r: &BulkRecord) -> Result<(), StoreError> {
-        let body = serde_json::to_string(r).map_err(|e| StoreError::Conflict(e.to_string()))?;
+        let body = serde_json::to_string(r).map_err(StoreError::conflict)?;
         self.store
             .commit(vec![Write::PutRecord(Box::new(StoredRecord {
                 kind: RecordKind::Bulk,

@@ -23,15 +23,97 @@ use crate::transactions::{Transaction, TransactionEvent};
 /// A boxed future, so that the port can be used as `dyn Store`.
 pub type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// The error a [`StoreError`] came from, shared: a group commit hands one failure to every
+/// caller of the group, so the error must be [`Clone`] without copying the driver's error.
+pub type ErrorSource = std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>;
+
 /// A storage failure.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+///
+/// Each kind carries a message and, when there is one, the error it came from (the database
+/// driver's, the serializer's), kept whole as its [`source`](std::error::Error::source). The
+/// text shows the message and the whole chain of sources, so a log line of `%error` needs
+/// nothing else. Build one with [`StoreError::unavailable`], [`StoreError::conflict`] or
+/// [`StoreError::unavailable_because`].
+///
+/// Errors are [`Clone`] (the source is shared) and two are equal when they are of the same kind
+/// and read the same: sources cannot be compared otherwise.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The database cannot be reached or refused the work; nothing of it was committed.
-    #[error("storage unavailable: {0}")]
-    Unavailable(String),
+    #[error("storage unavailable{}", Explained(.message, .source.as_deref()))]
+    Unavailable {
+        /// What failed, in words; empty when the source says it all.
+        message: std::borrow::Cow<'static, str>,
+        /// The error it came from.
+        #[source]
+        source: Option<ErrorSource>,
+    },
     /// The data is inconsistent with what is stored (for example a duplicate key).
-    #[error("storage conflict: {0}")]
-    Conflict(String),
+    #[error("storage conflict{}", Explained(.message, .source.as_deref()))]
+    Conflict {
+        /// What failed, in words; empty when the source says it all.
+        message: std::borrow::Cow<'static, str>,
+        /// The error it came from.
+        #[source]
+        source: Option<ErrorSource>,
+    },
+}
+
+impl StoreError {
+    /// The database cannot be reached or refused the work, because of `source`.
+    pub fn unavailable(source: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+        StoreError::Unavailable {
+            message: std::borrow::Cow::Borrowed(""),
+            source: Some(std::sync::Arc::new(source)),
+        }
+    }
+
+    /// The database cannot be reached or refused the work, for a reason with no error behind it
+    /// (for example: the writer has stopped).
+    pub fn unavailable_because(message: impl Into<std::borrow::Cow<'static, str>>) -> StoreError {
+        StoreError::Unavailable {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// The data is inconsistent with what is stored, as `source` says.
+    pub fn conflict(source: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+        StoreError::Conflict {
+            message: std::borrow::Cow::Borrowed(""),
+            source: Some(std::sync::Arc::new(source)),
+        }
+    }
+}
+
+impl PartialEq for StoreError {
+    fn eq(&self, other: &StoreError) -> bool {
+        std::mem::discriminant(self) == std::mem::discriminant(other)
+            && self.to_string() == other.to_string()
+    }
+}
+
+impl Eq for StoreError {}
+
+/// The text after a [`StoreError`]'s kind: `: message`, then `: cause` for each error of the
+/// source chain.
+struct Explained<'a>(
+    &'a str,
+    Option<&'a (dyn std::error::Error + Send + Sync + 'static)>,
+);
+
+impl std::fmt::Display for Explained<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if !self.0.is_empty() {
+            write!(f, ": {}", self.0)?;
+        }
+        let mut next = self.1.map(|e| e as &(dyn std::error::Error + 'static));
+        while let Some(e) = next {
+            write!(f, ": {e}")?;
+            next = e.source();
+        }
+        Ok(())
+    }
 }
 
 /// The direction of a logged frame.

@@ -115,9 +115,9 @@ impl Queue {
                 done: Some(done),
             })
             .await
-            .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?;
+            .map_err(|_| StoreError::unavailable_because("the writer has stopped"))?;
         wait.await
-            .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?
+            .map_err(|_| StoreError::unavailable_because("the writer has stopped"))?
     }
 
     /// Queues writes without waiting: frames go to the frame log's buffer, anything else

@@ -12,7 +12,11 @@
 //!   waiting, applies them in one transaction, commits once, then answers them all.
 //! - `framelog`: frames of the frame log wait in memory and are written as one row per station
 //!   per second.
-//! - `migrations/`: the schema of each backend, applied in order at start.
+//! - `sql`: every statement, written once where the dialects agree (translated to SQLite's
+//!   placeholders at compile time), and the few each dialect writes its own way.
+//! - `migrations`: one numbered history of the schema for both backends (`migrations/`, a file
+//!   per backend and step), applied in order at start.
+//! - [`testing`] (feature `test-support`): throwaway databases for tests on both backends.
 //!
 //! # Invariants
 //!
@@ -26,29 +30,81 @@
 
 mod framelog;
 mod group;
+mod migrations;
 mod postgres;
 mod rows;
+mod sql;
 mod sqlite;
+#[cfg(feature = "test-support")]
+pub mod testing;
 
 use std::sync::Arc;
 
 use arus_domain::store::Store;
 
-/// Why a store could not be opened.
+pub use migrations::Mismatch as HistoryMismatch;
+
+/// Why a store could not be opened. The text shows the whole chain of sources.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
     /// The URL names no backend Arus has.
     #[error("unsupported database URL `{0}` (use a file path, sqlite://PATH or postgres://...)")]
     Url(String),
     /// SQLite refused.
-    #[error("sqlite: {0}")]
+    #[error("sqlite: {}", Chain(.0))]
     Sqlite(#[from] rusqlite::Error),
     /// The process could not start the store's workers.
-    #[error("{0}")]
-    Io(String),
+    #[error("cannot start {what}: {}", Chain(.source))]
+    Io {
+        /// The worker.
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// PostgreSQL refused.
-    #[error("postgres: {0}")]
-    Postgres(String),
+    #[error("postgres: {what}: {}", Chain(.source))]
+    Postgres {
+        /// What was being done.
+        what: &'static str,
+        /// PostgreSQL's error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    /// The pool of PostgreSQL read connections could not be made.
+    #[error("postgres: the read pool: {}", Chain(.0))]
+    Pool(#[source] deadpool_postgres::BuildError),
+    /// The database's migration history is not this program's.
+    #[error(transparent)]
+    History(#[from] HistoryMismatch),
+}
+
+impl OpenError {
+    /// The process could not start `what`.
+    pub(crate) fn io(what: &'static str, source: std::io::Error) -> OpenError {
+        OpenError::Io { what, source }
+    }
+
+    /// PostgreSQL refused while doing `what`.
+    pub(crate) fn postgres(what: &'static str) -> impl FnOnce(tokio_postgres::Error) -> OpenError {
+        move |source| OpenError::Postgres { what, source }
+    }
+}
+
+/// An error and its sources, separated by `: ` (drivers put the details in the source: the text
+/// of a PostgreSQL error alone is `db error`).
+struct Chain<'a>(&'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut next = self.0.source();
+        while let Some(e) = next {
+            write!(f, ": {e}")?;
+            next = e.source();
+        }
+        Ok(())
+    }
 }
 
 /// Opens the store a URL names and brings its schema up to date:

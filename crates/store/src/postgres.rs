@@ -3,6 +3,9 @@
 //! One task owns a dedicated writer connection and commits groups of jobs, pipelining every
 //! statement of a group inside one transaction; reads use a connection pool. Durability is
 //! PostgreSQL's own (`synchronous_commit` on, its default, which this backend insists on).
+//!
+//! Statements are the `postgres` texts of `crate::sql`; the writer prepares each once and keeps
+//! it (`Prepared`), the read pool caches them per connection.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -25,52 +28,45 @@ use tokio::sync::mpsc;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls, Row, Statement};
 
-use crate::OpenError;
 use crate::group::{self, Job, Queue};
-use crate::rows;
-
-const MIGRATIONS: &[(i64, &str, &str)] = &[
-    (
-        1,
-        "initial schema",
-        include_str!("migrations/postgres-1.sql"),
-    ),
-    (
-        2,
-        "batched frame log",
-        include_str!("migrations/postgres-2.sql"),
-    ),
-    (
-        3,
-        "lighter meter value indexes",
-        include_str!("migrations/postgres-3.sql"),
-    ),
-    (4, "records", include_str!("migrations/postgres-4.sql")),
-    (5, "device model", include_str!("migrations/postgres-5.sql")),
-];
+use crate::migrations::{self, Step};
+use crate::sql::{self, Arg, Dialect, postgres_only};
+use crate::{OpenError, rows};
 
 pub(crate) struct PgStore {
     queue: Queue,
     pool: Pool,
 }
 
-fn unavailable(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(e.to_string())
+fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::unavailable(e)
 }
 
+/// A refused write: a broken unique key is a conflict, anything else the database's failure.
 fn classify(e: tokio_postgres::Error) -> StoreError {
     match e.code() {
         Some(c) if *c == tokio_postgres::error::SqlState::UNIQUE_VIOLATION => {
-            StoreError::Conflict(e.to_string())
+            StoreError::conflict(e)
         }
         _ => unavailable(e),
     }
 }
 
+/// The values of a query built at run time, as this backend binds them.
+fn bind<'a>(args: &'a [Arg<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
+    args.iter()
+        .map(|a| match a {
+            Arg::Text(t) => t as &(dyn ToSql + Sync),
+            Arg::Int(n) => n,
+            Arg::Time(t) => *t,
+        })
+        .collect()
+}
+
 async fn connect(url: &str) -> Result<Client, OpenError> {
     let (client, conn) = tokio_postgres::connect(url, NoTls)
         .await
-        .map_err(|e| OpenError::Postgres(e.to_string()))?;
+        .map_err(OpenError::postgres("connecting"))?;
     tokio::spawn(async move {
         if let Err(e) = conn.await {
             tracing::error!(error = %e, "postgres connection ended");
@@ -79,35 +75,67 @@ async fn connect(url: &str) -> Result<Client, OpenError> {
     Ok(client)
 }
 
-async fn migrate(client: &mut Client) -> Result<(), tokio_postgres::Error> {
+/// Brings the schema up to date (see `migrations`): each step in a transaction holding the
+/// bookkeeping table's lock, planned again from the history it finds, so that nodes starting
+/// together apply each migration once.
+async fn migrate(client: &mut Client) -> Result<(), OpenError> {
+    let failed = || OpenError::postgres("migrating");
     client
-        .batch_execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL)",
-        )
-        .await?;
-    for (version, name, sql) in MIGRATIONS {
-        let tx = client.transaction().await?;
-        // One migrator at a time, even with several nodes starting together.
-        tx.batch_execute("LOCK TABLE schema_migrations IN EXCLUSIVE MODE")
-            .await?;
-        let done = tx
-            .query_opt(
-                "SELECT version FROM schema_migrations WHERE version = $1",
-                &[version],
-            )
-            .await?;
-        if done.is_none() {
-            tx.batch_execute(sql).await?;
-            tx.execute(
-                "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, now())",
-                &[version, name],
-            )
-            .await?;
-            tracing::info!(version, name, "applied postgres migration");
+        .batch_execute(postgres_only::MIGRATIONS_TABLE)
+        .await
+        .map_err(failed())?;
+    loop {
+        let tx = client.transaction().await.map_err(failed())?;
+        tx.batch_execute(postgres_only::LOCK_MIGRATIONS)
+            .await
+            .map_err(failed())?;
+        let applied = tx
+            .query(sql::APPLIED_MIGRATIONS.postgres, &[])
+            .await
+            .map_err(failed())?
+            .iter()
+            .map(|r| Ok((r.try_get::<_, i64>(0)?, r.try_get::<_, String>(1)?)))
+            .collect::<Result<Vec<_>, tokio_postgres::Error>>()
+            .map_err(failed())?;
+        let mut applying = None;
+        for step in migrations::plan(Dialect::Postgres, &applied)? {
+            match step {
+                Step::Renumber { from, to, name } => {
+                    tx.execute(sql::MIGRATION_RENUMBERED.postgres, &[&from, &to, &name])
+                        .await
+                        .map_err(failed())?;
+                    tracing::info!(from, to, name, "renumbered postgres migration");
+                }
+                Step::Apply(m) => {
+                    let applied = async {
+                        tx.batch_execute(m.postgres).await?;
+                        let at = chrono::Utc::now();
+                        tx.execute(sql::MIGRATION_APPLIED.postgres, &[&m.version, &m.name, &at])
+                            .await
+                    };
+                    if let Err(e) = applied.await {
+                        tracing::error!(
+                            version = m.version,
+                            name = m.name,
+                            "postgres migration failed"
+                        );
+                        return Err(OpenError::postgres("applying a migration")(e));
+                    }
+                    applying = Some(m);
+                    break;
+                }
+            }
         }
-        tx.commit().await?;
+        tx.commit().await.map_err(failed())?;
+        match applying {
+            Some(m) => tracing::info!(
+                version = m.version,
+                name = m.name,
+                "applied postgres migration"
+            ),
+            None => return Ok(()),
+        }
     }
-    Ok(())
 }
 
 impl PgStore {
@@ -116,13 +144,11 @@ impl PgStore {
         writer
             .batch_execute("SET synchronous_commit = on")
             .await
-            .map_err(|e| OpenError::Postgres(e.to_string()))?;
-        migrate(&mut writer)
-            .await
-            .map_err(|e| OpenError::Postgres(format!("migration failed: {e}")))?;
+            .map_err(OpenError::postgres("setting synchronous_commit"))?;
+        migrate(&mut writer).await?;
         let config: tokio_postgres::Config = url
             .parse()
-            .map_err(|e: tokio_postgres::Error| OpenError::Postgres(e.to_string()))?;
+            .map_err(OpenError::postgres("reading the URL"))?;
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -133,7 +159,7 @@ impl PgStore {
         let pool = Pool::builder(manager)
             .max_size(8)
             .build()
-            .map_err(|e| OpenError::Postgres(e.to_string()))?;
+            .map_err(OpenError::Pool)?;
         let (queue, rx) = Queue::new();
         tokio::spawn(writer_loop(writer, rx));
         Ok(PgStore { queue, pool })
@@ -166,8 +192,7 @@ fn ops(w: &Write, out: &mut Vec<Op>) {
             boot_policy,
             at,
         } => out.push(op(
-            "INSERT INTO stations (id, password_hash, boot_policy, created_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (id) DO UPDATE SET password_hash = excluded.password_hash, boot_policy = excluded.boot_policy",
+            sql::PUT_STATION.postgres,
             vec![
                 Box::new(id.clone()),
                 Box::new(password_hash.clone()),
@@ -176,11 +201,15 @@ fn ops(w: &Write, out: &mut Vec<Op>) {
             ],
         )),
         Write::StationConnected { id, protocol, at } => out.push(op(
-            "UPDATE stations SET protocol = $2, last_seen_at = $3 WHERE id = $1",
-            vec![Box::new(id.clone()), Box::new(protocol.clone()), Box::new(*at)],
+            sql::STATION_CONNECTED.postgres,
+            vec![
+                Box::new(id.clone()),
+                Box::new(protocol.clone()),
+                Box::new(*at),
+            ],
         )),
         Write::StationSeen { id, at } => out.push(op(
-            "UPDATE stations SET last_seen_at = $2 WHERE id = $1",
+            sql::STATION_SEEN.postgres,
             vec![Box::new(id.clone()), Box::new(*at)],
         )),
         Write::Boot {
@@ -189,7 +218,7 @@ fn ops(w: &Write, out: &mut Vec<Op>) {
             registration,
             at,
         } => out.push(op(
-            "UPDATE stations SET registration = $2, boot = $3, booted_at = $4, last_seen_at = $4 WHERE id = $1",
+            sql::BOOT.postgres,
             vec![
                 Box::new(id.clone()),
                 Box::new(registration.as_str()),
@@ -198,13 +227,7 @@ fn ops(w: &Write, out: &mut Vec<Op>) {
             ],
         )),
         Write::ConnectorStatus { station_id, report } => out.push(op(
-            "INSERT INTO connectors (station_id, evse_id, connector_id, status, error_code, info, vendor_id, vendor_error_code, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-             ON CONFLICT (station_id, evse_id, connector_id) DO UPDATE SET
-               status = excluded.status, error_code = excluded.error_code, info = excluded.info,
-               vendor_id = excluded.vendor_id, vendor_error_code = excluded.vendor_error_code,
-               updated_at = excluded.updated_at
-             WHERE excluded.updated_at >= connectors.updated_at",
+            sql::CONNECTOR_STATUS.postgres,
             vec![
                 Box::new(station_id.clone()),
                 Box::new(int(report.evse_id)),
@@ -224,16 +247,7 @@ fn ops(w: &Write, out: &mut Vec<Op>) {
         } => {
             let row = TransactionRow::of(tx, csms_number.is_some());
             out.push(op(
-                "INSERT INTO transactions (station_id, transaction_id, csms_number, evse_id, connector_id, id_token,
-                   started_at, stopped_at, meter_start_wh, meter_stop_wh, energy_wh, stop_reason, charging_state, fold, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-                 ON CONFLICT (station_id, transaction_id) DO UPDATE SET
-                   csms_number = COALESCE(transactions.csms_number, excluded.csms_number),
-                   evse_id = excluded.evse_id, connector_id = excluded.connector_id, id_token = excluded.id_token,
-                   started_at = excluded.started_at, stopped_at = excluded.stopped_at,
-                   meter_start_wh = excluded.meter_start_wh, meter_stop_wh = excluded.meter_stop_wh,
-                   energy_wh = excluded.energy_wh, stop_reason = excluded.stop_reason,
-                   charging_state = excluded.charging_state, fold = excluded.fold, updated_at = excluded.updated_at",
+                sql::PUT_TRANSACTION.postgres,
                 vec![
                     Box::new(row.station_id),
                     Box::new(row.transaction_id),
@@ -258,8 +272,7 @@ fn ops(w: &Write, out: &mut Vec<Op>) {
             event,
             received_at,
         } => out.push(op(
-            "INSERT INTO transaction_events (station_id, transaction_id, seq_no, kind, timestamp, trigger_reason, offline, event, received_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+            sql::TRANSACTION_EVENT.postgres,
             vec![
                 Box::new(station_id.clone()),
                 Box::new(event.transaction_id.clone()),
@@ -281,8 +294,7 @@ fn ops(w: &Write, out: &mut Vec<Op>) {
         } => {
             for mv in values {
                 out.push(op(
-                    "INSERT INTO meter_values (station_id, evse_id, transaction_id, timestamp, samples, received_at)
-                     VALUES ($1, $2, $3, $4, $5, $6)",
+                    sql::METER_VALUE.postgres,
                     vec![
                         Box::new(station_id.clone()),
                         Box::new(int(*evse_id)),
@@ -299,8 +311,7 @@ fn ops(w: &Write, out: &mut Vec<Op>) {
             notice,
             received_at,
         } => out.push(op(
-            "INSERT INTO notices (station_id, kind, at, request_id, status, details, received_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            sql::NOTICE.postgres,
             vec![
                 Box::new(station_id.clone()),
                 Box::new(notice.kind.as_str()),
@@ -322,10 +333,7 @@ fn ops(w: &Write, out: &mut Vec<Op>) {
             out.push(frame_batch(&b));
         }
         Write::PutIdToken(r) => out.push(op(
-            "INSERT INTO id_tokens (token_key, kind, id_token, status, group_id_token, expiry_date)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (token_key, kind) DO UPDATE SET id_token = excluded.id_token, status = excluded.status,
-               group_id_token = excluded.group_id_token, expiry_date = excluded.expiry_date",
+            sql::PUT_ID_TOKEN.postgres,
             vec![
                 Box::new(token_key(&r.id_token)),
                 Box::new(r.kind.clone()),
@@ -342,14 +350,7 @@ fn ops(w: &Write, out: &mut Vec<Op>) {
         } => {
             for v in variables {
                 out.push(op(
-                    "INSERT INTO device_variables (station_id, component, component_instance, evse_id, connector_id,
-                       variable, variable_instance, attribute, value, mutability, characteristics, updated_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-                     ON CONFLICT (station_id, component, component_instance, evse_id, connector_id, variable, variable_instance, attribute)
-                     DO UPDATE SET value = COALESCE(excluded.value, device_variables.value),
-                       mutability = COALESCE(excluded.mutability, device_variables.mutability),
-                       characteristics = COALESCE(excluded.characteristics, device_variables.characteristics),
-                       updated_at = excluded.updated_at",
+                    sql::PUT_VARIABLE.postgres,
                     vec![
                         Box::new(station_id.clone()),
                         Box::new(v.component.clone()),
@@ -361,16 +362,16 @@ fn ops(w: &Write, out: &mut Vec<Op>) {
                         Box::new(v.attribute.clone()),
                         Box::new(v.value.clone()),
                         Box::new(v.mutability.clone()),
-                        Box::new((!v.characteristics.is_null()).then(|| v.characteristics.to_string())),
+                        Box::new(
+                            (!v.characteristics.is_null()).then(|| v.characteristics.to_string()),
+                        ),
                         Box::new(*at),
                     ],
                 ));
             }
         }
         Write::PutRecord(r) => out.push(op(
-            "INSERT INTO records (kind, id, station_id, tag, status, at, body) VALUES ($1, $2, $3, $4, $5, $6, $7)
-             ON CONFLICT (kind, id) DO UPDATE SET station_id = excluded.station_id, tag = excluded.tag,
-               status = excluded.status, at = excluded.at, body = excluded.body",
+            sql::PUT_RECORD.postgres,
             vec![
                 Box::new(r.kind.as_str()),
                 Box::new(r.id.clone()),
@@ -382,8 +383,7 @@ fn ops(w: &Write, out: &mut Vec<Op>) {
             ],
         )),
         Write::PutApiToken(t) => out.push(op(
-            "INSERT INTO api_tokens (hash, name, role, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (hash) DO UPDATE SET name = excluded.name, role = excluded.role, revoked_at = excluded.revoked_at",
+            sql::PUT_API_TOKEN.postgres,
             vec![
                 Box::new(t.hash.clone()),
                 Box::new(t.name.clone()),
@@ -397,7 +397,7 @@ fn ops(w: &Write, out: &mut Vec<Op>) {
 
 fn frame_batch(b: &crate::framelog::FrameBatch) -> Op {
     op(
-        "INSERT INTO frame_log (station_id, first_at, last_at, count, frames) VALUES ($1, $2, $3, $4, $5)",
+        sql::FRAME_BATCH.postgres,
         vec![
             Box::new(b.station_id.clone()),
             Box::new(b.first_at),
@@ -476,9 +476,11 @@ async fn writer_loop(client: Client, mut rx: mpsc::Receiver<Job>) {
                 group::answer_all(jobs, &Ok(()));
             }
             Err(e) if client.is_closed() => {
+                // One error, shared by every caller of the group.
+                let e = unavailable(e);
                 tracing::error!(error = %e, "postgres writer connection lost");
                 arus_telemetry::metrics().error("store");
-                group::answer_all(jobs, &Err(unavailable(e)));
+                group::answer_all(jobs, &Err(e));
             }
             Err(e) => {
                 tracing::warn!(error = %e, jobs = jobs.len(), "group commit failed; retrying job by job");
@@ -487,8 +489,9 @@ async fn writer_loop(client: Client, mut rx: mpsc::Receiver<Job>) {
                     let result = apply_jobs(&client, &mut prepared, &[&job])
                         .await
                         .map_err(|e| {
+                            let e = classify(e);
                             tracing::error!(error = %e, "write refused");
-                            classify(e)
+                            e
                         });
                     if let Some(done) = job.done {
                         let _ = done.send(result);
@@ -519,10 +522,6 @@ fn station_row(r: &Row) -> StationRecord {
         last_seen_at: r.get(8),
     }
 }
-
-const STATION_COLUMNS: &str = "id, password_hash, boot_policy, registration, boot, booted_at, protocol, created_at, last_seen_at";
-
-const TRANSACTION_COLUMNS: &str = "id, station_id, transaction_id, csms_number, evse_id, connector_id, id_token, started_at, stopped_at, meter_start_wh, meter_stop_wh, energy_wh, stop_reason, charging_state";
 
 fn uint(v: Option<i64>) -> Option<u32> {
     v.and_then(|n| u32::try_from(n).ok())
@@ -571,8 +570,10 @@ impl Store for PgStore {
         let id = id.to_string();
         Box::pin(async move {
             let c = self.client().await?;
-            let sql = format!("SELECT {STATION_COLUMNS} FROM stations WHERE id = $1");
-            let stmt = c.prepare_cached(&sql).await.map_err(unavailable)?;
+            let stmt = c
+                .prepare_cached(sql::STATION.postgres)
+                .await
+                .map_err(unavailable)?;
             let row = c.query_opt(&stmt, &[&id]).await.map_err(unavailable)?;
             Ok(row.as_ref().map(station_row))
         })
@@ -581,8 +582,10 @@ impl Store for PgStore {
     fn stations(&self) -> BoxFut<'_, Result<Vec<StationRecord>, StoreError>> {
         Box::pin(async move {
             let c = self.client().await?;
-            let sql = format!("SELECT {STATION_COLUMNS} FROM stations ORDER BY id");
-            let rows = c.query(&sql, &[]).await.map_err(unavailable)?;
+            let rows = c
+                .query(sql::STATIONS.postgres, &[])
+                .await
+                .map_err(unavailable)?;
             Ok(rows.iter().map(station_row).collect())
         })
     }
@@ -592,10 +595,7 @@ impl Store for PgStore {
         Box::pin(async move {
             let c = self.client().await?;
             let stmt = c
-                .prepare_cached(
-                    "SELECT evse_id, connector_id, status, error_code, info, updated_at FROM connectors
-                     WHERE station_id = $1 ORDER BY evse_id, connector_id",
-                )
+                .prepare_cached(sql::CONNECTORS.postgres)
                 .await
                 .map_err(unavailable)?;
             let rows = c.query(&stmt, &[&id]).await.map_err(unavailable)?;
@@ -627,10 +627,7 @@ impl Store for PgStore {
         Box::pin(async move {
             let c = self.client().await?;
             let stmt = c
-                .prepare_cached(
-                    "SELECT id_token, kind, status, group_id_token, expiry_date FROM id_tokens
-                     WHERE token_key = $1 ORDER BY (kind = $2) DESC, kind LIMIT 1",
-                )
+                .prepare_cached(sql::ID_TOKEN.postgres)
                 .await
                 .map_err(unavailable)?;
             let row = c
@@ -660,9 +657,7 @@ impl Store for PgStore {
         Box::pin(async move {
             let c = self.client().await?;
             let stmt = c
-                .prepare_cached(
-                    "SELECT fold, csms_number FROM transactions WHERE station_id = $1 AND transaction_id = $2",
-                )
+                .prepare_cached(sql::TRANSACTION.postgres)
                 .await
                 .map_err(unavailable)?;
             let row = c.query_opt(&stmt, &[&s, &t]).await.map_err(unavailable)?;
@@ -686,10 +681,7 @@ impl Store for PgStore {
         Box::pin(async move {
             let c = self.client().await?;
             let stmt = c
-                .prepare_cached(
-                    "SELECT transaction_id FROM transactions WHERE station_id = $1 AND started_at = $2
-                     AND connector_id = $3 AND id_token = $4 AND meter_start_wh = $5 AND csms_number IS NOT NULL LIMIT 1",
-                )
+                .prepare_cached(sql::FIND_START.postgres)
                 .await
                 .map_err(unavailable)?;
             let row = c
@@ -712,10 +704,7 @@ impl Store for PgStore {
         Box::pin(async move {
             let c = self.client().await?;
             let rows = c
-                .query(
-                    "SELECT event FROM transaction_events WHERE station_id = $1 AND transaction_id = $2 ORDER BY id",
-                    &[&s, &t],
-                )
+                .query(sql::TRANSACTION_EVENTS.postgres, &[&s, &t])
                 .await
                 .map_err(unavailable)?;
             Ok(rows
@@ -734,10 +723,7 @@ impl Store for PgStore {
         Box::pin(async move {
             let c = self.client().await?;
             let rows = c
-                .query(
-                    "SELECT timestamp, samples FROM meter_values WHERE station_id = $1 AND transaction_id = $2 ORDER BY timestamp, id",
-                    &[&s, &t],
-                )
+                .query(postgres_only::METER_VALUES, &[&s, &t])
                 .await
                 .map_err(unavailable)?;
             Ok(rows
@@ -754,10 +740,7 @@ impl Store for PgStore {
         Box::pin(async move {
             let c = self.client().await?;
             let row = c
-                .query_one(
-                    "SELECT COALESCE(MAX(csms_number), 0)::BIGINT FROM transactions",
-                    &[],
-                )
+                .query_one(sql::MAX_CSMS_NUMBER.postgres, &[])
                 .await
                 .map_err(unavailable)?;
             Ok(row.get(0))
@@ -770,26 +753,8 @@ impl Store for PgStore {
     ) -> BoxFut<'_, Result<Vec<TransactionRow>, StoreError>> {
         Box::pin(async move {
             let c = self.client().await?;
-            let mut sql = format!("SELECT {TRANSACTION_COLUMNS} FROM transactions WHERE 1 = 1");
-            let mut args: Vec<&(dyn ToSql + Sync)> = Vec::new();
-            if let Some(s) = &query.station_id {
-                args.push(s);
-                sql.push_str(&format!(" AND station_id = ${}", args.len()));
-            }
-            if let Some(b) = &query.before {
-                args.push(b);
-                sql.push_str(&format!(" AND id < ${}", args.len()));
-            }
-            match query.ongoing {
-                Some(true) => sql.push_str(" AND stopped_at IS NULL"),
-                Some(false) => sql.push_str(" AND stopped_at IS NOT NULL"),
-                None => {}
-            }
-            sql.push_str(&format!(
-                " ORDER BY id DESC LIMIT {}",
-                query.limit.clamp(1, 1000)
-            ));
-            let rows = c.query(&sql, &args).await.map_err(unavailable)?;
+            let (text, args) = sql::transactions(Dialect::Postgres, &query);
+            let rows = c.query(&text, &bind(&args)).await.map_err(unavailable)?;
             Ok(rows.iter().map(transaction_row).collect())
         })
     }
@@ -799,9 +764,7 @@ impl Store for PgStore {
         Box::pin(async move {
             let c = self.client().await?;
             let stmt = c
-                .prepare_cached(
-                    "SELECT hash, name, role, created_at, revoked_at FROM api_tokens WHERE hash = $1",
-                )
+                .prepare_cached(sql::API_TOKEN.postgres)
                 .await
                 .map_err(unavailable)?;
             let row = c.query_opt(&stmt, &[&hash]).await.map_err(unavailable)?;
@@ -813,7 +776,7 @@ impl Store for PgStore {
         Box::pin(async move {
             let c = self.client().await?;
             let row = c
-                .query_one("SELECT COUNT(*) FROM api_tokens", &[])
+                .query_one(sql::API_TOKEN_COUNT.postgres, &[])
                 .await
                 .map_err(unavailable)?;
             let n: i64 = row.get(0);
@@ -825,21 +788,11 @@ impl Store for PgStore {
         Box::pin(async move {
             let c = self.client().await?;
             let old = c
-                .query_one(
-                    "WITH gone AS (DELETE FROM frame_log WHERE last_at < $1 RETURNING count)
-                     SELECT COALESCE(SUM(count), 0)::BIGINT FROM gone",
-                    &[&before],
-                )
+                .query_one(postgres_only::PRUNE_OLD, &[&before])
                 .await
                 .map_err(unavailable)?;
             let over = c
-                .query_one(
-                    "WITH cut AS (SELECT id FROM (SELECT id, (SUM(count) OVER (ORDER BY id DESC))::BIGINT AS kept FROM frame_log) k
-                                  WHERE kept > $1 ORDER BY id DESC LIMIT 1),
-                          gone AS (DELETE FROM frame_log WHERE id <= (SELECT id FROM cut) RETURNING count)
-                     SELECT COALESCE(SUM(count), 0)::BIGINT FROM gone",
-                    &[&(keep as i64)],
-                )
+                .query_one(postgres_only::PRUNE_OVER, &[&(keep as i64)])
                 .await
                 .map_err(unavailable)?;
             let (old, over): (i64, i64) = (old.get(0), over.get(0));
@@ -857,10 +810,7 @@ impl Store for PgStore {
             let c = self.client().await?;
             // Rows hold up to 512 frames; enough rows for the limit, newest first.
             let rows = c
-                .query(
-                    "SELECT frames FROM frame_log WHERE station_id = $1 ORDER BY id DESC LIMIT $2",
-                    &[&s, &(limit as i64)],
-                )
+                .query(sql::FRAMES.postgres, &[&s, &(limit as i64)])
                 .await
                 .map_err(unavailable)?;
             let mut out = Vec::new();
@@ -889,15 +839,7 @@ impl Store for PgStore {
         Box::pin(async move {
             let c = self.client().await?;
             let rows = c
-                .query(
-                    "SELECT component, component_instance, evse_id, connector_id, variable, variable_instance,
-                       attribute, value, mutability, characteristics, updated_at
-                     FROM device_variables WHERE station_id = $1
-                       AND ($2::TEXT IS NULL OR component = $2) AND ($3::TEXT IS NULL OR variable = $3)
-                     ORDER BY component, component_instance, evse_id, connector_id, variable, variable_instance, attribute
-                     LIMIT 100000",
-                    &[&s, &component, &variable],
-                )
+                .query(sql::VARIABLES.postgres, &[&s, &component, &variable])
                 .await
                 .map_err(unavailable)?;
             Ok(rows
@@ -934,10 +876,7 @@ impl Store for PgStore {
         Box::pin(async move {
             let c = self.client().await?;
             let rows = c
-                .query(
-                    "SELECT hash, name, role, created_at, revoked_at FROM api_tokens ORDER BY created_at DESC, hash",
-                    &[],
-                )
+                .query(sql::API_TOKENS.postgres, &[])
                 .await
                 .map_err(unavailable)?;
             Ok(rows.iter().map(api_token_row).collect())
@@ -953,10 +892,7 @@ impl Store for PgStore {
         Box::pin(async move {
             let c = self.client().await?;
             let row = c
-                .query_opt(
-                    "SELECT seq, id, station_id, tag, status, at, body FROM records WHERE kind = $1 AND id = $2",
-                    &[&kind.as_str(), &id],
-                )
+                .query_opt(sql::RECORD.postgres, &[&kind.as_str(), &id])
                 .await
                 .map_err(unavailable)?;
             Ok(row.map(|r| record_row(kind, &r)))
@@ -966,31 +902,8 @@ impl Store for PgStore {
     fn records(&self, q: RecordQuery) -> BoxFut<'_, Result<Vec<StoredRecord>, StoreError>> {
         Box::pin(async move {
             let c = self.client().await?;
-            let mut sql = String::from(
-                "SELECT seq, id, station_id, tag, status, at, body FROM records WHERE kind = $1",
-            );
-            let kind = q.kind.as_str();
-            let mut args: Vec<&(dyn ToSql + Sync)> = vec![&kind];
-            let filters: [(&str, Option<&(dyn ToSql + Sync)>); 5] = [
-                ("station_id =", q.station_id.as_ref().map(|v| v as _)),
-                ("tag =", q.tag.as_ref().map(|v| v as _)),
-                ("status =", q.status.as_ref().map(|v| v as _)),
-                ("seq <", q.before.as_ref().map(|v| v as _)),
-                ("at <=", q.at_or_before.as_ref().map(|v| v as _)),
-            ];
-            for (column, value) in filters {
-                if let Some(v) = value {
-                    args.push(v);
-                    sql.push_str(&format!(" AND {column} ${}", args.len()));
-                }
-            }
-            sql.push_str(if q.oldest_first {
-                " ORDER BY seq ASC"
-            } else {
-                " ORDER BY seq DESC"
-            });
-            sql.push_str(&format!(" LIMIT {}", q.limit));
-            let rows = c.query(&sql, &args).await.map_err(unavailable)?;
+            let (text, args) = sql::records(Dialect::Postgres, &q);
+            let rows = c.query(&text, &bind(&args)).await.map_err(unavailable)?;
             Ok(rows.iter().map(|r| record_row(q.kind, r)).collect())
         })
     }
@@ -1007,10 +920,7 @@ impl Store for PgStore {
             let c = self.client().await?;
             let rows = c
                 .query(
-                    "SELECT at, request_id, status, details, received_at FROM notices
-                     WHERE station_id = $1 AND kind = $2
-                       AND (request_id = $3 OR (request_id IS NULL AND received_at >= $4))
-                     ORDER BY id LIMIT 1000",
+                    sql::NOTICES.postgres,
                     &[&s, &kind.as_str(), &request_id, &since],
                 )
                 .await

@@ -2,6 +2,9 @@
 //!
 //! One thread owns the write connection and commits groups of jobs; reads use a small pool of
 //! read-only connections on blocking tasks (WAL lets them run beside the writer).
+//!
+//! Statements are the `sqlite` texts of `crate::sql`, prepared and cached per connection
+//! (`prepare_cached`); times are bound as fixed-width RFC 3339 text ([`ts`]).
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -22,30 +25,10 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::mpsc;
 
-use crate::OpenError;
 use crate::group::{self, Job, Queue};
-use crate::rows;
-
-const MIGRATIONS: &[(i64, &str, &str)] = &[
-    (1, "initial schema", include_str!("migrations/sqlite-1.sql")),
-    (
-        2,
-        "batched frame log",
-        include_str!("migrations/sqlite-2.sql"),
-    ),
-    (
-        3,
-        "lighter meter value indexes",
-        include_str!("migrations/sqlite-3.sql"),
-    ),
-    (
-        4,
-        "meter values settle in batches",
-        include_str!("migrations/sqlite-4.sql"),
-    ),
-    (5, "records", include_str!("migrations/sqlite-5.sql")),
-    (6, "device model", include_str!("migrations/sqlite-6.sql")),
-];
+use crate::migrations::{self, Step};
+use crate::sql::{self, Arg, Dialect, sqlite_only};
+use crate::{OpenError, rows};
 
 /// Reads running at once, and read connections kept open: each has its own page cache, so
 /// both are bounded (a connect storm would otherwise open a connection per waiting station).
@@ -105,8 +88,28 @@ fn parse_ts(s: &str) -> Option<Time> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-fn unavailable(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(e.to_string())
+/// A refused write: a broken constraint is a conflict, anything else the database's failure.
+fn classify(e: rusqlite::Error) -> StoreError {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            StoreError::conflict(e)
+        }
+        other => StoreError::unavailable(other),
+    }
+}
+
+/// Binds a value of a query built at run time the way this backend stores it.
+impl rusqlite::ToSql for Arg<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, Value, ValueRef};
+        Ok(match self {
+            Arg::Text(t) => ToSqlOutput::Borrowed(ValueRef::Text(t.as_bytes())),
+            Arg::Int(n) => ToSqlOutput::Owned(Value::Integer(*n)),
+            Arg::Time(t) => ToSqlOutput::Owned(Value::Text(ts(t))),
+        })
+    }
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -126,31 +129,44 @@ fn tune(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
-    )?;
-    for (version, name, sql) in MIGRATIONS {
-        let done: Option<i64> = conn
-            .query_row(
-                "SELECT version FROM schema_migrations WHERE version = ?1",
-                [version],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if done.is_some() {
-            continue;
+/// Brings the schema up to date (see `migrations`): each step in a transaction holding the
+/// write lock, planned again from the history it finds.
+fn migrate(conn: &mut Connection) -> Result<(), OpenError> {
+    conn.execute_batch(sqlite_only::MIGRATIONS_TABLE)?;
+    loop {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let applied = tx
+            .prepare(sql::APPLIED_MIGRATIONS.sqlite)?
+            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut applying = None;
+        for step in migrations::plan(Dialect::Sqlite, &applied)? {
+            match step {
+                Step::Renumber { from, to, name } => {
+                    tx.execute(sql::MIGRATION_RENUMBERED.sqlite, params![from, to, name])?;
+                    tracing::info!(from, to, name, "renumbered sqlite migration");
+                }
+                Step::Apply(m) => {
+                    tx.execute_batch(m.sqlite)?;
+                    tx.execute(
+                        sql::MIGRATION_APPLIED.sqlite,
+                        params![m.version, m.name, ts(&Utc::now())],
+                    )?;
+                    applying = Some(m);
+                    break;
+                }
+            }
         }
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
-        tx.execute(
-            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
-            params![version, name, ts(&Utc::now())],
-        )?;
         tx.commit()?;
-        tracing::info!(version, name, "applied sqlite migration");
+        match applying {
+            Some(m) => tracing::info!(
+                version = m.version,
+                name = m.name,
+                "applied sqlite migration"
+            ),
+            None => return Ok(()),
+        }
     }
-    Ok(())
 }
 
 impl SqliteStore {
@@ -158,7 +174,7 @@ impl SqliteStore {
         let path = path.to_string();
         let writer = {
             let path = path.clone();
-            tokio::task::spawn_blocking(move || -> rusqlite::Result<Connection> {
+            tokio::task::spawn_blocking(move || -> Result<Connection, OpenError> {
                 let mut conn = Connection::open(&path)?;
                 configure(&conn)?;
                 migrate(&mut conn)?;
@@ -166,7 +182,7 @@ impl SqliteStore {
                 Ok(conn)
             })
             .await
-            .map_err(|e| OpenError::Io(e.to_string()))??
+            .map_err(|e| OpenError::io("the migration task", e.into()))??
         };
         // The writer does not checkpoint: a thread of its own does, less often, so that the
         // commits stay short and pages rewritten by many commits are copied once.
@@ -186,12 +202,12 @@ impl SqliteStore {
                 writer_loop(writer, rx);
                 drop(writer_alive);
             })
-            .map_err(|e| OpenError::Io(e.to_string()))?;
+            .map_err(|e| OpenError::io("the writer thread", e))?;
         let checkpoint_path = path.clone();
         std::thread::Builder::new()
             .name("arus-sqlite-checkpoint".into())
             .spawn(move || checkpointer(&checkpoint_path, &writer_gone))
-            .map_err(|e| OpenError::Io(e.to_string()))?;
+            .map_err(|e| OpenError::io("the checkpoint thread", e))?;
         Ok(SqliteStore {
             queue,
             readers: Arc::new(Readers {
@@ -223,16 +239,16 @@ impl SqliteStore {
                             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
                                 | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
                         )
-                        .map_err(unavailable)?;
+                        .map_err(StoreError::unavailable)?;
                         c.busy_timeout(std::time::Duration::from_secs(10))
-                            .map_err(unavailable)?;
-                        tune(&c).map_err(unavailable)?;
+                            .map_err(StoreError::unavailable)?;
+                        tune(&c).map_err(StoreError::unavailable)?;
                         c.pragma_update(None, "cache_size", -READER_CACHE_KIB)
-                            .map_err(unavailable)?;
+                            .map_err(StoreError::unavailable)?;
                         c
                     }
                 };
-                let out = f(&conn).map_err(unavailable);
+                let out = f(&conn).map_err(StoreError::unavailable);
                 if let Ok(mut idle) = readers.idle.lock()
                     && idle.len() < READERS
                 {
@@ -241,7 +257,7 @@ impl SqliteStore {
                 out
             })
             .await
-            .map_err(unavailable)?
+            .map_err(StoreError::unavailable)?
         })
     }
 }
@@ -330,16 +346,10 @@ const SETTLE_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 fn settle_meter_values(conn: &mut Connection) -> rusqlite::Result<usize> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let moved = tx
-        .prepare_cached(
-            "INSERT INTO meter_values (station_id, evse_id, transaction_id, timestamp, samples, received_at)
-             SELECT station_id, evse_id, transaction_id, timestamp, samples, received_at
-             FROM meter_values_recent ORDER BY station_id, transaction_id, id",
-        )?
+        .prepare_cached(sqlite_only::SETTLE_METER_VALUES)?
         .execute([])?;
     if moved > 0 {
-        // Without a WHERE clause SQLite empties the table in one step.
-        tx.prepare_cached("DELETE FROM meter_values_recent")?
-            .execute([])?;
+        tx.prepare_cached(sqlite_only::SETTLED)?.execute([])?;
     }
     tx.commit()?;
     Ok(moved)
@@ -370,15 +380,9 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
                 arus_telemetry::metrics().error("store");
                 for job in jobs {
                     let result = apply_jobs(&mut conn, std::iter::once(&job)).map_err(|e| {
+                        let e = classify(e);
                         tracing::error!(error = %e, "write refused");
-                        match e {
-                            rusqlite::Error::SqliteFailure(f, _)
-                                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
-                            {
-                                StoreError::Conflict(e.to_string())
-                            }
-                            other => unavailable(other),
-                        }
+                        e
                     });
                     if let Some(done) = job.done {
                         let _ = done.send(result);
@@ -408,19 +412,22 @@ fn apply_jobs<'a>(
             apply(&tx, w)?;
         }
         for b in &job.frames {
-            tx.prepare_cached(
-                "INSERT INTO frame_log (station_id, first_at, last_at, count, frames) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![
-                b.station_id,
-                ts(&b.first_at),
-                ts(&b.last_at),
-                b.count as i64,
-                crate::framelog::pack(&b.text)
-            ])?;
+            frame_batch(&tx, b)?;
         }
     }
     tx.commit()
+}
+
+/// Writes one row of the frame log, its frames compressed.
+fn frame_batch(c: &Connection, b: &crate::framelog::FrameBatch) -> rusqlite::Result<()> {
+    c.prepare_cached(sql::FRAME_BATCH.sqlite)?.execute(params![
+        b.station_id,
+        ts(&b.first_at),
+        ts(&b.last_at),
+        b.count as i64,
+        crate::framelog::pack(&b.text)
+    ])?;
+    Ok(())
 }
 
 fn apply(c: &Connection, w: &Write) -> rusqlite::Result<()> {
@@ -431,18 +438,19 @@ fn apply(c: &Connection, w: &Write) -> rusqlite::Result<()> {
             boot_policy,
             at,
         } => {
-            c.prepare_cached(
-                "INSERT INTO stations (id, password_hash, boot_policy, created_at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (id) DO UPDATE SET password_hash = excluded.password_hash, boot_policy = excluded.boot_policy",
-            )?
-            .execute(params![id, password_hash, boot_policy.as_str(), ts(at)])?;
+            c.prepare_cached(sql::PUT_STATION.sqlite)?.execute(params![
+                id,
+                password_hash,
+                boot_policy.as_str(),
+                ts(at)
+            ])?;
         }
         Write::StationConnected { id, protocol, at } => {
-            c.prepare_cached("UPDATE stations SET protocol = ?2, last_seen_at = ?3 WHERE id = ?1")?
+            c.prepare_cached(sql::STATION_CONNECTED.sqlite)?
                 .execute(params![id, protocol, ts(at)])?;
         }
         Write::StationSeen { id, at } => {
-            c.prepare_cached("UPDATE stations SET last_seen_at = ?2 WHERE id = ?1")?
+            c.prepare_cached(sql::STATION_SEEN.sqlite)?
                 .execute(params![id, ts(at)])?;
         }
         Write::Boot {
@@ -451,33 +459,27 @@ fn apply(c: &Connection, w: &Write) -> rusqlite::Result<()> {
             registration,
             at,
         } => {
-            c.prepare_cached(
-                "UPDATE stations SET registration = ?2, boot = ?3, booted_at = ?4, last_seen_at = ?4 WHERE id = ?1",
-            )?
-            .execute(params![id, registration.as_str(), rows::json(info), ts(at)])?;
+            c.prepare_cached(sql::BOOT.sqlite)?.execute(params![
+                id,
+                registration.as_str(),
+                rows::json(info),
+                ts(at)
+            ])?;
         }
         Write::ConnectorStatus { station_id, report } => {
             // A report older than the one stored (a replay after an outage) does not win.
-            c.prepare_cached(
-                "INSERT INTO connectors (station_id, evse_id, connector_id, status, error_code, info, vendor_id, vendor_error_code, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-                 ON CONFLICT (station_id, evse_id, connector_id) DO UPDATE SET
-                   status = excluded.status, error_code = excluded.error_code, info = excluded.info,
-                   vendor_id = excluded.vendor_id, vendor_error_code = excluded.vendor_error_code,
-                   updated_at = excluded.updated_at
-                 WHERE excluded.updated_at >= connectors.updated_at",
-            )?
-            .execute(params![
-                station_id,
-                report.evse_id,
-                report.connector_id,
-                report.status.as_str(),
-                report.error_code,
-                report.info,
-                report.vendor_id,
-                report.vendor_error_code,
-                ts(&report.timestamp)
-            ])?;
+            c.prepare_cached(sql::CONNECTOR_STATUS.sqlite)?
+                .execute(params![
+                    station_id,
+                    report.evse_id,
+                    report.connector_id,
+                    report.status.as_str(),
+                    report.error_code,
+                    report.info,
+                    report.vendor_id,
+                    report.vendor_error_code,
+                    ts(&report.timestamp)
+                ])?;
         }
         Write::PutTransaction {
             tx,
@@ -485,56 +487,42 @@ fn apply(c: &Connection, w: &Write) -> rusqlite::Result<()> {
             at,
         } => {
             let row = TransactionRow::of(tx, csms_number.is_some());
-            c.prepare_cached(
-                "INSERT INTO transactions (station_id, transaction_id, csms_number, evse_id, connector_id, id_token,
-                   started_at, stopped_at, meter_start_wh, meter_stop_wh, energy_wh, stop_reason, charging_state, fold, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
-                 ON CONFLICT (station_id, transaction_id) DO UPDATE SET
-                   csms_number = COALESCE(transactions.csms_number, excluded.csms_number),
-                   evse_id = excluded.evse_id, connector_id = excluded.connector_id, id_token = excluded.id_token,
-                   started_at = excluded.started_at, stopped_at = excluded.stopped_at,
-                   meter_start_wh = excluded.meter_start_wh, meter_stop_wh = excluded.meter_stop_wh,
-                   energy_wh = excluded.energy_wh, stop_reason = excluded.stop_reason,
-                   charging_state = excluded.charging_state, fold = excluded.fold, updated_at = excluded.updated_at",
-            )?
-            .execute(params![
-                row.station_id,
-                row.transaction_id,
-                csms_number,
-                row.evse_id,
-                row.connector_id,
-                row.id_token,
-                row.started_at.as_ref().map(ts),
-                row.stopped_at.as_ref().map(ts),
-                row.meter_start_wh,
-                row.meter_stop_wh,
-                row.energy_wh,
-                row.stop_reason,
-                row.charging_state,
-                rows::json(&tx.fold),
-                ts(at)
-            ])?;
+            c.prepare_cached(sql::PUT_TRANSACTION.sqlite)?
+                .execute(params![
+                    row.station_id,
+                    row.transaction_id,
+                    csms_number,
+                    row.evse_id,
+                    row.connector_id,
+                    row.id_token,
+                    row.started_at.as_ref().map(ts),
+                    row.stopped_at.as_ref().map(ts),
+                    row.meter_start_wh,
+                    row.meter_stop_wh,
+                    row.energy_wh,
+                    row.stop_reason,
+                    row.charging_state,
+                    rows::json(&tx.fold),
+                    ts(at)
+                ])?;
         }
         Write::TransactionEvent {
             station_id,
             event,
             received_at,
         } => {
-            c.prepare_cached(
-                "INSERT OR IGNORE INTO transaction_events (station_id, transaction_id, seq_no, kind, timestamp, trigger_reason, offline, event, received_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )?
-            .execute(params![
-                station_id,
-                event.transaction_id,
-                event.seq_no,
-                event.kind.as_str(),
-                ts(&event.timestamp),
-                event.trigger,
-                event.offline,
-                rows::json(event),
-                ts(received_at)
-            ])?;
+            c.prepare_cached(sql::TRANSACTION_EVENT.sqlite)?
+                .execute(params![
+                    station_id,
+                    event.transaction_id,
+                    event.seq_no,
+                    event.kind.as_str(),
+                    ts(&event.timestamp),
+                    event.trigger,
+                    event.offline,
+                    rows::json(event),
+                    ts(received_at)
+                ])?;
         }
         Write::MeterValues {
             station_id,
@@ -547,11 +535,9 @@ fn apply(c: &Connection, w: &Write) -> rusqlite::Result<()> {
             // partial index on transactions, so they cost only an append and go straight to
             // their table; values of a transaction wait in the unindexed one to settle.
             let mut stmt = c.prepare_cached(if transaction_id.is_some() {
-                "INSERT INTO meter_values_recent (station_id, evse_id, transaction_id, timestamp, samples, received_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                sqlite_only::METER_VALUE_RECENT
             } else {
-                "INSERT INTO meter_values (station_id, evse_id, transaction_id, timestamp, samples, received_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                sql::METER_VALUE.sqlite
             })?;
             for mv in values {
                 stmt.execute(params![
@@ -569,11 +555,7 @@ fn apply(c: &Connection, w: &Write) -> rusqlite::Result<()> {
             notice,
             received_at,
         } => {
-            c.prepare_cached(
-                "INSERT INTO notices (station_id, kind, at, request_id, status, details, received_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
-            .execute(params![
+            c.prepare_cached(sql::NOTICE.sqlite)?.execute(params![
                 station_id,
                 notice.kind.as_str(),
                 ts(&notice.at),
@@ -591,42 +573,25 @@ fn apply(c: &Connection, w: &Write) -> rusqlite::Result<()> {
         } => {
             // Frames normally come batched (see `framelog`); one that does not is a batch of one.
             let b = crate::framelog::FrameBatch::single(station_id, *direction, *at, text);
-            c.prepare_cached(
-                "INSERT INTO frame_log (station_id, first_at, last_at, count, frames) VALUES (?1, ?2, ?3, 1, ?4)",
-            )?
-            .execute(params![station_id, ts(at), ts(at), crate::framelog::pack(&b.text)])?;
+            frame_batch(c, &b)?;
         }
         Write::PutIdToken(r) => {
-            c.prepare_cached(
-                "INSERT INTO id_tokens (token_key, kind, id_token, status, group_id_token, expiry_date)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (token_key, kind) DO UPDATE SET id_token = excluded.id_token, status = excluded.status,
-                   group_id_token = excluded.group_id_token, expiry_date = excluded.expiry_date",
-            )?
-            .execute(params![
-                token_key(&r.id_token),
-                r.kind,
-                r.id_token,
-                r.status.as_str(),
-                r.group_id_token,
-                r.expiry_date.as_ref().map(ts)
-            ])?;
+            c.prepare_cached(sql::PUT_ID_TOKEN.sqlite)?
+                .execute(params![
+                    token_key(&r.id_token),
+                    r.kind,
+                    r.id_token,
+                    r.status.as_str(),
+                    r.group_id_token,
+                    r.expiry_date.as_ref().map(ts)
+                ])?;
         }
         Write::PutVariables {
             station_id,
             variables,
             at,
         } => {
-            let mut stmt = c.prepare_cached(
-                "INSERT INTO device_variables (station_id, component, component_instance, evse_id, connector_id,
-                   variable, variable_instance, attribute, value, mutability, characteristics, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-                 ON CONFLICT (station_id, component, component_instance, evse_id, connector_id, variable, variable_instance, attribute)
-                 DO UPDATE SET value = COALESCE(excluded.value, device_variables.value),
-                   mutability = COALESCE(excluded.mutability, device_variables.mutability),
-                   characteristics = COALESCE(excluded.characteristics, device_variables.characteristics),
-                   updated_at = excluded.updated_at",
-            )?;
+            let mut stmt = c.prepare_cached(sql::PUT_VARIABLE.sqlite)?;
             for v in variables {
                 stmt.execute(params![
                     station_id,
@@ -645,12 +610,7 @@ fn apply(c: &Connection, w: &Write) -> rusqlite::Result<()> {
             }
         }
         Write::PutRecord(r) => {
-            c.prepare_cached(
-                "INSERT INTO records (kind, id, station_id, tag, status, at, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                 ON CONFLICT (kind, id) DO UPDATE SET station_id = excluded.station_id, tag = excluded.tag,
-                   status = excluded.status, at = excluded.at, body = excluded.body",
-            )?
-            .execute(params![
+            c.prepare_cached(sql::PUT_RECORD.sqlite)?.execute(params![
                 r.kind.as_str(),
                 r.id,
                 r.station_id,
@@ -661,17 +621,14 @@ fn apply(c: &Connection, w: &Write) -> rusqlite::Result<()> {
             ])?;
         }
         Write::PutApiToken(t) => {
-            c.prepare_cached(
-                "INSERT INTO api_tokens (hash, name, role, created_at, revoked_at) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (hash) DO UPDATE SET name = excluded.name, role = excluded.role, revoked_at = excluded.revoked_at",
-            )?
-            .execute(params![
-                t.hash,
-                t.name,
-                t.role.as_str(),
-                ts(&t.created_at),
-                t.revoked_at.as_ref().map(ts)
-            ])?;
+            c.prepare_cached(sql::PUT_API_TOKEN.sqlite)?
+                .execute(params![
+                    t.hash,
+                    t.name,
+                    t.role.as_str(),
+                    ts(&t.created_at),
+                    t.revoked_at.as_ref().map(ts)
+                ])?;
         }
     }
     Ok(())
@@ -695,10 +652,6 @@ fn station_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StationRecord> {
         last_seen_at: last_seen.as_deref().and_then(parse_ts),
     })
 }
-
-const STATION_COLUMNS: &str = "id, password_hash, boot_policy, registration, boot, booted_at, protocol, created_at, last_seen_at";
-
-const TRANSACTION_COLUMNS: &str = "id, station_id, transaction_id, csms_number, evse_id, connector_id, id_token, started_at, stopped_at, meter_start_wh, meter_stop_wh, energy_wh, stop_reason, charging_state";
 
 fn transaction_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TransactionRow> {
     let number: Option<i64> = r.get(3)?;
@@ -744,19 +697,15 @@ impl Store for SqliteStore {
     fn station(&self, id: &str) -> BoxFut<'_, Result<Option<StationRecord>, StoreError>> {
         let id = id.to_string();
         self.read(move |c| {
-            c.prepare_cached(&format!(
-                "SELECT {STATION_COLUMNS} FROM stations WHERE id = ?1"
-            ))?
-            .query_row([id], station_row)
-            .optional()
+            c.prepare_cached(sql::STATION.sqlite)?
+                .query_row([id], station_row)
+                .optional()
         })
     }
 
     fn stations(&self) -> BoxFut<'_, Result<Vec<StationRecord>, StoreError>> {
         self.read(move |c| {
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT {STATION_COLUMNS} FROM stations ORDER BY id"
-            ))?;
+            let mut stmt = c.prepare_cached(sql::STATIONS.sqlite)?;
             stmt.query_map([], station_row)?.collect()
         })
     }
@@ -764,10 +713,7 @@ impl Store for SqliteStore {
     fn connectors(&self, station_id: &str) -> BoxFut<'_, Result<Vec<ConnectorRecord>, StoreError>> {
         let id = station_id.to_string();
         self.read(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT evse_id, connector_id, status, error_code, info, updated_at FROM connectors
-                 WHERE station_id = ?1 ORDER BY evse_id, connector_id",
-            )?;
+            let mut stmt = c.prepare_cached(sql::CONNECTORS.sqlite)?;
             stmt.query_map([id], |r| {
                 let status: String = r.get(2)?;
                 let updated: String = r.get(5)?;
@@ -794,10 +740,7 @@ impl Store for SqliteStore {
         self.read(move |c| {
             // The exact type first, then any type: stations do not always report the type
             // the operator registered (and 1.6 reports none).
-            let mut stmt = c.prepare_cached(
-                "SELECT id_token, kind, status, group_id_token, expiry_date FROM id_tokens
-                 WHERE token_key = ?1 ORDER BY (kind = ?2) DESC, kind LIMIT 1",
-            )?;
+            let mut stmt = c.prepare_cached(sql::ID_TOKEN.sqlite)?;
             let found = stmt
                 .query_row(params![key, kind.as_deref().unwrap_or("")], |r| {
                     let status: String = r.get(2)?;
@@ -823,15 +766,16 @@ impl Store for SqliteStore {
     ) -> BoxFut<'_, Result<Option<(Transaction, bool)>, StoreError>> {
         let (s, t) = (station_id.to_string(), transaction_id.to_string());
         self.read(move |c| {
-            c.prepare_cached(
-                "SELECT fold, csms_number FROM transactions WHERE station_id = ?1 AND transaction_id = ?2",
-            )?
-            .query_row(params![s, t], |r| {
-                let fold: String = r.get(0)?;
-                let number: Option<i64> = r.get(1)?;
-                Ok((rows::transaction(s.clone(), t.clone(), &fold), number.is_some()))
-            })
-            .optional()
+            c.prepare_cached(sql::TRANSACTION.sqlite)?
+                .query_row(params![s, t], |r| {
+                    let fold: String = r.get(0)?;
+                    let number: Option<i64> = r.get(1)?;
+                    Ok((
+                        rows::transaction(s.clone(), t.clone(), &fold),
+                        number.is_some(),
+                    ))
+                })
+                .optional()
         })
     }
 
@@ -845,15 +789,12 @@ impl Store for SqliteStore {
     ) -> BoxFut<'_, Result<Option<String>, StoreError>> {
         let (s, tok) = (station_id.to_string(), id_token.to_string());
         self.read(move |c| {
-            c.prepare_cached(
-                "SELECT transaction_id FROM transactions WHERE station_id = ?1 AND started_at = ?2
-                 AND connector_id = ?3 AND id_token = ?4 AND meter_start_wh = ?5 AND csms_number IS NOT NULL LIMIT 1",
-            )?
-            .query_row(
-                params![s, ts(&started_at), connector_id, tok, meter_start_wh],
-                |r| r.get(0),
-            )
-            .optional()
+            c.prepare_cached(sql::FIND_START.sqlite)?
+                .query_row(
+                    params![s, ts(&started_at), connector_id, tok, meter_start_wh],
+                    |r| r.get(0),
+                )
+                .optional()
         })
     }
 
@@ -864,13 +805,11 @@ impl Store for SqliteStore {
     ) -> BoxFut<'_, Result<Vec<TransactionEvent>, StoreError>> {
         let (s, t) = (station_id.to_string(), transaction_id.to_string());
         self.read(move |c| {
-            c.prepare_cached(
-                "SELECT event FROM transaction_events WHERE station_id = ?1 AND transaction_id = ?2 ORDER BY id",
-            )?
-            .query_map(params![s, t], |r| r.get::<_, String>(0))?
-            .map(|text| text.map(|t| serde_json::from_str(&t).ok()))
-            .filter_map(Result::transpose)
-            .collect()
+            c.prepare_cached(sql::TRANSACTION_EVENTS.sqlite)?
+                .query_map(params![s, t], |r| r.get::<_, String>(0))?
+                .map(|text| text.map(|t| serde_json::from_str(&t).ok()))
+                .filter_map(Result::transpose)
+                .collect()
         })
     }
 
@@ -881,32 +820,21 @@ impl Store for SqliteStore {
     ) -> BoxFut<'_, Result<Vec<MeterValue>, StoreError>> {
         let (s, t) = (station_id.to_string(), transaction_id.to_string());
         self.read(move |c| {
-            c.prepare_cached(
-                "SELECT timestamp, samples, 0 AS recent, id FROM meter_values WHERE station_id = ?1 AND transaction_id = ?2
-                 UNION ALL
-                 SELECT timestamp, samples, 1, id FROM meter_values_recent WHERE station_id = ?1 AND transaction_id = ?2
-                 ORDER BY 1, 3, 4",
-            )?
-            .query_map(params![s, t], |r| {
-                let at: String = r.get(0)?;
-                let samples: String = r.get(1)?;
-                Ok(MeterValue {
-                    timestamp: parse_ts(&at).unwrap_or_default(),
-                    samples: serde_json::from_str(&samples).unwrap_or_default(),
-                })
-            })?
-            .collect()
+            c.prepare_cached(sqlite_only::METER_VALUES)?
+                .query_map(params![s, t], |r| {
+                    let at: String = r.get(0)?;
+                    let samples: String = r.get(1)?;
+                    Ok(MeterValue {
+                        timestamp: parse_ts(&at).unwrap_or_default(),
+                        samples: serde_json::from_str(&samples).unwrap_or_default(),
+                    })
+                })?
+                .collect()
         })
     }
 
     fn max_csms_number(&self) -> BoxFut<'_, Result<i64, StoreError>> {
-        self.read(|c| {
-            c.query_row(
-                "SELECT COALESCE(MAX(csms_number), 0) FROM transactions",
-                [],
-                |r| r.get(0),
-            )
-        })
+        self.read(|c| c.query_row(sql::MAX_CSMS_NUMBER.sqlite, [], |r| r.get(0)))
     }
 
     fn transactions(
@@ -914,27 +842,8 @@ impl Store for SqliteStore {
         query: TransactionQuery,
     ) -> BoxFut<'_, Result<Vec<TransactionRow>, StoreError>> {
         self.read(move |c| {
-            use rusqlite::types::Value;
-            let mut sql = format!("SELECT {TRANSACTION_COLUMNS} FROM transactions WHERE 1 = 1");
-            let mut args: Vec<Value> = Vec::new();
-            if let Some(s) = &query.station_id {
-                args.push(Value::Text(s.clone()));
-                sql.push_str(&format!(" AND station_id = ?{}", args.len()));
-            }
-            if let Some(b) = query.before {
-                args.push(Value::Integer(b));
-                sql.push_str(&format!(" AND id < ?{}", args.len()));
-            }
-            match query.ongoing {
-                Some(true) => sql.push_str(" AND stopped_at IS NULL"),
-                Some(false) => sql.push_str(" AND stopped_at IS NOT NULL"),
-                None => {}
-            }
-            sql.push_str(&format!(
-                " ORDER BY id DESC LIMIT {}",
-                query.limit.clamp(1, 1000)
-            ));
-            c.prepare_cached(&sql)?
+            let (text, args) = sql::transactions(Dialect::Sqlite, &query);
+            c.prepare_cached(&text)?
                 .query_map(rusqlite::params_from_iter(args), transaction_row)?
                 .collect()
         })
@@ -943,20 +852,16 @@ impl Store for SqliteStore {
     fn api_token(&self, hash: &str) -> BoxFut<'_, Result<Option<ApiTokenRecord>, StoreError>> {
         let hash = hash.to_string();
         self.read(move |c| {
-            c.prepare_cached(
-                "SELECT hash, name, role, created_at, revoked_at FROM api_tokens WHERE hash = ?1",
-            )?
-            .query_row([hash], api_token_row)
-            .optional()
+            c.prepare_cached(sql::API_TOKEN.sqlite)?
+                .query_row([hash], api_token_row)
+                .optional()
         })
     }
 
     fn api_token_count(&self) -> BoxFut<'_, Result<u64, StoreError>> {
         self.read(|c| {
-            c.query_row("SELECT COUNT(*) FROM api_tokens", [], |r| {
-                r.get::<_, i64>(0)
-            })
-            .map(|n| n as u64)
+            c.query_row(sql::API_TOKEN_COUNT.sqlite, [], |r| r.get::<_, i64>(0))
+                .map(|n| n as u64)
         })
     }
 
@@ -971,31 +876,27 @@ impl Store for SqliteStore {
                 c.pragma_update(None, "cache_size", -READER_CACHE_KIB)?;
                 // Deleting is done a chunk per transaction: one large DELETE held the write lock
                 // for seconds, and the writer's groups (stations waiting for answers) behind it.
-                let delete_chunks = |select: &str, arg: &dyn rusqlite::ToSql| -> rusqlite::Result<i64> {
-                    let sql = format!(
-                        "DELETE FROM frame_log WHERE id IN ({select} LIMIT {PRUNE_CHUNK}) RETURNING count"
-                    );
-                    let mut frames = 0i64;
-                    loop {
-                        let mut stmt = c.prepare_cached(&sql)?;
-                        let counts = stmt
-                            .query_map([arg], |r| r.get::<_, i64>(0))?
-                            .collect::<rusqlite::Result<Vec<i64>>>()?;
-                        if counts.is_empty() {
-                            return Ok(frames);
+                let delete_chunks =
+                    |select: &str, arg: &dyn rusqlite::ToSql| -> rusqlite::Result<i64> {
+                        let sql = sqlite_only::prune_delete(select, PRUNE_CHUNK);
+                        let mut frames = 0i64;
+                        loop {
+                            let mut stmt = c.prepare_cached(&sql)?;
+                            let counts = stmt
+                                .query_map([arg], |r| r.get::<_, i64>(0))?
+                                .collect::<rusqlite::Result<Vec<i64>>>()?;
+                            if counts.is_empty() {
+                                return Ok(frames);
+                            }
+                            frames += counts.iter().sum::<i64>();
                         }
-                        frames += counts.iter().sum::<i64>();
-                    }
-                };
-                let old = delete_chunks(
-                    "SELECT id FROM frame_log WHERE last_at < ?1",
-                    &ts(&before),
-                )?;
+                    };
+                let old = delete_chunks(sqlite_only::PRUNE_OLD, &ts(&before))?;
                 // Then the oldest rows beyond `keep` frames in all: the newest row at which the
                 // frames counted from the newest pass `keep`, found by walking back row by row
                 // (a window function over the table held all of it in memory, tens of MiB).
                 let cut: Option<i64> = {
-                    let mut stmt = c.prepare("SELECT id, count FROM frame_log ORDER BY id DESC")?;
+                    let mut stmt = c.prepare(sqlite_only::FRAME_COUNTS)?;
                     let mut rows = stmt.query([])?;
                     let mut kept = 0u64;
                     let mut cut = None;
@@ -1009,17 +910,14 @@ impl Store for SqliteStore {
                     cut
                 };
                 let over = match cut {
-                    Some(cut) => delete_chunks(
-                        "SELECT id FROM frame_log WHERE id <= ?1 ORDER BY id",
-                        &cut,
-                    )?,
+                    Some(cut) => delete_chunks(sqlite_only::PRUNE_UP_TO, &cut)?,
                     None => 0,
                 };
                 Ok((old + over) as u64)
             })
             .await
-            .map_err(unavailable)?
-            .map_err(unavailable)
+            .map_err(StoreError::unavailable)?
+            .map_err(StoreError::unavailable)
         })
     }
 
@@ -1030,10 +928,8 @@ impl Store for SqliteStore {
     ) -> BoxFut<'_, Result<Vec<FrameRecord>, StoreError>> {
         let s = station_id.to_string();
         self.read(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT frames FROM frame_log WHERE station_id = ?1 ORDER BY id DESC",
-            )?;
-            let mut rows = stmt.query([&s])?;
+            let mut stmt = c.prepare_cached(sql::FRAMES.sqlite)?;
+            let mut rows = stmt.query(params![s, i64::from(limit)])?;
             let mut out = Vec::new();
             while out.len() < limit as usize {
                 let Some(row) = rows.next()? else { break };
@@ -1066,14 +962,7 @@ impl Store for SqliteStore {
     ) -> BoxFut<'_, Result<Vec<(DeviceVariable, Time)>, StoreError>> {
         let s = station_id.to_string();
         self.read(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT component, component_instance, evse_id, connector_id, variable, variable_instance,
-                   attribute, value, mutability, characteristics, updated_at
-                 FROM device_variables WHERE station_id = ?1
-                   AND (?2 IS NULL OR component = ?2) AND (?3 IS NULL OR variable = ?3)
-                 ORDER BY component, component_instance, evse_id, connector_id, variable, variable_instance, attribute
-                 LIMIT 100000",
-            )?;
+            let mut stmt = c.prepare_cached(sql::VARIABLES.sqlite)?;
             let rows = stmt.query_map(params![s, component, variable], |r| {
                 let instance: String = r.get(1)?;
                 let evse: i64 = r.get(2)?;
@@ -1105,9 +994,7 @@ impl Store for SqliteStore {
 
     fn api_tokens(&self) -> BoxFut<'_, Result<Vec<ApiTokenRecord>, StoreError>> {
         self.read(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT hash, name, role, created_at, revoked_at FROM api_tokens ORDER BY created_at DESC, hash",
-            )?;
+            let mut stmt = c.prepare_cached(sql::API_TOKENS.sqlite)?;
             let rows = stmt.query_map([], api_token_row)?;
             rows.collect()
         })
@@ -1120,47 +1007,16 @@ impl Store for SqliteStore {
     ) -> BoxFut<'_, Result<Option<StoredRecord>, StoreError>> {
         let id = id.to_string();
         self.read(move |c| {
-            c.prepare_cached(
-                "SELECT seq, id, station_id, tag, status, at, body FROM records WHERE kind = ?1 AND id = ?2",
-            )?
-            .query_row(params![kind.as_str(), id], |r| record_row(kind, r))
-            .optional()
+            c.prepare_cached(sql::RECORD.sqlite)?
+                .query_row(params![kind.as_str(), id], |r| record_row(kind, r))
+                .optional()
         })
     }
 
     fn records(&self, q: RecordQuery) -> BoxFut<'_, Result<Vec<StoredRecord>, StoreError>> {
         self.read(move |c| {
-            use rusqlite::types::Value;
-            let mut sql = String::from(
-                "SELECT seq, id, station_id, tag, status, at, body FROM records WHERE kind = ?1",
-            );
-            let mut args: Vec<Value> = vec![Value::Text(q.kind.as_str().into())];
-            let mut filter = |sql: &mut String, column: &str, v: Value| {
-                args.push(v);
-                sql.push_str(&format!(" AND {column} ?{}", args.len()));
-            };
-            if let Some(s) = &q.station_id {
-                filter(&mut sql, "station_id =", Value::Text(s.clone()));
-            }
-            if let Some(t) = &q.tag {
-                filter(&mut sql, "tag =", Value::Text(t.clone()));
-            }
-            if let Some(s) = &q.status {
-                filter(&mut sql, "status =", Value::Text(s.clone()));
-            }
-            if let Some(b) = q.before {
-                filter(&mut sql, "seq <", Value::Integer(b));
-            }
-            if let Some(t) = &q.at_or_before {
-                filter(&mut sql, "at <=", Value::Text(ts(t)));
-            }
-            sql.push_str(if q.oldest_first {
-                " ORDER BY seq ASC"
-            } else {
-                " ORDER BY seq DESC"
-            });
-            sql.push_str(&format!(" LIMIT {}", q.limit));
-            let mut stmt = c.prepare_cached(&sql)?;
+            let (text, args) = sql::records(Dialect::Sqlite, &q);
+            let mut stmt = c.prepare_cached(&text)?;
             let rows =
                 stmt.query_map(rusqlite::params_from_iter(args), |r| record_row(q.kind, r))?;
             rows.collect()
@@ -1176,12 +1032,7 @@ impl Store for SqliteStore {
     ) -> BoxFut<'_, Result<Vec<(Time, Notice)>, StoreError>> {
         let s = station_id.to_string();
         self.read(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT at, request_id, status, details, received_at FROM notices
-                 WHERE station_id = ?1 AND kind = ?2
-                   AND (request_id = ?3 OR (request_id IS NULL AND received_at >= ?4))
-                 ORDER BY id LIMIT 1000",
-            )?;
+            let mut stmt = c.prepare_cached(sql::NOTICES.sqlite)?;
             let rows = stmt.query_map(params![s, kind.as_str(), request_id, ts(&since)], |r| {
                 let at: String = r.get(0)?;
                 let details: String = r.get(3)?;

@@ -1,5 +1,6 @@
 //! One test suite, run on both backends: SQLite (a temporary file) and PostgreSQL (a fresh
-//! database on the server named by `ARUS_TEST_POSTGRES_URL`, which `scripts/test` starts).
+//! database on the server named by `ARUS_TEST_POSTGRES_URL`, which `scripts/test` starts), each
+//! test on a database of its own (`arus_store::testing`).
 //!
 //! Without `ARUS_TEST_POSTGRES_URL` the PostgreSQL half fails, unless
 //! `ARUS_TEST_SKIP_POSTGRES=1` says to leave it out on purpose.
@@ -22,82 +23,9 @@ fn t(s: i64) -> DateTime<Utc> {
     DateTime::<Utc>::from_timestamp(1_700_000_000 + s, 123_456_000).expect("valid")
 }
 
-/// A fresh store of each kind.
-enum Backend {
-    Sqlite(tempfile::TempDir),
-    Postgres(String),
-}
+use arus_store::testing::TestDatabase as Backend;
 
-impl Backend {
-    async fn open(&self) -> Arc<dyn Store> {
-        match self {
-            Backend::Sqlite(dir) => {
-                let path = dir.path().join("arus.db");
-                arus_store::open(path.to_str().expect("utf-8 path"))
-                    .await
-                    .expect("sqlite opens")
-            }
-            Backend::Postgres(url) => arus_store::open(url).await.expect("postgres opens"),
-        }
-    }
-}
-
-fn sqlite() -> Backend {
-    Backend::Sqlite(tempfile::tempdir().expect("temp dir"))
-}
-
-/// A new database on the test server, so that tests do not see each other's rows.
-async fn postgres() -> Option<Backend> {
-    let Ok(base) = std::env::var("ARUS_TEST_POSTGRES_URL") else {
-        assert!(
-            std::env::var("ARUS_TEST_SKIP_POSTGRES").is_ok_and(|v| v == "1"),
-            "ARUS_TEST_POSTGRES_URL is not set (run scripts/test, or set ARUS_TEST_SKIP_POSTGRES=1)"
-        );
-        return None;
-    };
-    let (client, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
-        .await
-        .expect("test server reachable");
-    tokio::spawn(conn);
-    let name = format!("arus_test_{}_{}", std::process::id(), rand_suffix());
-    client
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("create database");
-    let (prefix, _) = base.rsplit_once('/').expect("URL names a database");
-    Some(Backend::Postgres(format!("{prefix}/{name}")))
-}
-
-fn rand_suffix() -> u64 {
-    use std::hash::{BuildHasher, RandomState};
-    RandomState::new().hash_one(std::time::SystemTime::now())
-}
-
-macro_rules! both {
-    ($($name:ident),* $(,)?) => {
-        mod on_sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let b = super::sqlite();
-                    super::$name(&b).await;
-                }
-            )*
-        }
-        mod on_postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if let Some(b) = super::postgres().await {
-                        super::$name(&b).await;
-                    }
-                }
-            )*
-        }
-    };
-}
-
-both!(
+arus_store::both_backends!(
     retried_meter_values_are_recorded_once,
     stations_and_boots,
     connector_status_keeps_the_newest,
@@ -647,7 +575,22 @@ async fn a_faulty_job_fails_alone(b: &Backend) {
         s.commit(vec![put(&y, Some(1))]),
         s.commit(vec![put(&z, Some(2))])
     );
-    assert!(matches!(ry, Err(StoreError::Conflict(_))), "{ry:?}");
+    let Err(conflict) = ry else {
+        panic!("the reused number is refused")
+    };
+    assert!(
+        matches!(conflict, StoreError::Conflict { .. }),
+        "{conflict:?}"
+    );
+    // The database's own error is kept, and its words are in the text.
+    assert!(
+        std::error::Error::source(&conflict).is_some(),
+        "{conflict:?}"
+    );
+    assert!(
+        conflict.to_string().to_lowercase().contains("unique"),
+        "{conflict}"
+    );
     rz.expect("the other job commits");
     assert!(s.transaction("CS1", "Z").await.expect("read").is_some());
     assert!(s.transaction("CS1", "Y").await.expect("read").is_none());

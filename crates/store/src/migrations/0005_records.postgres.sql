@@ -1,4 +1,4 @@
--- 4 records: commands, audit entries and bulk operations, kept as JSON documents with the
+-- 5 records: commands, audit entries and bulk operations, kept as JSON documents with the
 -- columns they are looked up by; seq orders them for keyset pagination
 CREATE TABLE records (
     seq BIGSERIAL PRIMARY KEY,

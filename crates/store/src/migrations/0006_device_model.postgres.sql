@@ -1,4 +1,4 @@
--- 5 the device model: the latest known attribute of each variable of each station (absent
+-- 6 the device model: the latest known attribute of each variable of each station (absent
 -- instances and EVSEs are '' and -1, so that the key is unique)
 CREATE TABLE device_variables (
     station_id TEXT NOT NULL,

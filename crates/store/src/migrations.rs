@@ -1,0 +1,232 @@
+//! One migration history for both backends.
+//!
+//! Migration `N` is `migrations/000N_<name>.sqlite.sql` on SQLite and
+//! `migrations/000N_<name>.postgres.sql` on PostgreSQL: the same change in each dialect's
+//! words (or, where a change concerns one backend only, a file that only says so). The list
+//! below is the only one, so the numbering cannot drift apart again.
+//!
+//! A database records what it applied in `schema_migrations` (version, name, time). At start a
+//! backend reads that history and asks [`plan`] what to do: renumber rows an older numbering
+//! wrote, refuse a history that disagrees with this list, or apply the next missing
+//! migration, each in its own transaction under the backend's write lock, until none is left.
+//!
+//! # Invariants
+//!
+//! - A migration is identified by its number *and* its name: an applied row whose name is not
+//!   the name this list gives its number stops the start ([`Mismatch`]) rather than skipping or
+//!   re-running a migration.
+//! - PostgreSQL databases made before the numbering was shared count `records` as 4 and
+//!   `device model` as 5 (PostgreSQL had no counterpart to SQLite's migration 4); their rows are
+//!   renumbered, by number and name together, before anything else. SQLite's numbering did not
+//!   change.
+//! - Migrations are never edited once released beyond their comments: a database that applied
+//!   one is not told of a change.
+
+use crate::sql::Dialect;
+
+/// One step of the schema, in both dialects.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Migration {
+    /// Its number, the same on both backends.
+    pub version: i64,
+    /// Its name, as recorded in `schema_migrations`.
+    pub name: &'static str,
+    /// Its SQLite text.
+    pub sqlite: &'static str,
+    /// Its PostgreSQL text.
+    pub postgres: &'static str,
+}
+
+macro_rules! migration {
+    ($version:literal, $name:literal, $file:literal) => {
+        Migration {
+            version: $version,
+            name: $name,
+            sqlite: include_str!(concat!("migrations/", $file, ".sqlite.sql")),
+            postgres: include_str!(concat!("migrations/", $file, ".postgres.sql")),
+        }
+    };
+}
+
+/// Every migration, in order; versions count up from 1 without gaps.
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    migration!(1, "initial schema", "0001_initial_schema"),
+    migration!(2, "batched frame log", "0002_batched_frame_log"),
+    migration!(
+        3,
+        "lighter meter value indexes",
+        "0003_lighter_meter_value_indexes"
+    ),
+    migration!(
+        4,
+        "meter values settle in batches",
+        "0004_meter_values_settle_in_batches"
+    ),
+    migration!(5, "records", "0005_records"),
+    migration!(6, "device model", "0006_device_model"),
+];
+
+/// Rows of PostgreSQL's old numbering: (old version, name, version now), the highest first so
+/// that no two rows share a number midway.
+const POSTGRES_RENUMBERED: &[(i64, &str, i64)] = &[(5, "device model", 6), (4, "records", 5)];
+
+/// A history this program does not know: the database's migration `version` is `found`, where
+/// this program has `expected`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the database's migration {version} is `{found}`, this program's is `{expected}`: the database was made by another version of Arus"
+)]
+pub struct Mismatch {
+    /// The migration's number.
+    pub version: i64,
+    /// Its name in the database.
+    pub found: String,
+    /// Its name here.
+    pub expected: &'static str,
+}
+
+/// What a backend does next to bring a database up to date.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// Give the applied migration `name` the number `to` instead of `from`.
+    Renumber {
+        /// The number in the database.
+        from: i64,
+        /// The number now.
+        to: i64,
+        /// The migration's name.
+        name: &'static str,
+    },
+    /// Apply a migration.
+    Apply(&'static Migration),
+}
+
+/// The steps that bring a database with history `applied` (version and name of each row) up to
+/// date, in order: renumbering first, then every missing migration. Empty when it is.
+pub(crate) fn plan(dialect: Dialect, applied: &[(i64, String)]) -> Result<Vec<Step>, Mismatch> {
+    let mut history: Vec<(i64, &str)> = applied.iter().map(|(v, n)| (*v, n.as_str())).collect();
+    let mut steps = Vec::new();
+    if dialect == Dialect::Postgres {
+        for &(from, name, to) in POSTGRES_RENUMBERED {
+            if let Some(row) = history.iter_mut().find(|r| **r == (from, name)) {
+                row.0 = to;
+                steps.push(Step::Renumber { from, to, name });
+            }
+        }
+    }
+    for &(version, found) in &history {
+        // Rows beyond this list (a newer Arus) are left alone.
+        if let Some(m) = MIGRATIONS.iter().find(|m| m.version == version)
+            && m.name != found
+        {
+            return Err(Mismatch {
+                version,
+                found: found.to_string(),
+                expected: m.name,
+            });
+        }
+    }
+    steps.extend(
+        MIGRATIONS
+            .iter()
+            .filter(|m| !history.iter().any(|(v, _)| *v == m.version))
+            .map(Step::Apply),
+    );
+    Ok(steps)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn history(rows: &[(i64, &str)]) -> Vec<(i64, String)> {
+        rows.iter().map(|(v, n)| (*v, n.to_string())).collect()
+    }
+
+    fn applied(steps: &[Step]) -> Vec<i64> {
+        steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Apply(m) => Some(m.version),
+                Step::Renumber { .. } => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn versions_count_up_and_every_file_says_its_number() {
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.version, i as i64 + 1);
+            let head = format!("-- {} ", m.version);
+            assert!(m.sqlite.starts_with(&head), "sqlite {}", m.version);
+            assert!(m.postgres.starts_with(&head), "postgres {}", m.version);
+        }
+    }
+
+    #[test]
+    fn a_new_database_gets_everything() {
+        for d in [Dialect::Sqlite, Dialect::Postgres] {
+            let steps = plan(d, &[]).expect("plan");
+            assert_eq!(applied(&steps), [1, 2, 3, 4, 5, 6]);
+        }
+    }
+
+    #[test]
+    fn an_up_to_date_database_gets_nothing() {
+        let all: Vec<(i64, &str)> = MIGRATIONS.iter().map(|m| (m.version, m.name)).collect();
+        for d in [Dialect::Sqlite, Dialect::Postgres] {
+            assert_eq!(plan(d, &history(&all)).expect("plan"), []);
+        }
+    }
+
+    #[test]
+    fn old_postgres_numbering_is_renumbered_not_rerun() {
+        let old = history(&[
+            (1, "initial schema"),
+            (2, "batched frame log"),
+            (3, "lighter meter value indexes"),
+            (4, "records"),
+            (5, "device model"),
+        ]);
+        let steps = plan(Dialect::Postgres, &old).expect("plan");
+        assert_eq!(
+            steps[..2],
+            [
+                Step::Renumber {
+                    from: 5,
+                    to: 6,
+                    name: "device model"
+                },
+                Step::Renumber {
+                    from: 4,
+                    to: 5,
+                    name: "records"
+                },
+            ]
+        );
+        assert_eq!(applied(&steps), [4]);
+        // Without device model yet.
+        let steps = plan(Dialect::Postgres, &old[..4]).expect("plan");
+        assert_eq!(applied(&steps), [4, 6]);
+        // SQLite never had that numbering: the same rows there are a foreign history.
+        assert!(plan(Dialect::Sqlite, &old).is_err());
+    }
+
+    #[test]
+    fn a_foreign_history_is_refused() {
+        let err = plan(
+            Dialect::Sqlite,
+            &history(&[(1, "initial schema"), (2, "something else")]),
+        )
+        .expect_err("refused");
+        assert_eq!(err.version, 2);
+        assert_eq!(err.expected, "batched frame log");
+        // A newer program's migrations beyond the list are not this one's business.
+        let all: Vec<(i64, &str)> = MIGRATIONS
+            .iter()
+            .map(|m| (m.version, m.name))
+            .chain([(99, "from the future")])
+            .collect();
+        assert_eq!(plan(Dialect::Postgres, &history(&all)).expect("plan"), []);
+    }
+}

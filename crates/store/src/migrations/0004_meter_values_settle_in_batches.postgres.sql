@@ -1,0 +1,6 @@
+-- 4 meter values settle in batches: nothing to do on PostgreSQL. SQLite's writer dirtied one
+-- index page per MeterValues message and now lets values wait in a table without indexes (see
+-- the SQLite file); PostgreSQL inserts straight into meter_values.
+--
+-- PostgreSQL databases made before both backends shared one numbering have `records` as 4 and
+-- `device model` as 5; they are renumbered when opened (see migrations.rs).

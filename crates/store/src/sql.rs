@@ -1,0 +1,489 @@
+//! The store's SQL, written once for both backends.
+//!
+//! A statement both dialects agree on is written once, with PostgreSQL's numbered placeholders
+//! (`$1`), as an [`Sql`] that also carries the SQLite text: the same statement with each `$N`
+//! turned into `?N`, made at compile time. (SQLite reads `$1` as a *named* parameter, numbered
+//! by first appearance, so PostgreSQL's text would bind the wrong values there.) The backends
+//! prepare and cache these texts as before, so nothing is translated or parsed per execution.
+//!
+//! Statements only one backend has, or that the dialects cannot share, are in
+//! [`sqlite_only`] and [`postgres_only`], each saying why.
+//!
+//! Queries whose filters are chosen at run time (pages of transactions and records) are built
+//! by [`transactions`] and [`records`] for either dialect, with their values in binding order.
+//!
+//! # Invariants
+//!
+//! - The two texts of an [`Sql`] differ only in the placeholder sign, so they bind the same
+//!   values in the same order.
+//! - A `$` in a shared statement is always a placeholder (no dollar quoting, no `$` inside a
+//!   literal): the translation turns every `$` followed by a digit into `?`. A test checks
+//!   every statement.
+//! - Times are bound as each backend stores them (text in SQLite, `timestamptz` in
+//!   PostgreSQL); the statements do not depend on it.
+
+use arus_domain::Time;
+use arus_domain::store::{RecordQuery, TransactionQuery};
+
+/// A statement in both dialects.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sql {
+    /// The text with `$N` placeholders.
+    pub postgres: &'static str,
+    /// The text with `?N` placeholders.
+    pub sqlite: &'static str,
+}
+
+/// The SQLite form of a statement written with `$N` placeholders: every `$` followed by a
+/// digit becomes `?`. Same length, so it can run at compile time into an array.
+const fn sqlite_placeholders<const N: usize>(postgres: &str) -> [u8; N] {
+    let from = postgres.as_bytes();
+    let mut out = [0u8; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = if from[i] == b'$' && i + 1 < N && from[i + 1].is_ascii_digit() {
+            b'?'
+        } else {
+            from[i]
+        };
+        i += 1;
+    }
+    out
+}
+
+/// Defines shared statements: `NAME = "text with $1";` becomes an [`Sql`] const.
+macro_rules! shared {
+    ($($(#[$attr:meta])* $name:ident = $text:expr;)*) => {
+        $(
+            $(#[$attr])*
+            pub(crate) const $name: Sql = {
+                const POSTGRES: &str = $text;
+                const SQLITE: [u8; POSTGRES.len()] = sqlite_placeholders(POSTGRES);
+                Sql {
+                    postgres: POSTGRES,
+                    sqlite: match std::str::from_utf8(&SQLITE) {
+                        Ok(s) => s,
+                        Err(_) => panic!("an ASCII substitution keeps UTF-8 valid"),
+                    },
+                }
+            };
+        )*
+        /// Every shared statement, for the tests.
+        #[cfg(test)]
+        pub(crate) const ALL: &[(&str, Sql)] = &[$((stringify!($name), $name)),*];
+    };
+}
+
+/// The columns of a station, in the order the backends' `station_row` reads them.
+macro_rules! station_columns {
+    () => {
+        "id, password_hash, boot_policy, registration, boot, booted_at, protocol, created_at, last_seen_at"
+    };
+}
+
+/// The columns of a transaction row, in the order the backends' `transaction_row` reads them.
+macro_rules! transaction_columns {
+    () => {
+        "id, station_id, transaction_id, csms_number, evse_id, connector_id, id_token, started_at, stopped_at, meter_start_wh, meter_stop_wh, energy_wh, stop_reason, charging_state"
+    };
+}
+
+/// The columns of a record, in the order the backends' `record_row` reads them.
+macro_rules! record_columns {
+    () => {
+        "seq, id, station_id, tag, status, at, body"
+    };
+}
+
+shared! {
+    // Writes: one statement per `Write`, prepared once by each writer.
+
+    /// Creates or replaces a station's credentials and policy.
+    PUT_STATION = "INSERT INTO stations (id, password_hash, boot_policy, created_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (id) DO UPDATE SET password_hash = excluded.password_hash, boot_policy = excluded.boot_policy";
+
+    /// A station connected with a protocol.
+    STATION_CONNECTED = "UPDATE stations SET protocol = $2, last_seen_at = $3 WHERE id = $1";
+
+    /// A station was heard from.
+    STATION_SEEN = "UPDATE stations SET last_seen_at = $2 WHERE id = $1";
+
+    /// A station booted.
+    BOOT = "UPDATE stations SET registration = $2, boot = $3, booted_at = $4, last_seen_at = $4 WHERE id = $1";
+
+    /// A connector's status; a report older than the one stored (a replay after an outage)
+    /// does not win.
+    CONNECTOR_STATUS = "INSERT INTO connectors (station_id, evse_id, connector_id, status, error_code, info, vendor_id, vendor_error_code, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (station_id, evse_id, connector_id) DO UPDATE SET
+           status = excluded.status, error_code = excluded.error_code, info = excluded.info,
+           vendor_id = excluded.vendor_id, vendor_error_code = excluded.vendor_error_code,
+           updated_at = excluded.updated_at
+         WHERE excluded.updated_at >= connectors.updated_at";
+
+    /// A transaction's fold, upserted; the CSMS number, once given, stays.
+    PUT_TRANSACTION = "INSERT INTO transactions (station_id, transaction_id, csms_number, evse_id, connector_id, id_token,
+           started_at, stopped_at, meter_start_wh, meter_stop_wh, energy_wh, stop_reason, charging_state, fold, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+         ON CONFLICT (station_id, transaction_id) DO UPDATE SET
+           csms_number = COALESCE(transactions.csms_number, excluded.csms_number),
+           evse_id = excluded.evse_id, connector_id = excluded.connector_id, id_token = excluded.id_token,
+           started_at = excluded.started_at, stopped_at = excluded.stopped_at,
+           meter_start_wh = excluded.meter_start_wh, meter_stop_wh = excluded.meter_stop_wh,
+           energy_wh = excluded.energy_wh, stop_reason = excluded.stop_reason,
+           charging_state = excluded.charging_state, fold = excluded.fold, updated_at = excluded.updated_at";
+
+    /// A transaction event; a retry hits a unique index and changes nothing.
+    TRANSACTION_EVENT = "INSERT INTO transaction_events (station_id, transaction_id, seq_no, kind, timestamp, trigger_reason, offline, event, received_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING";
+
+    /// A meter value, into the indexed table.
+    METER_VALUE = "INSERT INTO meter_values (station_id, evse_id, transaction_id, timestamp, samples, received_at)
+         VALUES ($1, $2, $3, $4, $5, $6)";
+
+    /// A notice (firmware, log, report, security event...).
+    NOTICE = "INSERT INTO notices (station_id, kind, at, request_id, status, details, received_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+    /// One row of the frame log: a batch of a station's frames.
+    FRAME_BATCH = "INSERT INTO frame_log (station_id, first_at, last_at, count, frames) VALUES ($1, $2, $3, $4, $5)";
+
+    /// An id token, by its case-insensitive key and type.
+    PUT_ID_TOKEN = "INSERT INTO id_tokens (token_key, kind, id_token, status, group_id_token, expiry_date)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (token_key, kind) DO UPDATE SET id_token = excluded.id_token, status = excluded.status,
+           group_id_token = excluded.group_id_token, expiry_date = excluded.expiry_date";
+
+    /// One attribute of the device model; what the new value does not say is kept.
+    PUT_VARIABLE = "INSERT INTO device_variables (station_id, component, component_instance, evse_id, connector_id,
+           variable, variable_instance, attribute, value, mutability, characteristics, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+         ON CONFLICT (station_id, component, component_instance, evse_id, connector_id, variable, variable_instance, attribute)
+         DO UPDATE SET value = COALESCE(excluded.value, device_variables.value),
+           mutability = COALESCE(excluded.mutability, device_variables.mutability),
+           characteristics = COALESCE(excluded.characteristics, device_variables.characteristics),
+           updated_at = excluded.updated_at";
+
+    /// A record (command, audit entry, bulk operation, webhook subscription or delivery).
+    PUT_RECORD = "INSERT INTO records (kind, id, station_id, tag, status, at, body) VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (kind, id) DO UPDATE SET station_id = excluded.station_id, tag = excluded.tag,
+           status = excluded.status, at = excluded.at, body = excluded.body";
+
+    /// An API token.
+    PUT_API_TOKEN = "INSERT INTO api_tokens (hash, name, role, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (hash) DO UPDATE SET name = excluded.name, role = excluded.role, revoked_at = excluded.revoked_at";
+
+    // Reads.
+
+    /// One station.
+    STATION = concat!("SELECT ", station_columns!(), " FROM stations WHERE id = $1");
+
+    /// Every station.
+    STATIONS = concat!("SELECT ", station_columns!(), " FROM stations ORDER BY id");
+
+    /// A station's connectors.
+    CONNECTORS = "SELECT evse_id, connector_id, status, error_code, info, updated_at FROM connectors
+         WHERE station_id = $1 ORDER BY evse_id, connector_id";
+
+    /// An id token by key: the exact type first, then any type (stations do not always report
+    /// the type the operator registered, and 1.6 reports none).
+    ID_TOKEN = "SELECT id_token, kind, status, group_id_token, expiry_date FROM id_tokens
+         WHERE token_key = $1 ORDER BY (kind = $2) DESC, kind LIMIT 1";
+
+    /// A transaction's fold and whether the CSMS numbered it.
+    TRANSACTION = "SELECT fold, csms_number FROM transactions WHERE station_id = $1 AND transaction_id = $2";
+
+    /// A 1.6 start already numbered, recognised by its content.
+    FIND_START = "SELECT transaction_id FROM transactions WHERE station_id = $1 AND started_at = $2
+         AND connector_id = $3 AND id_token = $4 AND meter_start_wh = $5 AND csms_number IS NOT NULL LIMIT 1";
+
+    /// A transaction's events in arrival order.
+    TRANSACTION_EVENTS = "SELECT event FROM transaction_events WHERE station_id = $1 AND transaction_id = $2 ORDER BY id";
+
+    /// The highest number the CSMS gave a transaction, 0 without any.
+    MAX_CSMS_NUMBER = "SELECT CAST(COALESCE(MAX(csms_number), 0) AS BIGINT) FROM transactions";
+
+    /// An API token by hash.
+    API_TOKEN = "SELECT hash, name, role, created_at, revoked_at FROM api_tokens WHERE hash = $1";
+
+    /// How many API tokens there are.
+    API_TOKEN_COUNT = "SELECT COUNT(*) FROM api_tokens";
+
+    /// Every API token, newest first.
+    API_TOKENS = "SELECT hash, name, role, created_at, revoked_at FROM api_tokens ORDER BY created_at DESC, hash";
+
+    /// A station's frame-log rows, newest first; each holds at least one frame, so `$2` rows
+    /// hold at least `$2` frames.
+    FRAMES = "SELECT frames FROM frame_log WHERE station_id = $1 ORDER BY id DESC LIMIT $2";
+
+    /// A station's device model, optionally of one component and one variable. (The casts
+    /// tell PostgreSQL the type of a parameter that may be null; SQLite takes them as is.)
+    VARIABLES = "SELECT component, component_instance, evse_id, connector_id, variable, variable_instance,
+           attribute, value, mutability, characteristics, updated_at
+         FROM device_variables WHERE station_id = $1
+           AND (CAST($2 AS TEXT) IS NULL OR component = $2) AND (CAST($3 AS TEXT) IS NULL OR variable = $3)
+         ORDER BY component, component_instance, evse_id, connector_id, variable, variable_instance, attribute
+         LIMIT 100000";
+
+    /// One record by kind and id.
+    RECORD = concat!("SELECT ", record_columns!(), " FROM records WHERE kind = $1 AND id = $2");
+
+    /// A station's notices of a kind: those of a request, or those without one since a time.
+    NOTICES = "SELECT at, request_id, status, details, received_at FROM notices
+         WHERE station_id = $1 AND kind = $2
+           AND (request_id = $3 OR (request_id IS NULL AND received_at >= $4))
+         ORDER BY id LIMIT 1000";
+
+    // The migrations' bookkeeping (its table is made in each dialect's own types).
+
+    /// The migrations applied so far.
+    APPLIED_MIGRATIONS = "SELECT version, name FROM schema_migrations ORDER BY version";
+
+    /// Records a migration as applied.
+    MIGRATION_APPLIED = "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)";
+
+    /// Gives a migration applied under an old number its number now.
+    MIGRATION_RENUMBERED = "UPDATE schema_migrations SET version = $2 WHERE version = $1 AND name = $3";
+}
+
+/// Statements only SQLite has, or writes its own way.
+pub(crate) mod sqlite_only {
+    /// The bookkeeping table: SQLite has no `timestamptz`, times are text.
+    pub(crate) const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)";
+
+    /// A meter value of a transaction, into the table without indexes it waits in (SQLite's
+    /// schema only: see migration 0004).
+    pub(crate) const METER_VALUE_RECENT: &str = "INSERT INTO meter_values_recent (station_id, evse_id, transaction_id, timestamp, samples, received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+
+    /// Moves the waiting meter values into `meter_values`, sorted by transaction.
+    pub(crate) const SETTLE_METER_VALUES: &str = "INSERT INTO meter_values (station_id, evse_id, transaction_id, timestamp, samples, received_at)
+         SELECT station_id, evse_id, transaction_id, timestamp, samples, received_at
+         FROM meter_values_recent ORDER BY station_id, transaction_id, id";
+
+    /// Empties the waiting table (without a WHERE clause SQLite does it in one step).
+    pub(crate) const SETTLED: &str = "DELETE FROM meter_values_recent";
+
+    /// A transaction's meter values: both tables, since a value sits in exactly one of them.
+    pub(crate) const METER_VALUES: &str = "SELECT timestamp, samples, 0 AS recent, id FROM meter_values WHERE station_id = ?1 AND transaction_id = ?2
+         UNION ALL
+         SELECT timestamp, samples, 1, id FROM meter_values_recent WHERE station_id = ?1 AND transaction_id = ?2
+         ORDER BY 1, 3, 4";
+
+    /// Frame-log rows older than a time, a chunk per statement (with [`PRUNE_DELETE`]): one
+    /// large DELETE held SQLite's single write lock for seconds. PostgreSQL deletes in one
+    /// statement beside its writer.
+    pub(crate) const PRUNE_OLD: &str = "SELECT id FROM frame_log WHERE last_at < ?1";
+
+    /// Frame-log rows up to an id, in chunks (see [`PRUNE_OLD`]).
+    pub(crate) const PRUNE_UP_TO: &str = "SELECT id FROM frame_log WHERE id <= ?1 ORDER BY id";
+
+    /// Deletes a chunk of the rows a `PRUNE_*` query selects, `{select}` and `{chunk}` filled
+    /// in once per prune, and answers their frame counts.
+    pub(crate) fn prune_delete(select: &str, chunk: i64) -> String {
+        format!("DELETE FROM frame_log WHERE id IN ({select} LIMIT {chunk}) RETURNING count")
+    }
+
+    /// The frame-log rows newest first with their frame counts, walked row by row to find where
+    /// `keep` frames end: a window function over the table held all of it in memory in SQLite
+    /// (tens of MiB); PostgreSQL uses one (see `postgres_only::PRUNE_OVER`).
+    pub(crate) const FRAME_COUNTS: &str = "SELECT id, count FROM frame_log ORDER BY id DESC";
+}
+
+/// Statements only PostgreSQL has, or writes its own way.
+pub(crate) mod postgres_only {
+    /// The bookkeeping table, with PostgreSQL's types.
+    pub(crate) const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL)";
+
+    /// One migrator at a time, even with several nodes starting together (SQLite has one
+    /// writer per file and takes its write lock with `BEGIN IMMEDIATE`).
+    pub(crate) const LOCK_MIGRATIONS: &str = "LOCK TABLE schema_migrations IN EXCLUSIVE MODE";
+
+    /// A transaction's meter values: PostgreSQL has no waiting table (see
+    /// `sqlite_only::METER_VALUES`).
+    pub(crate) const METER_VALUES: &str = "SELECT timestamp, samples FROM meter_values WHERE station_id = $1 AND transaction_id = $2 ORDER BY timestamp, id";
+
+    /// Deletes frame-log rows older than a time, answering how many frames went (one
+    /// statement: PostgreSQL's row locks do not hold the writer back).
+    pub(crate) const PRUNE_OLD: &str =
+        "WITH gone AS (DELETE FROM frame_log WHERE last_at < $1 RETURNING count)
+         SELECT COALESCE(SUM(count), 0)::BIGINT FROM gone";
+
+    /// Deletes the oldest frame-log rows beyond `$1` frames in all, answering how many frames
+    /// went.
+    pub(crate) const PRUNE_OVER: &str = "WITH cut AS (SELECT id FROM (SELECT id, (SUM(count) OVER (ORDER BY id DESC))::BIGINT AS kept FROM frame_log) k
+                      WHERE kept > $1 ORDER BY id DESC LIMIT 1),
+              gone AS (DELETE FROM frame_log WHERE id <= (SELECT id FROM cut) RETURNING count)
+         SELECT COALESCE(SUM(count), 0)::BIGINT FROM gone";
+}
+
+/// Which placeholders a statement built at run time uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    /// `?N`.
+    Sqlite,
+    /// `$N`.
+    Postgres,
+}
+
+/// A value of a statement built at run time, for the backend to bind its way.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Arg<'a> {
+    /// Text.
+    Text(&'a str),
+    /// An integer.
+    Int(i64),
+    /// A time.
+    Time(&'a Time),
+}
+
+/// A SELECT whose conditions are added one by one, each with one value.
+struct Select<'a> {
+    dialect: Dialect,
+    sql: String,
+    args: Vec<Arg<'a>>,
+}
+
+impl<'a> Select<'a> {
+    fn new(dialect: Dialect, sql: &str) -> Select<'a> {
+        Select {
+            dialect,
+            sql: sql.to_string(),
+            args: Vec::new(),
+        }
+    }
+
+    /// Adds `AND {condition} <placeholder>`, the placeholder standing for `value`.
+    fn and(&mut self, condition: &str, value: Arg<'a>) {
+        use std::fmt::Write;
+        self.args.push(value);
+        let sign = match self.dialect {
+            Dialect::Sqlite => '?',
+            Dialect::Postgres => '$',
+        };
+        // Writing into a String cannot fail.
+        let _ = write!(self.sql, " AND {condition} {sign}{}", self.args.len());
+    }
+
+    fn finish(mut self, rest: &str) -> (String, Vec<Arg<'a>>) {
+        self.sql.push_str(rest);
+        (self.sql, self.args)
+    }
+}
+
+/// A page of transactions, newest first, and its values in binding order.
+pub(crate) fn transactions(dialect: Dialect, q: &TransactionQuery) -> (String, Vec<Arg<'_>>) {
+    let mut s = Select::new(
+        dialect,
+        concat!(
+            "SELECT ",
+            transaction_columns!(),
+            " FROM transactions WHERE 1 = 1"
+        ),
+    );
+    if let Some(station) = &q.station_id {
+        s.and("station_id =", Arg::Text(station));
+    }
+    if let Some(before) = q.before {
+        s.and("id <", Arg::Int(before));
+    }
+    match q.ongoing {
+        Some(true) => s.sql.push_str(" AND stopped_at IS NULL"),
+        Some(false) => s.sql.push_str(" AND stopped_at IS NOT NULL"),
+        None => {}
+    }
+    let limit = q.limit.clamp(1, 1000);
+    s.finish(&format!(" ORDER BY id DESC LIMIT {limit}"))
+}
+
+/// A page of records by insertion order, and its values in binding order.
+pub(crate) fn records(dialect: Dialect, q: &RecordQuery) -> (String, Vec<Arg<'_>>) {
+    let mut s = Select::new(
+        dialect,
+        concat!("SELECT ", record_columns!(), " FROM records WHERE 1 = 1"),
+    );
+    s.and("kind =", Arg::Text(q.kind.as_str()));
+    if let Some(station) = &q.station_id {
+        s.and("station_id =", Arg::Text(station));
+    }
+    if let Some(tag) = &q.tag {
+        s.and("tag =", Arg::Text(tag));
+    }
+    if let Some(status) = &q.status {
+        s.and("status =", Arg::Text(status));
+    }
+    if let Some(before) = q.before {
+        s.and("seq <", Arg::Int(before));
+    }
+    if let Some(at) = &q.at_or_before {
+        s.and("at <=", Arg::Time(at));
+    }
+    let order = if q.oldest_first { "ASC" } else { "DESC" };
+    s.finish(&format!(" ORDER BY seq {order} LIMIT {}", q.limit))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arus_domain::store::RecordKind;
+
+    #[test]
+    fn the_sqlite_text_differs_only_in_placeholders() {
+        for (name, sql) in ALL {
+            assert_eq!(sql.postgres.len(), sql.sqlite.len(), "{name}");
+            assert!(
+                !sql.sqlite.contains('$'),
+                "{name}: a `$` is not a placeholder"
+            );
+            assert_eq!(
+                sql.sqlite.replace('?', "$"),
+                sql.postgres,
+                "{name}: a `?` outside a placeholder"
+            );
+        }
+        assert_eq!(
+            STATION_CONNECTED.sqlite,
+            "UPDATE stations SET protocol = ?2, last_seen_at = ?3 WHERE id = ?1"
+        );
+    }
+
+    #[test]
+    fn run_time_queries_number_their_values() {
+        let mut q = RecordQuery::of(RecordKind::Command, 50);
+        q.station_id = Some("CS1".into());
+        q.before = Some(9);
+        let (sql, args) = records(Dialect::Sqlite, &q);
+        assert!(
+            sql.ends_with(
+                "WHERE 1 = 1 AND kind = ?1 AND station_id = ?2 AND seq < ?3 ORDER BY seq DESC LIMIT 50"
+            ),
+            "{sql}"
+        );
+        assert_eq!(
+            args,
+            [Arg::Text("command"), Arg::Text("CS1"), Arg::Int(9)],
+            "{sql}"
+        );
+        let (sql, args) = records(Dialect::Postgres, &q);
+        assert!(
+            sql.contains("kind = $1 AND station_id = $2 AND seq < $3"),
+            "{sql}"
+        );
+        assert_eq!(args.len(), 3);
+
+        let q = TransactionQuery {
+            station_id: None,
+            ongoing: Some(true),
+            before: Some(5),
+            limit: 0,
+        };
+        let (sql, args) = transactions(Dialect::Postgres, &q);
+        assert!(
+            sql.ends_with(
+                "WHERE 1 = 1 AND id < $1 AND stopped_at IS NULL ORDER BY id DESC LIMIT 1"
+            ),
+            "{sql}"
+        );
+        assert_eq!(args, [Arg::Int(5)]);
+    }
+}
