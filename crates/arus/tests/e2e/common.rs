@@ -15,77 +15,18 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub const TOKEN: &str = "e2e-admin-token";
 
-/// Generates one test per backend for each named async function taking `&Backend`.
+/// Generates one test per backend for each named async function taking `&Backend` (the
+/// store's shared harness: a fresh SQLite file, and a fresh database on the test PostgreSQL).
 #[macro_export]
 macro_rules! both {
     ($($name:ident),* $(,)?) => {
-        mod on_sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let b = $crate::common::Backend::sqlite();
-                    super::$name(&b).await;
-                }
-            )*
-        }
-        mod on_postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if let Some(b) = $crate::common::Backend::postgres().await {
-                        super::$name(&b).await;
-                    }
-                }
-            )*
-        }
+        arus_store::both_backends!($($name),*);
     };
 }
 
-/// Where a test server keeps its data.
-pub enum Backend {
-    Sqlite(tempfile::TempDir),
-    Postgres(String),
-}
-
-impl Backend {
-    pub fn sqlite() -> Backend {
-        Backend::Sqlite(tempfile::tempdir().expect("temp dir"))
-    }
-
-    /// A fresh database on the server `ARUS_TEST_POSTGRES_URL` names (see the store tests).
-    pub async fn postgres() -> Option<Backend> {
-        let Ok(base) = std::env::var("ARUS_TEST_POSTGRES_URL") else {
-            assert!(
-                std::env::var("ARUS_TEST_SKIP_POSTGRES").is_ok_and(|v| v == "1"),
-                "ARUS_TEST_POSTGRES_URL is not set (run scripts/test, or set ARUS_TEST_SKIP_POSTGRES=1)"
-            );
-            return None;
-        };
-        let (client, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
-            .await
-            .expect("test server reachable");
-        tokio::spawn(conn);
-        let name = format!("arus_e2e_{}_{}", std::process::id(), unique());
-        client
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create database");
-        let (prefix, _) = base.rsplit_once('/').expect("URL names a database");
-        Some(Backend::Postgres(format!("{prefix}/{name}")))
-    }
-
-    pub fn url(&self) -> String {
-        match self {
-            Backend::Sqlite(dir) => format!("sqlite://{}", dir.path().join("arus.db").display()),
-            Backend::Postgres(url) => url.clone(),
-        }
-    }
-}
-
-pub fn unique() -> u64 {
-    use std::hash::{BuildHasher, RandomState};
-    RandomState::new().hash_one(std::time::SystemTime::now())
-}
+/// Where a test server keeps its data: the store's throwaway test databases.
+pub use arus_store::testing::TestDatabase as Backend;
+pub use arus_store::testing::unique;
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
