@@ -31,6 +31,6 @@ pub mod stats;
 
 mod runner;
 
-pub use runner::{RunOptions, Shard, parse_sources, print_progress, run};
+pub use runner::{ArgError, RunOptions, Shard, parse_sources, print_progress, run};
 pub use scenario::{Group, Mode, Scenario};
 pub use stats::{Progress, Stats, Summary};
