@@ -48,7 +48,10 @@ pub(crate) enum FollowUp {
     /// Remote stop of a transaction.
     RemoteStop { transaction_id: String },
     /// TriggerMessage: send this message now.
-    Trigger { message: String, evse: Option<u32> },
+    Trigger {
+        message: Triggered,
+        evse: Option<u32>,
+    },
     /// GetBaseReport / GetReport: send the report.
     Report { request_id: i64 },
     /// UpdateFirmware: report its progress.
@@ -67,6 +70,21 @@ pub(crate) enum FollowUp {
     Monitoring { request_id: i64 },
     /// ChangeAvailability: report the new statuses.
     Statuses,
+}
+
+/// A message TriggerMessage (or 1.6 ExtendedTriggerMessage) asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Triggered {
+    BootNotification,
+    Heartbeat,
+    StatusNotification,
+    MeterValues,
+    TransactionEvent,
+    FirmwareStatusNotification,
+    DiagnosticsStatusNotification,
+    LogStatusNotification,
+    /// One the simulator accepts and does not send (certificates, publishing).
+    Other,
 }
 
 /// Where an EVSE's session stands.
@@ -1029,7 +1047,7 @@ async fn follow_ups(
                 }
             }
             FollowUp::Statuses => statuses(conn, st, stats).await?,
-            FollowUp::Trigger { message, evse } => trigger(conn, st, stats, &message, evse).await?,
+            FollowUp::Trigger { message, evse } => trigger(conn, st, stats, message, evse).await?,
             FollowUp::Report { request_id } => {
                 let data: Vec<Value> = st
                     .config
@@ -1111,15 +1129,15 @@ async fn trigger(
     conn: &mut Conn,
     st: &mut StationState,
     stats: &Stats,
-    message: &str,
+    message: Triggered,
     evse: Option<u32>,
 ) -> Result<(), ConnError> {
     match message {
-        "BootNotification" => boot(conn, st, stats, "Triggered").await?,
-        "Heartbeat" => {
+        Triggered::BootNotification => boot(conn, st, stats, "Triggered").await?,
+        Triggered::Heartbeat => {
             send(conn, st, stats, "Heartbeat", &json!({})).await?;
         }
-        "StatusNotification" => {
+        Triggered::StatusNotification => {
             let targets: Vec<(u32, &'static str)> = st
                 .evses
                 .iter()
@@ -1131,7 +1149,7 @@ async fn trigger(
                 send(conn, st, stats, "StatusNotification", &p).await?;
             }
         }
-        "MeterValues" => {
+        Triggered::MeterValues => {
             let targets: Vec<usize> = (0..st.evses.len())
                 .filter(|&i| evse.is_none_or(|id| id == st.evses[i].id))
                 .collect();
@@ -1145,7 +1163,7 @@ async fn trigger(
                 send(conn, st, stats, "MeterValues", &p).await?;
             }
         }
-        "TransactionEvent" => {
+        Triggered::TransactionEvent => {
             let targets: Vec<usize> = (0..st.evses.len())
                 .filter(|&i| st.evses[i].tx.is_some() && evse.is_none_or(|id| id == st.evses[i].id))
                 .collect();
@@ -1154,7 +1172,7 @@ async fn trigger(
                 send(conn, st, stats, "TransactionEvent", &ev).await?;
             }
         }
-        "FirmwareStatusNotification" => {
+        Triggered::FirmwareStatusNotification => {
             send(
                 conn,
                 st,
@@ -1164,7 +1182,7 @@ async fn trigger(
             )
             .await?;
         }
-        "DiagnosticsStatusNotification" => {
+        Triggered::DiagnosticsStatusNotification => {
             send(
                 conn,
                 st,
@@ -1174,7 +1192,7 @@ async fn trigger(
             )
             .await?;
         }
-        "LogStatusNotification" => {
+        Triggered::LogStatusNotification => {
             send(
                 conn,
                 st,
@@ -1184,7 +1202,7 @@ async fn trigger(
             )
             .await?;
         }
-        _ => {}
+        Triggered::Other => {}
     }
     Ok(())
 }
