@@ -108,6 +108,12 @@ impl Default for RunOptions {
     }
 }
 
+/// A shard's progress line on stdout (`{"progress": …}`), read by the process that started it.
+#[derive(serde::Serialize)]
+struct ProgressLine {
+    progress: Progress,
+}
+
 /// Why a command-line value (a shard, a list of source addresses) does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ArgError {
@@ -230,7 +236,7 @@ pub async fn run(
                 tick.tick().await;
                 let p = stats.progress();
                 if json {
-                    if let Ok(line) = serde_json::to_string(&serde_json::json!({ "progress": p })) {
+                    if let Ok(line) = serde_json::to_string(&ProgressLine { progress: p }) {
                         let mut out = std::io::stdout().lock();
                         let _ = writeln!(out, "{line}");
                         let _ = out.flush();
