@@ -11,6 +11,9 @@
 //!   (types, required properties, unknown properties, enumerations, lengths, bounds, array sizes,
 //!   timestamps) and says which rule was broken, so that the caller can answer with the
 //!   specification's error code.
+//! - [`decode_request`] and [`decode_response`]: a payload checked by version and action name, as
+//!   frames carry them, with a [`DecodeError`] that tells an unknown action from a schema
+//!   violation (kept as its source).
 //! - [`Timestamp`]: the date-time type of every message; it is written with at most three
 //!   fractional digits, as OCPP 2.0.1 requires.
 //!
@@ -22,6 +25,7 @@
 //! - Numbers are `i64` (schema `integer`) and `f64` (schema `number`); serde_json's
 //!   `arbitrary_precision` is never turned on.
 
+mod decode;
 pub mod rpc;
 mod timestamp;
 pub mod validate;
@@ -31,6 +35,7 @@ pub mod v16;
 pub mod v201;
 pub mod v21;
 
+pub use decode::{DecodeError, decode_request, decode_response};
 pub use timestamp::Timestamp;
 
 /// Which side of the connection sends an action's request.

@@ -6,20 +6,24 @@
 //! messages these produce go out one at a time; while offline, transaction messages are queued
 //! and replayed in order after reconnecting (2.0.1 marks them `offline`).
 //!
-//! Everything a realistic station sends is checked against its schema before it goes out, so a
-//! bug in the simulator shows up as its own error, not as a CSMS fault.
+//! Everything a station sends is built by `messages` from the generated types and checked
+//! against its schema before it goes out, so a bug in the simulator shows up as its own error,
+//! not as a CSMS fault. Answers are read into the generated response types; one that does not
+//! decode counts as no answer.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use arus_ocpp::Version;
-use serde_json::{Value, json};
+use arus_ocpp::v16::ChargePointStatus as Status;
+use arus_ocpp::{Version, v16, v201};
+use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::conn::{Answer, Conn, ConnError};
+use crate::messages::{self, Outgoing, Template};
 use crate::rng::Rng;
 use crate::scenario::{Group, Mode};
 use crate::stats::{Stats, inc};
@@ -48,7 +52,10 @@ pub(crate) enum FollowUp {
     /// Remote stop of a transaction.
     RemoteStop { transaction_id: String },
     /// TriggerMessage: send this message now.
-    Trigger { message: String, evse: Option<u32> },
+    Trigger {
+        message: Triggered,
+        evse: Option<u32>,
+    },
     /// GetBaseReport / GetReport: send the report.
     Report { request_id: i64 },
     /// UpdateFirmware: report its progress.
@@ -67,6 +74,21 @@ pub(crate) enum FollowUp {
     Monitoring { request_id: i64 },
     /// ChangeAvailability: report the new statuses.
     Statuses,
+}
+
+/// A message TriggerMessage (or 1.6 ExtendedTriggerMessage) asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Triggered {
+    BootNotification,
+    Heartbeat,
+    StatusNotification,
+    MeterValues,
+    TransactionEvent,
+    FirmwareStatusNotification,
+    DiagnosticsStatusNotification,
+    LogStatusNotification,
+    /// One the simulator accepts and does not send (certificates, publishing).
+    Other,
 }
 
 /// Where an EVSE's session stands.
@@ -115,15 +137,15 @@ pub(crate) struct StationState {
     pub echo: bool,
     pub heartbeat: Duration,
     pub local_list_version: i64,
-    /// Transaction messages waiting for the connection: (action, payload).
-    pub queue: Vec<(&'static str, Value)>,
+    /// Transaction messages waiting for the connection.
+    pub queue: Vec<Outgoing>,
     pub online: bool,
     /// Accepted since its last (re)boot: a reconnection does not boot again.
     pub registered: bool,
     /// Booted at least once in this run.
     pub ever_booted: bool,
     /// The reason its next boot gives.
-    pub boot_reason: &'static str,
+    pub boot_reason: v201::BootReasonEnum,
 }
 
 impl StationState {
@@ -171,7 +193,7 @@ impl StationState {
             online: false,
             registered: false,
             ever_booted: false,
-            boot_reason: "PowerUp",
+            boot_reason: v201::BootReasonEnum::PowerUp,
         }
     }
 
@@ -183,10 +205,6 @@ impl StationState {
 /// Simulated seconds as real time.
 fn real(group: &Group, sim_seconds: f64) -> Duration {
     Duration::from_secs_f64((sim_seconds / group.speed).max(0.0))
-}
-
-pub(crate) fn now_ts() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// How a station's connection ended.
@@ -262,7 +280,7 @@ pub(crate) async fn station(
             Ok(End::Stop) => break,
             Ok(End::Reboot) => {
                 st.registered = false;
-                st.boot_reason = "RemoteReset";
+                st.boot_reason = v201::BootReasonEnum::RemoteReset;
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
             Ok(End::Offline(d)) => {
@@ -314,34 +332,23 @@ async fn live(
     }
 }
 
-/// Sends a message, checked first against its schema.
+/// Sends a message and waits for its answer.
 async fn send(
     conn: &mut Conn,
     st: &mut StationState,
     stats: &Stats,
-    action: &str,
-    payload: &Value,
+    message: &Outgoing,
 ) -> Result<Answer, ConnError> {
-    let text = payload.to_string();
-    debug_assert!(valid(st.version, action, &text), "{action} {text}");
-    if !valid(st.version, action, &text) {
-        tracing::error!(%action, %text, "the simulator built an invalid message");
-    }
-    conn.call(action, &text, st, stats).await
+    conn.call(message.action, &message.payload, st, stats).await
 }
 
-fn valid(version: Version, action: &str, text: &str) -> bool {
-    match version {
-        Version::V16 => arus_ocpp::v16::Action::from_name(action)
-            .is_some_and(|a| arus_ocpp::v16::Request::decode(a, text).is_ok()),
-        _ => arus_ocpp::v201::Action::from_name(action)
-            .is_some_and(|a| arus_ocpp::v201::Request::decode(a, text).is_ok()),
-    }
-}
-
-fn result(answer: Answer) -> Option<Value> {
+/// A CALLRESULT read as the response type `T`; `None` for a CALLERROR or a payload that does not
+/// decode.
+fn result<T: DeserializeOwned>(answer: Answer) -> Option<T> {
     match answer {
-        Answer::Result(p) => serde_json::from_str(&p).ok(),
+        Answer::Result(p) => serde_json::from_str(&p)
+            .inspect_err(|e| tracing::debug!(error = %e, "an answer that does not decode"))
+            .ok(),
         Answer::Error { code, description } => {
             tracing::warn!(%code, %description, "the CSMS answered with a CALLERROR");
             None
@@ -349,71 +356,75 @@ fn result(answer: Answer) -> Option<Value> {
     }
 }
 
+/// BootNotification until Accepted, waiting the interval the CSMS asks for in between (an echo
+/// server accepts, with a 300 s heartbeat).
 async fn boot(
     conn: &mut Conn,
     st: &mut StationState,
     stats: &Stats,
-    reason: &str,
+    reason: v201::BootReasonEnum,
 ) -> Result<(), ConnError> {
     loop {
-        let payload = if st.v16() {
-            json!({"chargePointVendor": "Arus Sim", "chargePointModel": "Virtual AC", "chargePointSerialNumber": st.id, "firmwareVersion": "sim-1.0"})
+        let message = messages::boot(st, reason);
+        let answer = send(conn, st, stats, &message).await?;
+        let (accepted, interval) = if st.echo {
+            match answer {
+                Answer::Result(_) => (true, 300),
+                Answer::Error { .. } => (false, 30),
+            }
+        } else if st.v16() {
+            result::<v16::BootNotificationResponse>(answer).map_or((false, 30), |r| {
+                (r.status == v16::RegistrationStatus::Accepted, r.interval)
+            })
         } else {
-            json!({"reason": reason, "chargingStation": {"vendorName": "Arus Sim", "model": "Virtual AC", "serialNumber": st.id, "firmwareVersion": "sim-1.0"}})
+            result::<v201::BootNotificationResponse>(answer).map_or((false, 30), |r| {
+                (
+                    r.status == v201::RegistrationStatusEnum::Accepted,
+                    r.interval,
+                )
+            })
         };
-        let answer = send(conn, st, stats, "BootNotification", &payload).await?;
-        let (status, interval) = match result(answer) {
-            Some(v) if st.echo => (
-                String::from("Accepted"),
-                v["interval"].as_u64().unwrap_or(300),
-            ),
-            Some(v) => (
-                v["status"].as_str().unwrap_or("Rejected").to_string(),
-                v["interval"].as_u64().unwrap_or(30),
-            ),
-            None => ("Rejected".into(), 30),
-        };
-        if status == "Accepted" {
-            st.heartbeat = Duration::from_secs(interval.max(1));
+        let interval = Duration::from_secs(u64::try_from(interval).unwrap_or(30).max(1));
+        if accepted {
+            st.heartbeat = interval;
             return Ok(());
         }
-        let again = tokio::time::Instant::now() + Duration::from_secs(interval.max(1));
-        conn.wait_until(again, st, stats).await?;
+        conn.wait_until(Instant::now() + interval, st, stats)
+            .await?;
     }
 }
 
-fn status_payload(st: &StationState, evse: u32, status: &str) -> Value {
-    if st.v16() {
-        json!({"connectorId": evse, "errorCode": if status == "Faulted" { "GroundFailure" } else { "NoError" }, "status": status, "timestamp": now_ts()})
-    } else {
-        let status = match status {
-            "Preparing" | "Charging" | "Finishing" | "SuspendedEV" | "SuspendedEVSE" => "Occupied",
-            s => s,
-        };
-        json!({"timestamp": now_ts(), "connectorStatus": status, "evseId": evse, "connectorId": 1})
-    }
-}
-
-fn evse_status(e: &Evse) -> &'static str {
+/// The status an EVSE shows, in 1.6's words.
+fn evse_status(e: &Evse) -> Status {
     match (&e.phase, e.inoperative) {
-        (Phase::Faulted, _) => "Faulted",
-        (Phase::Plugged, _) => "Preparing",
-        (Phase::Charging, _) => "Charging",
-        (Phase::Idle, true) => "Unavailable",
-        (Phase::Idle, false) => "Available",
+        (Phase::Faulted, _) => Status::Faulted,
+        (Phase::Plugged, _) => Status::Preparing,
+        (Phase::Charging, _) => Status::Charging,
+        (Phase::Idle, true) => Status::Unavailable,
+        (Phase::Idle, false) => Status::Available,
     }
+}
+
+/// Sends the status of EVSE `evse`.
+async fn send_status(
+    conn: &mut Conn,
+    st: &mut StationState,
+    stats: &Stats,
+    evse: u32,
+    status: Status,
+) -> Result<(), ConnError> {
+    let message = messages::status(st, evse, status);
+    send(conn, st, stats, &message).await.map(drop)
 }
 
 /// Reports every connector's status (after boot, after ChangeAvailability).
 async fn statuses(conn: &mut Conn, st: &mut StationState, stats: &Stats) -> Result<(), ConnError> {
     if st.v16() {
-        let p = status_payload(st, 0, "Available");
-        send(conn, st, stats, "StatusNotification", &p).await?;
+        send_status(conn, st, stats, 0, Status::Available).await?;
     }
-    let all: Vec<(u32, &'static str)> = st.evses.iter().map(|e| (e.id, evse_status(e))).collect();
+    let all: Vec<(u32, Status)> = st.evses.iter().map(|e| (e.id, evse_status(e))).collect();
     for (id, status) in all {
-        let p = status_payload(st, id, status);
-        send(conn, st, stats, "StatusNotification", &p).await?;
+        send_status(conn, st, stats, id, status).await?;
     }
     Ok(())
 }
@@ -421,8 +432,8 @@ async fn statuses(conn: &mut Conn, st: &mut StationState, stats: &Stats) -> Resu
 /// Sends what was queued while offline, in order.
 async fn replay(conn: &mut Conn, st: &mut StationState, stats: &Stats) -> Result<(), ConnError> {
     let queued = std::mem::take(&mut st.queue);
-    for (i, (action, payload)) in queued.iter().enumerate() {
-        match send(conn, st, stats, action, payload).await {
+    for (i, message) in queued.iter().enumerate() {
+        match send(conn, st, stats, message).await {
             Ok(_) => inc(&stats.replayed),
             Err(e) => {
                 // Keep what did not go out for the next connection.
@@ -435,6 +446,7 @@ async fn replay(conn: &mut Conn, st: &mut StationState, stats: &Stats) -> Result
 }
 
 async fn idle(conn: &mut Conn, st: &mut StationState, stats: &Stats) -> Result<End, ConnError> {
+    let heartbeat = messages::heartbeat(st);
     loop {
         let next = Instant::now() + st.heartbeat;
         conn.wait_until(next, st, stats).await?;
@@ -442,35 +454,21 @@ async fn idle(conn: &mut Conn, st: &mut StationState, stats: &Stats) -> Result<E
             return Ok(end);
         }
         if Instant::now() >= next {
-            send(conn, st, stats, "Heartbeat", &json!({})).await?;
+            send(conn, st, stats, &heartbeat).await?;
         }
     }
 }
 
 /// The benchmark loops: `steady` sends the next message as soon as the last is answered;
-/// `paced` at the group's rate with a random phase. Messages come from templates checked once.
+/// `paced` at the group's rate with a random phase. Messages come from a template rendered once.
 async fn bench(
     conn: &mut Conn,
     st: &mut StationState,
     group: &Group,
     stats: &Stats,
 ) -> Result<End, ConnError> {
-    let v16 = st.v16();
-    let meter = |ts: &str, wh: u64| -> String {
-        if v16 {
-            format!(
-                r#"{{"connectorId":1,"meterValue":[{{"timestamp":"{ts}","sampledValue":[{{"value":"{wh}","context":"Sample.Periodic","measurand":"Energy.Active.Import.Register","unit":"Wh"}},{{"value":"7360","measurand":"Power.Active.Import","unit":"W"}},{{"value":"32.0","measurand":"Current.Import","phase":"L1","unit":"A"}},{{"value":"230.1","measurand":"Voltage","phase":"L1-N","unit":"V"}}]}}]}}"#
-            )
-        } else {
-            format!(
-                r#"{{"evseId":1,"meterValue":[{{"timestamp":"{ts}","sampledValue":[{{"value":{wh},"context":"Sample.Periodic","measurand":"Energy.Active.Import.Register","unitOfMeasure":{{"unit":"Wh"}}}},{{"value":7360,"measurand":"Power.Active.Import","unitOfMeasure":{{"unit":"W"}}}},{{"value":32.0,"measurand":"Current.Import","phase":"L1","unitOfMeasure":{{"unit":"A"}}}},{{"value":230.1,"measurand":"Voltage","phase":"L1-N","unitOfMeasure":{{"unit":"V"}}}}]}}]}}"#
-            )
-        }
-    };
-    let template = meter(&now_ts(), 1000);
-    if !valid(st.version, "MeterValues", &template) {
-        tracing::error!("the benchmark MeterValues template is invalid: {template}");
-    }
+    let meter = Template::meter_values(st);
+    let heartbeat = messages::heartbeat(st);
     // Paced stations send as a Poisson process at the group's rate.
     let paced = group.mode == Mode::Paced;
     let mean_gap = 1.0 / group.rate;
@@ -485,10 +483,10 @@ async fn bench(
         }
         if st.rng.chance(group.meter_share) {
             wh += 15;
-            let payload = meter(&now_ts(), wh);
-            conn.call("MeterValues", &payload, st, stats).await?;
+            let payload = meter.render(&arus_ocpp::Timestamp::now(), wh);
+            conn.call(meter.action, &payload, st, stats).await?;
         } else {
-            conn.call("Heartbeat", "{}", st, stats).await?;
+            send(conn, st, stats, &heartbeat).await?;
         }
         if let Some(end) = follow_ups(conn, st, stats).await? {
             return Ok(end);
@@ -506,67 +504,6 @@ pub(crate) fn power_kw(max_kw: f64, soc: f64) -> f64 {
     }
 }
 
-fn meter_value_v16(e: &Evse, tx: &Tx, power_w: f64, context: &str) -> Value {
-    let soc = (tx.delivered_wh / tx.target_wh * 80.0 + 15.0).min(100.0);
-    let amps = power_w / 230.0 / 3.0;
-    json!({"timestamp": now_ts(), "sampledValue": [
-        {"value": format!("{:.0}", e.meter_wh), "context": context, "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
-        {"value": format!("{:.0}", power_w), "context": context, "measurand": "Power.Active.Import", "unit": "W"},
-        {"value": format!("{amps:.1}"), "context": context, "measurand": "Current.Import", "phase": "L1", "unit": "A"},
-        {"value": format!("{amps:.1}"), "context": context, "measurand": "Current.Import", "phase": "L2", "unit": "A"},
-        {"value": format!("{amps:.1}"), "context": context, "measurand": "Current.Import", "phase": "L3", "unit": "A"},
-        {"value": "230.4", "context": context, "measurand": "Voltage", "phase": "L1-N", "unit": "V"},
-        {"value": format!("{soc:.0}"), "context": context, "measurand": "SoC", "location": "EV", "unit": "Percent"}
-    ]})
-}
-
-fn meter_value_v201(e: &Evse, tx: &Tx, power_w: f64, context: &str) -> Value {
-    let soc = (tx.delivered_wh / tx.target_wh * 80.0 + 15.0).min(100.0);
-    let amps = power_w / 230.0 / 3.0;
-    json!({"timestamp": now_ts(), "sampledValue": [
-        {"value": e.meter_wh.round(), "context": context, "measurand": "Energy.Active.Import.Register", "unitOfMeasure": {"unit": "Wh"}},
-        {"value": power_w.round(), "context": context, "measurand": "Power.Active.Import", "unitOfMeasure": {"unit": "W"}},
-        {"value": (amps * 10.0).round() / 10.0, "context": context, "measurand": "Current.Import", "phase": "L1", "unitOfMeasure": {"unit": "A"}},
-        {"value": (amps * 10.0).round() / 10.0, "context": context, "measurand": "Current.Import", "phase": "L2", "unitOfMeasure": {"unit": "A"}},
-        {"value": (amps * 10.0).round() / 10.0, "context": context, "measurand": "Current.Import", "phase": "L3", "unitOfMeasure": {"unit": "A"}},
-        {"value": 230.4, "context": context, "measurand": "Voltage", "phase": "L1-N", "unitOfMeasure": {"unit": "V"}},
-        {"value": soc.round(), "context": context, "measurand": "SoC", "location": "EV", "unitOfMeasure": {"unit": "Percent"}}
-    ]})
-}
-
-fn tx_event(st: &mut StationState, evse: usize, kind: &str, trigger: &str, extra: Value) -> Value {
-    let offline = !st.online;
-    let e = &mut st.evses[evse];
-    let tx = e.tx.as_mut().expect("a transaction");
-    let seq = tx.seq;
-    tx.seq += 1;
-    let mut v = json!({"eventType": kind, "timestamp": now_ts(), "triggerReason": trigger, "seqNo": seq,
-        "transactionInfo": {"transactionId": tx.id}, "evse": {"id": e.id, "connectorId": 1}});
-    if offline {
-        v["offline"] = json!(true);
-    }
-    if let Some(id) = tx.remote_start_id
-        && kind == "Started"
-    {
-        v["transactionInfo"]["remoteStartId"] = json!(id);
-    }
-    if let (Some(o), Some(extra)) = (v.as_object_mut(), extra.as_object()) {
-        for (k, val) in extra {
-            if k == "transactionInfo" {
-                if let (Some(info), Some(add)) = (
-                    o.get_mut("transactionInfo").and_then(Value::as_object_mut),
-                    val.as_object(),
-                ) {
-                    info.extend(add.clone());
-                }
-            } else {
-                o.insert(k.clone(), val.clone());
-            }
-        }
-    }
-    v
-}
-
 /// The realistic life: each EVSE's state machine, one message at a time.
 async fn realistic(
     conn: &mut Conn,
@@ -574,6 +511,7 @@ async fn realistic(
     group: &Group,
     stats: &Stats,
 ) -> Result<End, ConnError> {
+    let heartbeat = messages::heartbeat(st);
     let mut next_heartbeat = Instant::now() + st.heartbeat;
     loop {
         let due = st
@@ -589,7 +527,7 @@ async fn realistic(
         }
         let now = Instant::now();
         if now >= next_heartbeat {
-            send(conn, st, stats, "Heartbeat", &json!({})).await?;
+            send(conn, st, stats, &heartbeat).await?;
             next_heartbeat = now + st.heartbeat;
         }
         for i in 0..st.evses.len() {
@@ -607,14 +545,13 @@ async fn tx_send(
     conn: Option<&mut Conn>,
     st: &mut StationState,
     stats: &Stats,
-    action: &'static str,
-    payload: Value,
-) -> Result<Option<Value>, ConnError> {
+    message: Outgoing,
+) -> Result<(), ConnError> {
     match conn {
-        Some(c) if st.online => Ok(result(send(c, st, stats, action, &payload).await?)),
+        Some(c) if st.online => send(c, st, stats, &message).await.map(drop),
         _ => {
-            st.queue.push((action, payload));
-            Ok(None)
+            st.queue.push(message);
+            Ok(())
         }
     }
 }
@@ -636,8 +573,7 @@ async fn step(
         Phase::Idle => {
             if st.rng.chance(group.fault_rate) {
                 st.evses[i].phase = Phase::Faulted;
-                let p = status_payload(st, id, "Faulted");
-                send(conn, st, stats, "StatusNotification", &p).await?;
+                send_status(conn, st, stats, id, Status::Faulted).await?;
                 let repair = st.rng.between(300.0, 3600.0);
                 st.evses[i].next = now + real(group, repair);
                 return Ok(None);
@@ -648,8 +584,7 @@ async fn step(
         }
         Phase::Faulted => {
             st.evses[i].phase = Phase::Idle;
-            let p = status_payload(st, id, "Available");
-            send(conn, st, stats, "StatusNotification", &p).await?;
+            send_status(conn, st, stats, id, Status::Available).await?;
             let gap = st.rng.between(
                 group.session_gap.0.as_secs_f64(),
                 group.session_gap.1.as_secs_f64(),
@@ -695,27 +630,22 @@ async fn plug_in(
         delivered_wh: 0.0,
         remote_start_id,
     });
-    let p = status_payload(st, id, "Preparing");
-    send(conn, st, stats, "StatusNotification", &p).await?;
+    send_status(conn, st, stats, id, Status::Preparing).await?;
     if !st.v16() {
         let begin = {
             let e = &st.evses[i];
             let tx = e.tx.as_ref().expect("just set");
-            meter_value_v201(e, tx, 0.0, "Transaction.Begin")
+            messages::meter_value_v201(e, tx, 0.0, v201::ReadingContextEnum::TransactionBegin)
         };
         let trigger = if remote_start_id.is_some() {
-            "RemoteStart"
+            v201::TriggerReasonEnum::RemoteStart
         } else {
-            "CablePluggedIn"
+            v201::TriggerReasonEnum::CablePluggedIn
         };
-        let ev = tx_event(
-            st,
-            i,
-            "Started",
-            trigger,
-            json!({"transactionInfo": {"chargingState": "EVConnected"}, "meterValue": [begin]}),
-        );
-        send(conn, st, stats, "TransactionEvent", &ev).await?;
+        let mut ev = messages::tx_event(st, i, v201::TransactionEventEnum::Started, trigger);
+        ev.transaction_info.charging_state = Some(v201::ChargingStateEnum::EVConnected);
+        ev.meter_value = Some(vec![begin]);
+        send(conn, st, stats, &Outgoing::new(&ev)).await?;
         inc(&stats.started);
     }
     let wait = st.rng.between(2.0, 20.0);
@@ -736,81 +666,58 @@ async fn authorize_and_start(
         .as_ref()
         .map(|t| t.token.clone())
         .unwrap_or_default();
-    let auth = if st.v16() {
-        json!({"idTag": token})
-    } else {
-        json!({"idToken": {"idToken": token, "type": "ISO14443"}})
-    };
-    let answer = result(send(conn, st, stats, "Authorize", &auth).await?);
-    let status = answer
-        .as_ref()
-        .and_then(|a| a.get(if st.v16() { "idTagInfo" } else { "idTokenInfo" }))
-        .and_then(|i| i["status"].as_str())
-        .unwrap_or("Invalid")
-        .to_string();
-    let accepted = status == "Accepted" || st.echo;
+    let answer = send(conn, st, stats, &messages::authorize(st, &token)).await?;
+    let accepted = st.echo
+        || if st.v16() {
+            result::<v16::AuthorizeResponse>(answer)
+                .is_some_and(|a| a.id_tag_info.status == v16::AuthorizationStatus::Accepted)
+        } else {
+            result::<v201::AuthorizeResponse>(answer)
+                .is_some_and(|a| a.id_token_info.status == v201::AuthorizationStatusEnum::Accepted)
+        };
     if st.v16() {
         if !accepted {
             st.evses[i].tx = None;
             st.evses[i].phase = Phase::Idle;
-            for s in ["Finishing", "Available"] {
-                let p = status_payload(st, id, s);
-                send(conn, st, stats, "StatusNotification", &p).await?;
+            for s in [Status::Finishing, Status::Available] {
+                send_status(conn, st, stats, id, s).await?;
             }
         } else {
             let meter_start = st.evses[i].meter_wh as i64;
-            let start = json!({"connectorId": id, "idTag": token, "meterStart": meter_start, "timestamp": now_ts()});
-            let answer = result(send(conn, st, stats, "StartTransaction", &start).await?);
-            let tx_id = answer
-                .as_ref()
-                .and_then(|a| a["transactionId"].as_i64())
-                .unwrap_or(-1);
+            let start = messages::start_transaction(id, &token, meter_start);
+            let answer = send(conn, st, stats, &start).await?;
+            let tx_id =
+                result::<v16::StartTransactionResponse>(answer).map_or(-1, |a| a.transaction_id);
             inc(&stats.started);
             if let Some(tx) = st.evses[i].tx.as_mut() {
                 tx.id = tx_id.to_string();
             }
             st.evses[i].phase = Phase::Charging;
-            let p = status_payload(st, id, "Charging");
-            send(conn, st, stats, "StatusNotification", &p).await?;
+            send_status(conn, st, stats, id, Status::Charging).await?;
         }
     } else {
-        let ev = tx_event(
-            st,
-            i,
-            "Updated",
-            "Authorized",
-            json!({"idToken": {"idToken": token, "type": "ISO14443"}}),
-        );
-        let answer = result(send(conn, st, stats, "TransactionEvent", &ev).await?);
+        use v201::{TransactionEventEnum as Event, TriggerReasonEnum as Trigger};
+        let mut ev = messages::tx_event(st, i, Event::Updated, Trigger::Authorized);
+        ev.id_token = messages::tx_token(&token);
+        let answer = send(conn, st, stats, &Outgoing::new(&ev)).await?;
         let ok = st.echo
-            || answer
-                .as_ref()
-                .and_then(|a| a["idTokenInfo"]["status"].as_str())
-                .is_some_and(|s| s == "Accepted");
+            || result::<v201::TransactionEventResponse>(answer)
+                .and_then(|a| a.id_token_info)
+                .is_some_and(|info| info.status == v201::AuthorizationStatusEnum::Accepted);
         if accepted && ok {
             st.evses[i].phase = Phase::Charging;
-            let ev = tx_event(
-                st,
-                i,
-                "Updated",
-                "ChargingStateChanged",
-                json!({"transactionInfo": {"chargingState": "Charging"}}),
-            );
-            send(conn, st, stats, "TransactionEvent", &ev).await?;
+            let mut ev = messages::tx_event(st, i, Event::Updated, Trigger::ChargingStateChanged);
+            ev.transaction_info.charging_state = Some(v201::ChargingStateEnum::Charging);
+            send(conn, st, stats, &Outgoing::new(&ev)).await?;
         } else {
-            let ev = tx_event(
-                st,
-                i,
-                "Ended",
-                "Deauthorized",
-                json!({"transactionInfo": {"stoppedReason": "DeAuthorized", "chargingState": "EVConnected"}}),
-            );
-            send(conn, st, stats, "TransactionEvent", &ev).await?;
+            let mut ev = messages::tx_event(st, i, Event::Ended, Trigger::Deauthorized);
+            ev.transaction_info.stopped_reason = Some(v201::ReasonEnum::DeAuthorized);
+            ev.transaction_info.charging_state = Some(v201::ChargingStateEnum::EVConnected);
+            send(conn, st, stats, &Outgoing::new(&ev)).await?;
             inc(&stats.stopped);
             st.evses[i].tx = None;
             st.evses[i].phase = Phase::Idle;
-            let p = status_payload(st, id, "Available");
-            send(conn, st, stats, "StatusNotification", &p).await?;
+            send_status(conn, st, stats, id, Status::Available).await?;
         }
     }
     let gap = st.rng.between(
@@ -829,7 +736,7 @@ async fn authorize_and_start(
 /// A meter interval of charging: energy flows along the power curve; the session stops when
 /// the EV is full. Decides, once per session, whether the station goes offline now.
 async fn charge(
-    mut conn: Option<&mut Conn>,
+    conn: Option<&mut Conn>,
     st: &mut StationState,
     group: &Group,
     stats: &Stats,
@@ -853,40 +760,30 @@ async fn charge(
     };
     let id = st.evses[i].id;
     if full {
-        stop(conn, st, group, stats, i, "EVDisconnected").await?;
+        stop(conn, st, group, stats, i, false).await?;
         return Ok(None);
     }
-    let v16 = st.v16();
-    if v16 {
-        let (mv, tx_id) = {
-            let e = &st.evses[i];
-            let tx = e.tx.as_ref().expect("charging");
-            (
-                meter_value_v16(e, tx, power_w, "Sample.Periodic"),
-                tx.id.parse::<i64>().unwrap_or(-1),
-            )
-        };
-        let payload = json!({"connectorId": id, "transactionId": tx_id, "meterValue": [mv]});
-        tx_send(conn.as_deref_mut(), st, stats, "MeterValues", payload).await?;
+    let message = if st.v16() {
+        let e = &st.evses[i];
+        let tx = e.tx.as_ref().expect("charging");
+        let mv = messages::meter_value_v16(e, tx, power_w, v16::ReadingContext::SamplePeriodic);
+        messages::meter_values_v16(id, tx.id.parse::<i64>().unwrap_or(-1), mv)
     } else {
         let mv = {
             let e = &st.evses[i];
-            meter_value_v201(
-                e,
-                e.tx.as_ref().expect("charging"),
-                power_w,
-                "Sample.Periodic",
-            )
+            let tx = e.tx.as_ref().expect("charging");
+            messages::meter_value_v201(e, tx, power_w, v201::ReadingContextEnum::SamplePeriodic)
         };
-        let ev = tx_event(
+        let mut ev = messages::tx_event(
             st,
             i,
-            "Updated",
-            "MeterValuePeriodic",
-            json!({"meterValue": [mv]}),
+            v201::TransactionEventEnum::Updated,
+            v201::TriggerReasonEnum::MeterValuePeriodic,
         );
-        tx_send(conn, st, stats, "TransactionEvent", ev).await?;
-    }
+        ev.meter_value = Some(vec![mv]);
+        Outgoing::new(&ev)
+    };
+    tx_send(conn, st, stats, message).await?;
     st.evses[i].next = Instant::now() + real(group, group.meter_interval.as_secs_f64());
     if st.online && st.rng.chance(group.offline_rate / 10.0) {
         return Ok(Some(End::Offline(real(
@@ -897,62 +794,59 @@ async fn charge(
     Ok(None)
 }
 
-/// Ends EVSE `i`'s session.
+/// Ends EVSE `i`'s session: the CSMS asked for it (`remote`), or the EV is full and leaves.
 async fn stop(
     mut conn: Option<&mut Conn>,
     st: &mut StationState,
     group: &Group,
     stats: &Stats,
     i: usize,
-    reason: &str,
+    remote: bool,
 ) -> Result<(), ConnError> {
     let id = st.evses[i].id;
-    if st.v16() {
-        let (tx_id, meter, token, mv) = {
+    let message = if st.v16() {
+        let e = &st.evses[i];
+        let tx = e.tx.as_ref().expect("a session");
+        let end = messages::meter_value_v16(e, tx, 0.0, v16::ReadingContext::TransactionEnd);
+        let tx_id = tx.id.parse::<i64>().unwrap_or(-1);
+        messages::stop_transaction(tx_id, &tx.token, e.meter_wh as i64, remote, end)
+    } else {
+        let end = {
             let e = &st.evses[i];
             let tx = e.tx.as_ref().expect("a session");
+            messages::meter_value_v201(e, tx, 0.0, v201::ReadingContextEnum::TransactionEnd)
+        };
+        let (trigger, reason) = if remote {
             (
-                tx.id.parse::<i64>().unwrap_or(-1),
-                e.meter_wh as i64,
-                tx.token.clone(),
-                meter_value_v16(e, tx, 0.0, "Transaction.End"),
+                v201::TriggerReasonEnum::RemoteStop,
+                v201::ReasonEnum::Remote,
+            )
+        } else {
+            (
+                v201::TriggerReasonEnum::EVCommunicationLost,
+                v201::ReasonEnum::EVDisconnected,
             )
         };
-        let payload = json!({"transactionId": tx_id, "idTag": token, "meterStop": meter, "timestamp": now_ts(), "reason": reason, "transactionData": [mv]});
-        tx_send(conn.as_deref_mut(), st, stats, "StopTransaction", payload).await?;
-    } else {
-        let mv = {
-            let e = &st.evses[i];
-            meter_value_v201(e, e.tx.as_ref().expect("a session"), 0.0, "Transaction.End")
-        };
-        let trigger = if reason == "Remote" {
-            "RemoteStop"
-        } else {
-            "EVCommunicationLost"
-        };
-        let ev = tx_event(
-            st,
-            i,
-            "Ended",
-            trigger,
-            json!({"transactionInfo": {"stoppedReason": reason, "chargingState": "Idle"}, "meterValue": [mv]}),
-        );
-        tx_send(conn.as_deref_mut(), st, stats, "TransactionEvent", ev).await?;
-    }
+        let mut ev = messages::tx_event(st, i, v201::TransactionEventEnum::Ended, trigger);
+        ev.transaction_info.stopped_reason = Some(reason);
+        ev.transaction_info.charging_state = Some(v201::ChargingStateEnum::Idle);
+        ev.meter_value = Some(vec![end]);
+        Outgoing::new(&ev)
+    };
+    tx_send(conn.as_deref_mut(), st, stats, message).await?;
     inc(&stats.stopped);
     st.evses[i].tx = None;
     st.evses[i].phase = Phase::Idle;
     if let Some(c) = conn
         && st.online
     {
-        let statuses: &[&str] = if st.v16() {
-            &["Finishing", "Available"]
+        let statuses: &[Status] = if st.v16() {
+            &[Status::Finishing, Status::Available]
         } else {
-            &["Available"]
+            &[Status::Available]
         };
-        for s in statuses {
-            let p = status_payload(st, id, s);
-            send(c, st, stats, "StatusNotification", &p).await?;
+        for &s in statuses {
+            send_status(c, st, stats, id, s).await?;
         }
     }
     let gap = st.rng.between(
@@ -1002,7 +896,7 @@ async fn follow_ups(
     stats: &Stats,
 ) -> Result<Option<End>, ConnError> {
     while let Some(f) = st.follow_ups.pop_front() {
-        match f {
+        let steps = match f {
             FollowUp::Reboot => return Ok(Some(End::Reboot)),
             FollowUp::RemoteStart {
                 evse,
@@ -1017,6 +911,7 @@ async fn follow_ups(
                     plug_in(conn, st, &group, stats, i, token, remote_start_id).await?;
                     st.evses[i].next = Instant::now();
                 }
+                continue;
             }
             FollowUp::RemoteStop { transaction_id } => {
                 if let Some(i) = st
@@ -1025,82 +920,31 @@ async fn follow_ups(
                     .position(|e| e.tx.as_ref().is_some_and(|t| t.id == transaction_id))
                 {
                     let group = Group::new("remote", 1, Mode::Realistic);
-                    stop(Some(conn), st, &group, stats, i, "Remote").await?;
+                    stop(Some(conn), st, &group, stats, i, true).await?;
                 }
+                continue;
             }
-            FollowUp::Statuses => statuses(conn, st, stats).await?,
-            FollowUp::Trigger { message, evse } => trigger(conn, st, stats, &message, evse).await?,
-            FollowUp::Report { request_id } => {
-                let data: Vec<Value> = st
-                    .config
-                    .iter()
-                    .map(|(k, v)| {
-                        let (component, variable) = k.split_once('.').unwrap_or(("ChargingStation", k));
-                        json!({"component": {"name": component}, "variable": {"name": variable},
-                               "variableAttribute": [{"type": "Actual", "value": v, "mutability": "ReadWrite"}]})
-                    })
-                    .collect();
-                let report = json!({"requestId": request_id, "generatedAt": now_ts(), "seqNo": 0, "tbc": false, "reportData": data});
-                send(conn, st, stats, "NotifyReport", &report).await?;
+            FollowUp::Statuses => {
+                statuses(conn, st, stats).await?;
+                continue;
             }
-            FollowUp::Firmware { request_id, signed } => {
-                let steps: &[&str] = if st.v16() && !signed {
-                    &["Downloading", "Downloaded", "Installing", "Installed"]
-                } else {
-                    &[
-                        "Downloading",
-                        "Downloaded",
-                        "SignatureVerified",
-                        "Installing",
-                        "Installed",
-                    ]
-                };
-                let action = if st.v16() && signed {
-                    "SignedFirmwareStatusNotification"
-                } else {
-                    "FirmwareStatusNotification"
-                };
-                for s in steps {
-                    let mut p = json!({"status": s});
-                    if let Some(r) = request_id
-                        && (!st.v16() || signed)
-                    {
-                        p["requestId"] = json!(r);
-                    }
-                    send(conn, st, stats, action, &p).await?;
-                }
+            FollowUp::Trigger { message, evse } => {
+                trigger(conn, st, stats, message, evse).await?;
+                continue;
             }
+            FollowUp::Report { request_id } => vec![messages::report(st, request_id)],
+            FollowUp::Firmware { request_id, signed } => messages::firmware(st, request_id, signed),
             FollowUp::Upload {
                 request_id,
                 diagnostics,
-            } => {
-                for s in ["Uploading", "Uploaded"] {
-                    if diagnostics {
-                        send(
-                            conn,
-                            st,
-                            stats,
-                            "DiagnosticsStatusNotification",
-                            &json!({"status": s}),
-                        )
-                        .await?;
-                    } else {
-                        let mut p = json!({"status": s});
-                        if let Some(r) = request_id {
-                            p["requestId"] = json!(r);
-                        }
-                        send(conn, st, stats, "LogStatusNotification", &p).await?;
-                    }
-                }
-            }
+            } => messages::upload(st, request_id, diagnostics),
             FollowUp::Customer { request_id } => {
-                let p = json!({"data": format!("no customer data on {}", st.id), "seqNo": 0, "tbc": false, "generatedAt": now_ts(), "requestId": request_id});
-                send(conn, st, stats, "NotifyCustomerInformation", &p).await?;
+                vec![messages::customer_information(st, request_id)]
             }
-            FollowUp::Monitoring { request_id } => {
-                let p = json!({"requestId": request_id, "seqNo": 0, "tbc": false, "generatedAt": now_ts()});
-                send(conn, st, stats, "NotifyMonitoringReport", &p).await?;
-            }
+            FollowUp::Monitoring { request_id } => vec![messages::monitoring_report(request_id)],
+        };
+        for message in &steps {
+            send(conn, st, stats, message).await?;
         }
     }
     Ok(None)
@@ -1111,80 +955,51 @@ async fn trigger(
     conn: &mut Conn,
     st: &mut StationState,
     stats: &Stats,
-    message: &str,
+    message: Triggered,
     evse: Option<u32>,
 ) -> Result<(), ConnError> {
-    match message {
-        "BootNotification" => boot(conn, st, stats, "Triggered").await?,
-        "Heartbeat" => {
-            send(conn, st, stats, "Heartbeat", &json!({})).await?;
+    let chosen = |e: &Evse| evse.is_none_or(|id| id == e.id);
+    let messages = match message {
+        Triggered::BootNotification => {
+            return boot(conn, st, stats, v201::BootReasonEnum::Triggered).await;
         }
-        "StatusNotification" => {
-            let targets: Vec<(u32, &'static str)> = st
-                .evses
-                .iter()
-                .filter(|e| evse.is_none_or(|id| id == e.id))
-                .map(|e| (e.id, evse_status(e)))
-                .collect();
-            for (id, s) in targets {
-                let p = status_payload(st, id, s);
-                send(conn, st, stats, "StatusNotification", &p).await?;
-            }
-        }
-        "MeterValues" => {
+        Triggered::Heartbeat => vec![messages::heartbeat(st)],
+        Triggered::StatusNotification => st
+            .evses
+            .iter()
+            .filter(|e| chosen(e))
+            .map(|e| messages::status(st, e.id, evse_status(e)))
+            .collect(),
+        Triggered::MeterValues => st
+            .evses
+            .iter()
+            .filter(|e| chosen(e))
+            .map(|e| messages::triggered_meter_values(st, e))
+            .collect(),
+        Triggered::TransactionEvent => {
             let targets: Vec<usize> = (0..st.evses.len())
-                .filter(|&i| evse.is_none_or(|id| id == st.evses[i].id))
+                .filter(|&i| st.evses[i].tx.is_some() && chosen(&st.evses[i]))
                 .collect();
-            for i in targets {
-                let e = &st.evses[i];
-                let p = if st.v16() {
-                    json!({"connectorId": e.id, "meterValue": [{"timestamp": now_ts(), "sampledValue": [{"value": format!("{:.0}", e.meter_wh), "context": "Trigger", "unit": "Wh"}]}]})
-                } else {
-                    json!({"evseId": e.id, "meterValue": [{"timestamp": now_ts(), "sampledValue": [{"value": e.meter_wh.round(), "context": "Trigger"}]}]})
-                };
-                send(conn, st, stats, "MeterValues", &p).await?;
-            }
+            targets
+                .into_iter()
+                .map(|i| {
+                    let ev = messages::tx_event(
+                        st,
+                        i,
+                        v201::TransactionEventEnum::Updated,
+                        v201::TriggerReasonEnum::Trigger,
+                    );
+                    Outgoing::new(&ev)
+                })
+                .collect()
         }
-        "TransactionEvent" => {
-            let targets: Vec<usize> = (0..st.evses.len())
-                .filter(|&i| st.evses[i].tx.is_some() && evse.is_none_or(|id| id == st.evses[i].id))
-                .collect();
-            for i in targets {
-                let ev = tx_event(st, i, "Updated", "Trigger", json!({}));
-                send(conn, st, stats, "TransactionEvent", &ev).await?;
-            }
-        }
-        "FirmwareStatusNotification" => {
-            send(
-                conn,
-                st,
-                stats,
-                "FirmwareStatusNotification",
-                &json!({"status": "Idle"}),
-            )
-            .await?;
-        }
-        "DiagnosticsStatusNotification" => {
-            send(
-                conn,
-                st,
-                stats,
-                "DiagnosticsStatusNotification",
-                &json!({"status": "Idle"}),
-            )
-            .await?;
-        }
-        "LogStatusNotification" => {
-            send(
-                conn,
-                st,
-                stats,
-                "LogStatusNotification",
-                &json!({"status": "Idle"}),
-            )
-            .await?;
-        }
-        _ => {}
+        Triggered::FirmwareStatusNotification => vec![messages::firmware_idle(st)],
+        Triggered::DiagnosticsStatusNotification => vec![messages::diagnostics_idle()],
+        Triggered::LogStatusNotification => vec![messages::log_idle(st)],
+        Triggered::Other => Vec::new(),
+    };
+    for m in &messages {
+        send(conn, st, stats, m).await?;
     }
     Ok(())
 }

@@ -14,6 +14,7 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::http::header::InvalidHeaderValue;
 use tokio_tungstenite::tungstenite::protocol::Message;
 
 use crate::behaviour::StationState;
@@ -25,8 +26,22 @@ pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// Why a connection failed.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ConnError {
+    /// The URL is not one to connect to, or the server did not agree to the version.
     #[error("connect: {0}")]
     Connect(String),
+    /// A socket could not be made, bound or connected, or the host not resolved.
+    #[error("connect: {what}: {source}")]
+    Socket {
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The station's id or password cannot be sent in a header.
+    #[error("connect: credentials: {0}")]
+    Credentials(#[source] InvalidHeaderValue),
+    /// The WebSocket handshake failed.
+    #[error("connect: handshake: {0}")]
+    Handshake(#[source] tokio_tungstenite::tungstenite::Error),
     #[error("connection closed")]
     Closed,
     #[error("no answer within {}s", CALL_TIMEOUT.as_secs())]
@@ -48,6 +63,11 @@ pub(crate) struct Conn {
     version: Version,
 }
 
+/// A socket operation's error, saying which operation failed.
+fn failed(what: &'static str) -> impl FnOnce(std::io::Error) -> ConnError {
+    move |source| ConnError::Socket { what, source }
+}
+
 /// `ws://host:port/path` → the address and the URL.
 async fn resolve(url: &str) -> Result<SocketAddr, ConnError> {
     let rest = url
@@ -61,7 +81,7 @@ async fn resolve(url: &str) -> Result<SocketAddr, ConnError> {
     };
     tokio::net::lookup_host(&with_port)
         .await
-        .map_err(|e| ConnError::Connect(e.to_string()))?
+        .map_err(failed("resolve"))?
         .next()
         .ok_or_else(|| ConnError::Connect(format!("{authority}: no address")))
 }
@@ -75,22 +95,23 @@ impl Conn {
         password: Option<&str>,
         source: Option<IpAddr>,
     ) -> Result<Conn, ConnError> {
-        let err = |e: &dyn std::fmt::Display| ConnError::Connect(e.to_string());
         let addr = resolve(url).await?;
         let socket = if addr.is_ipv4() {
             TcpSocket::new_v4()
         } else {
             TcpSocket::new_v6()
         }
-        .map_err(|e| err(&e))?;
+        .map_err(failed("socket"))?;
         if let Some(src) = source {
-            socket.bind(SocketAddr::new(src, 0)).map_err(|e| err(&e))?;
+            socket
+                .bind(SocketAddr::new(src, 0))
+                .map_err(failed("bind"))?;
         }
-        let stream = socket.connect(addr).await.map_err(|e| err(&e))?;
+        let stream = socket.connect(addr).await.map_err(failed("connect"))?;
         let _ = stream.set_nodelay(true);
         let mut req = format!("{}/{id}", url.trim_end_matches('/'))
             .into_client_request()
-            .map_err(|e| err(&e))?;
+            .map_err(ConnError::Handshake)?;
         let headers = req.headers_mut();
         headers.insert(
             "Sec-WebSocket-Protocol",
@@ -100,12 +121,12 @@ impl Conn {
             let creds = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{p}"));
             headers.insert(
                 "Authorization",
-                HeaderValue::from_str(&format!("Basic {creds}")).map_err(|e| err(&e))?,
+                HeaderValue::from_str(&format!("Basic {creds}")).map_err(ConnError::Credentials)?,
             );
         }
         let (ws, response) = tokio_tungstenite::client_async(req, stream)
             .await
-            .map_err(|e| err(&e))?;
+            .map_err(ConnError::Handshake)?;
         let agreed = response
             .headers()
             .get("Sec-WebSocket-Protocol")

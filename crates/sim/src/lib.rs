@@ -9,6 +9,8 @@
 //!   answered while waiting (CALLs may cross, OCPP-J §4.1.1).
 //! - `commands`: the answer to every CSMS-initiated action of both versions, so the simulator
 //!   doubles as the station under test for the operations API.
+//! - `messages`: the CALLs a station sends, built from the generated request types (and the
+//!   benchmark loop's MeterValues template, rendered once from them).
 //! - `behaviour`: what a station does: boot, status, sessions with a tapering power curve,
 //!   faults, going offline and replaying its queued transaction events; or, for benchmarks, a
 //!   closed loop of MeterValues and Heartbeats, or a fixed offered rate.
@@ -18,19 +20,21 @@
 //!   several processes (each with its own open-file limit) can share one scenario;
 //!   [`Summary::merge`] adds their summaries up.
 //!
-//! Messages are built from the generated types of `arus-ocpp`, so everything the simulator
-//! sends is valid by construction (the steady benchmark loop uses pre-rendered templates of the
-//! same messages, for speed).
+//! Messages and answers are built from the generated types of `arus-ocpp` and serialized with
+//! serde, so everything the simulator sends is valid by construction and no OCPP property name is
+//! written by hand (the benchmark loop fills a template rendered once from the same types, for
+//! speed); answers from the CSMS are read into the generated response types.
 
 mod behaviour;
 mod commands;
 mod conn;
+mod messages;
 mod rng;
 pub mod scenario;
 pub mod stats;
 
 mod runner;
 
-pub use runner::{RunOptions, Shard, parse_sources, print_progress, run};
+pub use runner::{ArgError, RunOptions, Shard, parse_sources, print_progress, run};
 pub use scenario::{Group, Mode, Scenario};
 pub use stats::{Progress, Stats, Summary};

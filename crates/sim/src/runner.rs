@@ -51,18 +51,24 @@ pub struct Shard {
 
 impl Shard {
     /// Parses `I/N` (I from 0, below N).
-    pub fn parse(s: &str) -> Result<Shard, String> {
-        let (i, n) = s.split_once('/').ok_or("a shard is written I/N")?;
-        let index: u32 = i
-            .trim()
-            .parse()
-            .map_err(|_| format!("bad shard index `{i}`"))?;
-        let of: u32 = n
-            .trim()
-            .parse()
-            .map_err(|_| format!("bad shard count `{n}`"))?;
+    pub fn parse(s: &str) -> Result<Shard, ArgError> {
+        let (i, n) = s
+            .split_once('/')
+            .ok_or_else(|| ArgError::Invalid("a shard is written I/N".into()))?;
+        let number = |what: &'static str, text: &str| {
+            text.trim()
+                .parse::<u32>()
+                .map_err(|source| ArgError::Number {
+                    what,
+                    text: text.to_string(),
+                    source,
+                })
+        };
+        let (index, of) = (number("index", i)?, number("count", n)?);
         if of == 0 || index >= of {
-            return Err(format!("shard {index}/{of}: the index is below the count"));
+            return Err(ArgError::Invalid(format!(
+                "shard {index}/{of}: the index is below the count"
+            )));
         }
         Ok(Shard { index, of })
     }
@@ -102,22 +108,61 @@ impl Default for RunOptions {
     }
 }
 
+/// A shard's progress line on stdout (`{"progress": …}`), read by the process that started it.
+#[derive(serde::Serialize)]
+struct ProgressLine {
+    progress: Progress,
+}
+
+/// Why a command-line value (a shard, a list of source addresses) does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ArgError {
+    /// Not a number where one is expected.
+    #[error("bad shard {what} `{text}`: {source}")]
+    Number {
+        /// Which number.
+        what: &'static str,
+        /// The text found.
+        text: String,
+        /// Why it is not a number.
+        #[source]
+        source: std::num::ParseIntError,
+    },
+    /// Not an IP address.
+    #[error("{text}: {source}")]
+    Address {
+        /// The text found.
+        text: String,
+        /// Why it is not an address.
+        #[source]
+        source: std::net::AddrParseError,
+    },
+    /// Numbers or addresses that do not go together.
+    #[error("{0}")]
+    Invalid(String),
+}
+
 /// Parses `127.0.0.1-127.0.0.8` or `127.0.0.1,127.0.0.2` into addresses.
-pub fn parse_sources(s: &str) -> Result<Vec<IpAddr>, String> {
+pub fn parse_sources(s: &str) -> Result<Vec<IpAddr>, ArgError> {
+    fn address<T: std::str::FromStr<Err = std::net::AddrParseError>>(
+        text: &str,
+    ) -> Result<T, ArgError> {
+        text.trim().parse().map_err(|source| ArgError::Address {
+            text: text.to_string(),
+            source,
+        })
+    }
     if let Some((a, b)) = s.split_once('-') {
-        let (a, b): (std::net::Ipv4Addr, std::net::Ipv4Addr) = (
-            a.trim().parse().map_err(|e| format!("{a}: {e}"))?,
-            b.trim().parse().map_err(|e| format!("{b}: {e}"))?,
-        );
+        let (a, b): (std::net::Ipv4Addr, std::net::Ipv4Addr) = (address(a)?, address(b)?);
         let (a, b) = (u32::from(a), u32::from(b));
         if b < a || b - a > 255 {
-            return Err(format!("{s}: at most 256 addresses, in order"));
+            return Err(ArgError::Invalid(format!(
+                "{s}: at most 256 addresses, in order"
+            )));
         }
         return Ok((a..=b).map(|n| IpAddr::V4(n.into())).collect());
     }
-    s.split(',')
-        .map(|p| p.trim().parse().map_err(|e| format!("{p}: {e}")))
-        .collect()
+    s.split(',').map(address).collect()
 }
 
 async fn launch(
@@ -191,7 +236,7 @@ pub async fn run(
                 tick.tick().await;
                 let p = stats.progress();
                 if json {
-                    if let Ok(line) = serde_json::to_string(&serde_json::json!({ "progress": p })) {
+                    if let Ok(line) = serde_json::to_string(&ProgressLine { progress: p }) {
                         let mut out = std::io::stdout().lock();
                         let _ = writeln!(out, "{line}");
                         let _ = out.flush();

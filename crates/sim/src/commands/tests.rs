@@ -1,0 +1,315 @@
+//! Every action the CSMS may send, in its smallest schema-valid form (built from the OCA
+//! schemas), gets a CALLRESULT whose payload is valid against the response schema; actions
+//! only stations send get NotSupported; invalid requests get the version's CALLERROR; and the
+//! answers that decide something decide as the station's state says.
+
+use arus_ocpp::rpc::ErrorCode;
+use arus_ocpp::{Initiator, Version};
+use serde_json::{Value, json};
+
+use super::answer;
+use crate::behaviour::{FollowUp, Phase, StationState, Triggered, Tx};
+use crate::scenario::{Group, Mode};
+
+/// The smallest instance of `schema`: required properties only, first enum values, minimum
+/// numbers, the fewest array items (at least one when required).
+fn minimal(schema: &Value, root: &Value) -> Value {
+    if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
+        let name = r.trim_start_matches("#/definitions/");
+        return minimal(&root["definitions"][name], root);
+    }
+    if let Some(first) = schema
+        .get("enum")
+        .and_then(Value::as_array)
+        .and_then(|e| e.first())
+    {
+        return first.clone();
+    }
+    match schema.get("type").and_then(Value::as_str) {
+        Some("object") => {
+            let mut out = serde_json::Map::new();
+            for name in schema["required"].as_array().into_iter().flatten() {
+                let name = name.as_str().expect("property names are strings");
+                out.insert(name.to_string(), minimal(&schema["properties"][name], root));
+            }
+            Value::Object(out)
+        }
+        Some("array") => {
+            let n = schema["minItems"].as_u64().unwrap_or(1).max(1);
+            Value::Array((0..n).map(|_| minimal(&schema["items"], root)).collect())
+        }
+        Some("integer") | Some("number") => {
+            schema.get("minimum").cloned().unwrap_or_else(|| json!(1))
+        }
+        Some("boolean") => json!(false),
+        _ if schema.get("format").and_then(Value::as_str) == Some("date-time") => {
+            json!("2026-01-01T00:00:00.000Z")
+        }
+        _ if schema.get("format").and_then(Value::as_str) == Some("uri") => {
+            json!("https://example.com/x")
+        }
+        _ => json!("x"),
+    }
+}
+
+fn station(version: Version) -> StationState {
+    let group = Group::new("T", 1, Mode::Realistic);
+    StationState::new("T-0".into(), version, &group, 1, false)
+}
+
+/// The answer frame to `action` with `request`, as JSON.
+fn ask(st: &mut StationState, action: &str, request: &str) -> Value {
+    let frame = answer(st, "42", action, request);
+    serde_json::from_str(&frame).expect("the answer is JSON")
+}
+
+/// The CALLRESULT payload, failing on anything else.
+fn result(st: &mut StationState, action: &str, request: &str) -> Value {
+    let frame = ask(st, action, request);
+    assert_eq!(frame[0], 3, "{action} {request} was refused: {frame}");
+    assert_eq!(frame[1], "42");
+    frame[2].clone()
+}
+
+/// The CALLERROR code, failing on anything else.
+fn refusal(st: &mut StationState, action: &str, request: &str) -> String {
+    let frame = ask(st, action, request);
+    assert_eq!(frame[0], 4, "{action} {request} was answered: {frame}");
+    frame[2].as_str().expect("a code").to_string()
+}
+
+/// Asks every action of `version` (named with its initiator) in its minimal form.
+fn every_action(version: Version, actions: Vec<(&'static str, Initiator, &'static str)>) {
+    let mut st = station(version);
+    let mut answered = 0;
+    for (action, initiator, schema) in actions {
+        let schema: Value = serde_json::from_str(schema).expect("schema is JSON");
+        let request = minimal(&schema, &schema).to_string();
+        if initiator == Initiator::Station {
+            assert_eq!(
+                refusal(&mut st, action, &request),
+                "NotSupported",
+                "{action}"
+            );
+            continue;
+        }
+        let payload = result(&mut st, action, &request).to_string();
+        if let Err(e) = arus_ocpp::decode_response(version, action, &payload) {
+            panic!("{action}: {payload}: {e}");
+        }
+        answered += 1;
+        st.follow_ups.clear();
+    }
+    assert!(answered > 20, "only {answered} actions answered");
+}
+
+#[test]
+fn every_csms_action_of_ocpp16_gets_a_valid_answer() {
+    let actions = arus_ocpp::v16::Action::ALL
+        .iter()
+        .map(|a| (a.as_str(), a.initiator(), a.request_schema()))
+        .collect();
+    every_action(Version::V16, actions);
+}
+
+#[test]
+fn every_csms_action_of_ocpp201_gets_a_valid_answer() {
+    let actions = arus_ocpp::v201::Action::ALL
+        .iter()
+        .map(|a| (a.as_str(), a.initiator(), a.request_schema()))
+        .collect();
+    every_action(Version::V201, actions);
+}
+
+#[test]
+fn an_invalid_request_gets_the_versions_callerror() {
+    let wire = |code: ErrorCode, v| code.wire(v).to_string();
+    for v in [Version::V16, Version::V201] {
+        let mut st = station(v);
+        assert_eq!(
+            refusal(&mut st, "Reset", r#"{"type":"Sometime"}"#),
+            wire(ErrorCode::PropertyConstraintViolation, v)
+        );
+        assert_eq!(
+            refusal(&mut st, "Reset", "[]"),
+            wire(ErrorCode::FormatViolation, v)
+        );
+        assert_eq!(
+            refusal(&mut st, "NoSuchAction", "{}"),
+            wire(ErrorCode::NotImplemented, v)
+        );
+        assert!(st.follow_ups.is_empty(), "a refused request does nothing");
+    }
+    // A required property missing, and one the schema does not have, are named differently.
+    let mut st = station(Version::V16);
+    assert_eq!(refusal(&mut st, "Reset", "{}"), "ProtocolError");
+    let unknown = r#"{"type":"Soft","when":1}"#;
+    assert_eq!(refusal(&mut st, "Reset", unknown), "FormationViolation");
+    let mut st = station(Version::V201);
+    assert_eq!(
+        refusal(&mut st, "Reset", "{}"),
+        "OccurrenceConstraintViolation"
+    );
+    let unknown = r#"{"type":"Immediate","when":1}"#;
+    assert_eq!(refusal(&mut st, "Reset", unknown), "ProtocolError");
+}
+
+#[test]
+fn a_reset_reboots_and_waits_for_idle_when_asked() {
+    let mut st = station(Version::V201);
+    let reset = result(&mut st, "Reset", r#"{"type":"OnIdle"}"#);
+    assert_eq!(reset, json!({"status": "Accepted"}));
+    assert_eq!(st.follow_ups.pop_front(), Some(FollowUp::Reboot));
+    st.evses[0].tx = Some(tx("t-1"));
+    let reset = result(&mut st, "Reset", r#"{"type":"OnIdle"}"#);
+    assert_eq!(reset, json!({"status": "Scheduled"}));
+}
+
+fn tx(id: &str) -> Tx {
+    Tx {
+        id: id.into(),
+        seq: 0,
+        token: "T".into(),
+        target_wh: 1.0,
+        delivered_wh: 0.0,
+        remote_start_id: None,
+    }
+}
+
+#[test]
+fn remote_start_and_stop_follow_the_evses() {
+    let mut st = station(Version::V16);
+    let start = r#"{"idTag":"ABC","connectorId":1}"#;
+    let answer = result(&mut st, "RemoteStartTransaction", start);
+    assert_eq!(answer, json!({"status": "Accepted"}));
+    assert_eq!(
+        st.follow_ups.pop_front(),
+        Some(FollowUp::RemoteStart {
+            evse: Some(1),
+            token: "ABC".into(),
+            remote_start_id: None
+        })
+    );
+    st.evses[0].phase = Phase::Charging;
+    st.evses[0].tx = Some(tx("5"));
+    let answer = result(&mut st, "RemoteStartTransaction", start);
+    assert_eq!(answer, json!({"status": "Rejected"}), "the EVSE is busy");
+    let answer = result(&mut st, "RemoteStopTransaction", r#"{"transactionId":6}"#);
+    assert_eq!(answer, json!({"status": "Rejected"}), "no such transaction");
+    let answer = result(&mut st, "RemoteStopTransaction", r#"{"transactionId":5}"#);
+    assert_eq!(answer, json!({"status": "Accepted"}));
+    assert_eq!(
+        st.follow_ups.pop_front(),
+        Some(FollowUp::RemoteStop {
+            transaction_id: "5".into()
+        })
+    );
+
+    let mut st = station(Version::V201);
+    let start = r#"{"idToken":{"idToken":"A","type":"Central"},"remoteStartId":7,"evseId":1}"#;
+    let answer = result(&mut st, "RequestStartTransaction", start);
+    assert_eq!(answer, json!({"status": "Accepted"}));
+    assert_eq!(
+        st.follow_ups.pop_front(),
+        Some(FollowUp::RemoteStart {
+            evse: Some(1),
+            token: "A".into(),
+            remote_start_id: Some(7)
+        })
+    );
+    let stop = r#"{"transactionId":"t-9"}"#;
+    let answer = result(&mut st, "RequestStopTransaction", stop);
+    assert_eq!(answer, json!({"status": "Rejected"}));
+}
+
+#[test]
+fn going_inoperative_during_a_session_is_scheduled() {
+    let mut st = station(Version::V16);
+    st.evses[0].phase = Phase::Charging;
+    let answer = result(
+        &mut st,
+        "ChangeAvailability",
+        r#"{"connectorId":0,"type":"Inoperative"}"#,
+    );
+    assert_eq!(answer, json!({"status": "Scheduled"}));
+    assert!(st.evses[0].inoperative);
+    assert_eq!(st.follow_ups.pop_front(), Some(FollowUp::Statuses));
+    let mut st = station(Version::V201);
+    let answer = result(
+        &mut st,
+        "ChangeAvailability",
+        r#"{"operationalStatus":"Inoperative","evse":{"id":1}}"#,
+    );
+    assert_eq!(answer, json!({"status": "Accepted"}));
+    assert!(st.evses[0].inoperative);
+}
+
+#[test]
+fn configuration_is_read_and_written() {
+    let mut st = station(Version::V16);
+    let change = r#"{"key":"HeartbeatInterval","value":"77"}"#;
+    assert_eq!(
+        result(&mut st, "ChangeConfiguration", change),
+        json!({"status": "Accepted"})
+    );
+    assert_eq!(st.heartbeat, std::time::Duration::from_secs(77));
+    let get = r#"{"key":["HeartbeatInterval","Nope"]}"#;
+    assert_eq!(
+        result(&mut st, "GetConfiguration", get),
+        json!({"configurationKey": [{"key": "HeartbeatInterval", "readonly": false, "value": "77"}],
+               "unknownKey": ["Nope"]})
+    );
+    let all = result(&mut st, "GetConfiguration", "{}");
+    assert!(all.get("unknownKey").is_none());
+    let keys = all["configurationKey"].as_array().expect("keys");
+    assert!(keys.len() >= 3, "{all}");
+
+    let mut st = station(Version::V201);
+    let set = r#"{"setVariableData":[{"attributeValue":"5","component":{"name":"A"},"variable":{"name":"B"}}]}"#;
+    assert_eq!(
+        result(&mut st, "SetVariables", set),
+        json!({"setVariableResult": [{"attributeStatus": "Accepted", "component": {"name": "A"}, "variable": {"name": "B"}}]})
+    );
+    let get = r#"{"getVariableData":[{"component":{"name":"A","instance":"i"},"variable":{"name":"B"}},{"component":{"name":"X"},"variable":{"name":"Y"}}]}"#;
+    assert_eq!(
+        result(&mut st, "GetVariables", get),
+        json!({"getVariableResult": [
+            {"attributeStatus": "Accepted", "attributeValue": "5", "component": {"name": "A"}, "variable": {"name": "B"}},
+            {"attributeStatus": "UnknownVariable", "component": {"name": "X"}, "variable": {"name": "Y"}}
+        ]})
+    );
+}
+
+#[test]
+fn follow_ups_carry_the_request_ids() {
+    let mut st = station(Version::V201);
+    result(
+        &mut st,
+        "GetBaseReport",
+        r#"{"requestId":3,"reportBase":"FullInventory"}"#,
+    );
+    assert_eq!(
+        st.follow_ups.pop_front(),
+        Some(FollowUp::Report { request_id: 3 })
+    );
+    let trigger = r#"{"requestedMessage":"StatusNotification","evse":{"id":1}}"#;
+    result(&mut st, "TriggerMessage", trigger);
+    assert_eq!(
+        st.follow_ups.pop_front(),
+        Some(FollowUp::Trigger {
+            message: Triggered::StatusNotification,
+            evse: Some(1)
+        })
+    );
+    let mut st = station(Version::V16);
+    let log = r#"{"logType":"DiagnosticsLog","requestId":4,"log":{"remoteLocation":"https://example.com/x"}}"#;
+    let answer = result(&mut st, "GetLog", log);
+    assert_eq!(answer, json!({"status": "Accepted", "filename": "T-0.log"}));
+    assert_eq!(
+        st.follow_ups.pop_front(),
+        Some(FollowUp::Upload {
+            request_id: Some(4),
+            diagnostics: false
+        })
+    );
+}
