@@ -225,6 +225,24 @@ macro_rules! status_outcome {
 }
 pub(crate) use status_outcome;
 
+/// Defines the outcome of a command whose [`Spec`] is all defaults: a status (an enumeration
+/// defined here, or one named) and a reason.
+macro_rules! status_command {
+    ($(#[$om:meta])* $request:ident => $outcome:ident,
+     $(#[$em:meta])* $status:ident { $($v:ident),* $(,)? }) => {
+        $crate::commands::ocpp_enum! { $(#[$em])* $status { $($v),* } }
+        $crate::commands::status_command! { $(#[$om])* $request => $outcome($status) }
+    };
+    ($(#[$om:meta])* $request:ident => $outcome:ident($status:ty)) => {
+        $crate::commands::status_outcome! { $(#[$om])* $outcome($status) }
+
+        impl $crate::commands::Spec for $request {
+            type Outcome = $outcome;
+        }
+    };
+}
+pub(crate) use status_command;
+
 macro_rules! define_commands {
     ($($variant:ident($request:ty => $outcome:ty) $name:literal $summary:literal;)*) => {
         /// A command for a station: its `type` (the API's name) and its parameters.

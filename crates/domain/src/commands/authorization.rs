@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Spec, ocpp_enum, status_outcome};
+use super::status_command;
 
 /// Clear the authorization cache; no parameters.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -10,16 +10,9 @@ use super::{Spec, ocpp_enum, status_outcome};
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClearCache {}
 
-ocpp_enum! {
+status_command! {
+    /// What a station answered to ClearCache.
+    ClearCache => ClearCacheOutcome,
     /// The answer to ClearCache (ClearCacheStatusEnumType, both versions).
     ClearCacheStatus { Accepted, Rejected }
-}
-
-status_outcome! {
-    /// What a station answered to ClearCache.
-    ClearCacheOutcome(ClearCacheStatus)
-}
-
-impl Spec for ClearCache {
-    type Outcome = ClearCacheOutcome;
 }

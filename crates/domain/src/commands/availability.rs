@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Spec, ocpp_enum, status_outcome};
+use super::status_command;
 
 /// Parameters of an availability change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,17 +20,10 @@ pub struct ChangeAvailability {
     pub connector_id: Option<u32>,
 }
 
-ocpp_enum! {
+status_command! {
+    /// What a station answered to an availability change.
+    ChangeAvailability => ChangeAvailabilityOutcome,
     /// The answer to an availability change (ChangeAvailabilityStatusEnumType; 1.6
     /// AvailabilityStatus).
     ChangeAvailabilityStatus { Accepted, Rejected, Scheduled }
-}
-
-status_outcome! {
-    /// What a station answered to an availability change.
-    ChangeAvailabilityOutcome(ChangeAvailabilityStatus)
-}
-
-impl Spec for ChangeAvailability {
-    type Outcome = ChangeAvailabilityOutcome;
 }

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Answer, CertificateHash, Spec, ocpp_enum, status_outcome};
+use super::{Answer, CertificateHash, Spec, ocpp_enum, status_command, status_outcome};
 
 ocpp_enum! {
     /// The kinds of certificate a station keeps (2.0.1 GetCertificateIdUseEnumType; 1.6
@@ -119,16 +119,9 @@ pub struct DeleteCertificate {
     pub certificate: CertificateHash,
 }
 
-ocpp_enum! {
+status_command! {
+    /// What a station answered to a deletion.
+    DeleteCertificate => DeleteCertificateOutcome,
     /// The answer to a deletion (DeleteCertificateStatusEnumType, both versions).
     DeleteCertificateStatus { Accepted, Failed, NotFound }
-}
-
-status_outcome! {
-    /// What a station answered to a deletion.
-    DeleteCertificateOutcome(DeleteCertificateStatus)
-}
-
-impl Spec for DeleteCertificate {
-    type Outcome = DeleteCertificateOutcome;
 }

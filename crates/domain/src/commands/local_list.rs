@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Answer, AuthorizationStatus, IdTokenType, Spec, ocpp_enum, status_outcome};
+use super::{Answer, AuthorizationStatus, IdTokenType, Spec, ocpp_enum, status_command};
 use crate::Time;
 
 /// An entry of the local authorization list.
@@ -51,19 +51,12 @@ pub struct SendLocalList {
     pub entries: Vec<LocalListEntry>,
 }
 
-ocpp_enum! {
+status_command! {
+    /// What a station answered to a list update.
+    SendLocalList => SendLocalListOutcome,
     /// The answer to a list update (SendLocalListStatusEnumType; 1.6 UpdateStatus adds
     /// `NotSupported`).
     SendLocalListStatus { Accepted, Failed, VersionMismatch, NotSupported }
-}
-
-status_outcome! {
-    /// What a station answered to a list update.
-    SendLocalListOutcome(SendLocalListStatus)
-}
-
-impl Spec for SendLocalList {
-    type Outcome = SendLocalListOutcome;
 }
 
 /// Ask the local list's version; no parameters.

@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Answer, AttributeType, Mutability, Spec, VariableRef, ocpp_enum, status_outcome};
+use super::{Answer, AttributeType, Mutability, Spec, VariableRef, ocpp_enum, status_command};
 use crate::device_model::{DeviceVariable, is_secret};
 use crate::notices::NoticeKind;
 
@@ -35,18 +35,11 @@ pub struct Reset {
     pub evse_id: Option<u32>,
 }
 
-ocpp_enum! {
+status_command! {
+    /// What a station answered to a reset.
+    Reset => ResetOutcome,
     /// The answer to a reset (ResetStatusEnumType; 1.6 ResetStatus has no `Scheduled`).
     ResetStatus { Accepted, Rejected, Scheduled }
-}
-
-status_outcome! {
-    /// What a station answered to a reset.
-    ResetOutcome(ResetStatus)
-}
-
-impl Spec for Reset {
-    type Outcome = ResetOutcome;
 }
 
 /// Parameters of a variable read.
@@ -403,18 +396,11 @@ pub struct SetNetworkProfile {
     pub message_timeout_s: i64,
 }
 
-ocpp_enum! {
+status_command! {
+    /// What a station answered to a network profile.
+    SetNetworkProfile => SetNetworkProfileOutcome,
     /// The answer to a network profile (SetNetworkProfileStatusEnumType).
     SetNetworkProfileStatus { Accepted, Rejected, Failed }
-}
-
-status_outcome! {
-    /// What a station answered to a network profile.
-    SetNetworkProfileOutcome(SetNetworkProfileStatus)
-}
-
-impl Spec for SetNetworkProfile {
-    type Outcome = SetNetworkProfileOutcome;
 }
 
 #[cfg(test)]

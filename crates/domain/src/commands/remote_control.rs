@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{IdTokenType, Spec, ocpp_enum, status_outcome};
+use super::{IdTokenType, Spec, ocpp_enum, status_command};
 use crate::commands::smart_charging::ChargingProfile;
 
 /// Parameters of a remote start.
@@ -74,13 +74,9 @@ pub struct RemoteStop {
     pub transaction_id: String,
 }
 
-status_outcome! {
+status_command! {
     /// What a station answered to a remote stop.
-    RemoteStopOutcome(RequestStartStopStatus)
-}
-
-impl Spec for RemoteStop {
-    type Outcome = RemoteStopOutcome;
+    RemoteStop => RemoteStopOutcome(RequestStartStopStatus)
 }
 
 /// Parameters of an unlock.
@@ -95,19 +91,12 @@ pub struct UnlockConnector {
     pub connector_id: Option<u32>,
 }
 
-ocpp_enum! {
+status_command! {
+    /// What a station answered to an unlock.
+    UnlockConnector => UnlockConnectorOutcome,
     /// The answer to an unlock (2.0.1 UnlockStatusEnumType; 1.6 UnlockStatus adds
     /// `NotSupported`).
     UnlockStatus { Unlocked, UnlockFailed, OngoingAuthorizedTransaction, UnknownConnector, NotSupported }
-}
-
-status_outcome! {
-    /// What a station answered to an unlock.
-    UnlockConnectorOutcome(UnlockStatus)
-}
-
-impl Spec for UnlockConnector {
-    type Outcome = UnlockConnectorOutcome;
 }
 
 ocpp_enum! {
@@ -151,16 +140,9 @@ pub struct TriggerMessage {
     pub extended: bool,
 }
 
-ocpp_enum! {
+status_command! {
+    /// What a station answered to a trigger.
+    TriggerMessage => TriggerMessageOutcome,
     /// The answer to a trigger (TriggerMessageStatusEnumType, both versions).
     TriggerMessageStatus { Accepted, Rejected, NotImplemented }
-}
-
-status_outcome! {
-    /// What a station answered to a trigger.
-    TriggerMessageOutcome(TriggerMessageStatus)
-}
-
-impl Spec for TriggerMessage {
-    type Outcome = TriggerMessageOutcome;
 }

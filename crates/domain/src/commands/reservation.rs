@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{IdTokenType, Spec, ocpp_enum, status_outcome};
+use super::{IdTokenType, Spec, ocpp_enum, status_command, status_outcome};
 use crate::Time;
 use crate::notices::NoticeKind;
 
@@ -60,17 +60,10 @@ pub struct CancelReservation {
     pub reservation_id: i64,
 }
 
-ocpp_enum! {
+status_command! {
+    /// What a station answered to a cancellation.
+    CancelReservation => CancelReservationOutcome,
     /// The answer to a cancellation (CancelReservationStatusEnumType; 1.6
     /// CancelReservationStatus).
     CancelReservationStatus { Accepted, Rejected }
-}
-
-status_outcome! {
-    /// What a station answered to a cancellation.
-    CancelReservationOutcome(CancelReservationStatus)
-}
-
-impl Spec for CancelReservation {
-    type Outcome = CancelReservationOutcome;
 }
