@@ -582,14 +582,24 @@ impl Csms {
                 at: Utc::now(),
                 request_id: None,
                 status: Some(vendor_id.to_string()),
-                details: serde_json::json!({
-                    "vendorId": vendor_id,
-                    "messageId": message_id,
-                    "data": data,
-                }),
+                details: serde_json::to_value(DataTransferDetails {
+                    vendor_id,
+                    message_id,
+                    data,
+                })
+                .unwrap_or(serde_json::Value::Null),
             },
         )
         .await?;
         Ok(DataTransferAnswer::UnknownVendorId)
     }
+}
+
+/// A DataTransfer's notice details: whose message, which one, and its data as sent.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DataTransferDetails<'a> {
+    vendor_id: &'a str,
+    message_id: Option<&'a str>,
+    data: Option<serde_json::Value>,
 }

@@ -66,8 +66,15 @@ pub(crate) fn violation(v: &Violation, version: Version) -> Outcome {
     Outcome::Error {
         code: ErrorCode::for_violation(v, version),
         description: v.to_string(),
-        details: serde_json::json!({ "path": v.pointer() }).to_string(),
+        details: serde_json::to_string(&ViolationDetails { path: v.pointer() })
+            .unwrap_or_else(|_| "{}".into()),
     }
+}
+
+/// The details of a CALLERROR for a broken schema: the JSON pointer of the offending value.
+#[derive(Serialize)]
+struct ViolationDetails {
+    path: String,
 }
 
 /// An action the version does not have (names are case-sensitive).

@@ -315,7 +315,10 @@ async fn dispatch(
                 None,
                 None,
                 Some(r.status.as_str()),
-                serde_json::json!({ "log": "diagnostics", "status": r.status.as_str() }),
+                adapter::details(&DiagnosticsDetails {
+                    log: "diagnostics",
+                    status: r.status.as_str(),
+                }),
             );
             csms.notice(st, n).await?;
             adapter::respond(&DiagnosticsStatusNotificationResponse {})
@@ -385,3 +388,11 @@ async fn dispatch(
 
 /// 1.6's RegistrationStatus, by a name that does not clash with the domain's.
 use arus_ocpp::v16::RegistrationStatus as RegistrationStatus16;
+
+/// A 1.6 DiagnosticsStatusNotification as a log-status notice's details: which log (1.6 has
+/// only the diagnostics) and its status.
+#[derive(serde::Serialize)]
+struct DiagnosticsDetails<'a> {
+    log: &'static str,
+    status: &'a str,
+}
