@@ -231,6 +231,12 @@ pub(crate) fn store_error(e: StoreError) -> Problem {
     Problem::new(StatusCode::SERVICE_UNAVAILABLE, "storage unavailable")
 }
 
+/// The body of a healthy answer: `{"status":"ok"}`.
+#[derive(serde::Serialize)]
+struct Health {
+    status: &'static str,
+}
+
 /// 200 when the store answers, 503 otherwise.
 async fn healthz(State(state): State<ApiState>) -> Response {
     let check = tokio::time::timeout(
@@ -239,11 +245,7 @@ async fn healthz(State(state): State<ApiState>) -> Response {
     )
     .await;
     match check {
-        Ok(Ok(_)) => (
-            StatusCode::OK,
-            axum::Json(serde_json::json!({ "status": "ok" })),
-        )
-            .into_response(),
+        Ok(Ok(_)) => (StatusCode::OK, axum::Json(Health { status: "ok" })).into_response(),
         _ => Problem::new(StatusCode::SERVICE_UNAVAILABLE, "storage unavailable").into_response(),
     }
 }

@@ -2,6 +2,9 @@
 //! drift from what the server does), served at `/api/v1/openapi.json`; and the interactive
 //! documentation at `/api/docs`, whose assets are compiled into the binary.
 
+use std::collections::BTreeMap;
+
+use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{IntoResponses, Modify, OpenApi};
 
@@ -134,7 +137,6 @@ pub fn json() -> String {
 }
 
 fn constrain(doc: &mut serde_json::Value) {
-    use serde_json::json;
     let Some(schemas) = doc
         .pointer_mut("/components/schemas")
         .and_then(serde_json::Value::as_object_mut)
@@ -143,24 +145,18 @@ fn constrain(doc: &mut serde_json::Value) {
     };
     // N09.FR.09: a customer is named; and the request reports, clears, or both.
     if let Some(c) = schemas.get_mut("CustomerInformation") {
-        c["allOf"] = json!([
-            {"anyOf": [
-                {"required": ["customerIdentifier"], "properties": {"customerIdentifier": {"type": "string"}}},
-                {"required": ["idToken"], "properties": {"idToken": {"type": "string"}}},
-                {"required": ["certificate"], "properties": {"certificate": {"type": "object"}}}
-            ]},
-            {"anyOf": [
-                {"properties": {"report": {"const": true}}},
-                {"properties": {"clear": {"const": true}}}
-            ]}
+        c["allOf"] = Rule::value(vec![
+            Rule::any_of(vec![
+                Rule::has("customerIdentifier", "string"),
+                Rule::has("idToken", "string"),
+                Rule::has("certificate", "object"),
+            ]),
+            Rule::any_of(vec![Rule::is_true("report"), Rule::is_true("clear")]),
         ]);
     }
     // A signed firmware update carries both its signature and the certificate.
     if let Some(u) = schemas.get_mut("UpdateFirmware") {
-        u["dependentRequired"] = json!({
-            "signature": ["signingCertificate"],
-            "signingCertificate": ["signature"]
-        });
+        u["dependentRequired"] = Rule::value(both_or_neither("signature", "signingCertificate"));
     }
     // A bulk operation's command is one of the command routes' bodies, with its name as `type`.
     let names: Vec<String> = doc
@@ -180,17 +176,102 @@ fn constrain(doc: &mut serde_json::Value) {
         return;
     };
     if let Some(b) = schemas.get_mut("NewBulk") {
-        b["properties"]["command"] = json!({
-            "type": "object",
-            "description": "The command: `type` names it (as the command routes do) and the other members are its body.",
-            "required": ["type"],
-            "properties": {"type": {"type": "string", "enum": names}}
+        b["properties"]["command"] = Rule::value(Rule {
+            kind: Some("object"),
+            description: Some(
+                "The command: `type` names it (as the command routes do) and the other members \
+                 are its body.",
+            ),
+            ..Rule::has(
+                "type",
+                Rule {
+                    kind: Some("string"),
+                    allowed: Some(names),
+                    ..Rule::default()
+                },
+            )
         });
     }
     // SetVariables names at least one variable.
     if let Some(v) = schemas.get_mut("SetVariables") {
-        v["properties"]["variables"]["minItems"] = json!(1);
+        v["properties"]["variables"]["minItems"] = serde_json::Value::from(1);
     }
+}
+
+/// A fragment of JSON Schema 2020-12, for the rules between members that the derive cannot
+/// state. Only the keywords used here; absent ones are left out.
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Rule {
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    required: Vec<&'static str>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    properties: BTreeMap<&'static str, Rule>,
+    #[serde(rename = "const", skip_serializing_if = "Option::is_none")]
+    constant: Option<bool>,
+    #[serde(rename = "enum", skip_serializing_if = "Option::is_none")]
+    allowed: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    any_of: Vec<Rule>,
+}
+
+impl Rule {
+    /// A value of this JSON type.
+    fn typed(kind: &'static str) -> Rule {
+        Rule {
+            kind: Some(kind),
+            ..Rule::default()
+        }
+    }
+
+    /// An object that has `member`, matching `rule` (a [`Rule`], or a JSON type's name).
+    fn has(member: &'static str, rule: impl Into<Rule>) -> Rule {
+        Rule {
+            required: vec![member],
+            properties: BTreeMap::from([(member, rule.into())]),
+            ..Rule::default()
+        }
+    }
+
+    /// An object whose `member`, if present, is `true`.
+    fn is_true(member: &'static str) -> Rule {
+        let is_true = Rule {
+            constant: Some(true),
+            ..Rule::default()
+        };
+        Rule {
+            properties: BTreeMap::from([(member, is_true)]),
+            ..Rule::default()
+        }
+    }
+
+    /// At least one of `rules` holds.
+    fn any_of(rules: Vec<Rule>) -> Rule {
+        Rule {
+            any_of: rules,
+            ..Rule::default()
+        }
+    }
+
+    /// The rule (or rules) as JSON, for the document.
+    fn value(rule: impl Serialize) -> serde_json::Value {
+        serde_json::to_value(rule).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+impl From<&'static str> for Rule {
+    fn from(kind: &'static str) -> Rule {
+        Rule::typed(kind)
+    }
+}
+
+/// `dependentRequired` for two members that come together or not at all.
+fn both_or_neither(a: &'static str, b: &'static str) -> BTreeMap<&'static str, [&'static str; 1]> {
+    BTreeMap::from([(a, [b]), (b, [a])])
 }
 
 /// The whole document, as generated.
@@ -199,4 +280,41 @@ pub fn document() -> utoipa::openapi::OpenApi {
     crate::commands::command_paths(&mut doc);
     doc.info.version = env!("CARGO_PKG_VERSION").to_string();
     doc
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn the_rules_between_members_are_in_the_document() {
+        let doc: serde_json::Value = serde_json::from_str(&super::json()).expect("JSON");
+        let s = &doc["components"]["schemas"];
+        assert_eq!(
+            s["CustomerInformation"]["allOf"],
+            json!([
+                {"anyOf": [
+                    {"required": ["customerIdentifier"], "properties": {"customerIdentifier": {"type": "string"}}},
+                    {"required": ["idToken"], "properties": {"idToken": {"type": "string"}}},
+                    {"required": ["certificate"], "properties": {"certificate": {"type": "object"}}}
+                ]},
+                {"anyOf": [
+                    {"properties": {"report": {"const": true}}},
+                    {"properties": {"clear": {"const": true}}}
+                ]}
+            ])
+        );
+        assert_eq!(
+            s["UpdateFirmware"]["dependentRequired"],
+            json!({"signature": ["signingCertificate"], "signingCertificate": ["signature"]})
+        );
+        let command = &s["NewBulk"]["properties"]["command"];
+        assert_eq!(command["type"], "object");
+        assert_eq!(command["required"], json!(["type"]));
+        let names = command["properties"]["type"]["enum"]
+            .as_array()
+            .expect("the command names");
+        assert!(names.contains(&json!("reset")), "{names:?}");
+        assert_eq!(s["SetVariables"]["properties"]["variables"]["minItems"], 1);
+    }
 }

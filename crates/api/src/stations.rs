@@ -124,10 +124,10 @@ pub(crate) async fn register(
             ));
         }
         Some(p) => Some(
-            tokio::task::spawn_blocking(move || arus_gateway::auth::hash_password(&p))
+            tokio::task::spawn_blocking(move || arus_credentials::hash(p.as_bytes()))
                 .await
                 .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-                .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e))?,
+                .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?,
         ),
     };
     let store = state.csms.store();

@@ -88,8 +88,12 @@ fn view(s: Subscription) -> WebhookView {
 fn error(e: Error) -> Problem {
     match e {
         Error::Invalid(s) => Problem::bad_request(s),
+        Error::Url(ref source) => Problem::bad_request(format!("{e}: {source}")),
         Error::Store(e) => store_error(e),
-        Error::Client(s) => Problem::new(StatusCode::SERVICE_UNAVAILABLE, s),
+        Error::Client(_) | Error::Random(_) => {
+            Problem::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+        }
+        Error::Encode(_) => Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }
 

@@ -5,12 +5,23 @@
 //! The server and token come from `--server`/`ARUS_SERVER` and `--token`/`ARUS_TOKEN`. A
 //! problem answer is printed as `error: <detail>` (or as JSON with `--json`) and the command
 //! exits with status 1.
+//!
+//! Request bodies are typed structs, and the members the client reads from an answer are read
+//! through typed views; tables and `--json` show the answer as the server sent it.
 
 use std::io::{BufRead, BufReader, Write as _};
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+mod bodies;
+
+use bodies::{
+    BulkCommand, BulkView, CommandView, ConnectorRow, EventView, NewBulk, NewIdToken, NewStation,
+    NewToken, ProblemView, StationView, view,
+};
 
 /// How to reach the server.
 #[derive(Debug, Args)]
@@ -250,10 +261,7 @@ impl Client {
             if self.json {
                 println!("{}", serde_json::to_string_pretty(&value)?);
             }
-            let detail = value
-                .get("detail")
-                .and_then(Value::as_str)
-                .unwrap_or("the server refused the request");
+            let detail = ProblemView::detail(&value, "the server refused the request");
             bail!("{detail} ({status})");
         }
         Ok(value)
@@ -263,8 +271,9 @@ impl Client {
         self.send(reqwest::Method::GET, path, None)
     }
 
-    fn post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
-        self.send(reqwest::Method::POST, path, Some(body))
+    fn post(&self, path: &str, body: &impl Serialize) -> anyhow::Result<Value> {
+        let body = serde_json::to_value(body).context("encoding the request")?;
+        self.send(reqwest::Method::POST, path, Some(&body))
     }
 
     /// Prints the JSON, or a table of `columns` (header, JSON pointer) of `rows`.
@@ -343,7 +352,7 @@ fn table(rows: &[Value], columns: &[(&str, &str)]) -> String {
 }
 
 /// KEY=VALUE pairs as a JSON object: VALUE is JSON when it parses, else text.
-fn params(pairs: &[String]) -> anyhow::Result<Value> {
+fn params(pairs: &[String]) -> anyhow::Result<Map<String, Value>> {
     let mut m = Map::new();
     for p in pairs {
         let Some((k, v)) = p.split_once('=') else {
@@ -352,7 +361,7 @@ fn params(pairs: &[String]) -> anyhow::Result<Value> {
         let value = serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_string()));
         m.insert(k.to_string(), value);
     }
-    Ok(Value::Object(m))
+    Ok(m)
 }
 
 fn encode(s: &str) -> String {
@@ -409,22 +418,19 @@ pub(crate) fn run(connection: Connection, request: Request) -> anyhow::Result<()
                 m.remove("evses");
             }
             c.show_object(&top)?;
-            let connectors: Vec<Value> = v
-                .get("evses")
-                .and_then(Value::as_array)
+            let station: StationView = view(&v);
+            let connectors: Vec<Value> = station
+                .evses
                 .into_iter()
-                .flatten()
                 .flat_map(|e| {
-                    let evse = e.get("id").cloned().unwrap_or(Value::Null);
-                    e.get("connectors")
-                        .and_then(Value::as_array)
-                        .cloned()
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(move |mut k| {
-                            k["evse"] = evse.clone();
-                            k
+                    let evse = e.id;
+                    e.connectors.into_iter().map(move |connector| {
+                        serde_json::to_value(ConnectorRow {
+                            evse: evse.clone(),
+                            connector,
                         })
+                        .unwrap_or_default()
+                    })
                 })
                 .collect();
             println!();
@@ -448,13 +454,11 @@ pub(crate) fn run(connection: Connection, request: Request) -> anyhow::Result<()
             password,
             boot_policy,
         }) => {
-            let mut body = json!({ "id": id });
-            if let Some(p) = password {
-                body["password"] = json!(p);
-            }
-            if let Some(b) = boot_policy {
-                body["bootPolicy"] = json!(b);
-            }
+            let body = NewStation {
+                id,
+                password,
+                boot_policy,
+            };
             let v = c.post("/api/v1/stations", &body)?;
             c.show_object(&v)
         }
@@ -481,7 +485,7 @@ pub(crate) fn run(connection: Connection, request: Request) -> anyhow::Result<()
         Request::Command(a) => {
             let body = match &a.body {
                 Some(b) => serde_json::from_str(b).context("--body is not JSON")?,
-                None => params(&a.params)?,
+                None => Value::Object(params(&a.params)?),
             };
             let mut path = format!(
                 "/api/v1/stations/{}/commands/{}",
@@ -549,40 +553,50 @@ pub(crate) fn run(connection: Connection, request: Request) -> anyhow::Result<()
             Ok(())
         }
         Request::Bulk(a) => {
-            let mut body = json!({
-                "command": params(&a.params)?,
-                "concurrency": a.concurrency,
-            });
-            body["command"]["type"] = json!(a.name);
-            match a.stations.as_str() {
-                "all" => {}
-                "connected" => body["connectedOnly"] = json!(true),
-                list => {
-                    body["stationIds"] = json!(list.split(',').map(str::trim).collect::<Vec<_>>());
-                }
+            if a.params.iter().any(|p| p.starts_with("type=")) {
+                bail!(
+                    "the command is named by NAME (`{}`), not by a `type=` parameter",
+                    a.name
+                );
             }
+            let (connected_only, station_ids) = match a.stations.as_str() {
+                "all" => (false, None),
+                "connected" => (true, None),
+                list => (
+                    false,
+                    Some(list.split(',').map(|s| s.trim().to_string()).collect()),
+                ),
+            };
+            let body = NewBulk {
+                command: BulkCommand {
+                    name: a.name,
+                    params: params(&a.params)?,
+                },
+                concurrency: a.concurrency,
+                connected_only,
+                station_ids,
+            };
             let started = c.post("/api/v1/bulk", &body)?;
-            let id = started["id"].as_str().unwrap_or_default().to_string();
             if !a.wait {
                 return c.show_object(&started);
             }
+            let id = view::<BulkView>(&started).id;
             loop {
                 let v = c.get(&format!("/api/v1/bulk/{}", encode(&id)))?;
-                let done = v["status"] != "running";
+                let bulk: BulkView = view(&v);
                 if !c.json {
                     eprintln!(
                         "{}: {} of {} submitted {}",
-                        v["status"].as_str().unwrap_or(""),
-                        v["submitted"],
-                        v["stationIds"].as_array().map_or(0, Vec::len),
-                        v["byStatus"]
+                        bulk.status,
+                        bulk.submitted,
+                        bulk.station_ids.len(),
+                        bulk.by_status
                     );
                 }
-                if done {
-                    let results = v["results"].as_array().cloned().unwrap_or_default();
+                if bulk.status != "running" {
                     return c.show(
                         &v,
-                        &results,
+                        &bulk.results,
                         &[
                             ("STATION", "/stationId"),
                             ("STATUS", "/status"),
@@ -611,7 +625,7 @@ pub(crate) fn run(connection: Connection, request: Request) -> anyhow::Result<()
             )
         }
         Request::Tokens(Tokens::Create { name, role }) => {
-            let v = c.post("/api/v1/tokens", &json!({ "name": name, "role": role }))?;
+            let v = c.post("/api/v1/tokens", &NewToken { name, role })?;
             c.show_object(&v)?;
             if !c.json {
                 eprintln!("keep the token: it is not shown again");
@@ -633,13 +647,13 @@ pub(crate) fn run(connection: Connection, request: Request) -> anyhow::Result<()
             group,
             expiry,
         }) => {
-            let mut body = json!({ "idToken": id_token, "type": kind, "status": status });
-            if let Some(g) = group {
-                body["groupIdToken"] = json!(g);
-            }
-            if let Some(e) = expiry {
-                body["expiryDate"] = json!(e);
-            }
+            let body = NewIdToken {
+                id_token,
+                kind,
+                status,
+                group_id_token: group,
+                expiry_date: expiry,
+            };
             let v = c.post("/api/v1/id-tokens", &body)?;
             c.show_object(&v)
         }
@@ -675,34 +689,26 @@ fn command_summary(c: &Client, v: &Value) -> anyhow::Result<()> {
     if c.json {
         return c.show_object(v);
     }
+    let record: CommandView = view(v);
+    let outcome = record.outcome.unwrap_or_default();
     println!(
         "{} {} on {}: {}{}",
-        v["id"].as_str().unwrap_or(""),
-        v.pointer("/command/type")
-            .and_then(Value::as_str)
-            .unwrap_or(""),
-        v["stationId"].as_str().unwrap_or(""),
-        v["status"].as_str().unwrap_or(""),
-        v.pointer("/outcome/status")
-            .and_then(Value::as_str)
+        record.id,
+        record.command.name,
+        record.station_id,
+        record.status,
+        outcome
+            .status
             .map(|s| format!(" ({s})"))
             .unwrap_or_default()
     );
-    if let Some(r) = v.pointer("/outcome/reason").and_then(Value::as_str) {
+    if let Some(r) = outcome.reason {
         println!("reason: {r}");
     }
-    // What else the answer said (variables, a list version, certificates...).
-    if let Some(outcome) = v.get("outcome").and_then(Value::as_object) {
-        let rest: serde_json::Map<String, Value> = outcome
-            .iter()
-            .filter(|(k, _)| !matches!(k.as_str(), "type" | "status" | "reason"))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        if !rest.is_empty() {
-            println!("{}", serde_json::to_string_pretty(&rest)?);
-        }
+    if !outcome.rest.is_empty() {
+        println!("{}", serde_json::to_string_pretty(&outcome.rest)?);
     }
-    if let Some(e) = v["error"].as_str() {
+    if let Some(e) = record.error {
         println!("error: {e}");
     }
     Ok(())
@@ -726,12 +732,8 @@ fn tail(c: &Client, a: EventArgs) -> anyhow::Result<()> {
     if !res.status().is_success() {
         let status = res.status();
         let v: Value = serde_json::from_str(&res.text().unwrap_or_default()).unwrap_or_default();
-        bail!(
-            "{} ({status})",
-            v["detail"]
-                .as_str()
-                .unwrap_or("the server refused the stream")
-        );
+        let detail = ProblemView::detail(&v, "the server refused the stream");
+        bail!("{detail} ({status})");
     }
     let mut out = std::io::stdout().lock();
     for line in BufReader::new(res).lines() {
@@ -743,14 +745,14 @@ fn tail(c: &Client, a: EventArgs) -> anyhow::Result<()> {
         if c.json {
             writeln!(out, "{}", e)?;
         } else {
-            let mut rest = e.as_object().cloned().unwrap_or_default();
-            let at = rest.remove("at").map(|v| cell(&v)).unwrap_or_default();
-            let kind = rest.remove("type").map(|v| cell(&v)).unwrap_or_default();
-            let station = rest
-                .remove("stationId")
-                .map(|v| cell(&v))
-                .unwrap_or_default();
-            rest.remove("id");
+            let EventView {
+                at,
+                kind,
+                station_id,
+                rest,
+                ..
+            } = view(&e);
+            let (at, kind, station) = (cell(&at), cell(&kind), cell(&station_id));
             let fields: Vec<String> = rest
                 .iter()
                 .filter(|(_, v)| !v.is_null())
@@ -766,6 +768,7 @@ fn tail(c: &Client, a: EventArgs) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn params_read_json_values_and_fall_back_to_text() {
@@ -776,7 +779,7 @@ mod tests {
         ])
         .expect("pairs");
         assert_eq!(
-            v,
+            Value::Object(v),
             json!({"kind": "Immediate", "evseId": 1, "extended": true})
         );
         assert!(params(&["novalue".into()]).is_err());

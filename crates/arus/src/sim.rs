@@ -269,8 +269,19 @@ async fn run_shard(
         }
     })
     .await;
-    println!("{}", serde_json::json!({ "summary": summary }));
+    let line = serde_json::to_string(&ShardLine::Summary(Box::new(summary)))
+        .context("encoding the summary")?;
+    println!("{line}");
     Ok(())
+}
+
+/// A line a shard prints on its standard output for the parent: `{"progress": …}` while it
+/// runs, `{"summary": …}` at the end.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum ShardLine {
+    Progress(Progress),
+    Summary(Box<Summary>),
 }
 
 /// What a shard said.
@@ -313,16 +324,10 @@ async fn run_processes(args: &SimArgs, processes: u32, total: u64) -> anyhow::Re
         tokio::spawn(async move {
             let mut lines = tokio::io::BufReader::new(out).lines();
             while let Ok(Some(line)) = lines.next_line().await {
-                let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&line) else {
-                    continue;
-                };
-                let mut field = |k: &str| v.get_mut(k).map(serde_json::Value::take);
-                let report = if let Some(Ok(p)) = field("progress").map(serde_json::from_value) {
-                    Report::Progress(i, p)
-                } else if let Some(Ok(s)) = field("summary").map(serde_json::from_value) {
-                    Report::Summary(i, Box::new(s))
-                } else {
-                    continue;
+                let report = match serde_json::from_str::<ShardLine>(&line) {
+                    Ok(ShardLine::Progress(p)) => Report::Progress(i, p),
+                    Ok(ShardLine::Summary(s)) => Report::Summary(i, s),
+                    Err(_) => continue,
                 };
                 if tx.send(report).is_err() {
                     break;

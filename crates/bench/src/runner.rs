@@ -100,12 +100,37 @@ pub struct Measurement {
 /// Why a run could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
-    /// Starting a process or reading a file failed.
-    #[error("{0}")]
-    Io(#[from] std::io::Error),
-    /// A server or the simulator misbehaved.
+    /// Starting a process, or preparing its port or directory, failed.
+    #[error("{doing} failed")]
+    Io {
+        /// What was being done.
+        doing: String,
+        /// The underlying failure.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A server or the simulator misbehaved (no underlying error: the message says what).
     #[error("{0}")]
     Failed(String),
+}
+
+impl BenchError {
+    fn io(doing: impl Into<String>) -> impl FnOnce(std::io::Error) -> BenchError {
+        let doing = doing.into();
+        move |source| BenchError::Io { doing, source }
+    }
+
+    /// The message with its causes, for a measurement's `failure`.
+    pub fn chain(&self) -> String {
+        let mut text = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(c) = cause {
+            text.push_str(": ");
+            text.push_str(&c.to_string());
+            cause = c.source();
+        }
+        text
+    }
 }
 
 fn clock_ticks() -> f64 {
@@ -137,9 +162,10 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
 }
 
 fn free_port() -> Result<u16, BenchError> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(BenchError::io("finding a free port"))
 }
 
 struct Server {
@@ -153,7 +179,8 @@ impl Server {
     async fn start(t: &Target, cpu: u32, dir: &Path) -> Result<Server, BenchError> {
         let port = free_port()?;
         let run_dir = dir.join(format!("{}-{port}", t.name));
-        std::fs::create_dir_all(&run_dir)?;
+        std::fs::create_dir_all(&run_dir)
+            .map_err(BenchError::io(format!("creating {}", run_dir.display())))?;
         let args: Vec<String> = t
             .command
             .iter()
@@ -170,7 +197,8 @@ impl Server {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true)
-            .spawn()?;
+            .spawn()
+            .map_err(BenchError::io(format!("starting {} with taskset", t.name)))?;
         let pid = child
             .id()
             .ok_or_else(|| BenchError::Failed("server exited".into()))?;
@@ -241,7 +269,8 @@ async fn simulate(
     if target.echo {
         cmd.arg("--echo");
     }
-    Ok(cmd.spawn()?)
+    cmd.spawn()
+        .map_err(BenchError::io("starting the simulator with taskset"))
 }
 
 fn read_summary(path: &Path) -> Value {
@@ -297,7 +326,7 @@ async fn measure(
     let server = match Server::start(target, plan.cpus.0, &plan.dir).await {
         Ok(s) => s,
         Err(e) => {
-            m.failure = Some(e.to_string());
+            m.failure = Some(e.chain());
             return m;
         }
     };
@@ -344,7 +373,7 @@ async fn measure(
     let child = match simulate(plan, &server, target, &run, &json).await {
         Ok(c) => c,
         Err(e) => {
-            m.failure = Some(e.to_string());
+            m.failure = Some(e.chain());
             server.stop().await;
             return m;
         }
@@ -545,6 +574,16 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_io_failure_keeps_its_source_and_says_what_was_done() {
+        let e = BenchError::io("starting x with taskset")(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "no taskset",
+        ));
+        assert!(std::error::Error::source(&e).is_some());
+        assert_eq!(e.chain(), "starting x with taskset failed: no taskset");
+    }
 
     fn measurement(scenario: &str, target: &str) -> Measurement {
         Measurement {

@@ -10,24 +10,16 @@
 //! Argon2 also costs memory (19 MiB per verification with the default parameters), so at most
 //! one verification per CPU runs at a time: a reconnection storm of thousands of stations with
 //! passwords queues for the CPUs instead of taking gigabytes at once.
+//!
+//! Hashing and checking one password is `arus-credentials`' job; this module adds what is about
+//! connections: the Basic header, the cache of successes, the bound on concurrent checks, and
+//! the 1.6 AuthorizationKey sent as raw bytes.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use argon2::Argon2;
-use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
-
-/// Hashes a station password for storage (argon2id, PHC string).
-pub fn hash_password(password: &str) -> Result<String, String> {
-    let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| e.to_string())
-}
 
 /// The user name and password of an `Authorization: Basic` header. The password is bytes: a
 /// 1.6 station may send its AuthorizationKey raw (OCPP-J 1.6 §6.2.2's example), not as text.
@@ -99,23 +91,25 @@ impl Verifier {
         };
         let phc_owned = phc.to_string();
         let password = password.to_vec();
+        let station = station_id.to_string();
         let ok = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            let Ok(hash) = PasswordHash::new(&phc_owned) else {
-                return false;
+            let matches = |candidate: &[u8]| match arus_credentials::verify(&phc_owned, candidate)
+            {
+                Ok(ok) => ok,
+                Err(e) => {
+                    tracing::warn!(station = %station, error = %e, "station password hash unusable");
+                    false
+                }
             };
-            let argon = Argon2::default();
-            if argon.verify_password(&password, &hash).is_ok() {
+            if matches(&password) {
                 return true;
             }
             if password.iter().all(|b| b.is_ascii_graphic()) {
                 return false;
             }
             let lower: String = password.iter().map(|b| format!("{b:02x}")).collect();
-            argon.verify_password(lower.as_bytes(), &hash).is_ok()
-                || argon
-                    .verify_password(lower.to_ascii_uppercase().as_bytes(), &hash)
-                    .is_ok()
+            matches(lower.as_bytes()) || matches(lower.to_ascii_uppercase().as_bytes())
         })
         .await
         .unwrap_or(false);
@@ -143,14 +137,14 @@ mod tests {
 
     #[tokio::test]
     async fn verifies_and_remembers() {
-        let phc = hash_password("0123456789abcdef").expect("hashes");
+        let phc = arus_credentials::hash(b"0123456789abcdef").expect("hashes");
         let v = Verifier::default();
         assert!(v.verify("CS1", &phc, b"0123456789abcdef").await);
         assert!(!v.verify("CS1", &phc, b"0123456789abcdeX").await);
         // Remembered: the same password is accepted again without argon2.
         assert!(v.verify("CS1", &phc, b"0123456789abcdef").await);
         // Another hash (a changed password) is not satisfied by the remembered one.
-        let other = hash_password("fedcba9876543210").expect("hashes");
+        let other = arus_credentials::hash(b"fedcba9876543210").expect("hashes");
         assert!(!v.verify("CS1", &other, b"0123456789abcdef").await);
     }
 
@@ -158,7 +152,7 @@ mod tests {
     /// in flight as permitted.
     #[tokio::test]
     async fn concurrent_verifications_queue_and_all_finish() {
-        let phc = hash_password("0123456789abcdef").expect("hashes");
+        let phc = arus_credentials::hash(b"0123456789abcdef").expect("hashes");
         let v = std::sync::Arc::new(Verifier::with_concurrency(1));
         let mut tasks = Vec::new();
         for i in 0..6 {
@@ -189,7 +183,7 @@ mod tests {
     async fn raw_key_bytes_match_their_hex_form() {
         let key = [0x00u8, 0x01, 0x02, 0xFF, 0xA0, 0x10, 0x20, 0x30];
         let hex: String = key.iter().map(|b| format!("{b:02X}")).collect();
-        let phc = hash_password(&hex).expect("hashes");
+        let phc = arus_credentials::hash(hex.as_bytes()).expect("hashes");
         assert!(Verifier::default().verify("CS1", &phc, &key).await);
     }
 }

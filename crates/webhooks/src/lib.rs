@@ -153,12 +153,21 @@ pub enum Error {
     /// The subscription is not valid.
     #[error("{0}")]
     Invalid(String),
+    /// The subscription's `url` is not a URL.
+    #[error("`url` is not a URL")]
+    Url(#[source] url::ParseError),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The HTTP client could not be built.
-    #[error("the HTTP client: {0}")]
-    Client(String),
+    #[error("the HTTP client could not be built")]
+    Client(#[source] reqwest::Error),
+    /// The system's random source failed while generating a secret.
+    #[error("no random secret could be generated")]
+    Random(#[source] getrandom::Error),
+    /// A subscription or delivery could not be encoded for the store.
+    #[error("a webhook record could not be encoded")]
+    Encode(#[source] serde_json::Error),
 }
 
 /// The signature header of `body` sent at `t` (Unix seconds): `t=T,v1=HEX`, where HEX is the
@@ -239,7 +248,7 @@ impl Webhooks {
             .timeout(config.timeout)
             .user_agent(concat!("arus-webhooks/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| Error::Client(e.to_string()))?;
+            .map_err(Error::Client)?;
         let w = Webhooks {
             store,
             bus,
@@ -302,8 +311,7 @@ impl Webhooks {
         if idle && let Ok(mut s) = self.start_after.lock() {
             *s = Some(self.bus.last_id());
         }
-        let parsed = reqwest::Url::parse(&url)
-            .map_err(|e| Error::Invalid(format!("`url` is not a URL: {e}")))?;
+        let parsed = reqwest::Url::parse(&url).map_err(Error::Url)?;
         if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
             return Err(Error::Invalid("`url` must be an http or https URL".into()));
         }
@@ -312,7 +320,7 @@ impl Webhooks {
             Some(_) => return Err(Error::Invalid("`secret` must have 16 to 256 bytes".into())),
             None => {
                 let mut b = [0u8; 32];
-                getrandom::fill(&mut b).map_err(|e| Error::Client(e.to_string()))?;
+                getrandom::fill(&mut b).map_err(Error::Random)?;
                 hex::encode(b)
             }
         };
@@ -332,7 +340,7 @@ impl Webhooks {
     }
 
     async fn save_subscription(&self, s: &Subscription) -> Result<(), Error> {
-        let body = serde_json::to_string(s).map_err(|e| Error::Invalid(e.to_string()))?;
+        let body = serde_json::to_string(s).map_err(Error::Encode)?;
         self.store
             .commit(vec![Write::PutRecord(Box::new(StoredRecord {
                 kind: RecordKind::Webhook,
@@ -639,7 +647,7 @@ impl Webhooks {
 }
 
 fn delivery_write(d: &Delivery) -> Result<Write, Error> {
-    let body = serde_json::to_string(d).map_err(|e| Error::Invalid(e.to_string()))?;
+    let body = serde_json::to_string(d).map_err(Error::Encode)?;
     Ok(Write::PutRecord(Box::new(StoredRecord {
         kind: RecordKind::Delivery,
         id: d.id.clone(),
