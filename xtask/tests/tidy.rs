@@ -18,9 +18,11 @@
 //! - **d. No crate depends on one the architecture forbids** ([`FORBIDDEN`]), directly or through
 //!   other workspace crates, in its `[dependencies]` (dev-dependencies are free).
 //!
-//! Test code is every file under a `tests/` directory and everything from a `#[cfg(test)]` line
-//! that is followed by `mod tests` to the end of the file (the convention here: the unit tests
-//! close the file).
+//! Test code is every file under a `tests/` directory, every `tests.rs` (a module declared
+//! `#[cfg(test)] mod tests;`), and everything from a `#[cfg(test)]` line that is followed by an
+//! inline `mod tests {` to the end of the file (the convention here: the unit tests close the
+//! file). A `#[cfg(test)] mod tests;` declaration exempts only its own file, not the rest of
+//! the file that declares it.
 //!
 //! The checking functions take paths and texts, not the disk, so the `planted` tests at the end
 //! feed each rule a small violation and prove it is caught: a rule cannot silently pass.
@@ -348,7 +350,7 @@ fn raw_string_start(c: &[char], i: usize) -> Option<(usize, usize)> {
 
 /// Whether a file under this path is test code as a whole.
 fn is_test_file(path: &str) -> bool {
-    path.split('/').any(|part| part == "tests")
+    path.split('/').any(|part| part == "tests") || path.ends_with("/tests.rs")
 }
 
 /// The first line (1-based) of the file's closing `#[cfg(test)] mod tests`, if it has one.
@@ -359,7 +361,7 @@ fn unit_tests_start(text: &str) -> Option<usize> {
             .iter()
             .map(|l| l.trim())
             .find(|l| !l.is_empty());
-        (l.trim() == "#[cfg(test)]" && next.is_some_and(|l| l.starts_with("mod tests")))
+        (l.trim() == "#[cfg(test)]" && next.is_some_and(|l| l.starts_with("mod tests {")))
             .then_some(n + 1)
     })
 }
@@ -720,6 +722,10 @@ mod planted {
         assert_eq!(lines(&check_json_macro(GATEWAY, text)), [2, 3]);
         assert!(check_json_macro("crates/ocpp/src/rpc.rs", text).is_empty());
         assert!(check_json_macro("crates/arus/tests/e2e/api.rs", text).is_empty());
+        // A module of tests in a file of its own exempts that file, not its parent.
+        let parent = "#[cfg(test)]\nmod tests;\nfn f() -> Value { json!(1) }\n";
+        assert_eq!(lines(&check_json_macro(GATEWAY, parent)), [3]);
+        assert!(check_json_macro("crates/gateway/src/commands/tests.rs", parent).is_empty());
     }
 
     #[test]

@@ -208,17 +208,9 @@ pub(crate) async fn command(
 
 /// The command a route's name and body make.
 fn parse_command(name: &str, body: &Bytes) -> Result<Command, Problem> {
-    if !Command::NAMES.contains(&name) {
-        return Err(Problem::not_found(format!("no command `{name}`")));
-    }
-    let mut params: serde_json::Map<String, serde_json::Value> = parse(body)?;
-    if params.contains_key("type") {
-        return Err(Problem::bad_request(
-            "invalid JSON body: unknown field `type`",
-        ));
-    }
-    params.insert("type".into(), serde_json::Value::String(name.to_string()));
-    serde_json::from_value(serde_json::Value::Object(params))
+    let params: serde_json::Value = parse(body)?;
+    Command::from_parts(name, params)
+        .ok_or_else(|| Problem::not_found(format!("no command `{name}`")))?
         .map_err(|e| Problem::bad_request(format!("invalid JSON body: {e}")))
 }
 

@@ -264,6 +264,18 @@ macro_rules! define_commands {
             /// Every command's name in the API, in the order of the list.
             pub const NAMES: &'static [&'static str] = &[$($name),*];
 
+            /// The command named `name` with these parameters (an API route's last segment and
+            /// its body); `None` when no command has that name.
+            pub fn from_parts(
+                name: &str,
+                params: serde_json::Value,
+            ) -> Option<Result<Command, serde_json::Error>> {
+                match name {
+                    $($name => Some(serde_json::from_value(params).map(Command::$variant)),)*
+                    _ => None,
+                }
+            }
+
             /// The command's name in the API (`reset`, `remoteStart`...).
             pub fn name(&self) -> &'static str {
                 match self {
@@ -669,6 +681,18 @@ mod tests {
                 .unwrap_or_default();
             assert!(!err.contains("unknown variant"), "{name}: {err}");
         }
+        let c = Command::from_parts("clearCache", serde_json::json!({}))
+            .expect("a known name")
+            .expect("valid parameters");
+        assert_eq!(c.name(), "clearCache");
+        assert!(Command::from_parts("reboot", serde_json::json!({})).is_none());
+        let typed = serde_json::json!({"type": "reset", "kind": "OnIdle"});
+        assert!(
+            Command::from_parts("clearCache", typed)
+                .expect("known")
+                .is_err(),
+            "parameters do not name another command"
+        );
     }
 
     #[test]

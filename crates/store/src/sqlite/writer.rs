@@ -1,0 +1,383 @@
+//! The SQLite writer's side: the thread that owns the write connection and commits groups of
+//! jobs, the checkpointer that keeps the WAL bounded, the settling of meter values into their
+//! indexed table, and the statements each write becomes.
+//!
+//! # Invariants
+//!
+//! - Only the writer thread writes; a group is one transaction, committed with
+//!   `synchronous=FULL` before any of its jobs is answered.
+//! - A failing group is retried job by job, so one bad write fails alone.
+
+use super::*;
+
+/// How often the WAL is copied into the database file.
+pub(super) const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// WAL pages (4 KiB) above which the checkpointer makes the log start over.
+pub(super) const RESTART_ABOVE: i64 = 4096;
+
+/// WAL pages above which a RESTART checkpoint that found readers in its way waits for them.
+pub(super) const RESTART_INSIST_ABOVE: i64 = 4 * RESTART_ABOVE;
+
+/// How long a checkpoint waits for the readers it must not overtake.
+pub(super) const CHECKPOINT_PATIENCE: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Frame-log rows deleted per transaction when pruning, so that the writer never waits long.
+pub(super) const PRUNE_CHUNK: i64 = 2000;
+
+/// Copies the WAL into the database file every [`CHECKPOINT_EVERY`]. A PASSIVE checkpoint never
+/// waits for the writer, but under constant writes it never catches up either, and SQLite only
+/// starts the log over once all of it is copied: so when the log has grown past
+/// [`RESTART_ABOVE`], a RESTART checkpoint copies the rest while holding the writer back for
+/// that moment (milliseconds, since the passive one did the bulk). Ends with the writer, or at
+/// once if the database cannot be opened (the WAL then grows until the next start).
+pub(super) fn checkpointer(path: &str, writer_gone: &std::sync::mpsc::Receiver<()>) {
+    let Ok(conn) = Connection::open(path) else {
+        tracing::error!("the checkpointer cannot open the database");
+        return;
+    };
+    if let Err(e) = configure(&conn) {
+        tracing::error!(error = %e, "the checkpointer cannot configure the database");
+        return;
+    }
+    // A RESTART checkpoint holds new writers back while it waits for readers; behind a long
+    // read (pruning the frame log, a large API query) it used to wait the full busy timeout and
+    // the writer's groups with it. Now it gives up at once and tries again at the next turn;
+    // the log grows meanwhile.
+    if let Err(e) = conn.busy_timeout(CHECKPOINT_PATIENCE) {
+        tracing::warn!(error = %e, "the checkpointer cannot set its busy timeout");
+    }
+    let checkpoint = |mode: &str| -> rusqlite::Result<(bool, i64)> {
+        // (busy, pages in the log, pages copied)
+        conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+            Ok((r.get::<_, i64>(0)? != 0, r.get(1)?))
+        })
+    };
+    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+        writer_gone.recv_timeout(CHECKPOINT_EVERY)
+    {
+        let result = checkpoint("PASSIVE").and_then(|(_, log)| {
+            if log <= RESTART_ABOVE {
+                return Ok(());
+            }
+            let (busy, _) = checkpoint("RESTART")?;
+            if busy && log > RESTART_INSIST_ABOVE {
+                // Readers kept it from starting over so long that the log is large: wait for
+                // them this once, holding new writers back for up to a second.
+                let _ = conn.busy_timeout(std::time::Duration::from_secs(1));
+                let again = checkpoint("RESTART");
+                let _ = conn.busy_timeout(CHECKPOINT_PATIENCE);
+                if matches!(again, Ok((true, _))) {
+                    tracing::warn!(
+                        pages = log,
+                        "the write-ahead log cannot start over: long reads"
+                    );
+                }
+                again.map(|_| ())
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "checkpoint failed");
+        }
+    }
+}
+
+/// How often meter values move from `meter_values_recent` into `meter_values`.
+pub(super) const SETTLE_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Moves the transactions' meter values that arrived since the last call from `meter_values_recent` (a table
+/// without indexes, so inserting is cheap) into `meter_values`, sorted by transaction, in one
+/// transaction: each transaction's index page is then written once per move rather than once
+/// per value. Readers see a value in exactly one of the two tables.
+pub(super) fn settle_meter_values(conn: &mut Connection) -> rusqlite::Result<usize> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let moved = tx
+        .prepare_cached(sqlite_only::SETTLE_METER_VALUES)?
+        .execute([])?;
+    if moved > 0 {
+        tx.prepare_cached(sqlite_only::SETTLED)?.execute([])?;
+    }
+    tx.commit()?;
+    Ok(moved)
+}
+
+pub(super) fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
+    let mut load = group::Load::default();
+    let mut settled = Instant::now();
+    while let Some(first) = rx.blocking_recv() {
+        // Under load, a short gathering pause when little is waiting: more callers share the
+        // commit, and the writer and the runtime wake each other less often. Under light load
+        // the commit goes at once, so latency stays that of one commit.
+        if load.busy() && rx.len() < group::GATHER_BELOW {
+            std::thread::sleep(group::GATHER);
+        }
+        let jobs = group::take_group(first, &mut rx);
+        load.taken(jobs.len());
+        let started = Instant::now();
+        let all = apply_jobs(&mut conn, jobs.iter());
+        match all {
+            Ok(()) => {
+                group::observe(&jobs, started.elapsed().as_secs_f64());
+                group::answer_all(jobs, &Ok(()));
+            }
+            Err(e) => {
+                // Find the faulty job: commit each on its own.
+                tracing::warn!(error = %e, jobs = jobs.len(), "group commit failed; retrying job by job");
+                arus_telemetry::metrics().error("store");
+                for job in jobs {
+                    let result = apply_jobs(&mut conn, std::iter::once(&job)).map_err(|e| {
+                        let e = classify(e);
+                        tracing::error!(error = %e, "write refused");
+                        e
+                    });
+                    if let Some(done) = job.done {
+                        let _ = done.send(result);
+                    }
+                }
+            }
+        }
+        // After the answers, so that no caller waits for the move.
+        if settled.elapsed() >= SETTLE_EVERY {
+            if let Err(e) = settle_meter_values(&mut conn) {
+                // The values stay where they are, readable, and move at the next turn.
+                tracing::warn!(error = %e, "moving meter values failed");
+                arus_telemetry::metrics().error("store");
+            }
+            settled = Instant::now();
+        }
+    }
+}
+
+pub(super) fn apply_jobs<'a>(
+    conn: &mut Connection,
+    jobs: impl Iterator<Item = &'a Job>,
+) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    for job in jobs {
+        for w in &job.writes {
+            apply(&tx, w)?;
+        }
+        for b in &job.frames {
+            frame_batch(&tx, b)?;
+        }
+    }
+    tx.commit()
+}
+
+/// Writes one row of the frame log, its frames compressed.
+pub(super) fn frame_batch(c: &Connection, b: &crate::framelog::FrameBatch) -> rusqlite::Result<()> {
+    c.prepare_cached(sql::FRAME_BATCH.sqlite)?.execute(params![
+        b.station_id,
+        ts(&b.first_at),
+        ts(&b.last_at),
+        b.count as i64,
+        crate::framelog::pack(&b.text)
+    ])?;
+    Ok(())
+}
+
+pub(super) fn apply(c: &Connection, w: &Write) -> rusqlite::Result<()> {
+    match w {
+        Write::PutStation {
+            id,
+            password_hash,
+            boot_policy,
+            at,
+        } => {
+            c.prepare_cached(sql::PUT_STATION.sqlite)?.execute(params![
+                id,
+                password_hash,
+                boot_policy.as_str(),
+                ts(at)
+            ])?;
+        }
+        Write::StationConnected { id, protocol, at } => {
+            c.prepare_cached(sql::STATION_CONNECTED.sqlite)?
+                .execute(params![id, protocol, ts(at)])?;
+        }
+        Write::StationSeen { id, at } => {
+            c.prepare_cached(sql::STATION_SEEN.sqlite)?
+                .execute(params![id, ts(at)])?;
+        }
+        Write::Boot {
+            id,
+            info,
+            registration,
+            at,
+        } => {
+            c.prepare_cached(sql::BOOT.sqlite)?.execute(params![
+                id,
+                registration.as_str(),
+                rows::json(info),
+                ts(at)
+            ])?;
+        }
+        Write::ConnectorStatus { station_id, report } => {
+            // A report older than the one stored (a replay after an outage) does not win.
+            c.prepare_cached(sql::CONNECTOR_STATUS.sqlite)?
+                .execute(params![
+                    station_id,
+                    report.evse_id,
+                    report.connector_id,
+                    report.status.as_str(),
+                    report.error_code,
+                    report.info,
+                    report.vendor_id,
+                    report.vendor_error_code,
+                    ts(&report.timestamp)
+                ])?;
+        }
+        Write::PutTransaction {
+            tx,
+            csms_number,
+            at,
+        } => {
+            let row = TransactionRow::of(tx, csms_number.is_some());
+            c.prepare_cached(sql::PUT_TRANSACTION.sqlite)?
+                .execute(params![
+                    row.station_id,
+                    row.transaction_id,
+                    csms_number,
+                    row.evse_id,
+                    row.connector_id,
+                    row.id_token,
+                    row.started_at.as_ref().map(ts),
+                    row.stopped_at.as_ref().map(ts),
+                    row.meter_start_wh,
+                    row.meter_stop_wh,
+                    row.energy_wh,
+                    row.stop_reason,
+                    row.charging_state,
+                    rows::json(&tx.fold),
+                    ts(at)
+                ])?;
+        }
+        Write::TransactionEvent {
+            station_id,
+            event,
+            received_at,
+        } => {
+            c.prepare_cached(sql::TRANSACTION_EVENT.sqlite)?
+                .execute(params![
+                    station_id,
+                    event.transaction_id,
+                    event.seq_no,
+                    event.kind.as_str(),
+                    ts(&event.timestamp),
+                    event.trigger,
+                    event.offline,
+                    rows::json(event),
+                    ts(received_at)
+                ])?;
+        }
+        Write::MeterValues {
+            station_id,
+            evse_id,
+            transaction_id,
+            values,
+            received_at,
+        } => {
+            // Values outside a transaction (every 2.0.1 MeterValues message) are outside the
+            // partial index on transactions, so they cost only an append and go straight to
+            // their table; values of a transaction wait in the unindexed one to settle.
+            let mut stmt = c.prepare_cached(if transaction_id.is_some() {
+                sqlite_only::METER_VALUE_RECENT
+            } else {
+                sql::METER_VALUE.sqlite
+            })?;
+            for mv in values {
+                stmt.execute(params![
+                    station_id,
+                    evse_id,
+                    transaction_id,
+                    ts(&mv.timestamp),
+                    rows::samples(mv),
+                    ts(received_at)
+                ])?;
+            }
+        }
+        Write::Notice {
+            station_id,
+            notice,
+            received_at,
+        } => {
+            c.prepare_cached(sql::NOTICE.sqlite)?.execute(params![
+                station_id,
+                notice.kind.as_str(),
+                ts(&notice.at),
+                notice.request_id,
+                notice.status,
+                rows::json(&notice.details),
+                ts(received_at)
+            ])?;
+        }
+        Write::Frame {
+            station_id,
+            direction,
+            at,
+            text,
+        } => {
+            // Frames normally come batched (see `framelog`); one that does not is a batch of one.
+            let b = crate::framelog::FrameBatch::single(station_id, *direction, *at, text);
+            frame_batch(c, &b)?;
+        }
+        Write::PutIdToken(r) => {
+            c.prepare_cached(sql::PUT_ID_TOKEN.sqlite)?
+                .execute(params![
+                    token_key(&r.id_token),
+                    r.kind,
+                    r.id_token,
+                    r.status.as_str(),
+                    r.group_id_token,
+                    r.expiry_date.as_ref().map(ts)
+                ])?;
+        }
+        Write::PutVariables {
+            station_id,
+            variables,
+            at,
+        } => {
+            let mut stmt = c.prepare_cached(sql::PUT_VARIABLE.sqlite)?;
+            for v in variables {
+                stmt.execute(params![
+                    station_id,
+                    v.component,
+                    v.component_instance.as_deref().unwrap_or(""),
+                    v.evse_id.map_or(-1, i64::from),
+                    v.connector_id.map_or(-1, i64::from),
+                    v.variable,
+                    v.variable_instance.as_deref().unwrap_or(""),
+                    v.attribute,
+                    v.value,
+                    v.mutability,
+                    (!v.characteristics.is_null()).then(|| v.characteristics.to_string()),
+                    ts(at)
+                ])?;
+            }
+        }
+        Write::PutRecord(r) => {
+            c.prepare_cached(sql::PUT_RECORD.sqlite)?.execute(params![
+                r.kind.as_str(),
+                r.id,
+                r.station_id,
+                r.tag,
+                r.status,
+                ts(&r.at),
+                r.body
+            ])?;
+        }
+        Write::PutApiToken(t) => {
+            c.prepare_cached(sql::PUT_API_TOKEN.sqlite)?
+                .execute(params![
+                    t.hash,
+                    t.name,
+                    t.role.as_str(),
+                    ts(&t.created_at),
+                    t.revoked_at.as_ref().map(ts)
+                ])?;
+        }
+    }
+    Ok(())
+}
