@@ -80,28 +80,28 @@ impl NoticeKind {
 }
 
 impl NoticeKind {
+    /// Every kind.
+    pub const ALL: [NoticeKind; 15] = [
+        NoticeKind::FirmwareStatus,
+        NoticeKind::PublishFirmwareStatus,
+        NoticeKind::LogStatus,
+        NoticeKind::SecurityEvent,
+        NoticeKind::Report,
+        NoticeKind::Event,
+        NoticeKind::MonitoringReport,
+        NoticeKind::CustomerInformation,
+        NoticeKind::ChargingProfiles,
+        NoticeKind::ChargingLimit,
+        NoticeKind::EvCharging,
+        NoticeKind::DisplayMessages,
+        NoticeKind::ReservationStatus,
+        NoticeKind::Certificate,
+        NoticeKind::DataTransfer,
+    ];
+
     /// The kind named `s` (as [`NoticeKind::as_str`] writes it).
     pub fn parse(s: &str) -> Option<NoticeKind> {
-        use NoticeKind::*;
-        [
-            FirmwareStatus,
-            PublishFirmwareStatus,
-            LogStatus,
-            SecurityEvent,
-            Report,
-            Event,
-            MonitoringReport,
-            CustomerInformation,
-            ChargingProfiles,
-            ChargingLimit,
-            EvCharging,
-            DisplayMessages,
-            ReservationStatus,
-            Certificate,
-            DataTransfer,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
+        NoticeKind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 }
 
@@ -180,4 +180,17 @@ pub fn details<T: Serialize>(details: &T) -> serde_json::Value {
 pub enum DataTransferAnswer {
     /// No handler for this vendor.
     UnknownVendorId,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_reads_back_from_its_name() {
+        for k in NoticeKind::ALL {
+            assert_eq!(NoticeKind::parse(k.as_str()), Some(k));
+        }
+        assert_eq!(NoticeKind::parse("firmwareStatus"), None, "names are exact");
+    }
 }
