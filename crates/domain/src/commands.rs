@@ -169,6 +169,13 @@ pub trait Spec {
     }
 }
 
+/// Gives `id` the next id if it has none (for [`Spec::complete`]).
+pub fn assign(id: &mut Option<i64>, next_id: &mut dyn FnMut() -> i64) {
+    if id.is_none() {
+        *id = Some(next_id());
+    }
+}
+
 /// What every outcome says.
 pub trait Answer {
     /// The status the station answered, as OCPP spells it; `None` for answers that have none

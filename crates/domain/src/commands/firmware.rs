@@ -59,9 +59,7 @@ impl Spec for UpdateFirmware {
     }
 
     fn complete(&mut self, next_id: &mut dyn FnMut() -> i64) {
-        if self.request_id.is_none() {
-            self.request_id = Some(next_id());
-        }
+        super::assign(&mut self.request_id, next_id);
     }
 
     fn check(&self) -> Result<(), String> {

@@ -319,9 +319,7 @@ impl Spec for GetBaseReport {
     }
 
     fn complete(&mut self, next_id: &mut dyn FnMut() -> i64) {
-        if self.request_id.is_none() {
-            self.request_id = Some(next_id());
-        }
+        super::assign(&mut self.request_id, next_id);
     }
 
     fn confirms(&self, outcome: &ReportOutcome) -> Vec<DeviceVariable> {
@@ -359,9 +357,7 @@ impl Spec for GetReport {
     }
 
     fn complete(&mut self, next_id: &mut dyn FnMut() -> i64) {
-        if self.request_id.is_none() {
-            self.request_id = Some(next_id());
-        }
+        super::assign(&mut self.request_id, next_id);
     }
 }
 

@@ -59,9 +59,7 @@ impl Spec for RemoteStart {
     type Outcome = RemoteStartOutcome;
 
     fn complete(&mut self, next_id: &mut dyn FnMut() -> i64) {
-        if self.remote_start_id.is_none() {
-            self.remote_start_id = Some(next_id());
-        }
+        super::assign(&mut self.remote_start_id, next_id);
     }
 }
 
