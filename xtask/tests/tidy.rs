@@ -257,12 +257,7 @@ fn lex(text: &str) -> Vec<Token> {
             while j < c.len() && !(c[j] == '"' && (1..=hashes).all(|h| at(j + h) == '#')) {
                 j += 1;
             }
-            let s: String = c[body..j.min(c.len())].iter().collect();
-            line += s.matches('\n').count();
-            out.push(Token {
-                tok: Tok::Str(s),
-                line: start_line,
-            });
+            line += push_str(&mut out, &c[body..j.min(c.len())], start_line);
             i = j + 1 + hashes;
         } else if ch == '"' || (matches!(ch, 'b' | 'c') && at(i + 1) == '"') {
             let mut j = if ch == '"' { i + 1 } else { i + 2 };
@@ -273,12 +268,7 @@ fn lex(text: &str) -> Vec<Token> {
                 }
                 j += 1;
             }
-            let s: String = c[body..j.min(c.len())].iter().collect();
-            line += s.matches('\n').count();
-            out.push(Token {
-                tok: Tok::Str(s),
-                line: start_line,
-            });
+            line += push_str(&mut out, &c[body..j.min(c.len())], start_line);
             i = j + 1;
         } else if ch == '\'' {
             // A character literal ('a', '\n', '\u{1F600}') or a lifetime ('a).
@@ -848,4 +838,15 @@ fn f(v: &Value, m: &mut Map<String, Value>) {
             Some(2)
         );
     }
+}
+
+/// Adds a string literal's body as a token at `line`; returns how many lines it spans.
+fn push_str(out: &mut Vec<Token>, body: &[char], line: usize) -> usize {
+    let s: String = body.iter().collect();
+    let lines = s.matches('\n').count();
+    out.push(Token {
+        tok: Tok::Str(s),
+        line,
+    });
+    lines
 }

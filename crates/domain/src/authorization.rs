@@ -23,6 +23,7 @@ pub fn token_key(value: &str) -> String {
     value.to_ascii_lowercase()
 }
 
+crate::names::named_enum! {
 /// The status of a token: the union of 1.6's AuthorizationStatus and 2.0.1's
 /// AuthorizationStatusEnumType. Adapters map what a version lacks to `Invalid`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -48,42 +49,6 @@ pub enum AuthorizationStatus {
     /// 2.0.1: unknown.
     Unknown,
 }
-
-impl AuthorizationStatus {
-    /// The name used on the wire (both versions spell shared values alike), in the API and in
-    /// the store.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            AuthorizationStatus::Accepted => "Accepted",
-            AuthorizationStatus::Blocked => "Blocked",
-            AuthorizationStatus::Expired => "Expired",
-            AuthorizationStatus::Invalid => "Invalid",
-            AuthorizationStatus::ConcurrentTx => "ConcurrentTx",
-            AuthorizationStatus::NoCredit => "NoCredit",
-            AuthorizationStatus::NotAllowedTypeEVSE => "NotAllowedTypeEVSE",
-            AuthorizationStatus::NotAtThisLocation => "NotAtThisLocation",
-            AuthorizationStatus::NotAtThisTime => "NotAtThisTime",
-            AuthorizationStatus::Unknown => "Unknown",
-        }
-    }
-
-    /// Reads [`AuthorizationStatus::as_str`]'s output.
-    pub fn parse(s: &str) -> Option<AuthorizationStatus> {
-        [
-            AuthorizationStatus::Accepted,
-            AuthorizationStatus::Blocked,
-            AuthorizationStatus::Expired,
-            AuthorizationStatus::Invalid,
-            AuthorizationStatus::ConcurrentTx,
-            AuthorizationStatus::NoCredit,
-            AuthorizationStatus::NotAllowedTypeEVSE,
-            AuthorizationStatus::NotAtThisLocation,
-            AuthorizationStatus::NotAtThisTime,
-            AuthorizationStatus::Unknown,
-        ]
-        .into_iter()
-        .find(|v| v.as_str() == s)
-    }
 }
 
 /// An id token as the operator registered it.

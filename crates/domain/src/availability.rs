@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Time;
 
+crate::names::named_enum! {
 /// A connector's status: the union of 1.6's ChargePointStatus and 2.0.1's ConnectorStatus. 2.0.1
 /// reports the charging phase through TransactionEvent instead of the status, so it uses only
 /// Available, Occupied, Reserved, Unavailable and Faulted.
@@ -35,41 +36,6 @@ pub enum ConnectorStatus {
     /// In error.
     Faulted,
 }
-
-impl ConnectorStatus {
-    /// The name used on the wire (both versions spell shared values alike), in the API and in
-    /// the store.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            ConnectorStatus::Available => "Available",
-            ConnectorStatus::Preparing => "Preparing",
-            ConnectorStatus::Charging => "Charging",
-            ConnectorStatus::SuspendedEV => "SuspendedEV",
-            ConnectorStatus::SuspendedEVSE => "SuspendedEVSE",
-            ConnectorStatus::Finishing => "Finishing",
-            ConnectorStatus::Occupied => "Occupied",
-            ConnectorStatus::Reserved => "Reserved",
-            ConnectorStatus::Unavailable => "Unavailable",
-            ConnectorStatus::Faulted => "Faulted",
-        }
-    }
-
-    /// Reads [`ConnectorStatus::as_str`]'s output.
-    pub fn parse(s: &str) -> Option<ConnectorStatus> {
-        Some(match s {
-            "Available" => ConnectorStatus::Available,
-            "Preparing" => ConnectorStatus::Preparing,
-            "Charging" => ConnectorStatus::Charging,
-            "SuspendedEV" => ConnectorStatus::SuspendedEV,
-            "SuspendedEVSE" => ConnectorStatus::SuspendedEVSE,
-            "Finishing" => ConnectorStatus::Finishing,
-            "Occupied" => ConnectorStatus::Occupied,
-            "Reserved" => ConnectorStatus::Reserved,
-            "Unavailable" => ConnectorStatus::Unavailable,
-            "Faulted" => ConnectorStatus::Faulted,
-            _ => return None,
-        })
-    }
 }
 
 /// A status report for one connector (or, with EVSE 0, the station).

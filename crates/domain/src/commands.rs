@@ -187,28 +187,27 @@ pub trait Answer {
 /// `as_str`. Values 1.6 spells otherwise carry a `#[serde(alias = "…")]`.
 macro_rules! ocpp_enum {
     ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident),* $(,)? }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-        #[allow(non_camel_case_types, clippy::upper_case_acronyms, missing_docs)]
-        pub enum $name {
-            $($(#[$vm])* $variant,)*
-        }
-
-        impl $name {
-            /// The value as the specification spells it.
-            pub const fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => stringify!($variant),)*
-                }
+        $crate::names::named_enum! {
+            $(#[$m])*
+            #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+            #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+            #[allow(non_camel_case_types, clippy::upper_case_acronyms, missing_docs)]
+            pub enum $name {
+                $($(#[$vm])* $variant,)*
             }
         }
     };
 }
 pub(crate) use ocpp_enum;
 
-/// Defines an outcome that is a status and the station's reason for it.
+/// Defines an outcome that is a status and the station's reason for it; the status's
+/// enumeration may be defined with it.
 macro_rules! status_outcome {
+    ($(#[$om:meta])* $name:ident,
+     $(#[$em:meta])* $status:ident { $($(#[$vm:meta])* $v:ident),* $(,)? }) => {
+        $crate::commands::ocpp_enum! { $(#[$em])* $status { $($(#[$vm])* $v),* } }
+        $crate::commands::status_outcome! { $(#[$om])* $name($status) }
+    };
     ($(#[$m:meta])* $name:ident($status:ty)) => {
         $(#[$m])*
         #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -381,32 +380,17 @@ ocpp_enum! {
     HashAlgorithm { SHA256, SHA384, SHA512 }
 }
 
+crate::device_model::with_variable_identity! {
 /// A variable of a component (2.0.1); in 1.6, a configuration key is the variable's name and
 /// the component is `""`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VariableRef {
-    /// The component's name (2.0.1).
-    #[serde(default)]
-    pub component: String,
-    /// The component's instance.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub component_instance: Option<String>,
-    /// The EVSE of the component.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub evse_id: Option<u32>,
-    /// The connector of the component's EVSE.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub connector_id: Option<u32>,
-    /// The variable's name (1.6: the configuration key).
-    pub variable: String,
-    /// The variable's instance.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub variable_instance: Option<String>,
     /// The attribute (default `Actual`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attribute: Option<AttributeType>,
+}
 }
 
 impl VariableRef {
@@ -466,65 +450,35 @@ pub struct CertificateHash {
     pub serial_number: String,
 }
 
+crate::names::named_enum! {
 /// Where a command is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum CommandStatus {
     /// Waiting for the station to connect (until it expires).
-    Queued,
+    Queued = "queued",
     /// Sent, or waiting its turn behind the station's other commands.
-    Pending,
+    Pending = "pending",
     /// The station answered (the outcome says what).
-    Answered,
+    Answered = "answered",
     /// The station answered with a CALLERROR, or its answer was invalid.
-    Failed,
+    Failed = "failed",
     /// The station did not answer in time.
-    Timeout,
+    Timeout = "timeout",
     /// The station disconnected before answering, or was not connected.
-    NotDelivered,
+    NotDelivered = "notDelivered",
     /// The station's version cannot do this.
-    Unsupported,
+    Unsupported = "unsupported",
     /// The command does not make a valid request for the station's version (a 1.6
     /// transaction id that is not a number...).
-    Invalid,
+    Invalid = "invalid",
     /// It stayed queued past its expiry.
-    Expired,
+    Expired = "expired",
+}
 }
 
 impl CommandStatus {
-    const ALL: [CommandStatus; 9] = [
-        CommandStatus::Queued,
-        CommandStatus::Pending,
-        CommandStatus::Answered,
-        CommandStatus::Failed,
-        CommandStatus::Timeout,
-        CommandStatus::NotDelivered,
-        CommandStatus::Unsupported,
-        CommandStatus::Invalid,
-        CommandStatus::Expired,
-    ];
-
-    /// The name used in the store and the API.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            CommandStatus::Queued => "queued",
-            CommandStatus::Pending => "pending",
-            CommandStatus::Answered => "answered",
-            CommandStatus::Failed => "failed",
-            CommandStatus::Timeout => "timeout",
-            CommandStatus::NotDelivered => "notDelivered",
-            CommandStatus::Unsupported => "unsupported",
-            CommandStatus::Invalid => "invalid",
-            CommandStatus::Expired => "expired",
-        }
-    }
-
-    /// The status named `s`.
-    pub fn parse(s: &str) -> Option<CommandStatus> {
-        CommandStatus::ALL.into_iter().find(|c| c.as_str() == s)
-    }
-
     /// Whether nothing more will happen to the command.
     pub const fn is_final(self) -> bool {
         !matches!(self, CommandStatus::Queued | CommandStatus::Pending)

@@ -377,22 +377,12 @@ impl Csms {
         }
         let number = self.next_number.fetch_add(1, Ordering::Relaxed);
         let ev = TransactionEvent {
-            kind: EventKind::Started,
-            transaction_id: number.to_string(),
-            seq_no: None,
-            timestamp: req.timestamp,
-            trigger: None,
             evse_id: Some(req.connector_id),
             connector_id: Some(req.connector_id),
             id_token: Some(req.id_token),
-            meter_values: Vec::new(),
             meter_start_wh: Some(req.meter_start_wh),
-            meter_stop_wh: None,
-            stop_reason: None,
-            charging_state: None,
-            offline: false,
-            remote_start_id: None,
             reservation_id: req.reservation_id,
+            ..TransactionEvent::new(EventKind::Started, number.to_string(), req.timestamp)
         };
         self.record_event(st, &ev, Some(number)).await?;
         Ok(Started {
@@ -466,23 +456,12 @@ impl Csms {
         match known {
             Some((id, (tx, assigned))) => {
                 st.open.insert(id.clone(), (tx, assigned));
+                let at = values.first().map_or(now, |v| v.timestamp);
                 let ev = TransactionEvent {
-                    kind: EventKind::Updated,
-                    transaction_id: id,
-                    seq_no: None,
-                    timestamp: values.first().map_or(now, |v| v.timestamp),
                     trigger: Some("MeterValuePeriodic".into()),
                     evse_id: Some(evse_id),
-                    connector_id: None,
-                    id_token: None,
                     meter_values: values,
-                    meter_start_wh: None,
-                    meter_stop_wh: None,
-                    stop_reason: None,
-                    charging_state: None,
-                    offline: false,
-                    remote_start_id: None,
-                    reservation_id: None,
+                    ..TransactionEvent::new(EventKind::Updated, id, at)
                 };
                 self.record_event(st, &ev, None).await?;
             }

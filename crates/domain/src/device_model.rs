@@ -19,27 +19,43 @@ use serde_json::Value;
 
 use crate::commands::{Command, Outcome};
 
+/// Declares a struct that starts with the fields naming a variable of a station's device
+/// model: the component (2.0.1 ComponentType: name, instance, EVSE, connector) and the variable
+/// (VariableType: name, instance). A 1.6 configuration key is a variable of the component `""`.
+/// The rest of the struct follows as written.
+macro_rules! with_variable_identity {
+    ($(#[$meta:meta])* pub struct $name:ident { $($rest:tt)* }) => {
+        $(#[$meta])*
+        pub struct $name {
+            /// The component's name (2.0.1; `""` for a 1.6 configuration key).
+            #[serde(default)]
+            pub component: String,
+            /// The component's instance.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub component_instance: Option<String>,
+            /// The component's EVSE.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub evse_id: Option<u32>,
+            /// The connector of the component's EVSE.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub connector_id: Option<u32>,
+            /// The variable's name (1.6: the configuration key).
+            pub variable: String,
+            /// The variable's instance.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub variable_instance: Option<String>,
+            $($rest)*
+        }
+    };
+}
+pub(crate) use with_variable_identity;
+
+with_variable_identity! {
 /// A variable of a station's device model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeviceVariable {
-    /// The component's name (`""` for a 1.6 configuration key).
-    pub component: String,
-    /// The component's instance.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub component_instance: Option<String>,
-    /// The component's EVSE.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub evse_id: Option<u32>,
-    /// The component's connector.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub connector_id: Option<u32>,
-    /// The variable's name (the 1.6 key).
-    pub variable: String,
-    /// The variable's instance.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub variable_instance: Option<String>,
     /// `Actual`, `Target`, `MinSet` or `MaxSet`.
     pub attribute: String,
     /// Its value, if known.
@@ -53,6 +69,7 @@ pub struct DeviceVariable {
     /// reported.
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub characteristics: Value,
+}
 }
 
 impl DeviceVariable {

@@ -40,6 +40,7 @@ pub mod device_model;
 pub mod events;
 pub mod link;
 pub mod metering;
+mod names;
 pub mod notices;
 pub mod provisioning;
 pub mod store;

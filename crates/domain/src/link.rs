@@ -14,6 +14,9 @@ pub struct Connection {
     pub since: Time,
 }
 
+/// What sending a command comes to: the station's typed answer, or why there is none.
+pub type Sent<'a> = BoxFut<'a, Result<Outcome, SendError>>;
+
 /// What is known of connected stations.
 pub trait StationLink: Send + Sync {
     /// The station's connection, if it is connected.
@@ -24,9 +27,5 @@ pub trait StationLink: Send + Sync {
 
     /// Sends a command in the version the station speaks and waits for the answer. A command
     /// that takes several requests (a 1.6 configuration change per key) sends them in order.
-    fn send<'a>(
-        &'a self,
-        station_id: &'a str,
-        command: &'a Command,
-    ) -> BoxFut<'a, Result<Outcome, SendError>>;
+    fn send<'a>(&'a self, station_id: &'a str, command: &'a Command) -> Sent<'a>;
 }

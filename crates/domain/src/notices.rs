@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Time;
 
+crate::names::named_enum! {
 /// The kinds of notice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum NoticeKind {
@@ -55,54 +56,6 @@ pub enum NoticeKind {
     /// Vendor data (DataTransfer).
     DataTransfer,
 }
-
-impl NoticeKind {
-    /// The name used in the store and the API.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            NoticeKind::FirmwareStatus => "FirmwareStatus",
-            NoticeKind::PublishFirmwareStatus => "PublishFirmwareStatus",
-            NoticeKind::LogStatus => "LogStatus",
-            NoticeKind::SecurityEvent => "SecurityEvent",
-            NoticeKind::Report => "Report",
-            NoticeKind::Event => "Event",
-            NoticeKind::MonitoringReport => "MonitoringReport",
-            NoticeKind::CustomerInformation => "CustomerInformation",
-            NoticeKind::ChargingProfiles => "ChargingProfiles",
-            NoticeKind::ChargingLimit => "ChargingLimit",
-            NoticeKind::EvCharging => "EvCharging",
-            NoticeKind::DisplayMessages => "DisplayMessages",
-            NoticeKind::ReservationStatus => "ReservationStatus",
-            NoticeKind::Certificate => "Certificate",
-            NoticeKind::DataTransfer => "DataTransfer",
-        }
-    }
-}
-
-impl NoticeKind {
-    /// Every kind.
-    pub const ALL: [NoticeKind; 15] = [
-        NoticeKind::FirmwareStatus,
-        NoticeKind::PublishFirmwareStatus,
-        NoticeKind::LogStatus,
-        NoticeKind::SecurityEvent,
-        NoticeKind::Report,
-        NoticeKind::Event,
-        NoticeKind::MonitoringReport,
-        NoticeKind::CustomerInformation,
-        NoticeKind::ChargingProfiles,
-        NoticeKind::ChargingLimit,
-        NoticeKind::EvCharging,
-        NoticeKind::DisplayMessages,
-        NoticeKind::ReservationStatus,
-        NoticeKind::Certificate,
-        NoticeKind::DataTransfer,
-    ];
-
-    /// The kind named `s` (as [`NoticeKind::as_str`] writes it).
-    pub fn parse(s: &str) -> Option<NoticeKind> {
-        NoticeKind::ALL.into_iter().find(|k| k.as_str() == s)
-    }
 }
 
 /// A recorded notice.
@@ -188,8 +141,9 @@ mod tests {
 
     #[test]
     fn every_kind_reads_back_from_its_name() {
+        assert_eq!(NoticeKind::ALL.len(), 15);
         for k in NoticeKind::ALL {
-            assert_eq!(NoticeKind::parse(k.as_str()), Some(k));
+            assert_eq!(NoticeKind::parse(k.as_str()), Some(*k));
         }
         assert_eq!(NoticeKind::parse("firmwareStatus"), None, "names are exact");
     }

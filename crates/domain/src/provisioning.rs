@@ -29,6 +29,7 @@ pub struct BootInfo {
     pub reason: Option<String>,
 }
 
+crate::names::named_enum! {
 /// The answer to a boot, and the station's standing until its next boot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RegistrationStatus {
@@ -40,26 +41,6 @@ pub enum RegistrationStatus {
     /// Refused: the station boots again after the interval and sends nothing else.
     Rejected,
 }
-
-impl RegistrationStatus {
-    /// The name used in the API and the store.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            RegistrationStatus::Accepted => "Accepted",
-            RegistrationStatus::Pending => "Pending",
-            RegistrationStatus::Rejected => "Rejected",
-        }
-    }
-
-    /// Reads [`RegistrationStatus::as_str`]'s output.
-    pub fn parse(s: &str) -> Option<RegistrationStatus> {
-        match s {
-            "Accepted" => Some(RegistrationStatus::Accepted),
-            "Pending" => Some(RegistrationStatus::Pending),
-            "Rejected" => Some(RegistrationStatus::Rejected),
-            _ => None,
-        }
-    }
 }
 
 /// A station as stored.

@@ -146,36 +146,17 @@ pub struct FrameRecord {
     pub text: String,
 }
 
+crate::names::named_enum! {
 /// The role of an API token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Role {
     /// May read.
-    ReadOnly,
+    ReadOnly = "read-only",
     /// May read and operate stations.
-    Operator,
+    Operator = "operator",
     /// May do anything, including managing tokens.
-    Admin,
+    Admin = "admin",
 }
-
-impl Role {
-    /// The name used in the API and the store.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Role::ReadOnly => "read-only",
-            Role::Operator => "operator",
-            Role::Admin => "admin",
-        }
-    }
-
-    /// Reads [`Role::as_str`]'s output.
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "read-only" => Some(Role::ReadOnly),
-            "operator" => Some(Role::Operator),
-            "admin" => Some(Role::Admin),
-            _ => None,
-        }
-    }
 }
 
 /// An API token as stored: only its hash.

@@ -76,6 +76,29 @@ pub struct TransactionEvent {
 }
 
 impl TransactionEvent {
+    /// An event that says only what it is, of which transaction, and when; the rest is
+    /// filled in by whoever reports more.
+    pub fn new(kind: EventKind, transaction_id: String, timestamp: Time) -> TransactionEvent {
+        TransactionEvent {
+            kind,
+            transaction_id,
+            seq_no: None,
+            timestamp,
+            trigger: None,
+            evse_id: None,
+            connector_id: None,
+            id_token: None,
+            meter_values: Vec::new(),
+            meter_start_wh: None,
+            meter_stop_wh: None,
+            stop_reason: None,
+            charging_state: None,
+            offline: false,
+            remote_start_id: None,
+            reservation_id: None,
+        }
+    }
+
     /// The event without its meter values (which are recorded on their own), copied without
     /// copying them.
     pub fn without_meter_values(&self) -> TransactionEvent {
@@ -405,22 +428,8 @@ mod tests {
 
     fn event(kind: EventKind, seq: u32, at: i64) -> TransactionEvent {
         TransactionEvent {
-            kind,
-            transaction_id: "tx-1".into(),
             seq_no: Some(seq),
-            timestamp: t(at),
-            trigger: None,
-            evse_id: None,
-            connector_id: None,
-            id_token: None,
-            meter_values: Vec::new(),
-            meter_start_wh: None,
-            meter_stop_wh: None,
-            stop_reason: None,
-            charging_state: None,
-            offline: false,
-            remote_start_id: None,
-            reservation_id: None,
+            ..TransactionEvent::new(kind, "tx-1".into(), t(at))
         }
     }
 

@@ -37,6 +37,41 @@ pub(crate) async fn handle(
     }
 }
 
+/// Defines a version adapter's `handle`: the checks every CALL passes before the version's
+/// `dispatch` sees it (known action, sent by a station, station accepted unless it boots,
+/// valid against its schema), the same in every version. Expanded inside the version's
+/// module, where `Action`, `Request` and `dispatch` are that version's.
+macro_rules! version_handler {
+    ($version:expr) => {
+        pub(crate) async fn handle(
+            csms: &Csms,
+            st: &mut StationContext,
+            name: &str,
+            payload: &str,
+        ) -> (&'static str, Outcome) {
+            let Some(action) = Action::from_name(name) else {
+                return ("unknown", adapter::not_implemented(name));
+            };
+            let label = action.as_str();
+            if action.initiator() == arus_ocpp::Initiator::Csms {
+                return (label, adapter::not_supported(label));
+            }
+            if action != Action::BootNotification && !st.may_send() {
+                return (label, adapter::not_accepted());
+            }
+            let request = match Request::decode(action, payload) {
+                Ok(r) => r,
+                Err(v) => return (label, adapter::violation(&v, $version)),
+            };
+            let outcome = dispatch(csms, st, request)
+                .await
+                .unwrap_or_else(adapter::internal);
+            (label, outcome)
+        }
+    };
+}
+pub(crate) use version_handler;
+
 /// A CALLRESULT, after checking that it is valid against its schema; an answer that is not
 /// (a fault of Arus) becomes an InternalError instead of going out.
 pub(crate) fn respond<T: Serialize + Validate>(response: &T) -> Outcome {

@@ -19,14 +19,12 @@
 //!   carry (a 1.6 transaction id that is not a number) with [`SendError::Invalid`].
 
 use std::future::Future;
-use std::sync::Arc;
 
 use arus_domain::Time;
 use arus_domain::commands::*;
 use arus_ocpp::{Call, Timestamp, Version};
 
 use crate::Gateway;
-use crate::registry::CallError;
 
 mod authorization;
 mod availability;
@@ -52,10 +50,7 @@ pub(crate) struct Link<'a> {
 impl Link<'_> {
     /// Sends one request and waits for its answer.
     pub async fn call<C: Call + Sync>(&self, request: &C) -> Result<C::Response, SendError> {
-        self.gateway
-            .call(self.station, request)
-            .await
-            .map_err(send_error)
+        self.gateway.call(self.station, request).await
     }
 }
 
@@ -102,19 +97,6 @@ pub(crate) async fn send(
         version,
     };
     dispatch(&link, command).await
-}
-
-fn send_error(e: CallError) -> SendError {
-    match e {
-        CallError::NotConnected | CallError::WrongVersion(_) => SendError::NotConnected,
-        CallError::Busy => SendError::Busy,
-        CallError::InvalidRequest(v) => SendError::InvalidRequest(Arc::new(v)),
-        CallError::Encode(e) => SendError::InvalidRequest(e),
-        CallError::Timeout => SendError::Timeout,
-        CallError::Disconnected => SendError::Disconnected,
-        CallError::Refused { code, description } => SendError::Refused { code, description },
-        CallError::InvalidResponse(v) => SendError::InvalidResponse(Arc::new(v)),
-    }
 }
 
 /// The error for something a version does not have.

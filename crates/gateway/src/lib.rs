@@ -41,9 +41,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arus_domain::Csms;
+use arus_domain::commands::SendError;
 use arus_domain::link::{Connection, StationLink};
-
-pub use registry::CallError;
 
 /// Settings of the gateway.
 #[derive(Debug, Clone)]
@@ -117,15 +116,17 @@ impl Gateway {
         &self,
         station_id: &str,
         request: &C,
-    ) -> Result<C::Response, CallError> {
-        arus_ocpp::validate::Validate::validate(request).map_err(CallError::InvalidRequest)?;
-        let payload = serde_json::to_string(request).map_err(|e| CallError::Encode(Arc::new(e)))?;
+    ) -> Result<C::Response, SendError> {
+        arus_ocpp::validate::Validate::validate(request)
+            .map_err(|v| SendError::InvalidRequest(Arc::new(v)))?;
+        let payload =
+            serde_json::to_string(request).map_err(|e| SendError::InvalidRequest(Arc::new(e)))?;
         let answer = self
             .registry
             .call(station_id, C::VERSION, C::ACTION_NAME, payload)
             .await?;
         arus_ocpp::validate::decode::<C::Response>(&answer, C::response_schema())
-            .map_err(CallError::InvalidResponse)
+            .map_err(|v| SendError::InvalidResponse(Arc::new(v)))
     }
 
     /// Closes every station connection (server shutdown): each gets a Close frame 1001.
@@ -147,10 +148,7 @@ impl StationLink for Gateway {
         &'a self,
         station_id: &'a str,
         command: &'a arus_domain::commands::Command,
-    ) -> arus_domain::store::BoxFut<
-        'a,
-        Result<arus_domain::commands::Outcome, arus_domain::commands::SendError>,
-    > {
+    ) -> arus_domain::link::Sent<'a> {
         Box::pin(commands::send(self, station_id, command))
     }
 }

@@ -14,10 +14,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use arus_domain::commands::SendError;
 use arus_domain::link::Connection;
 use arus_domain::{StationId, Time};
 use arus_ocpp::Version;
-use arus_ocpp::validate::Violation;
 use tokio::sync::{Notify, oneshot};
 
 /// How long a new connection waits for the one it replaces to finish.
@@ -26,48 +26,11 @@ const REPLACE_WAIT: Duration = Duration::from_secs(5);
 /// How many CSMS-initiated CALLs may wait for one station.
 const CALL_QUEUE: usize = 16;
 
-/// Why a CSMS-initiated CALL failed.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum CallError {
-    /// The station is not connected.
-    #[error("the station is not connected")]
-    NotConnected,
-    /// The station speaks another OCPP version than the request's.
-    #[error("the station speaks OCPP {0}")]
-    WrongVersion(String),
-    /// Too many CALLs already wait for this station.
-    #[error("too many requests are waiting for this station")]
-    Busy,
-    /// The request is not valid against its schema.
-    #[error("invalid request")]
-    InvalidRequest(#[source] Violation),
-    /// The request could not be written as JSON.
-    #[error("the request could not be encoded")]
-    Encode(#[source] Arc<serde_json::Error>),
-    /// No answer within the call timeout.
-    #[error("the station did not answer in time")]
-    Timeout,
-    /// The connection ended before the answer came.
-    #[error("the station disconnected before answering")]
-    Disconnected,
-    /// The station answered with a CALLERROR.
-    #[error("the station answered {code}: {description}")]
-    Refused {
-        /// The error code.
-        code: String,
-        /// The description.
-        description: String,
-    },
-    /// The station's answer is not valid against the response schema.
-    #[error("invalid response")]
-    InvalidResponse(#[source] Violation),
-}
-
 /// A CALL for a session to send.
 pub(crate) struct OutboundCall {
     pub action: &'static str,
     pub payload: String,
-    pub reply: oneshot::Sender<Result<String, CallError>>,
+    pub reply: oneshot::Sender<Result<String, SendError>>,
 }
 
 /// What a session and the registry share.
@@ -201,23 +164,26 @@ impl Registry {
         version: Version,
         action: &'static str,
         payload: String,
-    ) -> Result<String, CallError> {
+    ) -> Result<String, SendError> {
         let link = {
-            let m = self.entries.lock().map_err(|_| CallError::NotConnected)?;
-            let e = m.get(id).ok_or(CallError::NotConnected)?;
+            let m = self.entries.lock().map_err(|_| SendError::NotConnected)?;
+            let e = m.get(id).ok_or(SendError::NotConnected)?;
             if e.version != version {
-                return Err(CallError::WrongVersion(e.version.label().to_string()));
+                return Err(SendError::Unsupported(format!(
+                    "the station speaks OCPP {}",
+                    e.version.label()
+                )));
             }
             e.link.clone()
         };
         let (reply, answer) = oneshot::channel();
         {
-            let mut q = link.calls.lock().map_err(|_| CallError::NotConnected)?;
+            let mut q = link.calls.lock().map_err(|_| SendError::NotConnected)?;
             if link.finished.load(Ordering::Acquire) {
-                return Err(CallError::NotConnected);
+                return Err(SendError::NotConnected);
             }
             if q.len() >= CALL_QUEUE {
-                return Err(CallError::Busy);
+                return Err(SendError::Busy);
             }
             q.push_back(Box::new(OutboundCall {
                 action,
@@ -226,6 +192,6 @@ impl Registry {
             }));
         }
         link.wake.notify_one();
-        answer.await.map_err(|_| CallError::Disconnected)?
+        answer.await.map_err(|_| SendError::Disconnected)?
     }
 }

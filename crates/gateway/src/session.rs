@@ -24,7 +24,8 @@ use tokio::time::Instant;
 
 use crate::Gateway;
 use crate::adapter::{self, Outcome};
-use crate::registry::{CallError, Link, OutboundCall};
+use crate::registry::{Link, OutboundCall};
+use arus_domain::commands::SendError;
 
 thread_local! {
     /// Where every session of this thread reads into.
@@ -36,7 +37,7 @@ struct Pending {
     id: String,
     action: &'static str,
     deadline: Instant,
-    reply: oneshot::Sender<Result<String, CallError>>,
+    reply: oneshot::Sender<Result<String, SendError>>,
 }
 
 struct Session {
@@ -319,7 +320,7 @@ impl Session {
                 } else {
                     self.resolve(
                         &id,
-                        Err(CallError::Refused {
+                        Err(SendError::Refused {
                             code: code.into_owned(),
                             description: description.into_owned(),
                         }),
@@ -353,7 +354,7 @@ impl Session {
 
     /// Delivers the answer to the pending CALL with this id; answers to anything else (late,
     /// or never asked) are logged and dropped, never answered.
-    fn resolve(&mut self, id: &str, answer: Result<String, CallError>) {
+    fn resolve(&mut self, id: &str, answer: Result<String, SendError>) {
         match self.pending.take() {
             Some(p) if p.id == id => {
                 let _ = p.reply.send(answer);
@@ -385,7 +386,7 @@ impl Session {
             && let Some(p) = self.pending.take()
         {
             tracing::warn!(station = %self.ctx.id, action = p.action, "no answer in time");
-            let _ = p.reply.send(Err(CallError::Timeout));
+            let _ = p.reply.send(Err(SendError::Timeout));
         }
         if let Some(at) = *next_ping
             && now >= at

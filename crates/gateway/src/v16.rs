@@ -15,36 +15,12 @@ use arus_domain::provisioning::{BootInfo, RegistrationStatus};
 use arus_domain::transactions::{EventKind, TransactionEvent};
 use arus_domain::{DomainError, Time};
 use arus_ocpp::v16::*;
-use arus_ocpp::{Initiator, Timestamp, Version};
+use arus_ocpp::{Timestamp, Version};
 use chrono::Utc;
 
 use crate::adapter::{self, Outcome};
 
-pub(crate) async fn handle(
-    csms: &Csms,
-    st: &mut StationContext,
-    name: &str,
-    payload: &str,
-) -> (&'static str, Outcome) {
-    let Some(action) = Action::from_name(name) else {
-        return ("unknown", adapter::not_implemented(name));
-    };
-    let label = action.as_str();
-    if action.initiator() == Initiator::Csms {
-        return (label, adapter::not_supported(label));
-    }
-    if action != Action::BootNotification && !st.may_send() {
-        return (label, adapter::not_accepted());
-    }
-    let request = match Request::decode(action, payload) {
-        Ok(r) => r,
-        Err(v) => return (label, adapter::violation(&v, Version::V16)),
-    };
-    let outcome = dispatch(csms, st, request)
-        .await
-        .unwrap_or_else(adapter::internal);
-    (label, outcome)
-}
+adapter::version_handler!(Version::V16);
 
 /// A connector id as the domain numbers it; 1.6 ids are never negative.
 fn connector(id: i64) -> Option<u32> {
@@ -117,53 +93,38 @@ fn sample(s: Sampled<'_>) -> Sample {
     }
 }
 
-fn meter_values(values: &[arus_ocpp::v16::MeterValue]) -> Vec<MeterValue> {
-    values
-        .iter()
-        .map(|mv| MeterValue {
-            timestamp: mv.timestamp.0,
-            samples: mv
-                .sampled_value
+/// Converts a list of 1.6 meter values to the domain's. The schema declares the same shape
+/// twice (MeterValues' `meterValue` and StopTransaction's `transactionData`), so the function
+/// is defined once for each generated type.
+macro_rules! meter_values_of {
+    ($name:ident, $ty:ty) => {
+        fn $name(values: &[$ty]) -> Vec<MeterValue> {
+            values
                 .iter()
-                .map(|s| {
-                    sample(Sampled {
-                        value: &s.value,
-                        context: s.context.map(|c| c.as_str()),
-                        format: s.format,
-                        measurand: s.measurand.map(|m| m.as_str()),
-                        phase: s.phase.map(|p| p.as_str()),
-                        location: s.location.map(|l| l.as_str()),
-                        unit: s.unit.map(|u| u.as_str()),
-                    })
+                .map(|mv| MeterValue {
+                    timestamp: mv.timestamp.0,
+                    samples: mv
+                        .sampled_value
+                        .iter()
+                        .map(|s| {
+                            sample(Sampled {
+                                value: &s.value,
+                                context: s.context.map(|c| c.as_str()),
+                                format: s.format,
+                                measurand: s.measurand.map(|m| m.as_str()),
+                                phase: s.phase.map(|p| p.as_str()),
+                                location: s.location.map(|l| l.as_str()),
+                                unit: s.unit.map(|u| u.as_str()),
+                            })
+                        })
+                        .collect(),
                 })
-                .collect(),
-        })
-        .collect()
+                .collect()
+        }
+    };
 }
-
-fn transaction_data(values: &[TransactionData]) -> Vec<MeterValue> {
-    values
-        .iter()
-        .map(|mv| MeterValue {
-            timestamp: mv.timestamp.0,
-            samples: mv
-                .sampled_value
-                .iter()
-                .map(|s| {
-                    sample(Sampled {
-                        value: &s.value,
-                        context: s.context.map(|c| c.as_str()),
-                        format: s.format,
-                        measurand: s.measurand.map(|m| m.as_str()),
-                        phase: s.phase.map(|p| p.as_str()),
-                        location: s.location.map(|l| l.as_str()),
-                        unit: s.unit.map(|u| u.as_str()),
-                    })
-                })
-                .collect(),
-        })
-        .collect()
-}
+meter_values_of!(meter_values, arus_ocpp::v16::MeterValue);
+meter_values_of!(transaction_data, TransactionData);
 
 fn notice(
     kind: NoticeKind,
@@ -262,26 +223,19 @@ async fn dispatch(
         }
         Request::StopTransaction(r) => {
             let ev = TransactionEvent {
-                kind: EventKind::Ended,
-                transaction_id: r.transaction_id.to_string(),
-                seq_no: None,
-                timestamp: r.timestamp.0,
-                trigger: None,
-                evse_id: None,
-                connector_id: None,
                 id_token: r.id_tag.map(id_tag),
                 meter_values: r
                     .transaction_data
                     .as_deref()
                     .map(transaction_data)
                     .unwrap_or_default(),
-                meter_start_wh: None,
                 meter_stop_wh: Some(r.meter_stop as f64),
                 stop_reason: r.reason.map(|x| x.as_str().to_string()),
-                charging_state: None,
-                offline: false,
-                remote_start_id: None,
-                reservation_id: None,
+                ..TransactionEvent::new(
+                    EventKind::Ended,
+                    r.transaction_id.to_string(),
+                    r.timestamp.0,
+                )
             };
             let a = csms.transaction_event(st, ev).await?;
             adapter::respond(&StopTransactionResponse {

@@ -20,36 +20,12 @@ use arus_domain::provisioning::{BootInfo, RegistrationStatus};
 use arus_domain::transactions::{EventKind, TransactionEvent};
 use arus_domain::{DomainError, Time};
 use arus_ocpp::v201::*;
-use arus_ocpp::{Initiator, Timestamp, Version};
+use arus_ocpp::{Timestamp, Version};
 use chrono::Utc;
 
 use crate::adapter::{self, Outcome};
 
-pub(crate) async fn handle(
-    csms: &Csms,
-    st: &mut StationContext,
-    name: &str,
-    payload: &str,
-) -> (&'static str, Outcome) {
-    let Some(action) = Action::from_name(name) else {
-        return ("unknown", adapter::not_implemented(name));
-    };
-    let label = action.as_str();
-    if action.initiator() == Initiator::Csms {
-        return (label, adapter::not_supported(label));
-    }
-    if action != Action::BootNotification && !st.may_send() {
-        return (label, adapter::not_accepted());
-    }
-    let request = match Request::decode(action, payload) {
-        Ok(r) => r,
-        Err(v) => return (label, adapter::violation(&v, Version::V201)),
-    };
-    let outcome = dispatch(csms, st, request)
-        .await
-        .unwrap_or_else(adapter::internal);
-    (label, outcome)
-}
+adapter::version_handler!(Version::V201);
 
 fn token(t: &IdToken) -> DomainToken {
     DomainToken {

@@ -5,11 +5,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use arus_domain::commands::SendError;
 use arus_domain::events::EventBus;
 use arus_domain::provisioning::RegistrationStatus;
 use arus_domain::store::Write;
 use arus_domain::{Csms, CsmsConfig};
-use arus_gateway::{CallError, Gateway, GatewayConfig};
+use arus_gateway::{Gateway, GatewayConfig};
 use arus_ocpp::v16;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -167,7 +168,7 @@ async fn timeouts_refusals_and_invalid_answers() {
     let call = next_text(&mut ws).await;
     assert!(matches!(
         pending.await.expect("joined"),
-        Err(CallError::Timeout)
+        Err(SendError::Timeout)
     ));
     ws.send(Message::text(
         json!([3, call[1], {"status": "Accepted"}]).to_string(),
@@ -185,7 +186,7 @@ async fn timeouts_refusals_and_invalid_answers() {
     .expect("send");
     assert!(matches!(
         pending.await.expect("joined"),
-        Err(CallError::Refused { code, description })
+        Err(SendError::Refused { code, description })
             if code == "NotSupported" && description == "no resets here"
     ));
     // An answer that breaks the response schema.
@@ -199,7 +200,7 @@ async fn timeouts_refusals_and_invalid_answers() {
     .expect("send");
     assert!(matches!(
         pending.await.expect("joined"),
-        Err(CallError::InvalidResponse(_))
+        Err(SendError::InvalidResponse(_))
     ));
     // Wrong version, and a station that is not there.
     let v201 = arus_ocpp::v201::ResetRequest {
@@ -209,12 +210,26 @@ async fn timeouts_refusals_and_invalid_answers() {
     };
     assert!(matches!(
         f.gateway.call("ST16", &v201).await,
-        Err(CallError::WrongVersion(v)) if v == "1.6"
+        Err(SendError::Unsupported(why)) if why.contains("OCPP 1.6")
     ));
     assert!(matches!(
         f.gateway.call("NOBODY", &reset()).await,
-        Err(CallError::NotConnected)
+        Err(SendError::NotConnected)
     ));
+}
+
+/// Sends ClearCache to ST201 in the background.
+fn clear_cache(
+    gateway: &Arc<Gateway>,
+) -> tokio::task::JoinHandle<Result<arus_ocpp::v201::ClearCacheResponse, SendError>> {
+    let g = gateway.clone();
+    tokio::spawn(async move {
+        g.call(
+            "ST201",
+            &arus_ocpp::v201::ClearCacheRequest { custom_data: None },
+        )
+        .await
+    })
 }
 
 /// Part 4 §4.1.1: CALLs may cross; the station's CALL is answered while the CSMS waits for its
@@ -223,14 +238,7 @@ async fn timeouts_refusals_and_invalid_answers() {
 async fn crossing_calls_do_not_deadlock() {
     let f = fixture().await;
     let mut ws = station(&f, "ST201", "ocpp2.0.1").await;
-    let g = f.gateway.clone();
-    let pending = tokio::spawn(async move {
-        g.call(
-            "ST201",
-            &arus_ocpp::v201::ClearCacheRequest { custom_data: None },
-        )
-        .await
-    });
+    let pending = clear_cache(&f.gateway);
     let call = next_text(&mut ws).await;
     assert_eq!(call[2], json!("ClearCache"));
     assert_request_valid(
@@ -256,18 +264,11 @@ async fn crossing_calls_do_not_deadlock() {
         arus_ocpp::v201::ClearCacheStatusEnum::Accepted
     );
     // A disconnect fails what is pending.
-    let g = f.gateway.clone();
-    let pending = tokio::spawn(async move {
-        g.call(
-            "ST201",
-            &arus_ocpp::v201::ClearCacheRequest { custom_data: None },
-        )
-        .await
-    });
+    let pending = clear_cache(&f.gateway);
     next_text(&mut ws).await;
     drop(ws);
     assert!(matches!(
         pending.await.expect("joined"),
-        Err(CallError::Disconnected)
+        Err(SendError::Disconnected)
     ));
 }

@@ -71,14 +71,7 @@ fn arb(node: &Value, root: &Value, depth: u32) -> BoxedStrategy<Value> {
     match node.get("type").and_then(Value::as_str) {
         Some("object") => {
             let props = node["properties"].as_object().cloned().unwrap_or_default();
-            let required: Vec<String> = node["required"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|v| v.as_str().map(String::from))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let required = required(node);
             let open = node.get("additionalProperties") != Some(&Value::Bool(false));
             let mut fields: Vec<BoxedStrategy<Option<(String, Value)>>> = Vec::new();
             for (name, p) in props {
@@ -252,14 +245,7 @@ fn break_once(
     let mut here: Option<Rule> = None;
     match (node.get("type").and_then(Value::as_str), &mut *value) {
         (Some("object"), Value::Object(m)) => {
-            let required: Vec<String> = node["required"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|v| v.as_str().map(String::from))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let required = required(node);
             let closed = node.get("additionalProperties") == Some(&Value::Bool(false));
             let keys: Vec<String> = m.keys().cloned().collect();
             if !keys.is_empty() {
@@ -437,4 +423,16 @@ fn lengths_count_characters() {
 fn numbers_are_plain_f64() {
     let v: Value = serde_json::from_str("1.50").expect("json");
     assert_eq!(v.to_string(), "1.5");
+}
+
+/// The names an object schema requires.
+fn required(node: &Value) -> Vec<String> {
+    node["required"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -34,15 +34,12 @@ pub struct InstallCertificate {
     pub certificate: String,
 }
 
-ocpp_enum! {
+status_outcome! {
+    /// What a station answered to an installation.
+    InstallCertificateOutcome,
     /// The answer to an installation (InstallCertificateStatusEnumType; 1.6
     /// CertificateStatusEnumType).
     InstallCertificateStatus { Accepted, Rejected, Failed }
-}
-
-status_outcome! {
-    /// What a station answered to an installation.
-    InstallCertificateOutcome(InstallCertificateStatus)
 }
 
 impl Spec for InstallCertificate {

@@ -111,14 +111,11 @@ pub struct CustomerInformation {
     pub request_id: Option<i64>,
 }
 
-ocpp_enum! {
-    /// The answer to a customer information request (CustomerInformationStatusEnumType).
-    CustomerInformationStatus { Accepted, Rejected, Invalid }
-}
-
 status_outcome! {
     /// What a station answered to a customer information request.
-    CustomerInformationOutcome(CustomerInformationStatus)
+    CustomerInformationOutcome,
+    /// The answer to a customer information request (CustomerInformationStatusEnumType).
+    CustomerInformationStatus { Accepted, Rejected, Invalid }
 }
 
 impl Spec for CustomerInformation {

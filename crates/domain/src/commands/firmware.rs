@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Spec, ocpp_enum, status_outcome};
+use super::{Spec, status_outcome};
 use crate::Time;
 use crate::notices::NoticeKind;
 
@@ -40,15 +40,12 @@ pub struct UpdateFirmware {
     pub request_id: Option<i64>,
 }
 
-ocpp_enum! {
+status_outcome! {
+    /// What a station answered to a firmware update.
+    UpdateFirmwareOutcome,
     /// The answer to a firmware update (UpdateFirmwareStatusEnumType; a 1.6 UpdateFirmware
     /// has no status and counts as `Accepted`).
     UpdateFirmwareStatus { Accepted, Rejected, AcceptedCanceled, InvalidCertificate, RevokedCertificate }
-}
-
-status_outcome! {
-    /// What a station answered to a firmware update.
-    UpdateFirmwareOutcome(UpdateFirmwareStatus)
 }
 
 impl Spec for UpdateFirmware {

@@ -115,33 +115,18 @@ impl Spec for GetVariables {
     }
 }
 
+crate::device_model::with_variable_identity! {
 /// A variable and the value to give it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VariableValue {
-    /// The component's name (2.0.1).
-    #[serde(default)]
-    pub component: String,
-    /// The component's instance.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub component_instance: Option<String>,
-    /// The EVSE of the component.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub evse_id: Option<u32>,
-    /// The connector of the component's EVSE.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub connector_id: Option<u32>,
-    /// The variable's name (1.6: the configuration key).
-    pub variable: String,
-    /// The variable's instance.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub variable_instance: Option<String>,
     /// The attribute (default `Actual`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attribute: Option<AttributeType>,
     /// The new value.
     pub value: String,
+}
 }
 
 impl VariableValue {

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{IdTokenType, Spec, ocpp_enum, status_command, status_outcome};
+use super::{IdTokenType, Spec, status_command, status_outcome};
 use crate::Time;
 use crate::notices::NoticeKind;
 
@@ -33,14 +33,11 @@ pub struct ReserveNow {
     pub connector_type: Option<String>,
 }
 
-ocpp_enum! {
-    /// The answer to a reservation (ReserveNowStatusEnumType; 1.6 ReservationStatus).
-    ReserveNowStatus { Accepted, Faulted, Occupied, Rejected, Unavailable }
-}
-
 status_outcome! {
     /// What a station answered to a reservation.
-    ReserveNowOutcome(ReserveNowStatus)
+    ReserveNowOutcome,
+    /// The answer to a reservation (ReserveNowStatusEnumType; 1.6 ReservationStatus).
+    ReserveNowStatus { Accepted, Faulted, Occupied, Rejected, Unavailable }
 }
 
 impl Spec for ReserveNow {

@@ -174,28 +174,25 @@ impl ToStation for TriggerMessage {
             let connector_id = self.evse_id.map(int);
             // Plain TriggerMessage where it has the message, unless asked otherwise; the
             // security extension's ExtendedTriggerMessage for the rest.
-            if let Some(requested_message) = plain_16(self.message).filter(|_| !self.extended) {
-                let a = link
-                    .call(&v16::TriggerMessageRequest {
+            let status = match plain_16(self.message).filter(|_| !self.extended) {
+                Some(requested_message) => {
+                    let request = v16::TriggerMessageRequest {
                         requested_message,
                         connector_id,
-                    })
-                    .await?;
-                return Ok(TriggerMessageOutcome {
-                    status: trigger_status_16(a.status),
-                    reason: None,
-                });
-            }
-            let requested_message =
-                extended_16(self.message).ok_or_else(|| unsupported(&what(), link.version))?;
-            let a = link
-                .call(&v16::ExtendedTriggerMessageRequest {
-                    requested_message,
-                    connector_id,
-                })
-                .await?;
+                    };
+                    trigger_status_16(link.call(&request).await?.status)
+                }
+                None => {
+                    let request = v16::ExtendedTriggerMessageRequest {
+                        requested_message: extended_16(self.message)
+                            .ok_or_else(|| unsupported(&what(), link.version))?,
+                        connector_id,
+                    };
+                    trigger_status_16x(link.call(&request).await?.status)
+                }
+            };
             return Ok(TriggerMessageOutcome {
-                status: trigger_status_16x(a.status),
+                status,
                 reason: None,
             });
         }
