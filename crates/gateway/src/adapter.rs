@@ -1,7 +1,8 @@
 //! What the version adapters share: the outcome of a CALL and the ways to build one.
 
 use arus_domain::csms::StationContext;
-use arus_domain::{Csms, DomainError};
+use arus_domain::notices::{Notice, NoticeKind};
+use arus_domain::{Csms, DomainError, Time};
 use arus_ocpp::Version;
 use arus_ocpp::rpc::ErrorCode;
 use arus_ocpp::validate::{Validate, Violation};
@@ -71,6 +72,23 @@ macro_rules! version_handler {
     };
 }
 pub(crate) use version_handler;
+
+/// A notice of what a station reported; `at` is the station's time, else now.
+pub(crate) fn notice(
+    kind: NoticeKind,
+    at: Option<Time>,
+    request_id: Option<i64>,
+    status: Option<&str>,
+    details: serde_json::Value,
+) -> Notice {
+    Notice {
+        kind,
+        at: at.unwrap_or_else(chrono::Utc::now),
+        request_id,
+        status: status.map(String::from),
+        details,
+    }
+}
 
 /// A CALLRESULT, after checking that it is valid against its schema; an answer that is not
 /// (a fault of Arus) becomes an InternalError instead of going out.

@@ -143,6 +143,23 @@ macro_rules! convert {
 }
 use convert;
 
+/// Like `convert!` for a target that has only some of the source's values: the values listed
+/// (`From as To` where the names differ) map across, the rest give `None`.
+macro_rules! convert_some {
+    ($name:ident: $from:ty => $to:ty { $($v:ident $(as $w:ident)?),* $(,)? }) => {
+        fn $name(value: $from) -> Option<$to> {
+            #[allow(unreachable_patterns)]
+            Some(match value {
+                $(<$from>::$v => $crate::commands::convert_some!(@to $to, $v $($w)?),)*
+                _ => return None,
+            })
+        }
+    };
+    (@to $to:ty, $v:ident) => { <$to>::$v };
+    (@to $to:ty, $v:ident $w:ident) => { <$to>::$w };
+}
+use convert_some;
+
 convert!(hash_algorithm: HashAlgorithm => arus_ocpp::v201::HashAlgorithmEnum { SHA256, SHA384, SHA512 });
 convert!(hash_algorithm_16: HashAlgorithm => arus_ocpp::v16::HashAlgorithmEnum { SHA256, SHA384, SHA512 });
 convert!(hash_algorithm_of: arus_ocpp::v201::HashAlgorithmEnum => HashAlgorithm { SHA256, SHA384, SHA512 });

@@ -5,20 +5,20 @@
 //! `arus_domain::availability`).
 
 use arus_domain::Csms;
+use arus_domain::DomainError;
 use arus_domain::authorization::{Authorization, AuthorizationStatus, IdToken};
 use arus_domain::availability::{ConnectorStatus, StatusReport};
 use arus_domain::commands::LogType;
 use arus_domain::csms::{StartRequest, StationContext};
 use arus_domain::metering::{Label, MeterValue, Sample};
-use arus_domain::notices::{self, Notice, NoticeKind, Progress};
+use arus_domain::notices::{self, NoticeKind, Progress};
 use arus_domain::provisioning::{BootInfo, RegistrationStatus};
 use arus_domain::transactions::{EventKind, TransactionEvent};
-use arus_domain::{DomainError, Time};
 use arus_ocpp::v16::*;
 use arus_ocpp::{Timestamp, Version};
 use chrono::Utc;
 
-use crate::adapter::{self, Outcome};
+use crate::adapter::{self, Outcome, notice};
 
 adapter::version_handler!(Version::V16);
 
@@ -125,22 +125,6 @@ macro_rules! meter_values_of {
 }
 meter_values_of!(meter_values, arus_ocpp::v16::MeterValue);
 meter_values_of!(transaction_data, TransactionData);
-
-fn notice(
-    kind: NoticeKind,
-    at: Option<Time>,
-    request_id: Option<i64>,
-    status: Option<&str>,
-    details: serde_json::Value,
-) -> Notice {
-    Notice {
-        kind,
-        at: at.unwrap_or_else(Utc::now),
-        request_id,
-        status: status.map(String::from),
-        details,
-    }
-}
 
 async fn dispatch(
     csms: &Csms,

@@ -8,6 +8,7 @@
 //! acknowledged.
 
 use arus_domain::Csms;
+use arus_domain::DomainError;
 use arus_domain::authorization::{Authorization, AuthorizationStatus, IdToken as DomainToken};
 use arus_domain::availability::{ConnectorStatus, StatusReport};
 use arus_domain::csms::StationContext;
@@ -15,15 +16,13 @@ use arus_domain::device_model::DeviceVariable;
 use arus_domain::metering::{
     Label, MeterValue as DomainMeterValue, Sample, SignedMeterValue as Signed,
 };
-use arus_domain::notices::{self, CustomerData, Notice, NoticeKind, Progress, ReportPart};
+use arus_domain::notices::{self, CustomerData, NoticeKind, Progress, ReportPart};
 use arus_domain::provisioning::{BootInfo, RegistrationStatus};
 use arus_domain::transactions::{EventKind, TransactionEvent};
-use arus_domain::{DomainError, Time};
 use arus_ocpp::v201::*;
 use arus_ocpp::{Timestamp, Version};
-use chrono::Utc;
 
-use crate::adapter::{self, Outcome};
+use crate::adapter::{self, Outcome, notice};
 
 adapter::version_handler!(Version::V201);
 
@@ -115,22 +114,6 @@ fn meter_values(values: Vec<MeterValue>) -> Vec<DomainMeterValue> {
                 .collect(),
         })
         .collect()
-}
-
-fn notice(
-    kind: NoticeKind,
-    at: Option<Time>,
-    request_id: Option<i64>,
-    status: Option<&str>,
-    details: serde_json::Value,
-) -> Notice {
-    Notice {
-        kind,
-        at: at.unwrap_or_else(Utc::now),
-        request_id,
-        status: status.map(String::from),
-        details,
-    }
 }
 
 /// B07/B08: the variables of a NotifyReport part, one per reported attribute.

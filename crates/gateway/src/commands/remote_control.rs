@@ -6,7 +6,9 @@ use arus_domain::commands::*;
 use arus_ocpp::{v16, v201};
 
 use super::smart_charging::{tx_profile, tx_profile_16};
-use super::{Link, ToStation, assigned, convert, evse, id_token, int, reason, unsupported};
+use super::{
+    Link, ToStation, assigned, convert, convert_some, evse, id_token, int, reason, unsupported,
+};
 
 convert!(start_stop_16: v16::RemoteStartStopStatus => RequestStartStopStatus { Accepted, Rejected });
 convert!(start_stop: v201::RequestStartStopStatusEnum => RequestStartStopStatus { Accepted, Rejected });
@@ -116,56 +118,20 @@ convert!(trigger_status: v201::TriggerMessageStatusEnum => TriggerMessageStatus 
     Accepted, Rejected, NotImplemented
 });
 
-/// 1.6: the trigger's plain TriggerMessage value, if it has one.
-fn plain_16(m: MessageTrigger) -> Option<v16::MessageTrigger> {
-    use MessageTrigger as M;
-    use v16::MessageTrigger as W;
-    Some(match m {
-        M::BootNotification => W::BootNotification,
-        M::Heartbeat => W::Heartbeat,
-        M::StatusNotification => W::StatusNotification,
-        M::MeterValues => W::MeterValues,
-        M::FirmwareStatusNotification => W::FirmwareStatusNotification,
-        M::DiagnosticsStatusNotification => W::DiagnosticsStatusNotification,
-        _ => return None,
-    })
-}
-
-/// 1.6: the trigger's ExtendedTriggerMessage value, if it has one.
-fn extended_16(m: MessageTrigger) -> Option<v16::MessageTriggerEnum> {
-    use MessageTrigger as M;
-    use v16::MessageTriggerEnum as W;
-    Some(match m {
-        M::BootNotification => W::BootNotification,
-        M::Heartbeat => W::Heartbeat,
-        M::StatusNotification => W::StatusNotification,
-        M::MeterValues => W::MeterValues,
-        M::FirmwareStatusNotification => W::FirmwareStatusNotification,
-        M::LogStatusNotification => W::LogStatusNotification,
-        M::SignChargingStationCertificate => W::SignChargePointCertificate,
-        _ => return None,
-    })
-}
-
-/// 2.0.1: the trigger's value, if it has one.
-fn trigger_201(m: MessageTrigger) -> Option<v201::MessageTriggerEnum> {
-    use MessageTrigger as M;
-    use v201::MessageTriggerEnum as W;
-    Some(match m {
-        M::BootNotification => W::BootNotification,
-        M::LogStatusNotification => W::LogStatusNotification,
-        M::FirmwareStatusNotification => W::FirmwareStatusNotification,
-        M::Heartbeat => W::Heartbeat,
-        M::MeterValues => W::MeterValues,
-        M::SignChargingStationCertificate => W::SignChargingStationCertificate,
-        M::SignV2GCertificate => W::SignV2GCertificate,
-        M::StatusNotification => W::StatusNotification,
-        M::TransactionEvent => W::TransactionEvent,
-        M::SignCombinedCertificate => W::SignCombinedCertificate,
-        M::PublishFirmwareStatusNotification => W::PublishFirmwareStatusNotification,
-        M::DiagnosticsStatusNotification => return None,
-    })
-}
+// 1.6's plain TriggerMessage, its ExtendedTriggerMessage, and 2.0.1: the triggers each has.
+convert_some!(plain_16: MessageTrigger => v16::MessageTrigger {
+    BootNotification, Heartbeat, StatusNotification, MeterValues, FirmwareStatusNotification,
+    DiagnosticsStatusNotification,
+});
+convert_some!(extended_16: MessageTrigger => v16::MessageTriggerEnum {
+    BootNotification, Heartbeat, StatusNotification, MeterValues, FirmwareStatusNotification,
+    LogStatusNotification, SignChargingStationCertificate as SignChargePointCertificate,
+});
+convert_some!(trigger_201: MessageTrigger => v201::MessageTriggerEnum {
+    BootNotification, LogStatusNotification, FirmwareStatusNotification, Heartbeat, MeterValues,
+    SignChargingStationCertificate, SignV2GCertificate, StatusNotification, TransactionEvent,
+    SignCombinedCertificate, PublishFirmwareStatusNotification,
+});
 
 impl ToStation for TriggerMessage {
     async fn send(&self, link: &Link<'_>) -> Result<TriggerMessageOutcome, SendError> {
