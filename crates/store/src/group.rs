@@ -154,6 +154,35 @@ impl Queue {
     }
 }
 
+/// The [`Store`](arus_domain::store::Store) methods that only hand writes to a backend's
+/// [`Queue`] (`commit`, `append`, `log_frame`), the same on every backend: used inside `impl
+/// Store for …` of a type whose `queue` field is its [`Queue`].
+macro_rules! queued_writes {
+    () => {
+        fn commit(
+            &self,
+            writes: Vec<arus_domain::store::Write>,
+        ) -> arus_domain::store::BoxFut<'_, Result<(), arus_domain::store::StoreError>> {
+            Box::pin(self.queue.commit(writes))
+        }
+
+        fn append(&self, writes: Vec<arus_domain::store::Write>) {
+            self.queue.append(writes);
+        }
+
+        fn log_frame(
+            &self,
+            station_id: &str,
+            direction: arus_domain::store::Direction,
+            at: arus_domain::Time,
+            text: String,
+        ) {
+            self.queue.log_frame(station_id, direction, at, &text);
+        }
+    };
+}
+pub(crate) use queued_writes;
+
 /// Takes the next group: waits for one job, then takes every job already waiting.
 pub(crate) fn take_group(first: Job, rx: &mut mpsc::Receiver<Job>) -> Vec<Job> {
     let mut jobs = vec![first];

@@ -310,23 +310,7 @@ fn transaction_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TransactionRow> {
 }
 
 impl Store for SqliteStore {
-    fn commit(&self, writes: Vec<Write>) -> BoxFut<'_, Result<(), StoreError>> {
-        Box::pin(self.queue.commit(writes))
-    }
-
-    fn append(&self, writes: Vec<Write>) {
-        self.queue.append(writes);
-    }
-
-    fn log_frame(
-        &self,
-        station_id: &str,
-        direction: arus_domain::store::Direction,
-        at: Time,
-        text: String,
-    ) {
-        self.queue.log_frame(station_id, direction, at, &text);
-    }
+    group::queued_writes!();
 
     fn station(&self, id: &str) -> BoxFut<'_, Result<Option<StationRecord>, StoreError>> {
         let id = id.to_string();
