@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arus_domain::Time;
-use arus_domain::store::{Direction, FrameRecord};
+use arus_domain::store::{Direction, FrameRecord, Write};
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
@@ -50,6 +50,21 @@ impl FrameBatch {
         let mut b = FrameBatch::new(station_id.to_string(), at);
         b.add(direction, at, text);
         b
+    }
+
+    /// The row of a frame that came as a [`Write::Frame`] rather than through the
+    /// [`FrameBuffer`]: frames normally come batched, and one that does not is a batch of one.
+    /// `None` for any other write.
+    pub fn of_write(w: &Write) -> Option<FrameBatch> {
+        match w {
+            Write::Frame {
+                station_id,
+                direction,
+                at,
+                text,
+            } => Some(FrameBatch::single(station_id, *direction, *at, text)),
+            _ => None,
+        }
     }
 
     /// Appends a frame, encoded.

@@ -322,15 +322,10 @@ fn ops(w: &Write, out: &mut Vec<Op>) {
                 Box::new(*received_at),
             ],
         )),
-        Write::Frame {
-            station_id,
-            direction,
-            at,
-            text,
-        } => {
-            // Frames normally come batched (see `framelog`); one that does not is a batch of one.
-            let b = crate::framelog::FrameBatch::single(station_id, *direction, *at, text);
-            out.push(frame_batch(&b));
+        Write::Frame { .. } => {
+            if let Some(b) = crate::framelog::FrameBatch::of_write(w) {
+                out.push(frame_batch(&b));
+            }
         }
         Write::PutIdToken(r) => out.push(op(
             sql::PUT_ID_TOKEN.postgres,
