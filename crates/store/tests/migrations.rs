@@ -1,6 +1,6 @@
 //! Databases made by earlier versions open and migrate: their history is built here the way the
-//! code of that time wrote it (its bookkeeping table, its numbers and names, its schema files),
-//! with a station in it, and then opened by this version.
+//! code of that time wrote it (its bookkeeping table, its numbers and names, the text of each
+//! migration), with a station in it, and then opened by this version.
 //!
 //! Until both backends shared one numbering, PostgreSQL counted `records` as 4 and `device
 //! model` as 5 (it had nothing for SQLite's 4, `meter values settle in batches`). SQLite's
@@ -9,69 +9,27 @@
 use arus_domain::device_model::DeviceVariable;
 use arus_domain::store::{Store, Write};
 use arus_store::OpenError;
+use arus_store::testing::{postgres_migration, sqlite_migration};
 use chrono::{DateTime, Utc};
 
-/// PostgreSQL's history before the numbering was shared: (version, name, text).
-const OLD_POSTGRES: &[(i64, &str, &str)] = &[
-    (
-        1,
-        "initial schema",
-        include_str!("../src/migrations/0001_initial_schema.postgres.sql"),
-    ),
-    (
-        2,
-        "batched frame log",
-        include_str!("../src/migrations/0002_batched_frame_log.postgres.sql"),
-    ),
-    (
-        3,
-        "lighter meter value indexes",
-        include_str!("../src/migrations/0003_lighter_meter_value_indexes.postgres.sql"),
-    ),
-    (
-        4,
-        "records",
-        include_str!("../src/migrations/0005_records.postgres.sql"),
-    ),
-    (
-        5,
-        "device model",
-        include_str!("../src/migrations/0006_device_model.postgres.sql"),
-    ),
+/// PostgreSQL's history before the numbering was shared: (version, name, the number of its
+/// migration now). The texts are those each migration had then.
+const OLD_POSTGRES: &[(i64, &str, i64)] = &[
+    (1, "initial schema", 1),
+    (2, "batched frame log", 2),
+    (3, "lighter meter value indexes", 3),
+    (4, "records", 5),
+    (5, "device model", 6),
 ];
 
-/// SQLite's history, numbered as before.
-const OLD_SQLITE: &[(i64, &str, &str)] = &[
-    (
-        1,
-        "initial schema",
-        include_str!("../src/migrations/0001_initial_schema.sqlite.sql"),
-    ),
-    (
-        2,
-        "batched frame log",
-        include_str!("../src/migrations/0002_batched_frame_log.sqlite.sql"),
-    ),
-    (
-        3,
-        "lighter meter value indexes",
-        include_str!("../src/migrations/0003_lighter_meter_value_indexes.sqlite.sql"),
-    ),
-    (
-        4,
-        "meter values settle in batches",
-        include_str!("../src/migrations/0004_meter_values_settle_in_batches.sqlite.sql"),
-    ),
-    (
-        5,
-        "records",
-        include_str!("../src/migrations/0005_records.sqlite.sql"),
-    ),
-    (
-        6,
-        "device model",
-        include_str!("../src/migrations/0006_device_model.sqlite.sql"),
-    ),
+/// SQLite's history, numbered as before: (version, name, the number of its migration now).
+const OLD_SQLITE: &[(i64, &str, i64)] = &[
+    (1, "initial schema", 1),
+    (2, "batched frame log", 2),
+    (3, "lighter meter value indexes", 3),
+    (4, "meter values settle in batches", 4),
+    (5, "records", 5),
+    (6, "device model", 6),
 ];
 
 /// The history this version keeps, on both backends.
@@ -165,9 +123,11 @@ async fn old_postgres(n: usize) -> Option<String> {
         )
         .await
         .expect("bookkeeping");
-    for (version, name, sql) in &OLD_POSTGRES[..n] {
+    for (version, name, now) in &OLD_POSTGRES[..n] {
         let tx = client.transaction().await.expect("begin");
-        tx.batch_execute(sql).await.expect("old migration");
+        tx.batch_execute(postgres_migration(*now))
+            .await
+            .expect("old migration");
         tx.execute(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, now())",
             &[version, name],
@@ -228,16 +188,17 @@ fn sqlite_history(path: &std::path::Path) -> Vec<(i64, String)> {
 }
 
 /// An SQLite file as the old code left it after applying `history`.
-fn old_sqlite(dir: &tempfile::TempDir, history: &[(i64, &str, &str)]) -> std::path::PathBuf {
+fn old_sqlite(dir: &tempfile::TempDir, history: &[(i64, &str, i64)]) -> std::path::PathBuf {
     let path = dir.path().join("arus.db");
     let mut c = rusqlite::Connection::open(&path).expect("open");
     c.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
     )
     .expect("bookkeeping");
-    for (version, name, sql) in history {
+    for (version, name, now) in history {
         let tx = c.transaction().expect("begin");
-        tx.execute_batch(sql).expect("old migration");
+        tx.execute_batch(sqlite_migration(*now))
+            .expect("old migration");
         tx.execute(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, '2024-01-01T00:00:00.000000Z')",
             rusqlite::params![version, name],
@@ -270,8 +231,8 @@ async fn sqlite_made_before_opens_without_migrating_again() {
 async fn a_history_this_version_does_not_know_is_refused() {
     let dir = tempfile::tempdir().expect("temp dir");
     // The old PostgreSQL numbering is not SQLite's: on SQLite, `records` as 4 is foreign.
-    let mut foreign: Vec<(i64, &str, &str)> = OLD_SQLITE[..3].to_vec();
-    foreign.push((4, "records", OLD_SQLITE[4].2));
+    let mut foreign: Vec<(i64, &str, i64)> = OLD_SQLITE[..3].to_vec();
+    foreign.push((4, "records", 5));
     let path = old_sqlite(&dir, &foreign);
     match arus_store::open(path.to_str().expect("utf-8")).await {
         Err(OpenError::History(m)) => {
