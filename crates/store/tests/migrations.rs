@@ -145,22 +145,23 @@ async fn old_postgres(n: usize) -> Option<String> {
     Some(url)
 }
 
+/// Opens the PostgreSQL database at `url` (failing with `what`), finds this version's history
+/// in it and the store working.
+async fn postgres_opens_up_to_date(url: &str, what: &str) {
+    let store = arus_store::open(url).await.expect(what);
+    assert_eq!(postgres_history(url).await, now());
+    works(store.as_ref()).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_with_the_old_numbering_is_renumbered_not_migrated_again() {
     let Some(url) = old_postgres(OLD_POSTGRES.len()).await else {
         return;
     };
     // Opening applied `device model` (old 5) again, or skipped it, would fail or lose the table.
-    let store = arus_store::open(&url)
-        .await
-        .expect("the old database opens");
-    assert_eq!(postgres_history(&url).await, now());
-    works(store.as_ref()).await;
-    drop(store);
+    postgres_opens_up_to_date(&url, "the old database opens").await;
     // And again: nothing left to do.
-    let store = arus_store::open(&url).await.expect("opens again");
-    assert_eq!(postgres_history(&url).await, now());
-    works(store.as_ref()).await;
+    postgres_opens_up_to_date(&url, "opens again").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -169,11 +170,7 @@ async fn postgres_with_the_old_numbering_gets_the_migrations_it_lacks() {
     let Some(url) = old_postgres(4).await else {
         return;
     };
-    let store = arus_store::open(&url)
-        .await
-        .expect("the old database opens");
-    assert_eq!(postgres_history(&url).await, now());
-    works(store.as_ref()).await;
+    postgres_opens_up_to_date(&url, "the old database opens").await;
 }
 
 fn sqlite_history(path: &std::path::Path) -> Vec<(i64, String)> {
