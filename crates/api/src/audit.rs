@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::page::{self, Page};
+use crate::page::{Page, PageQuery};
 use crate::{ApiState, Caller, Problem, store_error};
 
 /// An audit entry.
@@ -115,27 +115,22 @@ fn next_suffix() -> u16 {
 pub(crate) struct ListQuery {
     /// Only requests made with this token (its id).
     token_id: Option<String>,
-    /// Page size, 1 to 1000 (default 100).
-    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
-    limit: Option<String>,
-    /// The `nextCursor` of the previous page.
-    #[param(pattern = "^-?[0-9]{1,19}$")]
-    cursor: Option<String>,
 }
 
 /// Reads the audit log, newest first (admin).
-#[utoipa::path(get, operation_id = "listAudit", path = "/api/v1/audit", tag = "access", params(ListQuery),
+#[utoipa::path(get, operation_id = "listAudit", path = "/api/v1/audit", tag = "access", params(ListQuery, PageQuery),
     responses((status = 200, body = Page<AuditEntry>, description = "OK"), crate::openapi::Errors))]
 pub(crate) async fn list(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
     Query(q): Query<ListQuery>,
+    Query(paging): Query<PageQuery>,
 ) -> Result<Response, Problem> {
     caller.require(Role::Admin)?;
-    let limit = page::limit(q.limit.as_deref())?;
+    let limit = paging.limit()?;
     let mut query = RecordQuery::of(RecordKind::Audit, limit);
     query.tag = q.token_id;
-    query.before = page::seq_cursor(q.cursor.as_deref())?;
+    query.before = paging.before()?;
     let rows = state
         .csms
         .store()

@@ -3,7 +3,7 @@
 //! A cursor names the last item seen (its insertion order, or its id), never an offset, so a
 //! page holds the same items however many are added meanwhile. Cursors are opaque to callers.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::Problem;
 
@@ -75,6 +75,32 @@ pub(crate) fn flag(name: &str, raw: Option<&str>) -> Result<Option<bool>, Proble
         Some(_) => Err(Problem::bad_request(format!(
             "`{name}` must be true or false"
         ))),
+    }
+}
+
+/// The query parameters of a page whose cursor is an insertion order (`seq`). A list takes
+/// them beside its own filters: `params(Filters, PageQuery)` in its path, and a `Query` of
+/// each (neither refuses the other's parameters).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct PageQuery {
+    /// Page size, 1 to 1000 (default 100).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
+    limit: Option<String>,
+    /// The `nextCursor` of the previous page.
+    #[param(pattern = "^-?[0-9]{1,19}$")]
+    cursor: Option<String>,
+}
+
+impl PageQuery {
+    /// The page size: see [`limit`].
+    pub fn limit(&self) -> Result<u32, Problem> {
+        limit(self.limit.as_deref())
+    }
+
+    /// The place the page starts before: see [`seq_cursor`].
+    pub fn before(&self) -> Result<Option<i64>, Problem> {
+        seq_cursor(self.cursor.as_deref())
     }
 }
 
