@@ -193,7 +193,7 @@ pub(crate) fn respond(record: CommandRecord) -> Response {
     responses(
         (status = 200, body = CommandRecord, description = "The station answered"),
         (status = 202, body = CommandRecord, description = "Queued, or still waiting for the answer"),
-        crate::openapi::CommandErrors))]
+        crate::openapi::Errors, crate::openapi::CommandErrors))]
 pub(crate) async fn command(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
