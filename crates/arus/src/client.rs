@@ -276,6 +276,17 @@ impl Client {
         self.send(reqwest::Method::POST, path, Some(&body))
     }
 
+    /// Reads the item `id` of `/api/v1/{collection}` to show it: with `--json` it is printed
+    /// here and `None` comes back, else the caller prints it its own way.
+    fn item(&self, collection: &str, id: &str) -> anyhow::Result<Option<Value>> {
+        let v = self.get(&format!("/api/v1/{collection}/{}", encode(id)))?;
+        if self.json {
+            self.show_object(&v)?;
+            return Ok(None);
+        }
+        Ok(Some(v))
+    }
+
     /// Prints the JSON, or a table of `columns` (header, JSON pointer) of `rows`.
     fn show(&self, value: &Value, rows: &[Value], columns: &[(&str, &str)]) -> anyhow::Result<()> {
         if self.json {
@@ -409,10 +420,9 @@ pub(crate) fn run(connection: Connection, request: Request) -> anyhow::Result<()
             )
         }
         Request::Stations(Stations::Show { id }) => {
-            let v = c.get(&format!("/api/v1/stations/{}", encode(&id)))?;
-            if c.json {
-                return c.show_object(&v);
-            }
+            let Some(v) = c.item("stations", &id)? else {
+                return Ok(());
+            };
             let mut top = v.clone();
             if let Some(m) = top.as_object_mut() {
                 m.remove("evses");
@@ -526,10 +536,9 @@ pub(crate) fn run(connection: Connection, request: Request) -> anyhow::Result<()
             )
         }
         Request::Commands(Commands::Show { id }) => {
-            let v = c.get(&format!("/api/v1/commands/{}", encode(&id)))?;
-            if c.json {
-                return c.show_object(&v);
-            }
+            let Some(v) = c.item("commands", &id)? else {
+                return Ok(());
+            };
             command_summary(&c, &v)?;
             let follow = v
                 .get("followUps")
