@@ -9,7 +9,7 @@ use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_tungstenite::tungstenite::protocol::Message;
 
 use crate::both;
-use crate::common::{Backend, Server, Station, connect};
+use crate::common::{Backend, Server, Station, connect, masked_frame};
 
 both!(
     basic_auth_admits_only_the_right_password,
@@ -177,18 +177,9 @@ async fn permessage_deflate_is_negotiated_and_used(b: &Backend) {
             .to_string();
     let mut packed = Vec::new();
     arus_ws::deflate::deflate(text.as_bytes(), &mut packed);
-    let mask = [1u8, 2, 3, 4];
-    let mut frame = vec![0xC1u8];
-    assert!(packed.len() < 65536);
-    if packed.len() < 126 {
-        frame.push(0x80 | packed.len() as u8);
-    } else {
-        frame.push(0x80 | 126);
-        frame.extend_from_slice(&(packed.len() as u16).to_be_bytes());
-    }
-    frame.extend_from_slice(&mask);
-    frame.extend(packed.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-    s.write_all(&frame).await.expect("write");
+    s.write_all(&masked_frame(0xC1, &packed))
+        .await
+        .expect("write");
     let mut hdr = [0u8; 2];
     s.read_exact(&mut hdr).await.expect("answer");
     let len = match hdr[1] & 0x7F {
