@@ -7,31 +7,19 @@ import asyncio
 import hashlib
 import hmac
 import json
-import tempfile
 import threading
 import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pytest
 from ocpp.v16 import ChargePoint as ChargePoint16
 from ocpp.v16 import call as call16
 
-from conftest import TOKEN, Server, free_port, postgres_database
+from conftest import TOKEN, Server, free_port
 from test_interop import connect, now
 
 ARGS = ["--webhook-retry-ms", "200", "--webhook-attempts", "4"]
 SECRET = "webhook-secret-0123456789"
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database(request):
-    if request.param == "sqlite":
-        tmp = tempfile.TemporaryDirectory()
-        yield f"sqlite://{tmp.name}/arus.db"
-        tmp.cleanup()
-    else:
-        yield postgres_database()
 
 
 class Receiver:
