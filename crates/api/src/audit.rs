@@ -6,12 +6,12 @@ use axum::Extension;
 use axum::extract::{Query, Request, State};
 use axum::http::{Method, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::page::{Page, PageQuery};
-use crate::{ApiState, Caller, Problem, store_error};
+use crate::page::{self, Page, PageQuery};
+use crate::{ApiState, Caller, Problem};
 
 /// An audit entry.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -127,20 +127,11 @@ pub(crate) async fn list(
     Query(paging): Query<PageQuery>,
 ) -> Result<Response, Problem> {
     caller.require(Role::Admin)?;
-    let limit = paging.limit()?;
-    let mut query = RecordQuery::of(RecordKind::Audit, limit);
+    let mut query = RecordQuery::of(RecordKind::Audit, paging.limit()?);
     query.tag = q.token_id;
     query.before = paging.before()?;
-    let rows = state
-        .csms
-        .store()
-        .records(query)
-        .await
-        .map_err(store_error)?;
-    let items = rows.iter().filter_map(|r| {
-        serde_json::from_str::<AuditEntry>(&r.body)
-            .ok()
-            .map(|entry| (r.seq, entry))
-    });
-    Ok(axum::Json(Page::placed(items, limit)).into_response())
+    page::records(&state, query, |r| {
+        serde_json::from_str::<AuditEntry>(&r.body).ok()
+    })
+    .await
 }

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use crate::commands::submit_error;
-use crate::page::{Page, PageQuery};
+use crate::page::{self, Page, PageQuery};
 use crate::stations::parse;
 use crate::{ApiState, Caller, Problem, store_error};
 
@@ -186,22 +186,15 @@ pub(crate) async fn list(
     State(state): State<ApiState>,
     Query(paging): Query<PageQuery>,
 ) -> Result<Response, Problem> {
-    let limit = paging.limit()?;
-    let mut query = RecordQuery::of(RecordKind::Bulk, limit);
+    let mut query = RecordQuery::of(RecordKind::Bulk, paging.limit()?);
     query.before = paging.before()?;
-    let rows = state
-        .csms
-        .store()
-        .records(query)
-        .await
-        .map_err(store_error)?;
-    let items = rows.iter().filter_map(|r| {
+    page::records(&state, query, |r| {
         serde_json::from_str::<BulkRecord>(&r.body)
             .ok()
             .map(|mut record| {
                 record.command = record.command.redacted();
-                (r.seq, record)
+                record
             })
-    });
-    Ok(axum::Json(Page::placed(items, limit)).into_response())
+    })
+    .await
 }

@@ -305,16 +305,10 @@ pub(crate) async fn list(
     query.status = q.status;
     query.tag = q.bulk_id.as_deref().map(arus_domain::commander::bulk_tag);
     query.before = paging.before()?;
-    let rows = state
-        .csms
-        .store()
-        .records(query)
-        .await
-        .map_err(store_error)?;
-    let items = rows
-        .iter()
-        .filter_map(|r| arus_domain::commander::decode(r).map(|record| (r.seq, shown(record))));
-    Ok(axum::Json(Page::placed(items, limit)).into_response())
+    page::records(&state, query, |r| {
+        arus_domain::commander::decode(r).map(shown)
+    })
+    .await
 }
 
 /// A notification a station sent about a command (firmware and log progress, report parts,

@@ -3,9 +3,11 @@
 //! A cursor names the last item seen (its insertion order, or its id), never an offset, so a
 //! page holds the same items however many are added meanwhile. Cursors are opaque to callers.
 
+use arus_domain::store::{RecordQuery, StoredRecord};
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use crate::Problem;
+use crate::{ApiState, Problem, store_error};
 
 /// The largest page.
 pub(crate) const MAX_LIMIT: u32 = 1000;
@@ -52,6 +54,26 @@ impl<T> Page<Placed<T>> {
             .collect();
         Page::of(items, limit, |p| p.seq.to_string())
     }
+}
+
+/// The answer to a list of the store's records: the page of those `query` selects, each as
+/// `show` makes it (one it cannot make is left out).
+pub(crate) async fn records<T: Serialize>(
+    state: &ApiState,
+    query: RecordQuery,
+    show: impl Fn(&StoredRecord) -> Option<T>,
+) -> Result<Response, Problem> {
+    let limit = query.limit;
+    let rows = state
+        .csms
+        .store()
+        .records(query)
+        .await
+        .map_err(store_error)?;
+    let items = rows
+        .iter()
+        .filter_map(|r| show(r).map(|item| (r.seq, item)));
+    Ok(axum::Json(Page::placed(items, limit)).into_response())
 }
 
 /// The `limit` query parameter: 1 to [`MAX_LIMIT`], 100 by default.
