@@ -12,27 +12,16 @@ use arus_store::OpenError;
 use arus_store::testing::{postgres_migration, sqlite_migration};
 use chrono::{DateTime, Utc};
 
-/// PostgreSQL's history before the numbering was shared: (version, name, the number of its
-/// migration now). The texts are those each migration had then.
-const OLD_POSTGRES: &[(i64, &str, i64)] = &[
-    (1, "initial schema", 1),
-    (2, "batched frame log", 2),
-    (3, "lighter meter value indexes", 3),
-    (4, "records", 5),
-    (5, "device model", 6),
+/// PostgreSQL's history before the numbering was shared: (version, name).
+const OLD_POSTGRES: &[(i64, &str)] = &[
+    (1, "initial schema"),
+    (2, "batched frame log"),
+    (3, "lighter meter value indexes"),
+    (4, "records"),
+    (5, "device model"),
 ];
 
-/// SQLite's history, numbered as before: (version, name, the number of its migration now).
-const OLD_SQLITE: &[(i64, &str, i64)] = &[
-    (1, "initial schema", 1),
-    (2, "batched frame log", 2),
-    (3, "lighter meter value indexes", 3),
-    (4, "meter values settle in batches", 4),
-    (5, "records", 5),
-    (6, "device model", 6),
-];
-
-/// The history this version keeps, on both backends.
+/// The history this version keeps, on both backends; SQLite's was always numbered so.
 const NOW: &[(i64, &str)] = &[
     (1, "initial schema"),
     (2, "batched frame log"),
@@ -44,6 +33,14 @@ const NOW: &[(i64, &str)] = &[
 
 fn now() -> Vec<(i64, String)> {
     NOW.iter().map(|(v, n)| (*v, n.to_string())).collect()
+}
+
+/// The number the migration `name` has now (its text is the one it always had).
+fn number_now(name: &str) -> i64 {
+    match NOW.iter().find(|(_, n)| *n == name) {
+        Some((v, _)) => *v,
+        None => panic!("no migration `{name}`"),
+    }
 }
 
 fn t(s: i64) -> DateTime<Utc> {
@@ -123,9 +120,9 @@ async fn old_postgres(n: usize) -> Option<String> {
         )
         .await
         .expect("bookkeeping");
-    for (version, name, now) in &OLD_POSTGRES[..n] {
+    for (version, name) in &OLD_POSTGRES[..n] {
         let tx = client.transaction().await.expect("begin");
-        tx.batch_execute(postgres_migration(*now))
+        tx.batch_execute(postgres_migration(number_now(name)))
             .await
             .expect("old migration");
         tx.execute(
@@ -185,16 +182,16 @@ fn sqlite_history(path: &std::path::Path) -> Vec<(i64, String)> {
 }
 
 /// An SQLite file as the old code left it after applying `history`.
-fn old_sqlite(dir: &tempfile::TempDir, history: &[(i64, &str, i64)]) -> std::path::PathBuf {
+fn old_sqlite(dir: &tempfile::TempDir, history: &[(i64, &str)]) -> std::path::PathBuf {
     let path = dir.path().join("arus.db");
     let mut c = rusqlite::Connection::open(&path).expect("open");
     c.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
     )
     .expect("bookkeeping");
-    for (version, name, now) in history {
+    for (version, name) in history {
         let tx = c.transaction().expect("begin");
-        tx.execute_batch(sqlite_migration(*now))
+        tx.execute_batch(sqlite_migration(number_now(name)))
             .expect("old migration");
         tx.execute(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, '2024-01-01T00:00:00.000000Z')",
@@ -213,9 +210,9 @@ fn old_sqlite(dir: &tempfile::TempDir, history: &[(i64, &str, i64)]) -> std::pat
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_made_before_opens_without_migrating_again() {
-    for applied in [3, OLD_SQLITE.len()] {
+    for applied in [3, NOW.len()] {
         let dir = tempfile::tempdir().expect("temp dir");
-        let path = old_sqlite(&dir, &OLD_SQLITE[..applied]);
+        let path = old_sqlite(&dir, &NOW[..applied]);
         let store = arus_store::open(path.to_str().expect("utf-8"))
             .await
             .expect("the old file opens");
@@ -228,8 +225,8 @@ async fn sqlite_made_before_opens_without_migrating_again() {
 async fn a_history_this_version_does_not_know_is_refused() {
     let dir = tempfile::tempdir().expect("temp dir");
     // The old PostgreSQL numbering is not SQLite's: on SQLite, `records` as 4 is foreign.
-    let mut foreign: Vec<(i64, &str, i64)> = OLD_SQLITE[..3].to_vec();
-    foreign.push((4, "records", 5));
+    let mut foreign = NOW[..3].to_vec();
+    foreign.push((4, "records"));
     let path = old_sqlite(&dir, &foreign);
     match arus_store::open(path.to_str().expect("utf-8")).await {
         Err(OpenError::History(m)) => {
