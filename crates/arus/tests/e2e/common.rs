@@ -458,6 +458,19 @@ pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// Sends a hand-made HTTP request and reads its answer's head, up to the blank line and not a
+/// byte further (what follows an upgrade belongs to the WebSocket).
+pub async fn request_head(s: &mut TcpStream, request: &str) -> Vec<u8> {
+    s.write_all(request.as_bytes()).await.expect("write");
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut b = [0u8; 1];
+        s.read_exact(&mut b).await.expect("read");
+        head.push(b[0]);
+    }
+    head
+}
+
 /// A frame as a client sends it (RFC 6455 §5.2): `first` is its first byte (FIN, RSV1 for a
 /// compressed message, opcode), the payload (under 64 KiB) masked.
 pub fn masked_frame(first: u8, payload: &[u8]) -> Vec<u8> {

@@ -8,7 +8,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
 use crate::both;
-use crate::common::{Backend, Server, Station, masked_frame};
+use crate::common::{Backend, Server, Station, masked_frame, request_head};
 
 both!(
     a_silent_station_is_disconnected,
@@ -23,13 +23,7 @@ async fn raw_station(server: &Server, id: &str) -> TcpStream {
     let req = format!(
         "GET /ocpp/{id} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ocpp2.0.1\r\n\r\n"
     );
-    s.write_all(req.as_bytes()).await.expect("write");
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        let mut b = [0u8; 1];
-        s.read_exact(&mut b).await.expect("read");
-        head.push(b[0]);
-    }
+    let head = request_head(&mut s, &req).await;
     assert!(head.starts_with(b"HTTP/1.1 101"));
     s
 }
