@@ -56,15 +56,9 @@ impl FrameBatch {
     /// [`FrameBuffer`]: frames normally come batched, and one that does not is a batch of one.
     /// `None` for any other write.
     pub fn of_write(w: &Write) -> Option<FrameBatch> {
-        match w {
-            Write::Frame {
-                station_id,
-                direction,
-                at,
-                text,
-            } => Some(FrameBatch::single(station_id, *direction, *at, text)),
-            _ => None,
-        }
+        frame_of(w).map(|(station_id, direction, at, text)| {
+            FrameBatch::single(station_id, direction, at, text)
+        })
     }
 
     /// Appends a frame, encoded.
@@ -82,6 +76,20 @@ impl FrameBatch {
         push_number(&mut self.text, text.len());
         self.text.push('\t');
         self.text.push_str(text);
+    }
+}
+
+/// What a [`Write::Frame`] logs: the station, the direction, the time and the text; `None` for
+/// any other write.
+pub(crate) fn frame_of(w: &Write) -> Option<(&str, Direction, Time, &str)> {
+    match w {
+        Write::Frame {
+            station_id,
+            direction,
+            at,
+            text,
+        } => Some((station_id, *direction, *at, text)),
+        _ => None,
     }
 }
 

@@ -6,7 +6,7 @@ use arus_domain::Time;
 use arus_domain::store::{Direction, StoreError, Write};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::framelog::{FrameBatch, FrameBuffer};
+use crate::framelog::{FrameBatch, FrameBuffer, frame_of};
 
 /// The most jobs one commit takes; more wait for the next.
 pub(crate) const MAX_GROUP: usize = 4096;
@@ -125,14 +125,10 @@ impl Queue {
     pub fn append(&self, writes: Vec<Write>) {
         let mut rest = Vec::new();
         for w in writes {
-            match w {
-                Write::Frame {
-                    station_id,
-                    direction,
-                    at,
-                    text,
-                } => self.frames.push(&station_id, direction, at, &text),
-                other => rest.push(other),
+            if let Some((station_id, direction, at, text)) = frame_of(&w) {
+                self.frames.push(station_id, direction, at, text);
+            } else {
+                rest.push(w);
             }
         }
         if rest.is_empty() {
