@@ -93,15 +93,20 @@ class Server:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def server(request):
+def database(request):
+    """A fresh database of each backend, as `--database` takes it."""
     if request.param == "sqlite":
         tmp = tempfile.TemporaryDirectory()
-        database = f"sqlite://{tmp.name}/arus.db"
+        yield f"sqlite://{tmp.name}/arus.db"
+        tmp.cleanup()
     else:
-        tmp = None
-        database = postgres_database()
-    s = Server(database, getattr(request, "extra_args", ()))
+        yield postgres_database()
+
+
+@pytest.fixture
+def server(request, database):
+    """A server on a fresh database of each backend, started with the test module's
+    `SERVER_ARGS` (none if it has none)."""
+    s = Server(database, getattr(request.module, "SERVER_ARGS", ()))
     yield s
     s.stop()
-    if tmp:
-        tmp.cleanup()

@@ -7,14 +7,12 @@ information, reservation status) must appear on its record."""
 
 import asyncio
 import json
-import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
 from datetime import datetime, timedelta, timezone
 
-import pytest
 from ocpp.exceptions import NotSupportedError
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint as ChargePoint16
@@ -24,10 +22,12 @@ from ocpp.v201 import ChargePoint as ChargePoint201
 from ocpp.v201 import call as call201
 from ocpp.v201 import call_result as result201
 
-from conftest import TOKEN, Server, postgres_database
+from conftest import TOKEN
 from test_interop import connect, now
 
 CALL_TIMEOUT_S = 2
+# The arguments of conftest's `server`.
+SERVER_ARGS = ["--call-timeout", str(CALL_TIMEOUT_S)]
 PASSWORD = "commands-secret-password"
 LATER = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()
 HASH = {
@@ -36,21 +36,6 @@ HASH = {
     "issuerKeyHash": "b2" * 32,
     "serialNumber": "0c",
 }
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def server(request):
-    if request.param == "sqlite":
-        tmp = tempfile.TemporaryDirectory()
-        database = f"sqlite://{tmp.name}/arus.db"
-    else:
-        tmp = None
-        database = postgres_database()
-    s = Server(database, ["--call-timeout", str(CALL_TIMEOUT_S)])
-    yield s
-    s.stop()
-    if tmp:
-        tmp.cleanup()
 
 
 def scripted(cls, answers):

@@ -7,31 +7,19 @@ import asyncio
 import hashlib
 import hmac
 import json
-import tempfile
 import threading
 import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pytest
 from ocpp.v16 import ChargePoint as ChargePoint16
 from ocpp.v16 import call as call16
 
-from conftest import TOKEN, Server, free_port, postgres_database
+from conftest import TOKEN, Server, free_port
 from test_interop import connect, now
 
 ARGS = ["--webhook-retry-ms", "200", "--webhook-attempts", "4"]
 SECRET = "webhook-secret-0123456789"
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database(request):
-    if request.param == "sqlite":
-        tmp = tempfile.TemporaryDirectory()
-        yield f"sqlite://{tmp.name}/arus.db"
-        tmp.cleanup()
-    else:
-        yield postgres_database()
 
 
 class Receiver:
@@ -112,6 +100,21 @@ def read_sse(server, query, headers=None, count=1, seconds=8):
     return events
 
 
+def read_sse_meanwhile(server, query, count):
+    """Starts reading `count` SSE events in a thread and gives the stream half a second to open;
+    calling the answer waits for the thread and gives the events."""
+    got = {}
+    reader = threading.Thread(target=lambda: got.update(events=read_sse(server, query, count=count)))
+    reader.start()
+    time.sleep(0.5)
+
+    def events():
+        reader.join(10)
+        return got["events"]
+
+    return events
+
+
 async def station_activity(server, station_id):
     server.post("/api/v1/stations", {"id": station_id, "password": "events-secret-password"})
     st = await connect(server, ChargePoint16, station_id, "events-secret-password", "ocpp1.6")
@@ -124,16 +127,10 @@ async def station_activity(server, station_id):
 def test_the_event_stream_filters_and_resumes(database):
     server = Server(database, ARGS)
     try:
-        got = {}
-        reader = threading.Thread(
-            target=lambda: got.update(events=read_sse(server, "?stationId=EV1&type=boot,statusChanged", count=4))
-        )
-        reader.start()
-        time.sleep(0.5)
+        reading = read_sse_meanwhile(server, "?stationId=EV1&type=boot,statusChanged", count=4)
         asyncio.run(station_activity(server, "EV1"))
         asyncio.run(station_activity(server, "OTHER"))
-        reader.join(10)
-        events = got["events"]
+        events = reading()
         assert [(e[1], e[2].get("status")) for e in events] == [
             ("boot", "Accepted"),
             ("statusChanged", "Preparing"),
@@ -224,12 +221,7 @@ def test_no_delivery_is_lost_across_a_restart(database):
 def test_security_and_firmware_events_have_their_own_types(database):
     server = Server(database, ARGS)
     try:
-        got = {}
-        reader = threading.Thread(
-            target=lambda: got.update(events=read_sse(server, "?type=securityEvent,firmwareStatus,logStatus", count=3))
-        )
-        reader.start()
-        time.sleep(0.5)
+        reading = read_sse_meanwhile(server, "?type=securityEvent,firmwareStatus,logStatus", count=3)
 
         async def station():
             server.post("/api/v1/stations", {"id": "SEC1", "password": "events-secret-password"})
@@ -241,8 +233,7 @@ def test_security_and_firmware_events_have_their_own_types(database):
             await st.close()
 
         asyncio.run(station())
-        reader.join(10)
-        events = [(e[1], e[2]) for e in got["events"]]
+        events = [(e[1], e[2]) for e in reading()]
         assert events[0][0] == "securityEvent" and events[0][1]["eventType"] == "FirmwareUpdated"
         assert events[1][0] == "firmwareStatus" and events[1][1]["status"] == "Installed"
         assert events[2][0] == "logStatus" and events[2][1]["requestId"] == 4

@@ -6,12 +6,12 @@ use axum::Extension;
 use axum::extract::{Query, Request, State};
 use axum::http::{Method, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::page::{self, Page};
-use crate::{ApiState, Caller, Problem, store_error};
+use crate::page::{self, Page, PageQuery};
+use crate::{ApiState, Caller, Problem};
 
 /// An audit entry.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -115,37 +115,23 @@ fn next_suffix() -> u16 {
 pub(crate) struct ListQuery {
     /// Only requests made with this token (its id).
     token_id: Option<String>,
-    /// Page size, 1 to 1000 (default 100).
-    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
-    limit: Option<String>,
-    /// The `nextCursor` of the previous page.
-    #[param(pattern = "^-?[0-9]{1,19}$")]
-    cursor: Option<String>,
 }
 
 /// Reads the audit log, newest first (admin).
-#[utoipa::path(get, operation_id = "listAudit", path = "/api/v1/audit", tag = "access", params(ListQuery),
+#[utoipa::path(get, operation_id = "listAudit", path = "/api/v1/audit", tag = "access", params(ListQuery, PageQuery),
     responses((status = 200, body = Page<AuditEntry>, description = "OK"), crate::openapi::Errors))]
 pub(crate) async fn list(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
     Query(q): Query<ListQuery>,
+    Query(paging): Query<PageQuery>,
 ) -> Result<Response, Problem> {
     caller.require(Role::Admin)?;
-    let limit = page::limit(q.limit.as_deref())?;
-    let mut query = RecordQuery::of(RecordKind::Audit, limit);
+    let mut query = RecordQuery::of(RecordKind::Audit, paging.limit()?);
     query.tag = q.token_id;
-    query.before = page::seq_cursor(q.cursor.as_deref())?;
-    let rows = state
-        .csms
-        .store()
-        .records(query)
-        .await
-        .map_err(store_error)?;
-    let items = rows.iter().filter_map(|r| {
-        serde_json::from_str::<AuditEntry>(&r.body)
-            .ok()
-            .map(|entry| (r.seq, entry))
-    });
-    Ok(axum::Json(Page::placed(items, limit)).into_response())
+    query.before = paging.before()?;
+    page::records(&state, query, |r| {
+        serde_json::from_str::<AuditEntry>(&r.body).ok()
+    })
+    .await
 }

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use crate::commands::submit_error;
-use crate::page::{self, Page};
+use crate::page::{self, Page, PageQuery};
 use crate::stations::parse;
 use crate::{ApiState, Caller, Problem, store_error};
 
@@ -179,41 +179,22 @@ pub(crate) async fn show(
     .into_response())
 }
 
-/// The bulk list's paging.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct ListQuery {
-    /// Page size, 1 to 1000 (default 100).
-    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
-    limit: Option<String>,
-    /// The `nextCursor` of the previous page.
-    #[param(pattern = "^-?[0-9]{1,19}$")]
-    cursor: Option<String>,
-}
-
 /// Lists bulk operations, newest first.
-#[utoipa::path(get, operation_id = "listBulk", path = "/api/v1/bulk", tag = "commands", params(ListQuery),
+#[utoipa::path(get, operation_id = "listBulk", path = "/api/v1/bulk", tag = "commands", params(PageQuery),
     responses((status = 200, body = Page<BulkRecord>, description = "OK"), crate::openapi::Errors))]
 pub(crate) async fn list(
     State(state): State<ApiState>,
-    Query(q): Query<ListQuery>,
+    Query(paging): Query<PageQuery>,
 ) -> Result<Response, Problem> {
-    let limit = page::limit(q.limit.as_deref())?;
-    let mut query = RecordQuery::of(RecordKind::Bulk, limit);
-    query.before = page::seq_cursor(q.cursor.as_deref())?;
-    let rows = state
-        .csms
-        .store()
-        .records(query)
-        .await
-        .map_err(store_error)?;
-    let items = rows.iter().filter_map(|r| {
+    let mut query = RecordQuery::of(RecordKind::Bulk, paging.limit()?);
+    query.before = paging.before()?;
+    page::records(&state, query, |r| {
         serde_json::from_str::<BulkRecord>(&r.body)
             .ok()
             .map(|mut record| {
                 record.command = record.command.redacted();
-                (r.seq, record)
+                record
             })
-    });
-    Ok(axum::Json(Page::placed(items, limit)).into_response())
+    })
+    .await
 }

@@ -22,7 +22,7 @@ use axum::routing::post;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::page::{self, Page};
+use crate::page::{self, Page, PageQuery};
 use crate::stations::parse;
 use crate::{ApiState, Caller, Problem, store_error};
 
@@ -193,7 +193,7 @@ pub(crate) fn respond(record: CommandRecord) -> Response {
     responses(
         (status = 200, body = CommandRecord, description = "The station answered"),
         (status = 202, body = CommandRecord, description = "Queued, or still waiting for the answer"),
-        crate::openapi::CommandErrors))]
+        crate::openapi::Errors, crate::openapi::CommandErrors))]
 pub(crate) async fn command(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
@@ -283,23 +283,18 @@ pub(crate) struct ListQuery {
     status: Option<String>,
     /// Only the commands of this bulk operation.
     bulk_id: Option<String>,
-    /// Page size, 1 to 1000 (default 100).
-    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
-    limit: Option<String>,
-    /// The `nextCursor` of the previous page.
-    #[param(pattern = "^-?[0-9]{1,19}$")]
-    cursor: Option<String>,
 }
 
 /// Lists commands, newest first.
-#[utoipa::path(get, operation_id = "listCommands", path = "/api/v1/commands", tag = "commands", params(ListQuery),
+#[utoipa::path(get, operation_id = "listCommands", path = "/api/v1/commands", tag = "commands", params(ListQuery, PageQuery),
     responses((status = 200, body = Page<CommandRecord>, description = "OK"), crate::openapi::Errors))]
 pub(crate) async fn list(
     State(state): State<ApiState>,
     Query(q): Query<ListQuery>,
+    Query(paging): Query<PageQuery>,
 ) -> Result<Response, Problem> {
     use arus_domain::store::{RecordKind, RecordQuery};
-    let limit = page::limit(q.limit.as_deref())?;
+    let limit = paging.limit()?;
     if let Some(s) = &q.status
         && CommandStatus::parse(s).is_none()
     {
@@ -309,17 +304,11 @@ pub(crate) async fn list(
     query.station_id = q.station_id;
     query.status = q.status;
     query.tag = q.bulk_id.as_deref().map(arus_domain::commander::bulk_tag);
-    query.before = page::seq_cursor(q.cursor.as_deref())?;
-    let rows = state
-        .csms
-        .store()
-        .records(query)
-        .await
-        .map_err(store_error)?;
-    let items = rows
-        .iter()
-        .filter_map(|r| arus_domain::commander::decode(r).map(|record| (r.seq, shown(record))));
-    Ok(axum::Json(Page::placed(items, limit)).into_response())
+    query.before = paging.before()?;
+    page::records(&state, query, |r| {
+        arus_domain::commander::decode(r).map(shown)
+    })
+    .await
 }
 
 /// A notification a station sent about a command (firmware and log progress, report parts,

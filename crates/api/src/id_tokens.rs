@@ -47,6 +47,18 @@ pub(crate) struct IdTokenView {
     expiry_date: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+impl From<IdTokenRecord> for IdTokenView {
+    fn from(record: IdTokenRecord) -> IdTokenView {
+        IdTokenView {
+            status: record.status.as_str().to_string(),
+            id_token: record.id_token,
+            kind: record.kind,
+            group_id_token: record.group_id_token,
+            expiry_date: record.expiry_date,
+        }
+    }
+}
+
 /// The token types of OCPP 2.0.1 (IdTokenEnumType).
 const TYPES: [&str; 8] = [
     "Central",
@@ -114,17 +126,7 @@ pub(crate) async fn put(
         .commit(vec![Write::PutIdToken(record.clone())])
         .await
         .map_err(store_error)?;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(IdTokenView {
-            status: record.status.as_str().to_string(),
-            id_token: record.id_token,
-            kind: record.kind,
-            group_id_token: record.group_id_token,
-            expiry_date: record.expiry_date,
-        }),
-    )
-        .into_response())
+    Ok((StatusCode::CREATED, axum::Json(IdTokenView::from(record))).into_response())
 }
 
 /// Shows an id token (matched case-insensitively, as stations' tokens are).
@@ -144,12 +146,5 @@ pub(crate) async fn show(
     else {
         return Err(Problem::not_found(format!("no id token `{token}`")));
     };
-    Ok(axum::Json(IdTokenView {
-        status: record.status.as_str().to_string(),
-        id_token: record.id_token,
-        kind: record.kind,
-        group_id_token: record.group_id_token,
-        expiry_date: record.expiry_date,
-    })
-    .into_response())
+    Ok(axum::Json(IdTokenView::from(record)).into_response())
 }

@@ -31,19 +31,11 @@ pub(crate) enum Errors {
     Unavailable(Problem),
 }
 
-/// The errors of a command; the problem's `command` member holds the command's record.
+/// The errors a command adds to [`Errors`], or describes otherwise (listed after it, so its
+/// descriptions win); the problem's `command` member holds the command's record.
 #[derive(IntoResponses)]
 #[allow(dead_code)]
 pub(crate) enum CommandErrors {
-    /// The request is not valid.
-    #[response(status = 400, content_type = "application/problem+json")]
-    BadRequest(Problem),
-    /// No valid token.
-    #[response(status = 401, content_type = "application/problem+json")]
-    Unauthorized(Problem),
-    /// The token's role does not allow this.
-    #[response(status = 403, content_type = "application/problem+json")]
-    Forbidden(Problem),
     /// No such station.
     #[response(status = 404, content_type = "application/problem+json")]
     NotFound(Problem),
@@ -57,9 +49,6 @@ pub(crate) enum CommandErrors {
     /// The station refused the request (CALLERROR), answered invalidly, or disconnected.
     #[response(status = 502, content_type = "application/problem+json")]
     Refused(Problem),
-    /// The store is unavailable.
-    #[response(status = 503, content_type = "application/problem+json")]
-    Unavailable(Problem),
     /// The station did not answer in time.
     #[response(status = 504, content_type = "application/problem+json")]
     Timeout(Problem),

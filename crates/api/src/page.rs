@@ -3,9 +3,11 @@
 //! A cursor names the last item seen (its insertion order, or its id), never an offset, so a
 //! page holds the same items however many are added meanwhile. Cursors are opaque to callers.
 
-use serde::Serialize;
+use arus_domain::store::{RecordQuery, StoredRecord};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
 
-use crate::Problem;
+use crate::{ApiState, Problem, store_error};
 
 /// The largest page.
 pub(crate) const MAX_LIMIT: u32 = 1000;
@@ -54,6 +56,26 @@ impl<T> Page<Placed<T>> {
     }
 }
 
+/// The answer to a list of the store's records: the page of those `query` selects, each as
+/// `show` makes it (one it cannot make is left out).
+pub(crate) async fn records<T: Serialize>(
+    state: &ApiState,
+    query: RecordQuery,
+    show: impl Fn(&StoredRecord) -> Option<T>,
+) -> Result<Response, Problem> {
+    let limit = query.limit;
+    let rows = state
+        .csms
+        .store()
+        .records(query)
+        .await
+        .map_err(store_error)?;
+    let items = rows
+        .iter()
+        .filter_map(|r| show(r).map(|item| (r.seq, item)));
+    Ok(axum::Json(Page::placed(items, limit)).into_response())
+}
+
 /// The `limit` query parameter: 1 to [`MAX_LIMIT`], 100 by default.
 pub(crate) fn limit(raw: Option<&str>) -> Result<u32, Problem> {
     match raw {
@@ -75,6 +97,32 @@ pub(crate) fn flag(name: &str, raw: Option<&str>) -> Result<Option<bool>, Proble
         Some(_) => Err(Problem::bad_request(format!(
             "`{name}` must be true or false"
         ))),
+    }
+}
+
+/// The query parameters of a page whose cursor is an insertion order (`seq`). A list takes
+/// them beside its own filters: `params(Filters, PageQuery)` in its path, and a `Query` of
+/// each (neither refuses the other's parameters).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct PageQuery {
+    /// Page size, 1 to 1000 (default 100).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
+    limit: Option<String>,
+    /// The `nextCursor` of the previous page.
+    #[param(pattern = "^-?[0-9]{1,19}$")]
+    cursor: Option<String>,
+}
+
+impl PageQuery {
+    /// The page size: see [`limit`].
+    pub fn limit(&self) -> Result<u32, Problem> {
+        limit(self.limit.as_deref())
+    }
+
+    /// The place the page starts before: see [`seq_cursor`].
+    pub fn before(&self) -> Result<Option<i64>, Problem> {
+        seq_cursor(self.cursor.as_deref())
     }
 }
 

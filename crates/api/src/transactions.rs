@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::page::{self, Page};
+use crate::page::{self, Page, PageQuery};
 use crate::{ApiState, Problem, store_error};
 
 /// Filters of the transaction list.
@@ -19,12 +19,6 @@ pub(crate) struct ListQuery {
     /// Only ongoing (true) or ended (false) transactions.
     #[param(value_type = Option<bool>)]
     ongoing: Option<String>,
-    /// Page size, 1 to 1000 (default 100).
-    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
-    limit: Option<String>,
-    /// The `nextCursor` of the previous page.
-    #[param(pattern = "^-?[0-9]{1,19}$")]
-    cursor: Option<String>,
 }
 
 /// A transaction.
@@ -61,13 +55,14 @@ pub(crate) enum TransactionId {
 }
 
 /// Lists transactions, the most recently seen first.
-#[utoipa::path(get, operation_id = "listTransactions", path = "/api/v1/transactions", tag = "transactions", params(ListQuery),
+#[utoipa::path(get, operation_id = "listTransactions", path = "/api/v1/transactions", tag = "transactions", params(ListQuery, PageQuery),
     responses((status = 200, body = Page<TransactionView>, description = "OK"), crate::openapi::Errors))]
 pub(crate) async fn list(
     State(state): State<ApiState>,
     Query(q): Query<ListQuery>,
+    Query(paging): Query<PageQuery>,
 ) -> Result<Response, Problem> {
-    let limit = page::limit(q.limit.as_deref())?;
+    let limit = paging.limit()?;
     let ongoing = page::flag("ongoing", q.ongoing.as_deref())?;
     let rows = state
         .csms
@@ -75,7 +70,7 @@ pub(crate) async fn list(
         .transactions(TransactionQuery {
             station_id: q.station_id,
             ongoing,
-            before: page::seq_cursor(q.cursor.as_deref())?,
+            before: paging.before()?,
             limit,
         })
         .await

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::page::{self, Page};
+use crate::page::{Page, PageQuery};
 use crate::stations::parse;
 use crate::{ApiState, Caller, Problem, store_error};
 
@@ -187,26 +187,21 @@ pub(crate) struct DeliveryQuery {
     /// Only `pending`, `delivered` or `dead` deliveries.
     #[param(value_type = Option<DeliveryStatus>)]
     status: Option<String>,
-    /// Page size, 1 to 1000 (default 100).
-    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
-    limit: Option<String>,
-    /// The `nextCursor` of the previous page.
-    #[param(pattern = "^-?[0-9]{1,19}$")]
-    cursor: Option<String>,
 }
 
 /// A subscription's deliveries, newest first (admin); `status=dead` is the dead-letter list.
 #[utoipa::path(get, operation_id = "listDeliveries", path = "/api/v1/webhooks/{webhookId}/deliveries", tag = "events",
-    params(("webhookId" = String, Path, description = "The subscription's id"), DeliveryQuery),
+    params(("webhookId" = String, Path, description = "The subscription's id"), DeliveryQuery, PageQuery),
     responses((status = 200, body = Page<Delivery>, description = "OK"), crate::openapi::Errors))]
 pub(crate) async fn deliveries(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     Query(q): Query<DeliveryQuery>,
+    Query(paging): Query<PageQuery>,
 ) -> Result<Response, Problem> {
     caller.require(Role::Admin)?;
-    let limit = page::limit(q.limit.as_deref())?;
+    let limit = paging.limit()?;
     let status = match q.status.as_deref() {
         None => None,
         Some("pending") => Some(DeliveryStatus::Pending),
@@ -223,7 +218,7 @@ pub(crate) async fn deliveries(
     }
     let rows = state
         .webhooks
-        .deliveries(&id, status, page::seq_cursor(q.cursor.as_deref())?, limit)
+        .deliveries(&id, status, paging.before()?, limit)
         .await
         .map_err(error)?;
     Ok(axum::Json(Page::placed(rows, limit)).into_response())

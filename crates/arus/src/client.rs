@@ -276,6 +276,23 @@ impl Client {
         self.send(reqwest::Method::POST, path, Some(&body))
     }
 
+    /// Prints the page at `path`: its JSON, or a table of `columns` of its items.
+    fn list(&self, path: &str, columns: &[(&str, &str)]) -> anyhow::Result<()> {
+        let v = self.get(path)?;
+        self.show(&v, &items(&v), columns)
+    }
+
+    /// Reads the item `id` of `/api/v1/{collection}` to show it: with `--json` it is printed
+    /// here and `None` comes back, else the caller prints it its own way.
+    fn item(&self, collection: &str, id: &str) -> anyhow::Result<Option<Value>> {
+        let v = self.get(&format!("/api/v1/{collection}/{}", encode(id)))?;
+        if self.json {
+            self.show_object(&v)?;
+            return Ok(None);
+        }
+        Ok(Some(v))
+    }
+
     /// Prints the JSON, or a table of `columns` (header, JSON pointer) of `rows`.
     fn show(&self, value: &Value, rows: &[Value], columns: &[(&str, &str)]) -> anyhow::Result<()> {
         if self.json {
@@ -393,10 +410,8 @@ pub(crate) fn run(connection: Connection, request: Request) -> anyhow::Result<()
             } else {
                 "/api/v1/stations?limit=1000"
             };
-            let v = c.get(path)?;
-            c.show(
-                &v,
-                &items(&v),
+            c.list(
+                path,
                 &[
                     ("ID", "/id"),
                     ("CONNECTED", "/connected"),
@@ -409,10 +424,9 @@ pub(crate) fn run(connection: Connection, request: Request) -> anyhow::Result<()
             )
         }
         Request::Stations(Stations::Show { id }) => {
-            let v = c.get(&format!("/api/v1/stations/{}", encode(&id)))?;
-            if c.json {
-                return c.show_object(&v);
-            }
+            let Some(v) = c.item("stations", &id)? else {
+                return Ok(());
+            };
             let mut top = v.clone();
             if let Some(m) = top.as_object_mut() {
                 m.remove("evses");
@@ -467,10 +481,8 @@ pub(crate) fn run(connection: Connection, request: Request) -> anyhow::Result<()
             if let Some(comp) = component {
                 path.push_str(&format!("?component={}", encode(&comp)));
             }
-            let v = c.get(&path)?;
-            c.show(
-                &v,
-                &items(&v),
+            c.list(
+                &path,
                 &[
                     ("COMPONENT", "/component"),
                     ("EVSE", "/evseId"),
@@ -510,10 +522,8 @@ pub(crate) fn run(connection: Connection, request: Request) -> anyhow::Result<()
             if let Some(s) = station {
                 path.push_str(&format!("&stationId={}", encode(&s)));
             }
-            let v = c.get(&path)?;
-            c.show(
-                &v,
-                &items(&v),
+            c.list(
+                &path,
                 &[
                     ("ID", "/id"),
                     ("STATION", "/stationId"),
@@ -526,10 +536,9 @@ pub(crate) fn run(connection: Connection, request: Request) -> anyhow::Result<()
             )
         }
         Request::Commands(Commands::Show { id }) => {
-            let v = c.get(&format!("/api/v1/commands/{}", encode(&id)))?;
-            if c.json {
-                return c.show_object(&v);
-            }
+            let Some(v) = c.item("commands", &id)? else {
+                return Ok(());
+            };
             command_summary(&c, &v)?;
             let follow = v
                 .get("followUps")
@@ -610,20 +619,16 @@ pub(crate) fn run(connection: Connection, request: Request) -> anyhow::Result<()
             }
         }
         Request::Events(a) => tail(&c, a),
-        Request::Tokens(Tokens::List) => {
-            let v = c.get("/api/v1/tokens")?;
-            c.show(
-                &v,
-                &items(&v),
-                &[
-                    ("ID", "/id"),
-                    ("NAME", "/name"),
-                    ("ROLE", "/role"),
-                    ("CREATED", "/createdAt"),
-                    ("REVOKED", "/revokedAt"),
-                ],
-            )
-        }
+        Request::Tokens(Tokens::List) => c.list(
+            "/api/v1/tokens",
+            &[
+                ("ID", "/id"),
+                ("NAME", "/name"),
+                ("ROLE", "/role"),
+                ("CREATED", "/createdAt"),
+                ("REVOKED", "/revokedAt"),
+            ],
+        ),
         Request::Tokens(Tokens::Create { name, role }) => {
             let v = c.post("/api/v1/tokens", &NewToken { name, role })?;
             c.show_object(&v)?;
@@ -666,10 +671,8 @@ pub(crate) fn run(connection: Connection, request: Request) -> anyhow::Result<()
             if let Some(s) = station {
                 path.push_str(&format!("&stationId={}", encode(&s)));
             }
-            let v = c.get(&path)?;
-            c.show(
-                &v,
-                &items(&v),
+            c.list(
+                &path,
                 &[
                     ("TRANSACTION", "/transactionId"),
                     ("STATION", "/stationId"),

@@ -450,6 +450,22 @@ pub struct TransactionQuery {
     pub limit: u32,
 }
 
+/// What recognises a 1.6 StartTransaction sent again because its answer was lost: a start on
+/// this station's connector at exactly this time, with this token and register reading.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StartKey {
+    /// The station.
+    pub station_id: String,
+    /// The connector (1.6 numbering).
+    pub connector_id: u32,
+    /// The id token that started it.
+    pub id_token: String,
+    /// When it started.
+    pub started_at: Time,
+    /// The register at the start (Wh).
+    pub meter_start_wh: f64,
+}
+
 /// The storage port.
 pub trait Store: Send + Sync + 'static {
     /// Commits writes; resolves once they are durable (or failed, with nothing of them
@@ -495,9 +511,11 @@ pub trait Store: Send + Sync + 'static {
         transaction_id: &str,
     ) -> BoxFut<'_, Result<Option<(Transaction, bool)>, StoreError>>;
 
-    /// The id of a transaction on this station's connector that started at exactly this time
-    /// with this token and register reading: a 1.6 StartTransaction sent again because its
-    /// answer was lost.
+    /// The id of the transaction whose start `key` describes: a 1.6 StartTransaction sent
+    /// again because its answer was lost.
+    fn find_start_by(&self, key: StartKey) -> BoxFut<'_, Result<Option<String>, StoreError>>;
+
+    /// [`find_start_by`](Store::find_start_by) with the key's parts given one by one.
     fn find_start(
         &self,
         station_id: &str,
@@ -505,7 +523,15 @@ pub trait Store: Send + Sync + 'static {
         id_token: &str,
         started_at: Time,
         meter_start_wh: f64,
-    ) -> BoxFut<'_, Result<Option<String>, StoreError>>;
+    ) -> BoxFut<'_, Result<Option<String>, StoreError>> {
+        self.find_start_by(StartKey {
+            station_id: station_id.to_string(),
+            connector_id,
+            id_token: id_token.to_string(),
+            started_at,
+            meter_start_wh,
+        })
+    }
 
     /// A transaction's events as recorded (each once), in arrival order.
     fn transaction_events(

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arus_domain::Time;
-use arus_domain::store::{Direction, FrameRecord};
+use arus_domain::store::{Direction, FrameRecord, Write};
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
@@ -52,6 +52,15 @@ impl FrameBatch {
         b
     }
 
+    /// The row of a frame that came as a [`Write::Frame`] rather than through the
+    /// [`FrameBuffer`]: frames normally come batched, and one that does not is a batch of one.
+    /// `None` for any other write.
+    pub fn of_write(w: &Write) -> Option<FrameBatch> {
+        frame_of(w).map(|(station_id, direction, at, text)| {
+            FrameBatch::single(station_id, direction, at, text)
+        })
+    }
+
     /// Appends a frame, encoded.
     fn add(&mut self, direction: Direction, at: Time, text: &str) {
         if self.count == 0 {
@@ -67,6 +76,20 @@ impl FrameBatch {
         push_number(&mut self.text, text.len());
         self.text.push('\t');
         self.text.push_str(text);
+    }
+}
+
+/// What a [`Write::Frame`] logs: the station, the direction, the time and the text; `None` for
+/// any other write.
+pub(crate) fn frame_of(w: &Write) -> Option<(&str, Direction, Time, &str)> {
+    match w {
+        Write::Frame {
+            station_id,
+            direction,
+            at,
+            text,
+        } => Some((station_id, *direction, *at, text)),
+        _ => None,
     }
 }
 

@@ -6,7 +6,7 @@ use arus_domain::Time;
 use arus_domain::store::{Direction, StoreError, Write};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::framelog::{FrameBatch, FrameBuffer};
+use crate::framelog::{FrameBatch, FrameBuffer, frame_of};
 
 /// The most jobs one commit takes; more wait for the next.
 pub(crate) const MAX_GROUP: usize = 4096;
@@ -125,14 +125,10 @@ impl Queue {
     pub fn append(&self, writes: Vec<Write>) {
         let mut rest = Vec::new();
         for w in writes {
-            match w {
-                Write::Frame {
-                    station_id,
-                    direction,
-                    at,
-                    text,
-                } => self.frames.push(&station_id, direction, at, &text),
-                other => rest.push(other),
+            if let Some((station_id, direction, at, text)) = frame_of(&w) {
+                self.frames.push(station_id, direction, at, text);
+            } else {
+                rest.push(w);
             }
         }
         if rest.is_empty() {
@@ -153,6 +149,35 @@ impl Queue {
         self.frames.push(station_id, direction, at, text);
     }
 }
+
+/// The [`Store`](arus_domain::store::Store) methods that only hand writes to a backend's
+/// [`Queue`] (`commit`, `append`, `log_frame`), the same on every backend: used inside `impl
+/// Store for …` of a type whose `queue` field is its [`Queue`].
+macro_rules! queued_writes {
+    () => {
+        fn commit(
+            &self,
+            writes: Vec<arus_domain::store::Write>,
+        ) -> arus_domain::store::BoxFut<'_, Result<(), arus_domain::store::StoreError>> {
+            Box::pin(self.queue.commit(writes))
+        }
+
+        fn append(&self, writes: Vec<arus_domain::store::Write>) {
+            self.queue.append(writes);
+        }
+
+        fn log_frame(
+            &self,
+            station_id: &str,
+            direction: arus_domain::store::Direction,
+            at: arus_domain::Time,
+            text: String,
+        ) {
+            self.queue.log_frame(station_id, direction, at, &text);
+        }
+    };
+}
+pub(crate) use queued_writes;
 
 /// Takes the next group: waits for one job, then takes every job already waiting.
 pub(crate) fn take_group(first: Job, rx: &mut mpsc::Receiver<Job>) -> Vec<Job> {

@@ -15,7 +15,8 @@
 //! - `sql`: every statement, written once where the dialects agree (translated to SQLite's
 //!   placeholders at compile time), and the few each dialect writes its own way.
 //! - `migrations`: one numbered history of the schema for both backends (`migrations/`, a file
-//!   per backend and step), applied in order at start.
+//!   per step written in PostgreSQL's words, SQLite's column types put in at compile time; a
+//!   file per backend where the dialects differ in more), applied in order at start.
 //! - [`testing`] (feature `test-support`): throwaway databases for tests on both backends.
 //!
 //! # Invariants

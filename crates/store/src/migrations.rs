@@ -1,9 +1,11 @@
 //! One migration history for both backends.
 //!
-//! Migration `N` is `migrations/000N_<name>.sqlite.sql` on SQLite and
-//! `migrations/000N_<name>.postgres.sql` on PostgreSQL: the same change in each dialect's
-//! words (or, where a change concerns one backend only, a file that only says so). The list
-//! below is the only one, so the numbering cannot drift apart again.
+//! Migration `N` is one file, `migrations/000N_<name>.sql`, where the dialects differ only in
+//! the names of column types: it is written in PostgreSQL's words and SQLite's text is made
+//! from it at compile time ([`SQLITE_TYPES`]). Where they differ in more (or a change concerns
+//! one backend only), it is `migrations/000N_<name>.sqlite.sql` on SQLite and
+//! `migrations/000N_<name>.postgres.sql` on PostgreSQL. The list below is the only one, so the
+//! numbering cannot drift apart again.
 //!
 //! A database records what it applied in `schema_migrations` (version, name, time). At start a
 //! backend reads that history and asks [`plan`] what to do: renumber rows an older numbering
@@ -20,7 +22,10 @@
 //!   renumbered, by number and name together, before anything else. SQLite's numbering did not
 //!   change.
 //! - Migrations are never edited once released beyond their comments: a database that applied
-//!   one is not told of a change.
+//!   one is not told of a change. (Only names and times are recorded, no text or checksum; the
+//!   migrations that became one file run, on each backend, the very text their two files held.)
+//! - [`SQLITE_TYPES`] only replaces whole words in upper case, so names of tables and columns
+//!   (lower case) are never touched.
 
 use crate::sql::Dialect;
 
@@ -37,8 +42,94 @@ pub(crate) struct Migration {
     pub postgres: &'static str,
 }
 
+/// The column types of PostgreSQL that SQLite names otherwise, each with SQLite's name; where
+/// two could match at one place, the first listed wins.
+const SQLITE_TYPES: &[(&str, &str)] = &[
+    ("BIGSERIAL PRIMARY KEY", "INTEGER PRIMARY KEY AUTOINCREMENT"),
+    ("TIMESTAMPTZ", "TEXT"),
+    ("DOUBLE PRECISION", "REAL"),
+    ("BIGINT", "INTEGER"),
+    ("BOOLEAN", "INTEGER"),
+];
+
+/// The entry of [`SQLITE_TYPES`] whose PostgreSQL name stands at `at` in `text` as a whole word.
+const fn type_at(text: &[u8], at: usize) -> Option<usize> {
+    const fn word(b: u8) -> bool {
+        b.is_ascii_alphanumeric() || b == b'_'
+    }
+    if at > 0 && word(text[at - 1]) {
+        return None;
+    }
+    let mut t = 0;
+    while t < SQLITE_TYPES.len() {
+        let name = SQLITE_TYPES[t].0.as_bytes();
+        let end = at + name.len();
+        if end <= text.len() && (end == text.len() || !word(text[end])) {
+            let mut i = 0;
+            while i < name.len() && text[at + i] == name[i] {
+                i += 1;
+            }
+            if i == name.len() {
+                return Some(t);
+            }
+        }
+        t += 1;
+    }
+    None
+}
+
+/// Writes `postgres` in SQLite's words into `out`, as far as it has room; returns the whole
+/// length. Both halves of [`sqlite_text`]: first to size the array, then to fill it.
+const fn translate(postgres: &str, out: &mut [u8]) -> usize {
+    let from = postgres.as_bytes();
+    let (mut i, mut n) = (0, 0);
+    while i < from.len() {
+        let (skip, put) = match type_at(from, i) {
+            Some(t) => (SQLITE_TYPES[t].0.len(), SQLITE_TYPES[t].1.as_bytes()),
+            None => (1, std::slice::from_ref(&from[i])),
+        };
+        let mut k = 0;
+        while k < put.len() {
+            if n < out.len() {
+                out[n] = put[k];
+            }
+            n += 1;
+            k += 1;
+        }
+        i += skip;
+    }
+    n
+}
+
+/// The length of `postgres` in SQLite's words.
+const fn sqlite_len(postgres: &str) -> usize {
+    translate(postgres, &mut [])
+}
+
+/// `postgres` in SQLite's words; `N` is its [`sqlite_len`].
+const fn sqlite_text<const N: usize>(postgres: &str) -> [u8; N] {
+    let mut out = [0u8; N];
+    translate(postgres, &mut out);
+    out
+}
+
 macro_rules! migration {
-    ($version:literal, $name:literal, $file:literal) => {
+    // One file for both: PostgreSQL's text, and SQLite's made from it.
+    ($version:literal, $name:literal, $file:literal) => {{
+        const POSTGRES: &str = include_str!(concat!("migrations/", $file, ".sql"));
+        const SQLITE: [u8; sqlite_len(POSTGRES)] = sqlite_text(POSTGRES);
+        Migration {
+            version: $version,
+            name: $name,
+            sqlite: match std::str::from_utf8(&SQLITE) {
+                Ok(s) => s,
+                Err(_) => panic!("replacing ASCII words keeps UTF-8 valid"),
+            },
+            postgres: POSTGRES,
+        }
+    }};
+    // A file per dialect.
+    ($version:literal, $name:literal, $file:literal, per_dialect) => {
         Migration {
             version: $version,
             name: $name,
@@ -60,7 +151,8 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     migration!(
         4,
         "meter values settle in batches",
-        "0004_meter_values_settle_in_batches"
+        "0004_meter_values_settle_in_batches",
+        per_dialect
     ),
     migration!(5, "records", "0005_records"),
     migration!(6, "device model", "0006_device_model"),
@@ -160,6 +252,27 @@ mod tests {
             let head = format!("-- {} ", m.version);
             assert!(m.sqlite.starts_with(&head), "sqlite {}", m.version);
             assert!(m.postgres.starts_with(&head), "postgres {}", m.version);
+        }
+    }
+
+    #[test]
+    fn sqlite_gets_its_names_of_whole_types_only() {
+        const POSTGRES: &str = "CREATE TABLE t (\n    id BIGSERIAL PRIMARY KEY,\n    at TIMESTAMPTZ NOT NULL,\n    \
+            n BIGINT, x DOUBLE PRECISION, b BOOLEAN,\n    BIGINTS TEXT, timestamptz TEXT, é BIGINT\n);";
+        const SQLITE: [u8; sqlite_len(POSTGRES)] = sqlite_text(POSTGRES);
+        assert_eq!(
+            std::str::from_utf8(&SQLITE).expect("UTF-8"),
+            "CREATE TABLE t (\n    id INTEGER PRIMARY KEY AUTOINCREMENT,\n    at TEXT NOT NULL,\n    \
+            n INTEGER, x REAL, b INTEGER,\n    BIGINTS TEXT, timestamptz TEXT, é INTEGER\n);"
+        );
+    }
+
+    #[test]
+    fn no_sqlite_text_keeps_a_postgres_type() {
+        for m in MIGRATIONS {
+            let text = m.sqlite.as_bytes();
+            let left = (0..text.len()).find_map(|at| type_at(text, at));
+            assert_eq!(left, None, "migration {}", m.version);
         }
     }
 

@@ -18,8 +18,8 @@ use arus_domain::metering::MeterValue;
 use arus_domain::notices::{Notice, NoticeKind};
 use arus_domain::provisioning::{RegistrationStatus, StationRecord};
 use arus_domain::store::{
-    ApiTokenRecord, BoxFut, FrameRecord, RecordKind, RecordQuery, Role, Store, StoreError,
-    StoredRecord, TransactionQuery, TransactionRow, Write,
+    ApiTokenRecord, BoxFut, FrameRecord, RecordKind, RecordQuery, Role, StartKey, Store,
+    StoreError, StoredRecord, TransactionQuery, TransactionRow, Write,
 };
 use arus_domain::transactions::{Transaction, TransactionEvent};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -322,15 +322,10 @@ fn ops(w: &Write, out: &mut Vec<Op>) {
                 Box::new(*received_at),
             ],
         )),
-        Write::Frame {
-            station_id,
-            direction,
-            at,
-            text,
-        } => {
-            // Frames normally come batched (see `framelog`); one that does not is a batch of one.
-            let b = crate::framelog::FrameBatch::single(station_id, *direction, *at, text);
-            out.push(frame_batch(&b));
+        Write::Frame { .. } => {
+            if let Some(b) = crate::framelog::FrameBatch::of_write(w) {
+                out.push(frame_batch(&b));
+            }
         }
         Write::PutIdToken(r) => out.push(op(
             sql::PUT_ID_TOKEN.postgres,
@@ -548,23 +543,7 @@ fn transaction_row(r: &Row) -> TransactionRow {
 }
 
 impl Store for PgStore {
-    fn commit(&self, writes: Vec<Write>) -> BoxFut<'_, Result<(), StoreError>> {
-        Box::pin(self.queue.commit(writes))
-    }
-
-    fn append(&self, writes: Vec<Write>) {
-        self.queue.append(writes);
-    }
-
-    fn log_frame(
-        &self,
-        station_id: &str,
-        direction: arus_domain::store::Direction,
-        at: Time,
-        text: String,
-    ) {
-        self.queue.log_frame(station_id, direction, at, &text);
-    }
+    group::queued_writes!();
 
     fn station(&self, id: &str) -> BoxFut<'_, Result<Option<StationRecord>, StoreError>> {
         let id = id.to_string();
@@ -669,15 +648,7 @@ impl Store for PgStore {
         })
     }
 
-    fn find_start(
-        &self,
-        station_id: &str,
-        connector_id: u32,
-        id_token: &str,
-        started_at: Time,
-        meter_start_wh: f64,
-    ) -> BoxFut<'_, Result<Option<String>, StoreError>> {
-        let (s, tok) = (station_id.to_string(), id_token.to_string());
+    fn find_start_by(&self, key: StartKey) -> BoxFut<'_, Result<Option<String>, StoreError>> {
         Box::pin(async move {
             let c = self.client().await?;
             let stmt = c
@@ -687,7 +658,13 @@ impl Store for PgStore {
             let row = c
                 .query_opt(
                     &stmt,
-                    &[&s, &started_at, &int(connector_id), &tok, &meter_start_wh],
+                    &[
+                        &key.station_id,
+                        &key.started_at,
+                        &int(key.connector_id),
+                        &key.id_token,
+                        &key.meter_start_wh,
+                    ],
                 )
                 .await
                 .map_err(unavailable)?;

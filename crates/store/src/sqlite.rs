@@ -19,8 +19,8 @@ use arus_domain::metering::MeterValue;
 use arus_domain::notices::{Notice, NoticeKind};
 use arus_domain::provisioning::{RegistrationStatus, StationRecord};
 use arus_domain::store::{
-    ApiTokenRecord, BoxFut, FrameRecord, RecordKind, RecordQuery, Role, Store, StoreError,
-    StoredRecord, TransactionQuery, TransactionRow, Write,
+    ApiTokenRecord, BoxFut, FrameRecord, RecordKind, RecordQuery, Role, StartKey, Store,
+    StoreError, StoredRecord, TransactionQuery, TransactionRow, Write,
 };
 use arus_domain::transactions::{Transaction, TransactionEvent};
 use chrono::{DateTime, Utc};
@@ -310,23 +310,7 @@ fn transaction_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TransactionRow> {
 }
 
 impl Store for SqliteStore {
-    fn commit(&self, writes: Vec<Write>) -> BoxFut<'_, Result<(), StoreError>> {
-        Box::pin(self.queue.commit(writes))
-    }
-
-    fn append(&self, writes: Vec<Write>) {
-        self.queue.append(writes);
-    }
-
-    fn log_frame(
-        &self,
-        station_id: &str,
-        direction: arus_domain::store::Direction,
-        at: Time,
-        text: String,
-    ) {
-        self.queue.log_frame(station_id, direction, at, &text);
-    }
+    group::queued_writes!();
 
     fn station(&self, id: &str) -> BoxFut<'_, Result<Option<StationRecord>, StoreError>> {
         let id = id.to_string();
@@ -413,19 +397,17 @@ impl Store for SqliteStore {
         })
     }
 
-    fn find_start(
-        &self,
-        station_id: &str,
-        connector_id: u32,
-        id_token: &str,
-        started_at: Time,
-        meter_start_wh: f64,
-    ) -> BoxFut<'_, Result<Option<String>, StoreError>> {
-        let (s, tok) = (station_id.to_string(), id_token.to_string());
+    fn find_start_by(&self, key: StartKey) -> BoxFut<'_, Result<Option<String>, StoreError>> {
         self.read(move |c| {
             c.prepare_cached(sql::FIND_START.sqlite)?
                 .query_row(
-                    params![s, ts(&started_at), connector_id, tok, meter_start_wh],
+                    params![
+                        key.station_id,
+                        ts(&key.started_at),
+                        key.connector_id,
+                        key.id_token,
+                        key.meter_start_wh
+                    ],
                     |r| r.get(0),
                 )
                 .optional()

@@ -113,6 +113,28 @@ pub async fn postgres_database(prefix: &str) -> Option<String> {
     Some(format!("{server}/{name}"))
 }
 
+/// The text of this program's migration `version` as SQLite runs it, for tests that build a
+/// database the way an older program left it. Panics if there is no such migration.
+pub fn sqlite_migration(version: i64) -> &'static str {
+    migration(version).sqlite
+}
+
+/// The text of this program's migration `version` as PostgreSQL runs it (see
+/// [`sqlite_migration`]).
+pub fn postgres_migration(version: i64) -> &'static str {
+    migration(version).postgres
+}
+
+fn migration(version: i64) -> &'static crate::migrations::Migration {
+    match crate::migrations::MIGRATIONS
+        .iter()
+        .find(|m| m.version == version)
+    {
+        Some(m) => m,
+        None => panic!("there is no migration {version}"),
+    }
+}
+
 /// A number unlikely to repeat within a run, for names of test databases and files.
 pub fn unique() -> u64 {
     use std::hash::{BuildHasher, RandomState};

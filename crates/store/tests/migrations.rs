@@ -1,6 +1,6 @@
 //! Databases made by earlier versions open and migrate: their history is built here the way the
-//! code of that time wrote it (its bookkeeping table, its numbers and names, its schema files),
-//! with a station in it, and then opened by this version.
+//! code of that time wrote it (its bookkeeping table, its numbers and names, the text of each
+//! migration), with a station in it, and then opened by this version.
 //!
 //! Until both backends shared one numbering, PostgreSQL counted `records` as 4 and `device
 //! model` as 5 (it had nothing for SQLite's 4, `meter values settle in batches`). SQLite's
@@ -9,72 +9,19 @@
 use arus_domain::device_model::DeviceVariable;
 use arus_domain::store::{Store, Write};
 use arus_store::OpenError;
+use arus_store::testing::{postgres_migration, sqlite_migration};
 use chrono::{DateTime, Utc};
 
-/// PostgreSQL's history before the numbering was shared: (version, name, text).
-const OLD_POSTGRES: &[(i64, &str, &str)] = &[
-    (
-        1,
-        "initial schema",
-        include_str!("../src/migrations/0001_initial_schema.postgres.sql"),
-    ),
-    (
-        2,
-        "batched frame log",
-        include_str!("../src/migrations/0002_batched_frame_log.postgres.sql"),
-    ),
-    (
-        3,
-        "lighter meter value indexes",
-        include_str!("../src/migrations/0003_lighter_meter_value_indexes.postgres.sql"),
-    ),
-    (
-        4,
-        "records",
-        include_str!("../src/migrations/0005_records.postgres.sql"),
-    ),
-    (
-        5,
-        "device model",
-        include_str!("../src/migrations/0006_device_model.postgres.sql"),
-    ),
+/// PostgreSQL's history before the numbering was shared: (version, name).
+const OLD_POSTGRES: &[(i64, &str)] = &[
+    (1, "initial schema"),
+    (2, "batched frame log"),
+    (3, "lighter meter value indexes"),
+    (4, "records"),
+    (5, "device model"),
 ];
 
-/// SQLite's history, numbered as before.
-const OLD_SQLITE: &[(i64, &str, &str)] = &[
-    (
-        1,
-        "initial schema",
-        include_str!("../src/migrations/0001_initial_schema.sqlite.sql"),
-    ),
-    (
-        2,
-        "batched frame log",
-        include_str!("../src/migrations/0002_batched_frame_log.sqlite.sql"),
-    ),
-    (
-        3,
-        "lighter meter value indexes",
-        include_str!("../src/migrations/0003_lighter_meter_value_indexes.sqlite.sql"),
-    ),
-    (
-        4,
-        "meter values settle in batches",
-        include_str!("../src/migrations/0004_meter_values_settle_in_batches.sqlite.sql"),
-    ),
-    (
-        5,
-        "records",
-        include_str!("../src/migrations/0005_records.sqlite.sql"),
-    ),
-    (
-        6,
-        "device model",
-        include_str!("../src/migrations/0006_device_model.sqlite.sql"),
-    ),
-];
-
-/// The history this version keeps, on both backends.
+/// The history this version keeps, on both backends; SQLite's was always numbered so.
 const NOW: &[(i64, &str)] = &[
     (1, "initial schema"),
     (2, "batched frame log"),
@@ -86,6 +33,14 @@ const NOW: &[(i64, &str)] = &[
 
 fn now() -> Vec<(i64, String)> {
     NOW.iter().map(|(v, n)| (*v, n.to_string())).collect()
+}
+
+/// The number the migration `name` has now (its text is the one it always had).
+fn number_now(name: &str) -> i64 {
+    match NOW.iter().find(|(_, n)| *n == name) {
+        Some((v, _)) => *v,
+        None => panic!("no migration `{name}`"),
+    }
 }
 
 fn t(s: i64) -> DateTime<Utc> {
@@ -165,9 +120,11 @@ async fn old_postgres(n: usize) -> Option<String> {
         )
         .await
         .expect("bookkeeping");
-    for (version, name, sql) in &OLD_POSTGRES[..n] {
+    for (version, name) in &OLD_POSTGRES[..n] {
         let tx = client.transaction().await.expect("begin");
-        tx.batch_execute(sql).await.expect("old migration");
+        tx.batch_execute(postgres_migration(number_now(name)))
+            .await
+            .expect("old migration");
         tx.execute(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, now())",
             &[version, name],
@@ -185,22 +142,23 @@ async fn old_postgres(n: usize) -> Option<String> {
     Some(url)
 }
 
+/// Opens the PostgreSQL database at `url` (failing with `what`), finds this version's history
+/// in it and the store working.
+async fn postgres_opens_up_to_date(url: &str, what: &str) {
+    let store = arus_store::open(url).await.expect(what);
+    assert_eq!(postgres_history(url).await, now());
+    works(store.as_ref()).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_with_the_old_numbering_is_renumbered_not_migrated_again() {
     let Some(url) = old_postgres(OLD_POSTGRES.len()).await else {
         return;
     };
     // Opening applied `device model` (old 5) again, or skipped it, would fail or lose the table.
-    let store = arus_store::open(&url)
-        .await
-        .expect("the old database opens");
-    assert_eq!(postgres_history(&url).await, now());
-    works(store.as_ref()).await;
-    drop(store);
+    postgres_opens_up_to_date(&url, "the old database opens").await;
     // And again: nothing left to do.
-    let store = arus_store::open(&url).await.expect("opens again");
-    assert_eq!(postgres_history(&url).await, now());
-    works(store.as_ref()).await;
+    postgres_opens_up_to_date(&url, "opens again").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -209,11 +167,7 @@ async fn postgres_with_the_old_numbering_gets_the_migrations_it_lacks() {
     let Some(url) = old_postgres(4).await else {
         return;
     };
-    let store = arus_store::open(&url)
-        .await
-        .expect("the old database opens");
-    assert_eq!(postgres_history(&url).await, now());
-    works(store.as_ref()).await;
+    postgres_opens_up_to_date(&url, "the old database opens").await;
 }
 
 fn sqlite_history(path: &std::path::Path) -> Vec<(i64, String)> {
@@ -228,16 +182,17 @@ fn sqlite_history(path: &std::path::Path) -> Vec<(i64, String)> {
 }
 
 /// An SQLite file as the old code left it after applying `history`.
-fn old_sqlite(dir: &tempfile::TempDir, history: &[(i64, &str, &str)]) -> std::path::PathBuf {
+fn old_sqlite(dir: &tempfile::TempDir, history: &[(i64, &str)]) -> std::path::PathBuf {
     let path = dir.path().join("arus.db");
     let mut c = rusqlite::Connection::open(&path).expect("open");
     c.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
     )
     .expect("bookkeeping");
-    for (version, name, sql) in history {
+    for (version, name) in history {
         let tx = c.transaction().expect("begin");
-        tx.execute_batch(sql).expect("old migration");
+        tx.execute_batch(sqlite_migration(number_now(name)))
+            .expect("old migration");
         tx.execute(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, '2024-01-01T00:00:00.000000Z')",
             rusqlite::params![version, name],
@@ -255,9 +210,9 @@ fn old_sqlite(dir: &tempfile::TempDir, history: &[(i64, &str, &str)]) -> std::pa
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_made_before_opens_without_migrating_again() {
-    for applied in [3, OLD_SQLITE.len()] {
+    for applied in [3, NOW.len()] {
         let dir = tempfile::tempdir().expect("temp dir");
-        let path = old_sqlite(&dir, &OLD_SQLITE[..applied]);
+        let path = old_sqlite(&dir, &NOW[..applied]);
         let store = arus_store::open(path.to_str().expect("utf-8"))
             .await
             .expect("the old file opens");
@@ -270,8 +225,8 @@ async fn sqlite_made_before_opens_without_migrating_again() {
 async fn a_history_this_version_does_not_know_is_refused() {
     let dir = tempfile::tempdir().expect("temp dir");
     // The old PostgreSQL numbering is not SQLite's: on SQLite, `records` as 4 is foreign.
-    let mut foreign: Vec<(i64, &str, &str)> = OLD_SQLITE[..3].to_vec();
-    foreign.push((4, "records", OLD_SQLITE[4].2));
+    let mut foreign = NOW[..3].to_vec();
+    foreign.push((4, "records"));
     let path = old_sqlite(&dir, &foreign);
     match arus_store::open(path.to_str().expect("utf-8")).await {
         Err(OpenError::History(m)) => {

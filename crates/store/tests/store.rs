@@ -13,8 +13,8 @@ use arus_domain::metering::{MeterValue, Sample};
 use arus_domain::notices::{Notice, NoticeKind};
 use arus_domain::provisioning::{BootInfo, RegistrationStatus};
 use arus_domain::store::{
-    ApiTokenRecord, Direction, RecordKind, RecordQuery, Role, Store, StoreError, StoredRecord,
-    TransactionQuery, Write,
+    ApiTokenRecord, Direction, RecordKind, RecordQuery, Role, StartKey, Store, StoreError,
+    StoredRecord, TransactionQuery, Write,
 };
 use arus_domain::transactions::{EventKind, Transaction, TransactionEvent, apply};
 use chrono::{DateTime, Duration, SubsecRound, Utc};
@@ -472,18 +472,27 @@ async fn transactions_round_trip_and_list_newest_first(b: &Backend) {
     assert_eq!(a_row.meter_stop_wh, Some(600.0));
     assert_eq!(a_row.stop_reason.as_deref(), Some("Local"));
     assert_eq!(a_row.id_token.as_deref(), Some("TAG"));
-    // 1.6: a StartTransaction sent again is found by its content.
+    // 1.6: a StartTransaction sent again is found by its content (given as a key, or part by
+    // part).
+    let start = StartKey {
+        station_id: "CS1".into(),
+        connector_id: 1,
+        id_token: "TAG".into(),
+        started_at: t(120),
+        meter_start_wh: 50.0,
+    };
+    let found = s.find_start_by(start.clone()).await.expect("read");
+    assert_eq!(found.as_deref(), Some("7"));
     let found = s
         .find_start("CS1", 1, "TAG", t(120), 50.0)
         .await
         .expect("read");
     assert_eq!(found.as_deref(), Some("7"));
-    assert_eq!(
-        s.find_start("CS1", 1, "TAG", t(121), 50.0)
-            .await
-            .expect("read"),
-        None
-    );
+    let later = StartKey {
+        started_at: t(121),
+        ..start
+    };
+    assert_eq!(s.find_start_by(later).await.expect("read"), None);
 }
 
 async fn retried_writes_change_nothing(b: &Backend) {

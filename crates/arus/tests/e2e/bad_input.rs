@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::protocol::Message;
 
 use crate::both;
-use crate::common::{Backend, Server, Station, assert_error_frame, now};
+use crate::common::{Backend, Server, Station, assert_error_frame, masked_frame, now};
 
 both!(
     malformed_frames_on_1_6,
@@ -275,11 +275,9 @@ async fn oversized_binary_flood_and_invalid_utf8(b: &Backend) {
     let n = raw.read(&mut buf).await.expect("101");
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 101"));
     let bad = [0xFFu8, 0xFE, 0xFD];
-    let mask = [9u8, 8, 7, 6];
-    let mut frame = vec![0x81, 0x80 | bad.len() as u8];
-    frame.extend_from_slice(&mask);
-    frame.extend(bad.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-    raw.write_all(&frame).await.expect("write");
+    raw.write_all(&masked_frame(0x81, &bad))
+        .await
+        .expect("write");
     let n = tokio::time::timeout(Duration::from_secs(5), raw.read(&mut buf))
         .await
         .expect("answer")

@@ -458,6 +458,36 @@ pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// Sends a hand-made HTTP request and reads its answer's head, up to the blank line and not a
+/// byte further (what follows an upgrade belongs to the WebSocket).
+pub async fn request_head(s: &mut TcpStream, request: &str) -> Vec<u8> {
+    s.write_all(request.as_bytes()).await.expect("write");
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut b = [0u8; 1];
+        s.read_exact(&mut b).await.expect("read");
+        head.push(b[0]);
+    }
+    head
+}
+
+/// A frame as a client sends it (RFC 6455 §5.2): `first` is its first byte (FIN, RSV1 for a
+/// compressed message, opcode), the payload (under 64 KiB) masked.
+pub fn masked_frame(first: u8, payload: &[u8]) -> Vec<u8> {
+    let mask = [1u8, 2, 3, 4];
+    assert!(payload.len() < 65536);
+    let mut frame = vec![first];
+    if payload.len() < 126 {
+        frame.push(0x80 | payload.len() as u8);
+    } else {
+        frame.push(0x80 | 126);
+        frame.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+    }
+    frame.extend_from_slice(&mask);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    frame
+}
+
 /// The station's transactions, newest first, from the API.
 pub async fn transactions(server: &Server, station: &str) -> Vec<Value> {
     let v = server

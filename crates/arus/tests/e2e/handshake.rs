@@ -9,7 +9,7 @@ use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_tungstenite::tungstenite::protocol::Message;
 
 use crate::both;
-use crate::common::{Backend, Server, Station, connect};
+use crate::common::{Backend, Server, Station, connect, masked_frame, request_head};
 
 both!(
     basic_auth_admits_only_the_right_password,
@@ -157,13 +157,7 @@ async fn permessage_deflate_is_negotiated_and_used(b: &Backend) {
         .await
         .expect("connect");
     let req = "GET /ocpp/CS-Z HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ocpp2.0.1\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n";
-    s.write_all(req.as_bytes()).await.expect("write");
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        let mut b = [0u8; 1];
-        s.read_exact(&mut b).await.expect("read");
-        head.push(b[0]);
-    }
+    let head = request_head(&mut s, req).await;
     let head = String::from_utf8_lossy(&head).to_lowercase();
     assert!(head.starts_with("http/1.1 101"), "{head}");
     assert!(
@@ -177,18 +171,9 @@ async fn permessage_deflate_is_negotiated_and_used(b: &Backend) {
             .to_string();
     let mut packed = Vec::new();
     arus_ws::deflate::deflate(text.as_bytes(), &mut packed);
-    let mask = [1u8, 2, 3, 4];
-    let mut frame = vec![0xC1u8];
-    assert!(packed.len() < 65536);
-    if packed.len() < 126 {
-        frame.push(0x80 | packed.len() as u8);
-    } else {
-        frame.push(0x80 | 126);
-        frame.extend_from_slice(&(packed.len() as u16).to_be_bytes());
-    }
-    frame.extend_from_slice(&mask);
-    frame.extend(packed.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-    s.write_all(&frame).await.expect("write");
+    s.write_all(&masked_frame(0xC1, &packed))
+        .await
+        .expect("write");
     let mut hdr = [0u8; 2];
     s.read_exact(&mut hdr).await.expect("answer");
     let len = match hdr[1] & 0x7F {

@@ -8,7 +8,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
 use crate::both;
-use crate::common::{Backend, Server, Station};
+use crate::common::{Backend, Server, Station, masked_frame, request_head};
 
 both!(
     a_silent_station_is_disconnected,
@@ -23,30 +23,9 @@ async fn raw_station(server: &Server, id: &str) -> TcpStream {
     let req = format!(
         "GET /ocpp/{id} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ocpp2.0.1\r\n\r\n"
     );
-    s.write_all(req.as_bytes()).await.expect("write");
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        let mut b = [0u8; 1];
-        s.read_exact(&mut b).await.expect("read");
-        head.push(b[0]);
-    }
+    let head = request_head(&mut s, &req).await;
     assert!(head.starts_with(b"HTTP/1.1 101"));
     s
-}
-
-fn masked(text: &str) -> Vec<u8> {
-    let mask = [0x11u8, 0x22, 0x33, 0x44];
-    let bytes = text.as_bytes();
-    let mut f = vec![0x81u8];
-    if bytes.len() < 126 {
-        f.push(0x80 | bytes.len() as u8);
-    } else {
-        f.push(0x80 | 126);
-        f.extend_from_slice(&(bytes.len() as u16).to_be_bytes());
-    }
-    f.extend_from_slice(&mask);
-    f.extend(bytes.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-    f
 }
 
 async fn connected(server: &Server, id: &str) -> bool {
@@ -59,11 +38,9 @@ async fn a_silent_station_is_disconnected(b: &Backend) {
     let mut s = raw_station(&server, "SILENT").await;
     assert!(connected(&server, "SILENT").await);
     // A ping of the station's is answered with a pong carrying its data (RFC 6455 §5.5.2).
-    let mask = [1u8, 2, 3, 4];
-    let mut ping = vec![0x89u8, 0x80 | 4];
-    ping.extend_from_slice(&mask);
-    ping.extend(b"beat".iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-    s.write_all(&ping).await.expect("ping");
+    s.write_all(&masked_frame(0x89, b"beat"))
+        .await
+        .expect("ping");
     let mut pong = [0u8; 6];
     s.read_exact(&mut pong).await.expect("pong");
     assert_eq!(&pong, &[0x8A, 4, b'b', b'e', b'a', b't']);
@@ -99,7 +76,10 @@ async fn a_station_that_does_not_read_is_disconnected(b: &Backend) {
     let mut fine = Station::open(&server, "FINE", None, "1.6").await;
     let mut deaf = raw_station(&server, "DEAF").await;
     // Every CALL gets a long CALLERROR back (its unknown action is quoted); none is read.
-    let call = masked(&json!([2, "x", "A".repeat(200), {}]).to_string());
+    let call = masked_frame(
+        0x81,
+        json!([2, "x", "A".repeat(200), {}]).to_string().as_bytes(),
+    );
     let started = Instant::now();
     let mut sent = 0usize;
     while started.elapsed() < Duration::from_secs(30) {

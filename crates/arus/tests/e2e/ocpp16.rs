@@ -172,6 +172,16 @@ async fn retried_transaction_messages_are_idempotent(b: &Backend) {
     assert_eq!(st.call("MeterValues", unknown).await.ok(), json!({}));
 }
 
+/// The answer to a BootNotification of a station by vendor `A`, model `B`.
+async fn boot_a_b(st: &mut Station) -> Value {
+    st.call(
+        "BootNotification",
+        json!({"chargePointVendor": "A", "chargePointModel": "B"}),
+    )
+    .await
+    .ok()
+}
+
 /// OCPP-J 1.6 errata §3.8: before it is accepted a station's other requests get SecurityError.
 async fn pending_station_gets_security_error(b: &Backend) {
     let server = Server::start(b, &[]).await;
@@ -183,13 +193,7 @@ async fn pending_station_gets_security_error(b: &Backend) {
         .await;
     assert_eq!(s, 201, "{body}");
     let mut st = Station::open(&server, "CP16P", None, "1.6").await;
-    let boot = st
-        .call(
-            "BootNotification",
-            json!({"chargePointVendor": "A", "chargePointModel": "B"}),
-        )
-        .await
-        .ok();
+    let boot = boot_a_b(&mut st).await;
     assert_eq!(boot["status"], json!("Pending"));
     assert_eq!(boot["interval"], json!(30));
     let refused = st
@@ -206,13 +210,7 @@ async fn pending_station_gets_security_error(b: &Backend) {
             json!({"id": "CP16P", "bootPolicy": "Accepted"}),
         )
         .await;
-    let boot = st
-        .call(
-            "BootNotification",
-            json!({"chargePointVendor": "A", "chargePointModel": "B"}),
-        )
-        .await
-        .ok();
+    let boot = boot_a_b(&mut st).await;
     assert_eq!(boot["status"], json!("Accepted"));
     st.call("Heartbeat", json!({})).await.ok();
 }

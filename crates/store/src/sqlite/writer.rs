@@ -313,15 +313,10 @@ pub(super) fn apply(c: &Connection, w: &Write) -> rusqlite::Result<()> {
                 ts(received_at)
             ])?;
         }
-        Write::Frame {
-            station_id,
-            direction,
-            at,
-            text,
-        } => {
-            // Frames normally come batched (see `framelog`); one that does not is a batch of one.
-            let b = crate::framelog::FrameBatch::single(station_id, *direction, *at, text);
-            frame_batch(c, &b)?;
+        Write::Frame { .. } => {
+            if let Some(b) = crate::framelog::FrameBatch::of_write(w) {
+                frame_batch(c, &b)?;
+            }
         }
         Write::PutIdToken(r) => {
             c.prepare_cached(sql::PUT_ID_TOKEN.sqlite)?
