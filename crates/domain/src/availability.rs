@@ -76,3 +76,56 @@ pub struct ConnectorRecord {
     /// When that status was observed.
     pub updated_at: Time,
 }
+
+/// How far ahead of the CSMS's clock a station's timestamp may be and still order its
+/// statuses: clocks drift, and a station synchronised by another source may be a little ahead.
+pub const CLOCK_AHEAD_TOLERANCE: chrono::Duration = chrono::Duration::minutes(5);
+
+/// The earliest time a station's clock is believed: a station whose clock was never set
+/// reports 1970 or its firmware's build date.
+pub fn earliest_plausible() -> Time {
+    chrono::DateTime::from_timestamp(1_262_304_000, 0).unwrap_or_default() // 2010-01-01
+}
+
+/// The time that orders a status report: the station's, unless it is implausible (more than
+/// [`CLOCK_AHEAD_TOLERANCE`] ahead of the receipt, or before [`earliest_plausible`]); then the
+/// receipt time. Statuses are kept only when not older than the stored one, so one
+/// far-future timestamp would otherwise freeze the connector's status for good. A status from
+/// a station's offline queue is older than its receipt and keeps its own time.
+pub fn ordering_time(reported: Time, received: Time) -> Result<Time, Time> {
+    if reported > received + CLOCK_AHEAD_TOLERANCE || reported < earliest_plausible() {
+        Err(received)
+    } else {
+        Ok(reported)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> Time {
+        chrono::Utc
+            .with_ymd_and_hms(y, mo, d, h, mi, 0)
+            .single()
+            .expect("valid time")
+    }
+
+    #[test]
+    fn plausible_times_order_statuses_and_implausible_ones_give_way_to_the_receipt() {
+        let now = at(2026, 12, 3, 12, 0);
+        // A little ahead, or hours behind (an offline queue): the station's time.
+        assert_eq!(
+            ordering_time(at(2026, 12, 3, 12, 4), now),
+            Ok(at(2026, 12, 3, 12, 4))
+        );
+        assert_eq!(
+            ordering_time(at(2026, 12, 1, 8, 0), now),
+            Ok(at(2026, 12, 1, 8, 0))
+        );
+        // Far in the future, or a clock never set: the receipt time.
+        assert_eq!(ordering_time(at(2099, 1, 1, 0, 0), now), Err(now));
+        assert_eq!(ordering_time(at(1970, 1, 1, 0, 0), now), Err(now));
+    }
+}

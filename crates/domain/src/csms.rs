@@ -13,7 +13,7 @@ use crate::events::{Event, EventBus};
 use crate::metering::MeterValue;
 use crate::notices::{DataTransferAnswer, Notice, NoticeKind};
 use crate::provisioning::{BootDecision, BootInfo, RegistrationStatus, decide_boot};
-use crate::store::{Store, StoreError, Write};
+use crate::store::{StartKey, Store, StoreError, Write};
 use crate::transactions::{EventKind, Transaction, TransactionEvent, apply};
 use crate::{StationId, Time};
 
@@ -56,7 +56,8 @@ pub enum DomainError {
 pub struct StationContext {
     /// The station.
     pub id: StationId,
-    /// The answer to its last boot, if it ever booted.
+    /// The answer to its last boot; if it never booted here, the answer a boot would get
+    /// when that is Pending or Rejected, else `None`.
     pub registration: Option<RegistrationStatus>,
     /// Its open transactions, loaded on first use: the state and whether the CSMS assigned the
     /// id.
@@ -68,8 +69,9 @@ pub struct StationContext {
 impl StationContext {
     /// Whether the station may send requests other than boot: it was not told Pending or
     /// Rejected at its last boot (1.6 OCPP-J errata §3.8; 2.0.1 B02.FR.09, B03.FR.07). A station
-    /// that never booted here is let through: stations do not boot again on a reconnect, and one
-    /// moved from another CSMS would otherwise be locked out.
+    /// that never booted here is let through if a boot would be accepted: stations do not boot
+    /// again on a reconnect, and one moved from another CSMS would otherwise be locked out; one
+    /// whose boot would be Pending or Rejected is held as if it had booted.
     pub fn may_send(&self) -> bool {
         matches!(self.registration, None | Some(RegistrationStatus::Accepted))
     }
@@ -180,9 +182,18 @@ impl Csms {
             .ok()
             .and_then(|mut m| m.remove(&id))
             .unwrap_or_default();
+        // A station that has not booted here is held to the answer its boot would get
+        // (B02.FR.09, B03.FR.07 apply to a station that skips its BootNotification too).
+        let policy = known
+            .as_ref()
+            .map_or(self.config.unknown_station_policy, |s| s.boot_policy);
+        let registration = known.and_then(|s| s.registration).or(match policy {
+            RegistrationStatus::Accepted => None,
+            gate => Some(gate),
+        });
         Ok(StationContext {
             id,
-            registration: known.and_then(|s| s.registration),
+            registration,
             open: HashMap::new(),
             recent,
         })
@@ -244,8 +255,16 @@ impl Csms {
     pub async fn status(
         &self,
         st: &StationContext,
-        report: StatusReport,
+        mut report: StatusReport,
     ) -> Result<(), DomainError> {
+        if let Err(received) = crate::availability::ordering_time(report.timestamp, Utc::now()) {
+            tracing::warn!(
+                station_id = %st.id,
+                reported = %report.timestamp,
+                "implausible status timestamp; ordering by the time it was received"
+            );
+            report.timestamp = received;
+        }
         let (evse_id, connector_id, status) = (report.evse_id, report.connector_id, report.status);
         self.store
             .commit(vec![Write::ConnectorStatus {
@@ -360,13 +379,13 @@ impl Csms {
         let authorization = self.authorize(&req.id_token).await?;
         if let Some(existing) = self
             .store
-            .find_start(
-                &st.id,
-                req.connector_id,
-                &req.id_token.value,
-                req.timestamp,
-                req.meter_start_wh,
-            )
+            .find_start(StartKey {
+                station_id: st.id.to_string(),
+                connector_id: req.connector_id,
+                id_token: req.id_token.value.clone(),
+                started_at: req.timestamp,
+                meter_start_wh: req.meter_start_wh,
+            })
             .await?
             && let Ok(n) = existing.parse::<i64>()
         {

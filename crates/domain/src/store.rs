@@ -513,25 +513,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// The id of the transaction whose start `key` describes: a 1.6 StartTransaction sent
     /// again because its answer was lost.
-    fn find_start_by(&self, key: StartKey) -> BoxFut<'_, Result<Option<String>, StoreError>>;
-
-    /// [`find_start_by`](Store::find_start_by) with the key's parts given one by one.
-    fn find_start(
-        &self,
-        station_id: &str,
-        connector_id: u32,
-        id_token: &str,
-        started_at: Time,
-        meter_start_wh: f64,
-    ) -> BoxFut<'_, Result<Option<String>, StoreError>> {
-        self.find_start_by(StartKey {
-            station_id: station_id.to_string(),
-            connector_id,
-            id_token: id_token.to_string(),
-            started_at,
-            meter_start_wh,
-        })
-    }
+    fn find_start(&self, key: StartKey) -> BoxFut<'_, Result<Option<String>, StoreError>>;
 
     /// A transaction's events as recorded (each once), in arrival order.
     fn transaction_events(

@@ -648,7 +648,7 @@ impl Store for PgStore {
         })
     }
 
-    fn find_start_by(&self, key: StartKey) -> BoxFut<'_, Result<Option<String>, StoreError>> {
+    fn find_start(&self, key: StartKey) -> BoxFut<'_, Result<Option<String>, StoreError>> {
         Box::pin(async move {
             let c = self.client().await?;
             let stmt = c

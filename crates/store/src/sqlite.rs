@@ -397,7 +397,7 @@ impl Store for SqliteStore {
         })
     }
 
-    fn find_start_by(&self, key: StartKey) -> BoxFut<'_, Result<Option<String>, StoreError>> {
+    fn find_start(&self, key: StartKey) -> BoxFut<'_, Result<Option<String>, StoreError>> {
         self.read(move |c| {
             c.prepare_cached(sql::FIND_START.sqlite)?
                 .query_row(

@@ -345,11 +345,7 @@ async fn id_tokens_ignore_case_and_prefer_the_type(b: &Backend) {
 
 fn event(kind: EventKind, tx: &str, seq: Option<u32>, at: i64, wh: f64) -> TransactionEvent {
     TransactionEvent {
-        kind,
-        transaction_id: tx.into(),
         seq_no: seq,
-        timestamp: t(at),
-        trigger: None,
         evse_id: Some(1),
         connector_id: Some(1),
         id_token: Some(IdToken {
@@ -363,13 +359,7 @@ fn event(kind: EventKind, tx: &str, seq: Option<u32>, at: i64, wh: f64) -> Trans
                 ..Sample::default()
             }],
         }],
-        meter_start_wh: None,
-        meter_stop_wh: None,
-        stop_reason: None,
-        charging_state: None,
-        offline: false,
-        remote_start_id: None,
-        reservation_id: None,
+        ..TransactionEvent::new(kind, tx.into(), t(at))
     }
 }
 
@@ -481,18 +471,13 @@ async fn transactions_round_trip_and_list_newest_first(b: &Backend) {
         started_at: t(120),
         meter_start_wh: 50.0,
     };
-    let found = s.find_start_by(start.clone()).await.expect("read");
-    assert_eq!(found.as_deref(), Some("7"));
-    let found = s
-        .find_start("CS1", 1, "TAG", t(120), 50.0)
-        .await
-        .expect("read");
+    let found = s.find_start(start.clone()).await.expect("read");
     assert_eq!(found.as_deref(), Some("7"));
     let later = StartKey {
         started_at: t(121),
         ..start
     };
-    assert_eq!(s.find_start_by(later).await.expect("read"), None);
+    assert_eq!(s.find_start(later).await.expect("read"), None);
 }
 
 async fn retried_writes_change_nothing(b: &Backend) {
@@ -872,10 +857,7 @@ impl arus_domain::link::StationLink for Flaky {
         &'a self,
         _: &'a str,
         _: &'a arus_domain::commands::Command,
-    ) -> arus_domain::store::BoxFut<
-        'a,
-        Result<arus_domain::commands::Outcome, arus_domain::commands::SendError>,
-    > {
+    ) -> arus_domain::link::Sent<'a> {
         // The station left just before the command went out.
         self.connected
             .store(false, std::sync::atomic::Ordering::SeqCst);

@@ -10,6 +10,7 @@ mod bad_input;
 mod cli;
 mod durability;
 mod handshake;
+mod hardening;
 mod liveness;
 mod ocpp16;
 mod ocpp201;
