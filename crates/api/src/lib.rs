@@ -237,8 +237,16 @@ struct Health {
     status: &'static str,
 }
 
-/// 200 when the store answers, 503 otherwise.
+/// 200 when the store answers and its writes commit; 503 with the reason otherwise (a store
+/// that reads but cannot commit cannot take a station's transaction either).
 async fn healthz(State(state): State<ApiState>) -> Response {
+    if let Some(problem) = state.csms.store().write_problem() {
+        return Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("storage cannot commit writes: {problem}"),
+        )
+        .into_response();
+    }
     let check = tokio::time::timeout(
         std::time::Duration::from_secs(2),
         state.csms.store().api_token_count(),

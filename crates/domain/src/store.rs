@@ -544,6 +544,10 @@ pub trait Store: Send + Sync + 'static {
     /// How many API tokens exist (revoked or not).
     fn api_token_count(&self) -> BoxFut<'_, Result<u64, StoreError>>;
 
+    /// Why writes cannot commit now (the database is unreachable, the disk is full), as the
+    /// writer last found; `None` while they commit.
+    fn write_problem(&self) -> Option<String>;
+
     /// Deletes logged frames older than `before`, then the oldest beyond `keep` in all;
     /// returns how many went.
     fn prune_frames(&self, before: Time, keep: u64) -> BoxFut<'_, Result<u64, StoreError>>;

@@ -1,6 +1,7 @@
 //! Group commit: the queue between callers and a backend's single writer.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use arus_domain::Time;
 use arus_domain::store::{Direction, StoreError, Write};
@@ -76,11 +77,62 @@ impl Job {
     }
 }
 
+/// Whether the writer can commit: the writer says, the store is asked (`/healthz`). Set
+/// failing when a commit fails for want of the database (connection lost, disk full), and
+/// recovered at the next commit that succeeds; `arus_store_writable` follows it.
+#[derive(Default)]
+pub(crate) struct WriteHealth {
+    failing: AtomicBool,
+    problem: Mutex<Option<String>>,
+}
+
+impl WriteHealth {
+    /// Writes cannot commit, because of `reason`.
+    pub fn failing(&self, reason: String) {
+        if !self.failing.swap(true, Ordering::AcqRel) {
+            tracing::error!(reason = %reason, "store writes cannot commit");
+            arus_telemetry::metrics().store_writable.set(0);
+        }
+        if let Ok(mut p) = self.problem.lock() {
+            *p = Some(reason);
+        }
+    }
+
+    /// Writes commit again (cheap when they never stopped).
+    pub fn recovered(&self) {
+        if self.failing.load(Ordering::Acquire) && self.failing.swap(false, Ordering::AcqRel) {
+            tracing::info!("store writes commit again");
+            arus_telemetry::metrics().store_writable.set(1);
+            if let Ok(mut p) = self.problem.lock() {
+                *p = None;
+            }
+        }
+    }
+
+    /// Why writes cannot commit, if they cannot.
+    pub fn problem(&self) -> Option<String> {
+        if !self.failing.load(Ordering::Acquire) {
+            return None;
+        }
+        self.problem.lock().ok().and_then(|p| p.clone())
+    }
+}
+
+/// Tells a job's caller that its writes were not committed, because of `reason`.
+pub(crate) fn refuse(job: Job, reason: &str) {
+    arus_telemetry::metrics().store_refused_writes.inc();
+    if let Some(done) = job.done {
+        let _ = done.send(Err(StoreError::unavailable_because(reason.to_string())));
+    }
+}
+
 /// The callers' side of the queue.
 #[derive(Clone)]
 pub(crate) struct Queue {
     tx: mpsc::Sender<Job>,
     frames: Arc<FrameBuffer>,
+    /// What the writer says of its commits.
+    pub health: Arc<WriteHealth>,
 }
 
 impl Queue {
@@ -99,7 +151,15 @@ impl Queue {
                 arus_telemetry::metrics().frame_log_dropped.inc();
             }
         }));
-        (Queue { tx, frames }, rx)
+        arus_telemetry::metrics().store_writable.set(1);
+        (
+            Queue {
+                tx,
+                frames,
+                health: Arc::default(),
+            },
+            rx,
+        )
     }
 
     /// Queues writes and waits until they are durable.
@@ -174,6 +234,10 @@ macro_rules! queued_writes {
             text: String,
         ) {
             self.queue.log_frame(station_id, direction, at, &text);
+        }
+
+        fn write_problem(&self) -> Option<String> {
+            self.queue.health.problem()
         }
     };
 }

@@ -1,14 +1,17 @@
 //! The PostgreSQL backend.
 //!
 //! One task owns a dedicated writer connection and commits groups of jobs, pipelining every
-//! statement of a group inside one transaction; reads use a connection pool. Durability is
+//! statement of a group inside one transaction; reads use a connection pool. When the writer's
+//! connection is lost it reconnects with backoff, refusing writes meanwhile, and the store
+//! reports why writes cannot commit (`Store::write_problem`) until they do again. Durability is
 //! PostgreSQL's own (`synchronous_commit` on, its default, which this backend insists on).
 //!
 //! Statements are the `postgres` texts of `crate::sql`; the writer prepares each once and keeps
 //! it (`Prepared`), the read pool caches them per connection.
 
 use std::collections::HashMap;
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use arus_domain::Time;
 use arus_domain::authorization::{AuthorizationStatus, IdTokenRecord, token_key};
@@ -24,11 +27,11 @@ use arus_domain::store::{
 use arus_domain::transactions::{Transaction, TransactionEvent};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use futures_util::future::try_join_all;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls, Row, Statement};
 
-use crate::group::{self, Job, Queue};
+use crate::group::{self, Job, Queue, WriteHealth};
 use crate::migrations::{self, Step};
 use crate::sql::{self, Arg, Dialect, postgres_only};
 use crate::{OpenError, rows};
@@ -63,17 +66,32 @@ fn bind<'a>(args: &'a [Arg<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
         .collect()
 }
 
-async fn connect(url: &str) -> Result<Client, OpenError> {
-    let (client, conn) = tokio_postgres::connect(url, NoTls)
-        .await
-        .map_err(OpenError::postgres("connecting"))?;
+/// A connection of the writer, and what says it has closed.
+struct WriterConnection {
+    client: Client,
+    closed: oneshot::Receiver<()>,
+}
+
+async fn connect(url: &str) -> Result<WriterConnection, tokio_postgres::Error> {
+    let (client, conn) = tokio_postgres::connect(url, NoTls).await?;
+    let (tell, closed) = oneshot::channel();
     tokio::spawn(async move {
         if let Err(e) = conn.await {
             tracing::error!(error = %e, "postgres connection ended");
         }
+        let _ = tell.send(());
     });
-    Ok(client)
+    // Durability is the database's: refuse to run with commits that may be lost.
+    client.batch_execute("SET synchronous_commit = on").await?;
+    Ok(WriterConnection { client, closed })
 }
+
+/// How long the writer waits for a connection before it tries again.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The writer's first and longest pause between attempts to reconnect.
+const RECONNECT_BACKOFF: (Duration, Duration) =
+    (Duration::from_millis(100), Duration::from_secs(2));
 
 /// Brings the schema up to date (see `migrations`): each step in a transaction holding the
 /// bookkeeping table's lock, planned again from the history it finds, so that nodes starting
@@ -140,12 +158,10 @@ async fn migrate(client: &mut Client) -> Result<(), OpenError> {
 
 impl PgStore {
     pub(crate) async fn open(url: &str) -> Result<PgStore, OpenError> {
-        let mut writer = connect(url).await?;
-        writer
-            .batch_execute("SET synchronous_commit = on")
+        let mut writer = connect(url)
             .await
-            .map_err(OpenError::postgres("setting synchronous_commit"))?;
-        migrate(&mut writer).await?;
+            .map_err(OpenError::postgres("connecting"))?;
+        migrate(&mut writer.client).await?;
         let config: tokio_postgres::Config = url
             .parse()
             .map_err(OpenError::postgres("reading the URL"))?;
@@ -161,7 +177,12 @@ impl PgStore {
             .build()
             .map_err(OpenError::Pool)?;
         let (queue, rx) = Queue::new();
-        tokio::spawn(writer_loop(writer, rx));
+        tokio::spawn(writer_loop(
+            url.to_string(),
+            writer,
+            rx,
+            queue.health.clone(),
+        ));
         Ok(PgStore { queue, pool })
     }
 
@@ -459,47 +480,139 @@ async fn apply_jobs(
     }
 }
 
-async fn writer_loop(client: Client, mut rx: mpsc::Receiver<Job>) {
+/// Commits groups of jobs on its own connection. When the connection is lost (the database
+/// restarted, the network failed) the jobs of the group in flight are answered with the
+/// error, and the writer reconnects with backoff; meanwhile every job is refused at once
+/// (nothing is acknowledged that is not committed), and the store reports the problem.
+async fn writer_loop(
+    url: String,
+    first: WriterConnection,
+    mut rx: mpsc::Receiver<Job>,
+    health: Arc<WriteHealth>,
+) {
+    let mut conn = Some(first);
     let mut prepared = Prepared::default();
-    while let Some(first) = rx.recv().await {
-        let jobs = group::take_group(first, &mut rx);
-        let started = Instant::now();
-        let refs: Vec<&Job> = jobs.iter().collect();
-        match apply_jobs(&client, &mut prepared, &refs).await {
-            Ok(()) => {
-                group::observe(&jobs, started.elapsed().as_secs_f64());
-                group::answer_all(jobs, &Ok(()));
+    loop {
+        let Some(WriterConnection { client, closed }) = conn.as_mut() else {
+            match reconnect(&url, &mut rx, &health).await {
+                Some(c) => {
+                    conn = Some(c);
+                    prepared = Prepared::default();
+                    continue;
+                }
+                None => return,
             }
-            Err(e) if client.is_closed() => {
-                // One error, shared by every caller of the group.
-                let e = unavailable(e);
-                tracing::error!(error = %e, "postgres writer connection lost");
-                arus_telemetry::metrics().error("store");
-                group::answer_all(jobs, &Err(e));
+        };
+        let first = tokio::select! {
+            biased;
+            job = rx.recv() => match job {
+                Some(job) => Some(job),
+                None => return,
+            },
+            _ = &mut *closed => None,
+        };
+        let lost = match first {
+            Some(first) => {
+                commit_group(client, &mut prepared, first, &mut rx, &health).await;
+                client.is_closed()
             }
-            Err(e) => {
-                tracing::warn!(error = %e, jobs = jobs.len(), "group commit failed; retrying job by job");
-                arus_telemetry::metrics().error("store");
-                for job in jobs {
-                    let result = apply_jobs(&client, &mut prepared, &[&job])
-                        .await
-                        .map_err(|e| {
-                            let e = classify(e);
-                            tracing::error!(error = %e, "write refused");
-                            e
-                        });
-                    if let Some(done) = job.done {
-                        let _ = done.send(result);
-                    }
+            None => true,
+        };
+        if lost {
+            health.failing("the connection to PostgreSQL was lost".into());
+            conn = None;
+        }
+    }
+}
+
+/// Commits the group that starts with `first`; a failed group is retried job by job, so that
+/// one refused write fails alone.
+async fn commit_group(
+    client: &Client,
+    prepared: &mut Prepared,
+    first: Job,
+    rx: &mut mpsc::Receiver<Job>,
+    health: &WriteHealth,
+) {
+    let jobs = group::take_group(first, rx);
+    let started = Instant::now();
+    let refs: Vec<&Job> = jobs.iter().collect();
+    match apply_jobs(client, prepared, &refs).await {
+        Ok(()) => {
+            health.recovered();
+            group::observe(&jobs, started.elapsed().as_secs_f64());
+            group::answer_all(jobs, &Ok(()));
+        }
+        Err(e) if client.is_closed() => {
+            // One error, shared by every caller of the group.
+            let e = unavailable(e);
+            tracing::error!(error = %e, "postgres writer connection lost");
+            arus_telemetry::metrics().error("store");
+            group::answer_all(jobs, &Err(e));
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, jobs = jobs.len(), "group commit failed; retrying job by job");
+            arus_telemetry::metrics().error("store");
+            for job in jobs {
+                let result = apply_jobs(client, prepared, &[&job]).await.map_err(|e| {
+                    let e = classify(e);
+                    tracing::error!(error = %e, "write refused");
+                    e
+                });
+                if let Some(done) = job.done {
+                    let _ = done.send(result);
                 }
             }
         }
-        if client.is_closed() {
-            // Without its connection the writer cannot go on; the process should restart.
-            tracing::error!("postgres writer stops: connection closed");
-            break;
-        }
     }
+}
+
+/// Connects again, with growing pauses between attempts, refusing every job that arrives
+/// meanwhile. `None` when the store is gone (the queue closed).
+async fn reconnect(
+    url: &str,
+    rx: &mut mpsc::Receiver<Job>,
+    health: &WriteHealth,
+) -> Option<WriterConnection> {
+    let mut pause = RECONNECT_BACKOFF.0;
+    loop {
+        let attempt = tokio::time::timeout(CONNECT_TIMEOUT, connect(url));
+        tokio::pin!(attempt);
+        let result = loop {
+            tokio::select! {
+                r = &mut attempt => break r,
+                job = rx.recv() => refuse_or_end(job, health)?,
+            }
+        };
+        match result {
+            Ok(Ok(c)) => {
+                tracing::info!("postgres writer reconnected");
+                arus_telemetry::metrics().store_reconnects.inc();
+                health.recovered();
+                return Some(c);
+            }
+            Ok(Err(e)) => health.failing(format!("cannot reach PostgreSQL: {e}")),
+            Err(_) => health.failing("cannot reach PostgreSQL: connecting timed out".into()),
+        }
+        let wait = tokio::time::sleep(pause);
+        tokio::pin!(wait);
+        loop {
+            tokio::select! {
+                _ = &mut wait => break,
+                job = rx.recv() => refuse_or_end(job, health)?,
+            }
+        }
+        pause = (pause * 2).min(RECONNECT_BACKOFF.1);
+    }
+}
+
+/// Refuses a job that came while the writer has no connection; `None` once the queue closed.
+fn refuse_or_end(job: Option<Job>, health: &WriteHealth) -> Option<()> {
+    let reason = health
+        .problem()
+        .unwrap_or_else(|| "the connection to PostgreSQL was lost".into());
+    group::refuse(job?, &reason);
+    Some(())
 }
 
 fn station_row(r: &Row) -> StationRecord {

@@ -202,10 +202,11 @@ impl SqliteStore {
         let (queue, rx) = Queue::new();
         // The checkpointer lives as long as the writer: it ends when `writer_alive` drops.
         let (writer_alive, writer_gone) = std::sync::mpsc::channel::<()>();
+        let health = queue.health.clone();
         std::thread::Builder::new()
             .name("arus-sqlite-writer".into())
             .spawn(move || {
-                writer_loop(writer, rx);
+                writer_loop(writer, rx, &health);
                 drop(writer_alive);
             })
             .map_err(|e| OpenError::io("the writer thread", e))?;

@@ -113,6 +113,51 @@ pub async fn postgres_database(prefix: &str) -> Option<String> {
     Some(format!("{server}/{name}"))
 }
 
+/// Runs `sql` on the test server's maintenance database (the one [`POSTGRES_URL`] names).
+async fn on_test_server(sql: &str) {
+    let base = std::env::var(POSTGRES_URL).unwrap_or_else(|_| panic!("{POSTGRES_URL} is not set"));
+    let (client, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("the test server at {POSTGRES_URL} is not reachable: {e}"));
+    let connection = tokio::spawn(conn);
+    if let Err(e) = client.batch_execute(sql).await {
+        panic!(
+            "the test server refused {sql:?}: {e} ({:?})",
+            e.as_db_error()
+        );
+    }
+    drop(client);
+    let _ = connection.await;
+}
+
+/// The name of the test database `url` points at.
+fn database_name(url: &str) -> &str {
+    let name = url.rsplit('/').next().unwrap_or_default();
+    assert!(
+        name.starts_with("arus_") && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
+        "not a test database: {url}"
+    );
+    name
+}
+
+/// Cuts a test database off as a restarting or unreachable server would: every open
+/// connection to it ends, and new ones are refused until [`restore_postgres`]. Only this
+/// database is affected, so other tests on the server go on.
+pub async fn cut_off_postgres(url: &str) {
+    let name = database_name(url);
+    on_test_server(&format!(
+        "ALTER DATABASE {name} ALLOW_CONNECTIONS false;
+         SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}';"
+    ))
+    .await;
+}
+
+/// Lets connections to a database [`cut_off_postgres`] cut off again.
+pub async fn restore_postgres(url: &str) {
+    let name = database_name(url);
+    on_test_server(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true")).await;
+}
+
 /// The text of this program's migration `version` as SQLite runs it, for tests that build a
 /// database the way an older program left it. Panics if there is no such migration.
 pub fn sqlite_migration(version: i64) -> &'static str {

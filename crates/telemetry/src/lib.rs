@@ -45,6 +45,13 @@ pub struct Metrics {
     pub commit_batch: Histogram,
     /// Frame log entries dropped because the store could not keep up.
     pub frame_log_dropped: Counter,
+    /// 1 while the store's writer can commit, 0 while it cannot (database unreachable, disk
+    /// full).
+    pub store_writable: Gauge,
+    /// Times the store's writer lost its database and got it back.
+    pub store_reconnects: Counter,
+    /// Writes refused because the store could not commit them (their callers were told).
+    pub store_refused_writes: Counter,
 }
 
 impl Metrics {
@@ -78,6 +85,25 @@ impl Metrics {
             "Frame log entries dropped under overload",
             frame_log_dropped.clone(),
         );
+        let store_writable = Gauge::default();
+        store_writable.set(1);
+        registry.register(
+            "store_writable",
+            "1 while the store can commit writes, 0 while it cannot",
+            store_writable.clone(),
+        );
+        let store_reconnects = Counter::default();
+        registry.register(
+            "store_reconnects",
+            "Times the store's writer reconnected to its database",
+            store_reconnects.clone(),
+        );
+        let store_refused_writes = Counter::default();
+        registry.register(
+            "store_refused_writes",
+            "Writes refused while the store could not commit",
+            store_refused_writes.clone(),
+        );
         Metrics {
             registry: Mutex::new(registry),
             connected,
@@ -86,6 +112,9 @@ impl Metrics {
             commit_seconds,
             commit_batch,
             frame_log_dropped,
+            store_writable,
+            store_reconnects,
+            store_refused_writes,
         }
     }
 

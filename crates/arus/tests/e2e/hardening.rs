@@ -1,10 +1,13 @@
 //! Hardening: what a misbehaving station must not be able to do to its own records or to the
 //! operator's gate.
 
-use serde_json::json;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
 
 use crate::both;
-use crate::common::{Backend, Server, Station, now};
+use crate::common::{Backend, Reply, Server, Station, http, now, transactions};
 
 both!(
     a_station_that_skips_its_boot_is_held_by_the_gate,
@@ -58,4 +61,134 @@ async fn a_far_future_status_does_not_freeze_the_connector(b: &Backend) {
         .ok();
     let v = server.get("/api/v1/stations/CLOCK").await;
     assert_eq!(v["evses"][0]["connectors"][0]["status"], json!("Available"));
+}
+
+/// What one charging station saw during a database outage: the transactions whose start it
+/// got an id for, and whether their stop was acknowledged.
+#[derive(Default)]
+struct Seen {
+    started: BTreeMap<i64, bool>,
+    refused: usize,
+}
+
+/// Runs sessions (start, meter values, stop) until `until`, as a charger would: a refused
+/// request (InternalError while the CSMS cannot commit) is tried again a moment later.
+async fn charge_until(mut st: Station, until: Instant) -> Seen {
+    let mut seen = Seen::default();
+    let mut meter = 0i64;
+    let mut retry = async |st: &mut Station, action: &str, payload: Value, seen: &mut Seen| loop {
+        match st.call(action, payload.clone()).await {
+            Reply::Result(v) => return v,
+            Reply::Error { code, .. } => {
+                assert_eq!(code, "InternalError", "{action}");
+                assert!(
+                    Instant::now() < until + Duration::from_secs(20),
+                    "{action} is still refused 20 s after the outage ended"
+                );
+                seen.refused += 1;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    while Instant::now() < until {
+        let start =
+            json!({"connectorId": 1, "idTag": "FLEET", "meterStart": meter, "timestamp": now()});
+        let answer = retry(&mut st, "StartTransaction", start, &mut seen).await;
+        let Some(id) = answer["transactionId"].as_i64() else {
+            panic!("no transaction id: {answer}");
+        };
+        seen.started.insert(id, false);
+        for _ in 0..3 {
+            meter += 100;
+            let values = json!({"connectorId": 1, "transactionId": id, "meterValue": [{"timestamp": now(), "sampledValue": [{"value": meter.to_string(), "context": "Sample.Periodic"}]}]});
+            retry(&mut st, "MeterValues", values, &mut seen).await;
+        }
+        let stop = json!({"transactionId": id, "meterStop": meter, "timestamp": now()});
+        retry(&mut st, "StopTransaction", stop, &mut seen).await;
+        seen.started.insert(id, true);
+    }
+    seen
+}
+
+/// Fault 1 of the hardening issue, end to end: PostgreSQL goes away (every connection ended,
+/// new ones refused, as while it restarts) while stations charge, and comes back. Meanwhile
+/// stations get InternalError and nothing is acknowledged that is not stored, `/healthz`
+/// answers 503 with the reason; afterwards the server takes writes again without a restart,
+/// every transaction a station was given is stored once with its stop, and `/metrics`
+/// counts the reconnection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_outage_under_charging_stations() {
+    let Some(b) = Backend::postgres().await else {
+        return;
+    };
+    let url = b.url();
+    let url = &url;
+    let server = Server::start(&b, &[]).await;
+    server.token("FLEET", "Accepted", None, None).await;
+    let until = Instant::now() + Duration::from_secs(8);
+    let mut chargers = Vec::new();
+    for n in 0..6 {
+        let id = format!("OUT{n}");
+        server.register(&id, None).await;
+        let mut st = Station::open(&server, &id, None, "1.6").await;
+        st.call(
+            "BootNotification",
+            json!({"chargePointVendor": "A", "chargePointModel": "B"}),
+        )
+        .await
+        .ok();
+        chargers.push(tokio::spawn(charge_until(st, until)));
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    arus_store::testing::cut_off_postgres(url).await;
+    let mut unhealthy = None;
+    for _ in 0..40 {
+        let (status, _, body) = http(server.addr, "GET", "/healthz", None, None)
+            .await
+            .expect("request");
+        if status == 503 {
+            unhealthy = Some(body);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let unhealthy = unhealthy.expect("/healthz reports the outage");
+    assert!(
+        unhealthy["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("cannot commit")),
+        "{unhealthy}"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    arus_store::testing::restore_postgres(url).await;
+    let mut refused = 0;
+    for (n, charger) in chargers.into_iter().enumerate() {
+        let seen = charger.await.expect("the station's task");
+        refused += seen.refused;
+        let stored: BTreeMap<i64, Value> = transactions(&server, &format!("OUT{n}"))
+            .await
+            .into_iter()
+            .filter_map(|t| Some((t["transactionId"].as_i64()?, t)))
+            .collect();
+        assert!(!seen.started.is_empty());
+        for (id, stopped) in &seen.started {
+            let Some(t) = stored.get(id) else {
+                panic!("transaction {id} of OUT{n} was acknowledged but is not stored");
+            };
+            if *stopped {
+                assert!(t["stoppedAt"].is_string(), "{t}");
+            }
+        }
+    }
+    assert!(refused > 0, "the outage was not felt: nothing was refused");
+    let (status, _, _) = http(server.addr, "GET", "/healthz", None, None)
+        .await
+        .expect("request");
+    assert_eq!(status, 200);
+    let (_, _, metrics) = http(server.addr, "GET", "/metrics", None, None)
+        .await
+        .expect("request");
+    let text = metrics.as_str().unwrap_or_default();
+    assert!(text.contains("arus_store_writable 1"), "{text}");
+    assert!(!text.contains("arus_store_reconnects_total 0"), "{text}");
 }

@@ -103,7 +103,27 @@ pub(super) fn settle_meter_values(conn: &mut Connection) -> rusqlite::Result<usi
     Ok(moved)
 }
 
-pub(super) fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
+/// Whether a failed commit says the database cannot take writes at all (the disk is full, the
+/// file cannot be written), rather than that one write was wrong; and the reason, in words.
+fn unwritable(e: &rusqlite::Error) -> Option<&'static str> {
+    use rusqlite::ErrorCode as C;
+    match e {
+        rusqlite::Error::SqliteFailure(f, _) => match f.code {
+            C::DiskFull => Some("the disk is full"),
+            C::SystemIoFailure => Some("the database file cannot be written (I/O error)"),
+            C::ReadOnly => Some("the database file is read-only"),
+            C::CannotOpen => Some("the database file cannot be opened"),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+pub(super) fn writer_loop(
+    mut conn: Connection,
+    mut rx: mpsc::Receiver<Job>,
+    health: &crate::group::WriteHealth,
+) {
     let mut load = group::Load::default();
     let mut settled = Instant::now();
     while let Some(first) = rx.blocking_recv() {
@@ -119,8 +139,19 @@ pub(super) fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
         let all = apply_jobs(&mut conn, jobs.iter());
         match all {
             Ok(()) => {
+                health.recovered();
                 group::observe(&jobs, started.elapsed().as_secs_f64());
                 group::answer_all(jobs, &Ok(()));
+            }
+            Err(e) if unwritable(&e).is_some() => {
+                // Nothing of the group is kept, and nothing would be on a second try: every
+                // caller is told, and the next group tries again.
+                let reason = unwritable(&e).unwrap_or_default();
+                health.failing(format!("{reason}: {e}"));
+                arus_telemetry::metrics().error("store");
+                for job in jobs {
+                    group::refuse(job, reason);
+                }
             }
             Err(e) => {
                 // Find the faulty job: commit each on its own.
