@@ -591,7 +591,7 @@ async fn reconnect(
                 health.recovered();
                 return Some(c);
             }
-            Ok(Err(e)) => health.failing(format!("cannot reach PostgreSQL: {e}")),
+            Ok(Err(e)) => health.failing(format!("cannot reach PostgreSQL: {}", chain(&e))),
             Err(_) => health.failing("cannot reach PostgreSQL: connecting timed out".into()),
         }
         let wait = tokio::time::sleep(pause);
@@ -604,6 +604,18 @@ async fn reconnect(
         }
         pause = (pause * 2).min(RECONNECT_BACKOFF.1);
     }
+}
+
+/// An error and its causes, `error: cause: cause`.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cause = c.source();
+    }
+    s
 }
 
 /// Refuses a job that came while the writer has no connection; `None` once the queue closed.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use arus_domain::Time;
 use arus_domain::notices::{Notice, NoticeKind};
 use arus_domain::provisioning::RegistrationStatus;
-use arus_domain::store::{Store, Write};
+use arus_domain::store::Write;
 use arus_store::testing::{TestDatabase, cut_off_postgres, restore_postgres};
 
 fn station(id: &str) -> Write {

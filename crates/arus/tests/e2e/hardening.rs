@@ -76,7 +76,7 @@ struct Seen {
 async fn charge_until(mut st: Station, until: Instant) -> Seen {
     let mut seen = Seen::default();
     let mut meter = 0i64;
-    let mut retry = async |st: &mut Station, action: &str, payload: Value, seen: &mut Seen| loop {
+    let retry = async |st: &mut Station, action: &str, payload: Value, seen: &mut Seen| loop {
         match st.call(action, payload.clone()).await {
             Reply::Result(v) => return v,
             Reply::Error { code, .. } => {
