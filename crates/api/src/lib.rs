@@ -95,6 +95,7 @@ pub fn router(state: ApiState) -> Router {
     let api = Router::new()
         .route("/stations", get(stations::list).post(stations::register))
         .route("/stations/{id}", get(stations::show))
+        .route("/stations/{id}/password", delete(stations::remove_password))
         .route("/stations/{id}/frames", get(frames::list))
         .route("/stations/{id}/variables", get(variables::list))
         .route("/id-tokens", post(id_tokens::put))

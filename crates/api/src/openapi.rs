@@ -78,6 +78,7 @@ impl Modify for BearerAuth {
         crate::stations::list,
         crate::stations::register,
         crate::stations::show,
+        crate::stations::remove_password,
         crate::frames::list,
         crate::variables::list,
         crate::id_tokens::put,

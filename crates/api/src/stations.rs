@@ -28,10 +28,13 @@ pub(crate) struct Register {
         pattern = "^[^:/\\x00-\\x1f\\x7f-\\x9f]+$"
     )]
     id: String,
-    /// Its HTTP Basic password; without one the station connects without credentials.
+    /// Its HTTP Basic password. A new station registered without one connects without
+    /// credentials; re-registering without one keeps the password it has (remove it with
+    /// `DELETE /api/v1/stations/{id}/password`).
     #[schema(min_length = 1, max_length = 64)]
     password: Option<String>,
-    /// `Accepted` (default), `Pending` or `Rejected`: how its boots are answered.
+    /// `Accepted`, `Pending` or `Rejected`: how its boots are answered. A new station is
+    /// `Accepted` unless told; re-registering without it keeps the policy it has.
     #[schema(pattern = "^(Accepted|Pending|Rejected)$")]
     boot_policy: Option<String>,
 }
@@ -111,10 +114,10 @@ pub(crate) async fn register(
     let req: Register = parse(&body)?;
     check_id(&req.id)?;
     let boot_policy = match req.boot_policy.as_deref() {
-        None => RegistrationStatus::Accepted,
-        Some(p) => RegistrationStatus::parse(p).ok_or_else(|| {
+        None => None,
+        Some(p) => Some(RegistrationStatus::parse(p).ok_or_else(|| {
             Problem::bad_request("`bootPolicy` must be Accepted, Pending or Rejected")
-        })?,
+        })?),
     };
     let password_hash = match req.password {
         None => None,
@@ -131,16 +134,23 @@ pub(crate) async fn register(
         ),
     };
     let store = state.csms.store();
-    let existed = store.station(&req.id).await.map_err(store_error)?.is_some();
+    let existing = store.station(&req.id).await.map_err(store_error)?;
+    // What the request does not name stays as it is.
+    let (kept_hash, kept_policy) = existing.as_ref().map_or((None, None), |s| {
+        (s.password_hash.clone(), Some(s.boot_policy))
+    });
     store
         .commit(vec![Write::PutStation {
             id: req.id.clone(),
-            password_hash,
-            boot_policy,
+            password_hash: password_hash.or(kept_hash),
+            boot_policy: boot_policy
+                .or(kept_policy)
+                .unwrap_or(RegistrationStatus::Accepted),
             at: chrono::Utc::now(),
         }])
         .await
         .map_err(store_error)?;
+    let existed = existing.is_some();
     let body = axum::Json(detail(&state, &req.id).await?);
     let status = if existed {
         StatusCode::OK
@@ -253,6 +263,33 @@ pub(crate) async fn list(
         .take(limit as usize)
         .collect();
     Ok(axum::Json(Page::of(items, limit, |s| s.id.clone())).into_response())
+}
+
+/// Removes a station's password: from its next connection it connects without credentials
+/// (security profile 1 without Basic authentication, for closed networks only).
+#[utoipa::path(delete, operation_id = "removeStationPassword", path = "/api/v1/stations/{id}/password", tag = "stations",
+    params(("id" = String, Path, description = "The station's identity")),
+    responses((status = 200, body = StationDetail, description = "Removed"), crate::openapi::Errors))]
+pub(crate) async fn remove_password(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    caller.require(Role::Operator)?;
+    let store = state.csms.store();
+    let Some(station) = store.station(&id).await.map_err(store_error)? else {
+        return Err(Problem::not_found(format!("no station `{id}`")));
+    };
+    store
+        .commit(vec![Write::PutStation {
+            id: id.clone(),
+            password_hash: None,
+            boot_policy: station.boot_policy,
+            at: chrono::Utc::now(),
+        }])
+        .await
+        .map_err(store_error)?;
+    Ok(axum::Json(detail(&state, &id).await?).into_response())
 }
 
 /// Shows a station with its EVSEs and connectors.

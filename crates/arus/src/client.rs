@@ -56,7 +56,7 @@ pub(crate) enum Stations {
         /// The station.
         id: String,
     },
-    /// Registers a station, or changes its password or boot policy.
+    /// Registers a station, or changes its password or boot policy (what is not given stays).
     Add {
         /// The station's identity.
         id: String,
@@ -66,6 +66,11 @@ pub(crate) enum Stations {
         /// Accepted, Pending or Rejected.
         #[arg(long)]
         boot_policy: Option<String>,
+    },
+    /// Removes a station's password: it then connects without credentials.
+    RemovePassword {
+        /// The station.
+        id: String,
     },
     /// Shows a station's device model and configuration.
     Variables {
@@ -474,6 +479,14 @@ pub(crate) fn run(connection: Connection, request: Request) -> anyhow::Result<()
                 boot_policy,
             };
             let v = c.post("/api/v1/stations", &body)?;
+            c.show_object(&v)
+        }
+        Request::Stations(Stations::RemovePassword { id }) => {
+            let v = c.send(
+                reqwest::Method::DELETE,
+                &format!("/api/v1/stations/{}/password", encode(&id)),
+                None,
+            )?;
             c.show_object(&v)
         }
         Request::Stations(Stations::Variables { id, component }) => {

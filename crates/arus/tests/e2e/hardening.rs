@@ -12,6 +12,7 @@ use crate::common::{Backend, Reply, Server, Station, http, now, transactions};
 both!(
     a_station_that_skips_its_boot_is_held_by_the_gate,
     a_far_future_status_does_not_freeze_the_connector,
+    registering_again_keeps_what_it_does_not_name,
 );
 
 /// B02.FR.09 / B03.FR.07 (1.6 OCPP-J errata §3.8): a station whose boot would be answered
@@ -191,4 +192,39 @@ async fn postgres_outage_under_charging_stations() {
     let text = metrics.as_str().unwrap_or_default();
     assert!(text.contains("arus_store_writable 1"), "{text}");
     assert!(!text.contains("arus_store_reconnects_total 0"), "{text}");
+}
+
+/// Re-registering a station without `password` (to change its boot policy, say) keeps the
+/// password it has; removing it is its own request.
+async fn registering_again_keeps_what_it_does_not_name(b: &Backend) {
+    let server = Server::start(b, &[]).await;
+    server.register("KEEP", Some("0123456789abcdef")).await;
+    let (s, body) = server
+        .post(
+            "/api/v1/stations",
+            json!({"id": "KEEP", "bootPolicy": "Pending"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["hasPassword"], json!(true), "{body}");
+    // A station without its password is still turned away, and the policy is kept too.
+    let refused = crate::common::connect(&server, "KEEP", None, "ocpp1.6").await;
+    assert!(refused.is_err(), "connected without the password it has");
+    server.register("KEEP", None).await;
+    let v = server.get("/api/v1/stations/KEEP").await;
+    assert_eq!(v["hasPassword"], json!(true));
+    assert_eq!(v["bootPolicy"], json!("Pending"), "{v}");
+    // Removed explicitly, it connects without one.
+    let (s, body) = server
+        .http("DELETE", "/api/v1/stations/KEEP/password", None)
+        .await
+        .expect("request");
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["hasPassword"], json!(false));
+    Station::open(&server, "KEEP", None, "1.6").await;
+    let (s, _) = server
+        .http("DELETE", "/api/v1/stations/NOBODY/password", None)
+        .await
+        .expect("request");
+    assert_eq!(s, 404);
 }
