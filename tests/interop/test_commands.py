@@ -638,3 +638,91 @@ def test_bulk_operation(server):
         await s201.close()
 
     asyncio.run(scenario())
+
+
+def stored_records(database):
+    """Every command record's stored text, read from the database itself."""
+    if database.startswith("sqlite://"):
+        import sqlite3
+
+        with sqlite3.connect(database[len("sqlite://"):]) as db:
+            return [row[0] for row in db.execute("SELECT body FROM records")]
+    import subprocess
+
+    out = subprocess.run(["psql", database, "-Atc", "SELECT body FROM records"], check=True,
+                         capture_output=True, text=True)
+    return out.stdout.splitlines()
+
+
+def test_secrets_are_sent_but_never_stored_or_logged(server, database):
+    """Hardening: secret values (1.6 AuthorizationKey, 2.0.1 BasicAuthPassword) reach the
+    station, also from the queue, but neither the command record nor the frame log keeps them;
+    the frame log needs the operator role."""
+    key16, password201, queued = "0011223344556677", "basic-auth-s3cret-value", "queued-s3cret-password"
+    answers16 = {
+        "ChangeConfiguration": lambda st, r: result16.ChangeConfiguration(status="Accepted"),
+        # A station that reports a write-only key back: the frame log must not keep it either.
+        "GetConfiguration": lambda st, r: result16.GetConfiguration(
+            configuration_key=[{"key": "AuthorizationKey", "readonly": False, "value": key16}]),
+    }
+    answers201 = {
+        "SetVariables": lambda st, r: result201.SetVariables(set_variable_result=[
+            {"attribute_status": "Accepted", "component": d["component"], "variable": d["variable"]}
+            for d in r["set_variable_data"]]),
+    }
+
+    async def scenario():
+        server.post("/api/v1/stations", {"id": "SEC16"})
+        server.post("/api/v1/stations", {"id": "SEC201"})
+        # Queued while SEC201 is offline: the store has the record, without the secret.
+        code, record = await api(server, "POST", "/api/v1/stations/SEC201/commands/setVariables?queueFor=600", {
+            "variables": [{"component": "SecurityCtrlr", "variable": "BasicAuthPassword", "value": queued}]})
+        assert code == 202 and record["status"] == "queued", record
+        st16 = await connect(server, scripted(ChargePoint16, answers16), "SEC16", None, "ocpp1.6")
+        st201 = await connect(server, scripted(ChargePoint201, answers201), "SEC201", None, "ocpp2.0.1")
+        for _ in range(50):
+            if st201.cp.received:
+                break
+            await asyncio.sleep(0.1)
+        code, _ = await api(server, "POST", "/api/v1/stations/SEC16/commands/setVariables",
+                            {"variables": [{"variable": "AuthorizationKey", "value": key16}]})
+        assert code == 200
+        code, _ = await api(server, "POST", "/api/v1/stations/SEC16/commands/getVariables",
+                            {"variables": [{"variable": "AuthorizationKey"}]})
+        assert code == 200
+        code, _ = await api(server, "POST", "/api/v1/stations/SEC201/commands/setVariables", {
+            "variables": [{"component": "SecurityCtrlr", "variable": "BasicAuthPassword", "value": password201}]})
+        assert code == 200
+        # The stations got the real values.
+        assert [r["value"] for a, r in st16.cp.received if a == "ChangeConfiguration"] == [key16]
+        sent = [d["attribute_value"] for a, r in st201.cp.received if a == "SetVariables"
+                for d in r["set_variable_data"]]
+        assert sent == [queued, password201]
+        await st16.close()
+        await st201.close()
+
+    asyncio.run(scenario())
+    secrets = ["0011223344556677", "basic-auth-s3cret-value", "queued-s3cret-password"]
+    for station, expected in [("SEC16", 2), ("SEC201", 2)]:
+        # The frame log is written in the background, about once a second.
+        deadline = time.time() + 10
+        while True:
+            items = server.get(f"/api/v1/stations/{station}/frames?limit=1000")["items"]
+            if sum("********" in json.dumps(f) for f in items) >= expected or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        frames = json.dumps(items)
+        assert sum("********" in json.dumps(f) for f in items) >= expected, frames
+        for s in secrets:
+            assert s not in frames, (station, s)
+    for body in stored_records(database):
+        for s in secrets:
+            assert s not in body, body
+    reader = server.post("/api/v1/tokens", {"name": "viewer", "role": "read-only"})
+    req = urllib.request.Request(server.url + "/api/v1/stations/SEC16/frames")
+    req.add_header("Authorization", f"Bearer {reader['token']}")
+    try:
+        urllib.request.urlopen(req, timeout=10)
+        raise AssertionError("a read-only token read the frame log")
+    except urllib.error.HTTPError as e:
+        assert e.code == 403

@@ -1,13 +1,14 @@
 //! `/api/v1/stations/{id}/frames`: the frame log of a station, newest first.
 
-use arus_domain::store::Direction;
+use arus_domain::store::{Direction, Role};
+use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::page::Page;
-use crate::{ApiState, Problem, store_error};
+use crate::{ApiState, Caller, Problem, store_error};
 
 /// The query of the frame log.
 /// The frame log's paging.
@@ -30,15 +31,18 @@ pub(crate) struct FrameView {
     text: String,
 }
 
-/// The frames most recently exchanged with a station.
+/// The frames most recently exchanged with a station (operator role: frames show what a
+/// station and its drivers do; secret values are taken out before a frame is logged).
 #[utoipa::path(get, operation_id = "listFrames", path = "/api/v1/stations/{id}/frames", tag = "stations",
     params(("id" = String, Path, description = "The station's identity"), FramesQuery),
     responses((status = 200, body = Page<FrameView>, description = "OK"), crate::openapi::Errors))]
 pub(crate) async fn list(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     Query(q): Query<FramesQuery>,
 ) -> Result<Response, Problem> {
+    caller.require(Role::Operator)?;
     let limit = crate::page::limit(q.limit.as_deref())?;
     let frames = state
         .csms

@@ -87,6 +87,9 @@ pub struct Commander {
     workers: Mutex<HashMap<String, mpsc::UnboundedSender<Job>>>,
     waiters: Mutex<HashMap<String, Vec<oneshot::Sender<CommandRecord>>>>,
     claimed: Mutex<HashSet<String>>,
+    /// The commands of queued records whose secret values the store does not hold, by record
+    /// id: kept here until they are sent.
+    secrets: Mutex<HashMap<String, Command>>,
     keyed: tokio::sync::Mutex<()>,
     next_request_id: AtomicI64,
     next_id: AtomicU64,
@@ -105,6 +108,7 @@ impl Commander {
             workers: Mutex::default(),
             waiters: Mutex::default(),
             claimed: Mutex::default(),
+            secrets: Mutex::default(),
             keyed: tokio::sync::Mutex::new(()),
             next_request_id: AtomicI64::new(seed),
             next_id: AtomicU64::new(now.timestamp_subsec_nanos().into()),
@@ -176,6 +180,7 @@ impl Commander {
             expires_at: s.queue_until,
             sent_at: None,
             finished_at: None,
+            secrets_withheld: false,
         };
         if !connected {
             if s.queue_until.is_some() {
@@ -253,7 +258,20 @@ impl Commander {
         r: &CommandRecord,
         variables: &[crate::device_model::DeviceVariable],
     ) -> Result<(), StoreError> {
-        let body = serde_json::to_string(r).map_err(StoreError::conflict)?;
+        // Secret values are never stored: the record keeps the command redacted.
+        let redacted = r.command.redacted();
+        let body = if redacted == r.command {
+            serde_json::to_string(r)
+        } else {
+            let mut shown = r.clone();
+            shown.command = redacted;
+            shown.secrets_withheld = true;
+            if shown.status == CommandStatus::Queued {
+                self.keep_secrets(&r.id, &r.command);
+            }
+            serde_json::to_string(&shown)
+        }
+        .map_err(StoreError::conflict)?;
         let mut writes = Vec::with_capacity(2);
         if !variables.is_empty() {
             writes.push(Write::PutVariables {
@@ -276,6 +294,22 @@ impl Commander {
             body,
         })));
         self.store.commit(writes).await
+    }
+
+    /// Keeps a queued command's secret values until it is sent.
+    fn keep_secrets(&self, id: &str, command: &Command) {
+        if let Ok(mut m) = self.secrets.lock() {
+            m.insert(id.to_string(), command.clone());
+        }
+    }
+
+    /// The command of a record read back from the store, with its secret values if they were
+    /// withheld; `None` when they were and are no longer known (Arus restarted meanwhile).
+    fn with_secrets(&self, r: &CommandRecord) -> Option<Command> {
+        if !r.secrets_withheld {
+            return Some(r.command.clone());
+        }
+        self.secrets.lock().ok()?.remove(&r.id)
     }
 
     fn publish(&self, r: &CommandRecord) {
@@ -343,7 +377,7 @@ impl Commander {
         match result {
             Ok(outcome) => {
                 record.status = CommandStatus::Answered;
-                record.outcome = Some(outcome);
+                record.outcome = Some(outcome.redacted());
                 record.finished_at = Some(now);
             }
             // A queued command whose station left again waits for the next connection.
@@ -428,6 +462,9 @@ impl Commander {
                 continue;
             }
             if r.expires_at.is_none_or(|e| e <= now) {
+                if let Ok(mut m) = self.secrets.lock() {
+                    m.remove(&r.id);
+                }
                 r.status = CommandStatus::Expired;
                 r.error = Some("the station did not connect before the command expired".into());
                 r.finished_at = Some(now);
@@ -442,6 +479,21 @@ impl Commander {
                 self.unclaim(&r.id);
                 continue;
             }
+            let Some(command) = self.with_secrets(&r) else {
+                r.status = CommandStatus::NotDelivered;
+                r.error = Some(
+                    "its secret values are not stored, and Arus restarted before it could be sent: submit it again"
+                        .into(),
+                );
+                r.finished_at = Some(now);
+                let saved = self.save(&r).await;
+                self.unclaim(&r.id);
+                saved?;
+                self.publish(&r);
+                self.settle(&r);
+                continue;
+            };
+            r.command = command;
             r.status = CommandStatus::Pending;
             if let Err(e) = self.save(&r).await {
                 // Still queued in the store: the next connection or sweep takes it.
@@ -616,6 +668,7 @@ impl Commander {
             expires_at: None,
             sent_at: None,
             finished_at: Some(now),
+            secrets_withheld: false,
         };
         if let Err(e) = self.save(&r).await {
             tracing::warn!(error = %e, "recording a refused bulk command failed");
@@ -641,7 +694,16 @@ impl Commander {
     }
 
     async fn save_bulk(&self, r: &BulkRecord) -> Result<(), StoreError> {
-        let body = serde_json::to_string(r).map_err(StoreError::conflict)?;
+        // Secret values are never stored (the run has the command in hand).
+        let redacted = r.command.redacted();
+        let body = if redacted == r.command {
+            serde_json::to_string(r)
+        } else {
+            let mut shown = r.clone();
+            shown.command = redacted;
+            serde_json::to_string(&shown)
+        }
+        .map_err(StoreError::conflict)?;
         self.store
             .commit(vec![Write::PutRecord(Box::new(StoredRecord {
                 kind: RecordKind::Bulk,

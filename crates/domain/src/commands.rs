@@ -163,6 +163,10 @@ pub trait Spec {
     /// Replaces values that must not be shown (secrets) by `********`.
     fn redact(&mut self) {}
 
+    /// Replaces values of the answer that must not be kept (secrets a station reported) by
+    /// `********`; the record keeps the answer only so.
+    fn redact_outcome(_outcome: &mut Self::Outcome) {}
+
     /// The device model variables the answer confirms (values read or set).
     fn confirms(&self, _outcome: &Self::Outcome) -> Vec<DeviceVariable> {
         Vec::new()
@@ -329,6 +333,14 @@ macro_rules! define_commands {
         }
 
         impl Outcome {
+            /// The answer as it may be kept: see [`Spec::redact_outcome`].
+            pub fn redacted(mut self) -> Outcome {
+                match &mut self {
+                    $(Outcome::$variant(o) => <$request as Spec>::redact_outcome(o),)*
+                }
+                self
+            }
+
             /// The status the station answered, if its answer has one.
             pub fn status(&self) -> Option<&'static str> {
                 match self {
@@ -538,6 +550,10 @@ pub struct CommandRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub finished_at: Option<Time>,
+    /// The command's secret values (passwords, keys) are not in the record: they are never
+    /// stored, only sent, so a queued command that holds them cannot outlive a restart.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub secrets_withheld: bool,
 }
 
 /// Reads a stored outcome; one stored in an earlier, untyped shape reads as none (the
@@ -546,6 +562,9 @@ fn lenient_outcome<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Outc
     let v = Option::<serde_json::Value>::deserialize(d)?;
     Ok(v.and_then(|v| serde_json::from_value(v).ok()))
 }
+
+/// What a secret value is replaced with wherever it is kept or shown.
+pub const REDACTED: &str = "********";
 
 /// An error shared by everyone told about it.
 pub type SharedError = Arc<dyn std::error::Error + Send + Sync>;

@@ -49,6 +49,9 @@ struct Session {
     compress: bool,
     ctx: StationContext,
     pending: Option<Pending>,
+    /// The action of the frame being handled (a CALL's, or the one a CALLRESULT answers), for
+    /// the frame log.
+    inbound_action: &'static str,
     /// When anything was last received.
     last_rx: Instant,
 }
@@ -95,6 +98,7 @@ pub(crate) async fn run(
         compress: deflate.unwrap_or(false),
         ctx,
         pending: None,
+        inbound_action: "unknown",
         last_rx: Instant::now(),
     };
     let reason = session.run(&link, leftover).await;
@@ -257,7 +261,8 @@ impl Session {
         let received = Utc::now();
         let reply = self.answer(&text).await;
         // The frame goes to the log itself (no copy), before its answer.
-        self.log(Direction::In, received, text);
+        let action = std::mem::replace(&mut self.inbound_action, "unknown");
+        self.log(Direction::In, received, action, text);
         match reply {
             Some(out) => self.send_text(out).await,
             None => Ok(()),
@@ -281,6 +286,7 @@ impl Session {
                     payload.get(),
                 )
                 .await;
+                self.inbound_action = label;
                 m.frame("in", "call", label);
                 let mut out = String::with_capacity(96);
                 match outcome {
@@ -303,7 +309,8 @@ impl Session {
                 Some(out)
             }
             Ok(Frame::CallResult { id, payload }) => {
-                m.frame("in", "result", self.pending_action(&id));
+                self.inbound_action = self.pending_action(&id);
+                m.frame("in", "result", self.inbound_action);
                 self.resolve(&id, Ok(payload.get().to_string()));
                 None
             }
@@ -377,7 +384,7 @@ impl Session {
             deadline: Instant::now() + self.gateway.config().call_timeout,
             reply: call.reply,
         });
-        self.send_text(out).await
+        self.send_logged(out, call.action).await
     }
 
     async fn on_timer(&mut self, next_ping: &mut Option<Instant>) -> Result<(), String> {
@@ -409,18 +416,30 @@ impl Session {
         Ok(())
     }
 
-    /// Logs a frame (the log is written in the background; no wait).
-    fn log(&self, direction: Direction, at: chrono::DateTime<Utc>, text: String) {
+    /// Logs a frame of `action` (the log is written in the background; no wait), with the
+    /// values of secret variables taken out first: the frame log is readable by operators,
+    /// the passwords and keys stations hold are not.
+    fn log(&self, direction: Direction, at: chrono::DateTime<Utc>, action: &str, text: String) {
+        let text = arus_ocpp::redact::frame(action, &text, &|c: &str, v: &str| {
+            arus_domain::device_model::is_secret(c, v)
+        })
+        .unwrap_or(text);
         self.gateway
             .csms()
             .store()
             .log_frame(&self.ctx.id, direction, at, text);
     }
 
+    /// Sends a frame that carries nothing secret (an answer, an error).
     async fn send_text(&mut self, text: String) -> Result<(), String> {
+        self.send_logged(text, "").await
+    }
+
+    /// Sends a frame of `action`, logging it.
+    async fn send_logged(&mut self, text: String, action: &str) -> Result<(), String> {
         let mut frame = Vec::with_capacity(text.len() + 10);
         encode_text(&mut frame, &text, self.compress);
-        self.log(Direction::Out, Utc::now(), text);
+        self.log(Direction::Out, Utc::now(), action, text);
         self.write(&frame).await
     }
 

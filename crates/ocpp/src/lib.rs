@@ -26,6 +26,7 @@
 //!   `arbitrary_precision` is never turned on.
 
 mod decode;
+pub mod redact;
 pub mod rpc;
 mod timestamp;
 pub mod validate;

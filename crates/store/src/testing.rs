@@ -145,9 +145,11 @@ fn database_name(url: &str) -> &str {
 /// database is affected, so other tests on the server go on.
 pub async fn cut_off_postgres(url: &str) {
     let name = database_name(url);
+    // Two round trips: a batch is one transaction, and connections made before it commits
+    // would still be let in.
+    on_test_server(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false")).await;
     on_test_server(&format!(
-        "ALTER DATABASE {name} ALLOW_CONNECTIONS false;
-         SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}';"
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
     ))
     .await;
 }

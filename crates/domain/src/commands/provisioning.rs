@@ -7,7 +7,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Answer, AttributeType, Mutability, Spec, VariableRef, ocpp_enum, status_command};
+use super::{
+    Answer, AttributeType, Mutability, REDACTED, Spec, VariableRef, ocpp_enum, status_command,
+};
 use crate::device_model::{DeviceVariable, is_secret};
 use crate::notices::NoticeKind;
 
@@ -109,6 +111,14 @@ fn confirmed_reads(results: &[VariableResult]) -> Vec<DeviceVariable> {
 
 impl Spec for GetVariables {
     type Outcome = GetVariablesOutcome;
+
+    fn redact_outcome(outcome: &mut GetVariablesOutcome) {
+        for v in &mut outcome.variables {
+            if v.value.is_some() && is_secret(&v.target.component, &v.target.variable) {
+                v.value = Some(REDACTED.into());
+            }
+        }
+    }
 
     fn confirms(&self, outcome: &GetVariablesOutcome) -> Vec<DeviceVariable> {
         confirmed_reads(&outcome.variables)
@@ -220,7 +230,7 @@ impl Spec for SetVariables {
     fn redact(&mut self) {
         for v in &mut self.variables {
             if is_secret(&v.component, &v.variable) {
-                v.value = "********".into();
+                v.value = REDACTED.into();
             }
         }
     }
