@@ -258,15 +258,25 @@ async fn ensure_admin_token(store: &dyn Store) -> anyhow::Result<()> {
     if let Ok(token) = std::env::var("ARUS_API_TOKEN")
         && !token.is_empty()
     {
-        store
-            .commit(vec![Write::PutApiToken(ApiTokenRecord {
-                name: "ARUS_API_TOKEN".into(),
-                hash: arus_api::token_hash(&token),
-                role: Role::Admin,
-                created_at: now,
-                revoked_at: None,
-            })])
-            .await?;
+        let hash = arus_api::token_hash(&token);
+        match store.api_token(&hash).await? {
+            // A revoked token stays revoked: restarting must not bring it back.
+            Some(t) if t.revoked_at.is_some() => tracing::error!(
+                "ARUS_API_TOKEN was revoked and stays so; set another token or use an admin token"
+            ),
+            Some(_) => {}
+            None => {
+                store
+                    .commit(vec![Write::PutApiToken(ApiTokenRecord {
+                        name: "ARUS_API_TOKEN".into(),
+                        hash,
+                        role: Role::Admin,
+                        created_at: now,
+                        revoked_at: None,
+                    })])
+                    .await?
+            }
+        }
         return Ok(());
     }
     if store.api_token_count().await? > 0 {
