@@ -465,14 +465,12 @@ impl Commander {
                 if let Ok(mut m) = self.secrets.lock() {
                     m.remove(&r.id);
                 }
-                r.status = CommandStatus::Expired;
-                r.error = Some("the station did not connect before the command expired".into());
-                r.finished_at = Some(now);
-                let saved = self.save(&r).await;
-                self.unclaim(&r.id);
-                saved?;
-                self.publish(&r);
-                self.settle(&r);
+                self.end_unsent(
+                    r,
+                    CommandStatus::Expired,
+                    "the station did not connect before the command expired",
+                )
+                .await?;
                 continue;
             }
             if self.link.connection(&r.station_id).is_none() {
@@ -480,17 +478,12 @@ impl Commander {
                 continue;
             }
             let Some(command) = self.with_secrets(&r) else {
-                r.status = CommandStatus::NotDelivered;
-                r.error = Some(
-                    "its secret values are not stored, and Arus restarted before it could be sent: submit it again"
-                        .into(),
-                );
-                r.finished_at = Some(now);
-                let saved = self.save(&r).await;
-                self.unclaim(&r.id);
-                saved?;
-                self.publish(&r);
-                self.settle(&r);
+                self.end_unsent(
+                    r,
+                    CommandStatus::NotDelivered,
+                    "its secret values are not stored, and Arus restarted before it could be sent: submit it again",
+                )
+                .await?;
                 continue;
             };
             r.command = command;
@@ -503,6 +496,24 @@ impl Commander {
             self.publish(&r);
             self.dispatch(r);
         }
+        Ok(())
+    }
+
+    /// Ends a claimed queued command that will not be sent, recording why.
+    async fn end_unsent(
+        &self,
+        mut r: CommandRecord,
+        status: CommandStatus,
+        why: &str,
+    ) -> Result<(), StoreError> {
+        r.status = status;
+        r.error = Some(why.into());
+        r.finished_at = Some(Utc::now());
+        let saved = self.save(&r).await;
+        self.unclaim(&r.id);
+        saved?;
+        self.publish(&r);
+        self.settle(&r);
         Ok(())
     }
 
