@@ -16,9 +16,12 @@ use crate::{ApiState, Problem, store_error};
 pub(crate) struct ListQuery {
     /// Only this station's.
     station_id: Option<String>,
-    /// Only ongoing (true) or ended (false) transactions.
+    /// Only ongoing (true) or ended (false) transactions. An orphan is never ongoing.
     #[param(value_type = Option<bool>)]
     ongoing: Option<String>,
+    /// Only orphans (true) or only the others (false): see `orphan` in the transaction.
+    #[param(value_type = Option<bool>)]
+    orphan: Option<String>,
 }
 
 /// A transaction.
@@ -40,6 +43,10 @@ pub(crate) struct TransactionView {
     energy_wh: Option<f64>,
     stop_reason: Option<String>,
     charging_state: Option<String>,
+    /// A 1.6 station sent a StopTransaction or MeterValues naming a transaction id Arus never
+    /// gave it: what it sent is kept here for review, and Arus never gives that station that
+    /// id, so it is never merged into a real transaction.
+    orphan: bool,
     #[serde(skip)]
     seq: i64,
 }
@@ -64,12 +71,14 @@ pub(crate) async fn list(
 ) -> Result<Response, Problem> {
     let limit = paging.limit()?;
     let ongoing = page::flag("ongoing", q.ongoing.as_deref())?;
+    let orphan = page::flag("orphan", q.orphan.as_deref())?;
     let rows = state
         .csms
         .store()
         .transactions(TransactionQuery {
             station_id: q.station_id,
             ongoing,
+            orphan,
             before: paging.before()?,
             limit,
         })
@@ -97,6 +106,7 @@ fn view(r: &TransactionRow) -> TransactionView {
         energy_wh: r.energy_wh,
         stop_reason: r.stop_reason.clone(),
         charging_state: r.charging_state.clone(),
+        orphan: r.orphan,
         seq: r.seq,
     }
 }

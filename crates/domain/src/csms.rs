@@ -13,8 +13,8 @@ use crate::events::{Event, EventBus};
 use crate::metering::MeterValue;
 use crate::notices::{DataTransferAnswer, Notice, NoticeKind};
 use crate::provisioning::{BootDecision, BootInfo, RegistrationStatus, decide_boot};
-use crate::store::{StartKey, Store, StoreError, Write};
-use crate::transactions::{EventKind, Transaction, TransactionEvent, apply};
+use crate::store::{StartKey, Store, StoreError, StoredTransaction, Write};
+use crate::transactions::{EventKind, Transaction, TransactionEvent, TransactionIds, apply};
 use crate::{StationId, Time};
 
 /// The token type of free charging (2.0.1 IdTokenEnumType `NoAuthorization`).
@@ -59,9 +59,10 @@ pub struct StationContext {
     /// The answer to its last boot; if it never booted here, the answer a boot would get
     /// when that is Pending or Rejected, else `None`.
     pub registration: Option<RegistrationStatus>,
-    /// Its open transactions, loaded on first use: the state and whether the CSMS assigned the
-    /// id.
-    open: HashMap<String, (Transaction, bool)>,
+    /// Who gives its transactions their ids.
+    ids: TransactionIds,
+    /// Its open transactions as last written, loaded on first use.
+    open: HashMap<String, StoredTransaction>,
     /// Digests of its meter values recently recorded, per EVSE.
     recent: HashMap<u32, VecDeque<u64>>,
 }
@@ -154,6 +155,7 @@ impl Csms {
         &self,
         id: StationId,
         protocol: &str,
+        ids: TransactionIds,
     ) -> Result<StationContext, DomainError> {
         let now = Utc::now();
         let known = self.store.station(&id).await?;
@@ -194,6 +196,7 @@ impl Csms {
         Ok(StationContext {
             id,
             registration,
+            ids,
             open: HashMap::new(),
             recent,
         })
@@ -303,7 +306,7 @@ impl Csms {
         &self,
         st: &mut StationContext,
         id: &str,
-    ) -> Result<Option<(Transaction, bool)>, DomainError> {
+    ) -> Result<Option<StoredTransaction>, DomainError> {
         if let Some(t) = st.open.remove(id) {
             return Ok(Some(t));
         }
@@ -317,12 +320,36 @@ impl Csms {
         ev: &TransactionEvent,
         number: Option<i64>,
     ) -> Result<Option<Transaction>, DomainError> {
-        let previous = self.load(st, &ev.transaction_id).await?;
-        let csms_assigned = number.is_some() || previous.as_ref().is_some_and(|p| p.1);
-        let (tx, applied) = apply(previous.map(|p| p.0), &st.id, ev);
+        // A number the CSMS has just given is new: nothing to read.
+        let previous = match number {
+            Some(_) => None,
+            None => self.load(st, &ev.transaction_id).await?,
+        };
+        let (csms_assigned, orphan, based_on) = match &previous {
+            Some(p) => (p.csms_assigned || number.is_some(), p.orphan, p.revision),
+            None => (
+                number.is_some(),
+                number.is_none() && st.ids == TransactionIds::Csms,
+                0,
+            ),
+        };
+        if orphan && previous.is_none() {
+            tracing::warn!(
+                station_id = %st.id,
+                transaction_id = %ev.transaction_id,
+                "a message names a transaction id never given to this station; kept as an orphan"
+            );
+        }
+        let (tx, applied) = apply(previous.map(|p| p.tx), &st.id, ev);
+        let stored = |tx: Transaction, revision| StoredTransaction {
+            tx,
+            csms_assigned,
+            orphan,
+            revision,
+        };
         if applied.duplicate {
             st.open
-                .insert(tx.transaction_id.clone(), (tx, csms_assigned));
+                .insert(tx.transaction_id.clone(), stored(tx, based_on));
             return Ok(None);
         }
         let now = Utc::now();
@@ -334,6 +361,8 @@ impl Csms {
                     .then(|| tx.transaction_id.parse().ok())
                     .flatten()
             }),
+            orphan,
+            based_on,
             at: now,
         });
         writes.push(Write::TransactionEvent {
@@ -362,7 +391,7 @@ impl Csms {
         });
         if tx.stopped_at().is_none() {
             st.open
-                .insert(tx.transaction_id.clone(), (tx.clone(), csms_assigned));
+                .insert(tx.transaction_id.clone(), stored(tx.clone(), based_on + 1));
         }
         Ok(Some(tx))
     }
@@ -394,7 +423,20 @@ impl Csms {
                 authorization,
             });
         }
-        let number = self.next_number.fetch_add(1, Ordering::Relaxed);
+        // A number this station already used for a phantom transaction (an orphan) is not
+        // given to it: the orphan is never merged into a real transaction.
+        let number = loop {
+            let n = self.next_number.fetch_add(1, Ordering::Relaxed);
+            if self
+                .store
+                .transaction(&st.id, &n.to_string())
+                .await?
+                .is_none()
+            {
+                break n;
+            }
+            tracing::info!(station_id = %st.id, number = n, "skipping a transaction number the station used for an orphan");
+        };
         let ev = TransactionEvent {
             evse_id: Some(req.connector_id),
             connector_id: Some(req.connector_id),
@@ -467,14 +509,21 @@ impl Csms {
         {
             return Ok(());
         }
-        // Readings of a known transaction also move its register: they go in as an event.
+        // Readings of a known transaction also move its register: they go in as an event. A
+        // transaction id the CSMS never gave a station whose ids it gives makes an orphan.
         let known = match &transaction_id {
-            Some(id) if id != "-1" => self.load(st, id).await?.map(|t| (id.clone(), t)),
+            Some(id) if id != "-1" => match self.load(st, id).await? {
+                Some(t) => Some((id.clone(), Some(t))),
+                None if st.ids == TransactionIds::Csms => Some((id.clone(), None)),
+                None => None,
+            },
             _ => None,
         };
         match known {
-            Some((id, (tx, assigned))) => {
-                st.open.insert(id.clone(), (tx, assigned));
+            Some((id, stored)) => {
+                if let Some(t) = stored {
+                    st.open.insert(id.clone(), t);
+                }
                 let at = values.first().map_or(now, |v| v.timestamp);
                 let ev = TransactionEvent {
                     trigger: Some("MeterValuePeriodic".into()),

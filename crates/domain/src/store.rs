@@ -222,12 +222,19 @@ pub enum Write {
         /// The report.
         report: Box<StatusReport>,
     },
-    /// A transaction's whole state (inserted or replaced).
+    /// A transaction's whole state, folded from the stored state at revision `based_on` (0
+    /// for one not stored before). If the row is still at that revision it is replaced (and
+    /// its revision goes up by one); if another write came in between, the store merges the two
+    /// folds ([`crate::transactions::Fold::merge`]), so no update is lost.
     PutTransaction {
         /// The transaction.
         tx: Box<Transaction>,
         /// For transactions whose id the CSMS assigned (1.6), the number it assigned.
         csms_number: Option<i64>,
+        /// Whether it is an orphan ([`StoredTransaction::orphan`]).
+        orphan: bool,
+        /// The revision the state was folded from.
+        based_on: i64,
         /// When.
         at: Time,
     },
@@ -381,6 +388,22 @@ impl RecordQuery {
     }
 }
 
+/// A transaction as stored: its state, where its id came from, and the row's revision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredTransaction {
+    /// Its state.
+    pub tx: Transaction,
+    /// Whether the CSMS assigned its id (1.6), so it is a number.
+    pub csms_assigned: bool,
+    /// A station whose transaction ids the CSMS assigns (1.6) named an id it was never given
+    /// (a StopTransaction or MeterValues of a phantom transaction): kept for the operator to
+    /// review, and never merged into a transaction the CSMS starts later (the CSMS does not give
+    /// that station that id).
+    pub orphan: bool,
+    /// The row's revision: how many times it was written.
+    pub revision: i64,
+}
+
 /// A transaction as listed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TransactionRow {
@@ -393,6 +416,8 @@ pub struct TransactionRow {
     pub transaction_id: String,
     /// Whether the CSMS assigned that id (1.6), so it is a number.
     pub csms_assigned: bool,
+    /// Whether it is an orphan ([`StoredTransaction::orphan`]).
+    pub orphan: bool,
     /// The EVSE.
     pub evse_id: Option<u32>,
     /// The connector.
@@ -417,12 +442,13 @@ pub struct TransactionRow {
 
 impl TransactionRow {
     /// The row of a transaction's state.
-    pub fn of(tx: &Transaction, csms_assigned: bool) -> TransactionRow {
+    pub fn of(tx: &Transaction, csms_assigned: bool, orphan: bool) -> TransactionRow {
         TransactionRow {
             seq: 0,
             station_id: tx.station_id.clone(),
             transaction_id: tx.transaction_id.clone(),
             csms_assigned,
+            orphan,
             evse_id: tx.evse_id(),
             connector_id: tx.connector_id(),
             id_token: tx.id_token().map(|t| t.value.clone()),
@@ -444,6 +470,8 @@ pub struct TransactionQuery {
     pub station_id: Option<String>,
     /// Only those still going (true) or ended (false).
     pub ongoing: Option<bool>,
+    /// Only orphans (true) or only the others (false).
+    pub orphan: Option<bool>,
     /// Only those the store saw before this `seq` (the cursor of the next page).
     pub before: Option<i64>,
     /// At most this many, newest first (by `seq`).
@@ -504,12 +532,12 @@ pub trait Store: Send + Sync + 'static {
         kind: Option<&str>,
     ) -> BoxFut<'_, Result<Option<IdTokenRecord>, StoreError>>;
 
-    /// A transaction's state, and whether the CSMS assigned its id.
+    /// A transaction as stored.
     fn transaction(
         &self,
         station_id: &str,
         transaction_id: &str,
-    ) -> BoxFut<'_, Result<Option<(Transaction, bool)>, StoreError>>;
+    ) -> BoxFut<'_, Result<Option<StoredTransaction>, StoreError>>;
 
     /// The id of the transaction whose start `key` describes: a 1.6 StartTransaction sent
     /// again because its answer was lost.

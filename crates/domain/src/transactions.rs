@@ -223,6 +223,43 @@ pub struct Fold {
     pub seen: SeqSet,
 }
 
+impl Fold {
+    /// Joins what another fold of the same transaction saw into this one: the result is the
+    /// fold of the events both saw, whichever came first. Two sessions (or a retry racing its
+    /// original) that each folded part of the events therefore lose nothing when the store
+    /// joins their states.
+    pub fn merge(&mut self, other: &Fold) {
+        fn first<T: Clone>(slot: &mut Option<Ranked<T>>, other: &Option<Ranked<T>>) {
+            if let Some(o) = other {
+                keep_first(slot, &o.value, o.rank);
+            }
+        }
+        fn last<T: Clone>(slot: &mut Option<Ranked<T>>, other: &Option<Ranked<T>>) {
+            if let Some(o) = other {
+                keep_last(slot, &o.value, o.rank);
+            }
+        }
+        first(&mut self.started, &other.started);
+        first(&mut self.first_event, &other.first_event);
+        first(&mut self.ended, &other.ended);
+        first(&mut self.evse, &other.evse);
+        first(&mut self.id_token, &other.id_token);
+        last(&mut self.stop_id_token, &other.stop_id_token);
+        last(&mut self.charging_state, &other.charging_state);
+        self.remote_start_id = self.remote_start_id.or(other.remote_start_id);
+        self.reservation_id = self.reservation_id.or(other.reservation_id);
+        first(&mut self.begin_wh, &other.begin_wh);
+        last(&mut self.end_wh, &other.end_wh);
+        first(&mut self.first_wh, &other.first_wh);
+        last(&mut self.last_wh, &other.last_wh);
+        for &(a, b) in &other.seen.0 {
+            for n in a..=b {
+                self.seen.insert(n);
+            }
+        }
+    }
+}
+
 /// A transaction.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transaction {
@@ -309,6 +346,17 @@ impl Transaction {
     pub fn id_token(&self) -> Option<&IdToken> {
         self.fold.id_token.as_ref().map(|r| &r.value)
     }
+}
+
+/// Who gives a station's transactions their ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransactionIds {
+    /// The CSMS numbers them in its answer to the start (1.6 StartTransaction): an id the CSMS
+    /// never gave the station names a phantom transaction.
+    Csms,
+    /// The station names them (2.0.1 TransactionEvent): an unknown id is a transaction whose
+    /// first events are still to come.
+    Station,
 }
 
 /// What applying an event did.
@@ -484,11 +532,11 @@ mod tests {
     }
 
     fn fold_all(events: &[TransactionEvent]) -> Transaction {
-        let mut tx = None;
+        let mut tx = Transaction::new("CS1", "tx-1");
         for ev in events {
-            tx = Some(apply(tx, "CS1", ev).0);
+            tx = apply(Some(tx), "CS1", ev).0;
         }
-        tx.expect("at least one event")
+        tx
     }
 
     #[test]
@@ -574,6 +622,27 @@ mod tests {
                 shuffled.push(s[r].clone());
             }
             prop_assert_eq!(fold_all(&shuffled), fold_all(&s));
+        }
+
+        /// Two folds of parts of the events (overlapping or not), merged, are the fold of all
+        /// of them: what the store does when two writers folded from the same stored state.
+        #[test]
+        fn merging_two_partial_folds_is_folding_all(
+            perm in Just((0..5usize).collect::<Vec<_>>()).prop_shuffle(),
+            cut in 0..=5usize,
+            overlap in 0..=2usize,
+        ) {
+            let s = session();
+            let events: Vec<TransactionEvent> = perm.iter().map(|&i| s[i].clone()).collect();
+            let (a, b) = (&events[..cut], &events[cut.saturating_sub(overlap)..]);
+            let mut merged = fold_all(a);
+            let other = fold_all(b);
+            merged.fold.merge(&other.fold);
+            prop_assert_eq!(&merged.fold, &fold_all(&s).fold);
+            // And the other way round.
+            let mut reversed = other;
+            reversed.fold.merge(&fold_all(a).fold);
+            prop_assert_eq!(&reversed.fold, &fold_all(&s).fold);
         }
     }
 }

@@ -1,8 +1,10 @@
 //! Who is connected, and the way to a connected station's session.
 //!
 //! A second connection of a station replaces the first: the old session is told to close
-//! (Close 1001) and the new one waits until the old one has finished, so the two never handle
-//! the same station's messages at once. A session removes itself only if it is still the
+//! (Close 1001) and the new one waits until the old one has finished (however long its last
+//! commit takes), so the two never handle the same station's messages at once: a message the
+//! old connection is still committing is stored before the new one reads anything, so a
+//! retry on the new connection is recognised (a 1.6 StartTransaction gets the same id). A session removes itself only if it is still the
 //! registered one (its generation matches), so the old session's end cannot remove the new.
 //!
 //! Each session shares one small [`Link`] with the registry: the queue of CSMS-initiated CALLs,
@@ -20,7 +22,7 @@ use arus_domain::{StationId, Time};
 use arus_ocpp::Version;
 use tokio::sync::{Notify, oneshot};
 
-/// How long a new connection waits for the one it replaces to finish.
+/// How often a new connection that still waits for the one it replaces says so in the log.
 const REPLACE_WAIT: Duration = Duration::from_secs(5);
 
 /// How many CSMS-initiated CALLs may wait for one station.
@@ -118,7 +120,15 @@ impl Registry {
         if let Some(old) = previous {
             tracing::info!(station = %id, "a new connection replaces the previous one");
             old.link.close();
-            let _ = tokio::time::timeout(REPLACE_WAIT, old.link.finished()).await;
+            // Every step of a session ends (writes time out, commits are answered or refused),
+            // so this wait ends; it is not cut short, as the old session may be committing.
+            let mut finished = std::pin::pin!(old.link.finished());
+            while tokio::time::timeout(REPLACE_WAIT, finished.as_mut())
+                .await
+                .is_err()
+            {
+                tracing::warn!(station = %id, "still waiting for the replaced connection to finish");
+            }
         }
         (generation, link)
     }
@@ -193,5 +203,29 @@ impl Registry {
         }
         link.wake.notify_one();
         answer.await.map_err(|_| SendError::Disconnected)?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 10, fault 3: a new connection does not start while the one it replaces has not
+    /// finished, however long that takes (it used to start after 5 s).
+    #[tokio::test(start_paused = true)]
+    async fn a_new_connection_waits_until_the_old_one_finished() {
+        let registry = Arc::new(Registry::default());
+        let id = StationId::from("CS1");
+        let (_, old) = registry.register(&id, Version::V16).await;
+        let r = registry.clone();
+        let second = id.clone();
+        let new = tokio::spawn(async move { r.register(&second, Version::V16).await });
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        assert!(old.closing(), "the old session was told to close");
+        assert!(!new.is_finished(), "the new one waits for the old one");
+        old.finish();
+        let (_, link) = new.await.expect("registered");
+        assert!(!link.closing());
+        assert_eq!(registry.len(), 1);
     }
 }

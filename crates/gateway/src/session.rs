@@ -11,6 +11,7 @@ use std::sync::Arc;
 use arus_domain::StationId;
 use arus_domain::csms::StationContext;
 use arus_domain::store::Direction;
+use arus_domain::transactions::TransactionIds;
 use arus_ocpp::Version;
 use arus_ocpp::rpc::{self, ErrorCode, Frame};
 use arus_ws::frame::{
@@ -75,7 +76,16 @@ pub(crate) async fn run(
 ) {
     let (generation, link) = gateway.registry.register(&id, version).await;
     let m = arus_telemetry::metrics();
-    let ctx = match gateway.csms().connected(id.clone(), version.label()).await {
+    // 1.6 stations learn their transaction ids from the CSMS; later versions name them.
+    let ids = match version {
+        Version::V16 => TransactionIds::Csms,
+        Version::V201 | Version::V21 => TransactionIds::Station,
+    };
+    let ctx = match gateway
+        .csms()
+        .connected(id.clone(), version.label(), ids)
+        .await
+    {
         Ok(ctx) => ctx,
         Err(e) => {
             tracing::error!(station = %id, error = %e, "cannot record the connection");

@@ -156,6 +156,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     ),
     migration!(5, "records", "0005_records"),
     migration!(6, "device model", "0006_device_model"),
+    migration!(
+        7,
+        "transaction revisions and orphans",
+        "0007_transaction_revisions_and_orphans"
+    ),
 ];
 
 /// Rows of PostgreSQL's old numbering: (old version, name, version now), the highest first so
@@ -280,7 +285,7 @@ mod tests {
     fn a_new_database_gets_everything() {
         for d in [Dialect::Sqlite, Dialect::Postgres] {
             let steps = plan(d, &[]).expect("plan");
-            assert_eq!(applied(&steps), [1, 2, 3, 4, 5, 6]);
+            assert_eq!(applied(&steps), [1, 2, 3, 4, 5, 6, 7]);
         }
     }
 
@@ -317,10 +322,10 @@ mod tests {
                 },
             ]
         );
-        assert_eq!(applied(&steps), [4]);
+        assert_eq!(applied(&steps), [4, 7]);
         // Without device model yet.
         let steps = plan(Dialect::Postgres, &old[..4]).expect("plan");
-        assert_eq!(applied(&steps), [4, 6]);
+        assert_eq!(applied(&steps), [4, 6, 7]);
         // SQLite never had that numbering: the same rows there are a foreign history.
         assert!(plan(Dialect::Sqlite, &old).is_err());
     }

@@ -22,7 +22,7 @@ use arus_domain::notices::{Notice, NoticeKind};
 use arus_domain::provisioning::{RegistrationStatus, StationRecord};
 use arus_domain::store::{
     ApiTokenRecord, BoxFut, FrameRecord, RecordKind, RecordQuery, Role, StartKey, Store,
-    StoreError, StoredRecord, TransactionQuery, TransactionRow, Write,
+    StoreError, StoredRecord, StoredTransaction, TransactionQuery, TransactionRow, Write,
 };
 use arus_domain::transactions::{Transaction, TransactionEvent};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -187,6 +187,23 @@ fn uint(v: Option<i64>) -> Option<u32> {
     v.and_then(|n| u32::try_from(n).ok())
 }
 
+/// A transaction read by [`sql::TRANSACTION`].
+pub(super) fn stored_transaction(
+    r: &Row,
+    station_id: String,
+    transaction_id: String,
+) -> StoredTransaction {
+    let fold: String = r.get(0);
+    rows::stored_transaction(
+        station_id,
+        transaction_id,
+        &fold,
+        r.get(1),
+        r.get(2),
+        r.get(3),
+    )
+}
+
 fn transaction_row(r: &Row) -> TransactionRow {
     let number: Option<i64> = r.get(3);
     TransactionRow {
@@ -204,6 +221,7 @@ fn transaction_row(r: &Row) -> TransactionRow {
         energy_wh: r.get(11),
         stop_reason: r.get(12),
         charging_state: r.get(13),
+        orphan: r.get(14),
     }
 }
 
@@ -296,7 +314,7 @@ impl Store for PgStore {
         &self,
         station_id: &str,
         transaction_id: &str,
-    ) -> BoxFut<'_, Result<Option<(Transaction, bool)>, StoreError>> {
+    ) -> BoxFut<'_, Result<Option<StoredTransaction>, StoreError>> {
         let (s, t) = (station_id.to_string(), transaction_id.to_string());
         Box::pin(async move {
             let c = self.client().await?;
@@ -305,11 +323,7 @@ impl Store for PgStore {
                 .await
                 .map_err(unavailable)?;
             let row = c.query_opt(&stmt, &[&s, &t]).await.map_err(unavailable)?;
-            Ok(row.map(|r| {
-                let fold: String = r.get(0);
-                let number: Option<i64> = r.get(1);
-                (rows::transaction(s, t, &fold), number.is_some())
-            }))
+            Ok(row.map(|r| stored_transaction(&r, s, t)))
         })
     }
 

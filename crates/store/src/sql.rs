@@ -84,7 +84,7 @@ macro_rules! station_columns {
 /// The columns of a transaction row, in the order the backends' `transaction_row` reads them.
 macro_rules! transaction_columns {
     () => {
-        "id, station_id, transaction_id, csms_number, evse_id, connector_id, id_token, started_at, stopped_at, meter_start_wh, meter_stop_wh, energy_wh, stop_reason, charging_state"
+        "id, station_id, transaction_id, csms_number, evse_id, connector_id, id_token, started_at, stopped_at, meter_start_wh, meter_stop_wh, energy_wh, stop_reason, charging_state, orphan"
     };
 }
 
@@ -121,17 +121,30 @@ shared! {
            updated_at = excluded.updated_at
          WHERE excluded.updated_at >= connectors.updated_at";
 
-    /// A transaction's fold, upserted; the CSMS number, once given, stays.
+    /// A transaction's fold, upserted if the row is still at revision `$17` (or new); the CSMS
+    /// number, once given, stays. No row changes when another write came in between: the
+    /// writer then merges ([`MERGE_TRANSACTION`]).
     PUT_TRANSACTION = "INSERT INTO transactions (station_id, transaction_id, csms_number, evse_id, connector_id, id_token,
-           started_at, stopped_at, meter_start_wh, meter_stop_wh, energy_wh, stop_reason, charging_state, fold, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+           started_at, stopped_at, meter_start_wh, meter_stop_wh, energy_wh, stop_reason, charging_state, fold, updated_at,
+           orphan, revision)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 1)
          ON CONFLICT (station_id, transaction_id) DO UPDATE SET
            csms_number = COALESCE(transactions.csms_number, excluded.csms_number),
            evse_id = excluded.evse_id, connector_id = excluded.connector_id, id_token = excluded.id_token,
            started_at = excluded.started_at, stopped_at = excluded.stopped_at,
            meter_start_wh = excluded.meter_start_wh, meter_stop_wh = excluded.meter_stop_wh,
            energy_wh = excluded.energy_wh, stop_reason = excluded.stop_reason,
-           charging_state = excluded.charging_state, fold = excluded.fold, updated_at = excluded.updated_at";
+           charging_state = excluded.charging_state, fold = excluded.fold, updated_at = excluded.updated_at,
+           revision = transactions.revision + 1
+         WHERE transactions.revision = $17";
+
+    /// A transaction's row replaced by the merge of its stored fold and a write folded from an
+    /// older revision (`$15`: the revision read for the merge).
+    MERGE_TRANSACTION = "UPDATE transactions SET
+           csms_number = COALESCE(csms_number, $3), evse_id = $4, connector_id = $5, id_token = $6,
+           started_at = $7, stopped_at = $8, meter_start_wh = $9, meter_stop_wh = $10, energy_wh = $11,
+           stop_reason = $12, charging_state = $13, fold = $14, updated_at = $16, revision = revision + 1
+         WHERE station_id = $1 AND transaction_id = $2 AND revision = $15";
 
     /// A transaction event; a retry hits a unique index and changes nothing.
     TRANSACTION_EVENT = "INSERT INTO transaction_events (station_id, transaction_id, seq_no, kind, timestamp, trigger_reason, offline, event, received_at)
@@ -190,8 +203,9 @@ shared! {
     ID_TOKEN = "SELECT id_token, kind, status, group_id_token, expiry_date FROM id_tokens
          WHERE token_key = $1 ORDER BY (kind = $2) DESC, kind LIMIT 1";
 
-    /// A transaction's fold and whether the CSMS numbered it.
-    TRANSACTION = "SELECT fold, csms_number FROM transactions WHERE station_id = $1 AND transaction_id = $2";
+    /// A transaction's fold, whether the CSMS numbered it, whether it is an orphan, and its
+    /// revision.
+    TRANSACTION = "SELECT fold, csms_number, orphan, revision FROM transactions WHERE station_id = $1 AND transaction_id = $2";
 
     /// A 1.6 start already numbered, recognised by its content.
     FIND_START = "SELECT transaction_id FROM transactions WHERE station_id = $1 AND started_at = $2
@@ -387,8 +401,14 @@ pub(crate) fn transactions(dialect: Dialect, q: &TransactionQuery) -> (String, V
     if let Some(before) = q.before {
         s.and("id <", Arg::Int(before));
     }
+    match q.orphan {
+        Some(true) => s.sql.push_str(" AND orphan = TRUE"),
+        Some(false) => s.sql.push_str(" AND orphan = FALSE"),
+        None => {}
+    }
+    // An orphan is not a transaction going on, whatever its messages said.
     match q.ongoing {
-        Some(true) => s.sql.push_str(" AND stopped_at IS NULL"),
+        Some(true) => s.sql.push_str(" AND stopped_at IS NULL AND orphan = FALSE"),
         Some(false) => s.sql.push_str(" AND stopped_at IS NOT NULL"),
         None => {}
     }
@@ -474,13 +494,14 @@ mod tests {
         let q = TransactionQuery {
             station_id: None,
             ongoing: Some(true),
+            orphan: None,
             before: Some(5),
             limit: 0,
         };
         let (sql, args) = transactions(Dialect::Postgres, &q);
         assert!(
             sql.ends_with(
-                "WHERE 1 = 1 AND id < $1 AND stopped_at IS NULL ORDER BY id DESC LIMIT 1"
+                "WHERE 1 = 1 AND id < $1 AND stopped_at IS NULL AND orphan = FALSE ORDER BY id DESC LIMIT 1"
             ),
             "{sql}"
         );

@@ -20,7 +20,7 @@ use arus_domain::notices::{Notice, NoticeKind};
 use arus_domain::provisioning::{RegistrationStatus, StationRecord};
 use arus_domain::store::{
     ApiTokenRecord, BoxFut, FrameRecord, RecordKind, RecordQuery, Role, StartKey, Store,
-    StoreError, StoredRecord, TransactionQuery, TransactionRow, Write,
+    StoreError, StoredRecord, StoredTransaction, TransactionQuery, TransactionRow, Write,
 };
 use arus_domain::transactions::{Transaction, TransactionEvent};
 use chrono::{DateTime, Utc};
@@ -307,6 +307,7 @@ fn transaction_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TransactionRow> {
         energy_wh: r.get(11)?,
         stop_reason: r.get(12)?,
         charging_state: r.get(13)?,
+        orphan: r.get(14)?,
     })
 }
 
@@ -382,20 +383,9 @@ impl Store for SqliteStore {
         &self,
         station_id: &str,
         transaction_id: &str,
-    ) -> BoxFut<'_, Result<Option<(Transaction, bool)>, StoreError>> {
+    ) -> BoxFut<'_, Result<Option<StoredTransaction>, StoreError>> {
         let (s, t) = (station_id.to_string(), transaction_id.to_string());
-        self.read(move |c| {
-            c.prepare_cached(sql::TRANSACTION.sqlite)?
-                .query_row(params![s, t], |r| {
-                    let fold: String = r.get(0)?;
-                    let number: Option<i64> = r.get(1)?;
-                    Ok((
-                        rows::transaction(s.clone(), t.clone(), &fold),
-                        number.is_some(),
-                    ))
-                })
-                .optional()
-        })
+        self.read(move |c| writer::stored_transaction(c, &s, &t))
     }
 
     fn find_start(&self, key: StartKey) -> BoxFut<'_, Result<Option<String>, StoreError>> {

@@ -29,6 +29,7 @@ const NOW: &[(i64, &str)] = &[
     (4, "meter values settle in batches"),
     (5, "records"),
     (6, "device model"),
+    (7, "transaction revisions and orphans"),
 ];
 
 fn now() -> Vec<(i64, String)> {

@@ -31,6 +31,8 @@ arus_store::both_backends!(
     connector_status_keeps_the_newest,
     id_tokens_ignore_case_and_prefer_the_type,
     transactions_round_trip_and_list_newest_first,
+    stale_transaction_writes_are_merged,
+    orphans_are_kept_apart,
     retried_writes_change_nothing,
     a_faulty_job_fails_alone,
     committed_data_survives_reopening,
@@ -364,11 +366,151 @@ fn event(kind: EventKind, tx: &str, seq: Option<u32>, at: i64, wh: f64) -> Trans
 }
 
 fn put(tx: &Transaction, number: Option<i64>) -> Write {
+    put_based_on(tx, number, 0)
+}
+
+fn put_based_on(tx: &Transaction, number: Option<i64>, based_on: i64) -> Write {
     Write::PutTransaction {
         tx: Box::new(tx.clone()),
         csms_number: number,
+        orphan: false,
+        based_on,
         at: Utc::now(),
     }
+}
+
+/// Issue 10, fault 3: two writers that folded from the same stored state (a replaced
+/// connection still committing while the new one goes on) both count: the second write is
+/// merged into the row, not written over it.
+async fn stale_transaction_writes_are_merged(b: &Backend) {
+    let s = b.open().await;
+    let (started, _) = apply(
+        None,
+        "CS1",
+        &event(EventKind::Started, "M", Some(0), 0, 1000.0),
+    );
+    s.commit(vec![put(&started, None)]).await.expect("commit");
+    let base = s
+        .transaction("CS1", "M")
+        .await
+        .expect("read")
+        .expect("found");
+    assert_eq!(base.revision, 1);
+    // Two writers fold different events into the state at revision 1.
+    let (reading, _) = apply(
+        Some(base.tx.clone()),
+        "CS1",
+        &event(EventKind::Updated, "M", Some(1), 30, 4000.0),
+    );
+    let (ended, _) = apply(
+        Some(base.tx.clone()),
+        "CS1",
+        &event(EventKind::Ended, "M", Some(2), 60, 6000.0),
+    );
+    s.commit(vec![put_based_on(&reading, None, 1)])
+        .await
+        .expect("commit");
+    s.commit(vec![put_based_on(&ended, None, 1)])
+        .await
+        .expect("the stale write is merged, not refused");
+    let after = s
+        .transaction("CS1", "M")
+        .await
+        .expect("read")
+        .expect("found");
+    assert_eq!(after.revision, 3);
+    let mut all = started.clone();
+    for ev in [
+        event(EventKind::Updated, "M", Some(1), 30, 4000.0),
+        event(EventKind::Ended, "M", Some(2), 60, 6000.0),
+    ] {
+        all = apply(Some(all), "CS1", &ev).0;
+    }
+    assert_eq!(after.tx, all, "both writers' events are in the row");
+    assert!(after.tx.fold.seen.contains(1) && after.tx.fold.seen.contains(2));
+    let row = s
+        .transactions(TransactionQuery {
+            station_id: Some("CS1".into()),
+            limit: 1,
+            ..TransactionQuery::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(
+        row[0].energy_wh,
+        Some(5000.0),
+        "the columns follow the merge"
+    );
+    assert!(row[0].stopped_at.is_some());
+    // Two stale writes in one group are merged too.
+    let (late, _) = apply(
+        Some(base.tx.clone()),
+        "CS1",
+        &event(EventKind::Updated, "M", Some(3), 50, 5500.0),
+    );
+    s.commit(vec![
+        put_based_on(&late, None, 1),
+        put_based_on(&base.tx, None, 2),
+    ])
+    .await
+    .expect("commit");
+    let last = s
+        .transaction("CS1", "M")
+        .await
+        .expect("read")
+        .expect("found");
+    assert!(last.tx.fold.seen.contains(3) && last.tx.stopped_at().is_some());
+    assert_eq!(last.revision, 5);
+}
+
+/// Issue 10, fault 5: an orphan (a 1.6 message naming an id the CSMS never gave) is kept
+/// apart: listed as such, and not as a transaction going on.
+async fn orphans_are_kept_apart(b: &Backend) {
+    let s = b.open().await;
+    let (orphan, _) = apply(
+        None,
+        "CS9",
+        &event(EventKind::Ended, "424242", None, 0, 50.0),
+    );
+    let (live, _) = apply(None, "CS9", &event(EventKind::Started, "5", None, 10, 0.0));
+    s.commit(vec![
+        Write::PutTransaction {
+            tx: Box::new(orphan.clone()),
+            csms_number: None,
+            orphan: true,
+            based_on: 0,
+            at: Utc::now(),
+        },
+        put(&live, Some(5)),
+    ])
+    .await
+    .expect("commit");
+    let stored = s
+        .transaction("CS9", "424242")
+        .await
+        .expect("read")
+        .expect("found");
+    assert!(stored.orphan && !stored.csms_assigned);
+    let list = |orphan, ongoing| {
+        let s = s.clone();
+        async move {
+            s.transactions(TransactionQuery {
+                station_id: Some("CS9".into()),
+                orphan,
+                ongoing,
+                limit: 10,
+                ..TransactionQuery::default()
+            })
+            .await
+            .expect("list")
+            .into_iter()
+            .map(|r| (r.transaction_id, r.orphan))
+            .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(list(Some(true), None).await, vec![("424242".into(), true)]);
+    assert_eq!(list(Some(false), None).await, vec![("5".into(), false)]);
+    assert_eq!(list(None, Some(true)).await, vec![("5".into(), false)]);
 }
 
 async fn transactions_round_trip_and_list_newest_first(b: &Backend) {
@@ -396,19 +538,19 @@ async fn transactions_round_trip_and_list_newest_first(b: &Backend) {
     s.commit(vec![put(&a, None), put(&bb, Some(7)), put(&c, None)])
         .await
         .expect("commit");
-    let (back, assigned) = s
+    let back = s
         .transaction("CS1", "A")
         .await
         .expect("read")
         .expect("found");
-    assert_eq!(back, a);
-    assert!(!assigned);
+    assert_eq!(back.tx, a);
+    assert!(!back.csms_assigned && !back.orphan);
     assert!(
         s.transaction("CS1", "7")
             .await
             .expect("read")
             .expect("found")
-            .1
+            .csms_assigned
     );
     assert_eq!(s.max_csms_number().await.expect("read"), 7);
     let all = s
@@ -742,7 +884,11 @@ async fn retried_meter_values_are_recorded_once(b: &Backend) {
         .await
         .expect("csms");
     let mut st = csms
-        .connected("CS-MV".into(), "1.6")
+        .connected(
+            "CS-MV".into(),
+            "1.6",
+            arus_domain::transactions::TransactionIds::Csms,
+        )
         .await
         .expect("connected");
     let start = arus_domain::csms::StartRequest {
@@ -774,12 +920,12 @@ async fn retried_meter_values_are_recorded_once(b: &Backend) {
             .expect("recorded");
     }
     assert_eq!(s.meter_values("CS-MV", &tx).await.expect("read"), values);
-    let (back, _) = s
+    let back = s
         .transaction("CS-MV", &tx)
         .await
         .expect("read")
         .expect("found");
-    assert_eq!(back.energy_wh(), Some(150.0));
+    assert_eq!(back.tx.energy_wh(), Some(150.0));
 }
 
 /// Meter values committed over more than one settling turn (SQLite moves them in batches into

@@ -14,7 +14,30 @@ both!(
     a_far_future_status_does_not_freeze_the_connector,
     registering_again_keeps_what_it_does_not_name,
     a_revoked_environment_token_stays_revoked_after_a_restart,
+    a_start_resent_on_a_new_connection_gets_the_same_id,
 );
+
+/// Issue 10, fault 3: a station whose connection broke while its StartTransaction was being
+/// handled reconnects and sends the start again. The new connection waits until the old one
+/// has finished, so the retry finds the start committed and gets the same id: one
+/// transaction, not two.
+async fn a_start_resent_on_a_new_connection_gets_the_same_id(b: &Backend) {
+    let server = Server::start(b, &[]).await;
+    server.register("RECONNECT", None).await;
+    let start = json!({"connectorId": 1, "idTag": "TAG", "meterStart": 100, "timestamp": now()});
+    for round in 0..5 {
+        let mut old = Station::open(&server, "RECONNECT", None, "1.6").await;
+        // The start goes out and the station gives up on the answer at once.
+        old.send_text(&json!([2, format!("lost-{round}"), "StartTransaction", start]).to_string())
+            .await;
+        let mut new = Station::open(&server, "RECONNECT", None, "1.6").await;
+        let again = new.call("StartTransaction", start.clone()).await.ok();
+        let txs = transactions(&server, "RECONNECT").await;
+        assert_eq!(txs.len(), 1, "round {round}: {txs:?}");
+        assert_eq!(txs[0]["transactionId"], again["transactionId"]);
+        drop(old);
+    }
+}
 
 /// B02.FR.09 / B03.FR.07 (1.6 OCPP-J errata §3.8): a station whose boot would be answered
 /// Pending or Rejected gets SecurityError for its other requests even if it never sends

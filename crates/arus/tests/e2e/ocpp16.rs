@@ -158,14 +158,63 @@ async fn retried_transaction_messages_are_idempotent(b: &Backend) {
     let txs = transactions(&server, "CP16I").await;
     assert_eq!(txs.len(), 1);
     assert_eq!(txs[0]["energyWh"], json!(500.0));
-    // A stop for a transaction the CSMS never saw is still acknowledged and kept.
-    let orphan = json!({"transactionId": 987654, "meterStop": 50, "timestamp": now()});
+    // Issue 10, fault 5: a stop for a transaction id the CSMS never gave is acknowledged and
+    // kept as an orphan for review. It names the very number the CSMS would give next, and
+    // the next start still does not merge into it.
+    let next = tx.as_i64().expect("a number") + 1;
+    let orphan = json!({"transactionId": next, "meterStop": 50, "timestamp": now()});
     let answer = st.call("StopTransaction", orphan).await.ok();
     assert_eq!(answer, json!({}));
+    let later =
+        json!({"connectorId": 1, "idTag": "UNKNOWN-TAG", "meterStart": 7000, "timestamp": now()});
+    let started = st.call("StartTransaction", later).await.ok();
+    assert_ne!(
+        started["transactionId"],
+        json!(next),
+        "the orphan's id is not given"
+    );
+    let txs = transactions(&server, "CP16I").await;
+    let phantom = txs
+        .iter()
+        .find(|t| t["transactionId"] == json!(next.to_string()))
+        .expect("the orphan is kept");
+    assert_eq!(phantom["orphan"], json!(true));
+    assert_eq!(phantom["stopReason"], json!("Local"));
+    assert_eq!(phantom["meterStopWh"], json!(50.0));
+    let real = txs
+        .iter()
+        .find(|t| t["transactionId"] == started["transactionId"])
+        .expect("the new transaction");
+    assert_eq!(real["orphan"], json!(false));
+    assert_eq!(real["meterStartWh"], json!(7000.0));
+    assert!(
+        real["stoppedAt"].is_null(),
+        "the orphan's stop is not merged in"
+    );
+    let orphans = server
+        .get("/api/v1/transactions?stationId=CP16I&orphan=true")
+        .await;
+    assert_eq!(
+        orphans["items"].as_array().map(Vec::len),
+        Some(1),
+        "{orphans}"
+    );
+    let ongoing = server
+        .get("/api/v1/transactions?stationId=CP16I&ongoing=true")
+        .await;
+    assert!(
+        ongoing["items"]
+            .as_array()
+            .is_some_and(|a| a.iter().all(|t| t["orphan"] == json!(false))),
+        "an orphan is never ongoing: {ongoing}"
+    );
+    // Meter values naming an id never given make an orphan too, and are not merged later.
+    let stray = json!({"connectorId": 1, "transactionId": 555555, "meterValue": [{"timestamp": now(), "sampledValue": [{"value": "9"}]}]});
+    assert_eq!(st.call("MeterValues", stray).await.ok(), json!({}));
     let txs = transactions(&server, "CP16I").await;
     assert!(
         txs.iter()
-            .any(|t| t["transactionId"] == json!("987654") && t["stopReason"] == json!("Local"))
+            .any(|t| t["transactionId"] == json!("555555") && t["orphan"] == json!(true))
     );
     // transactionId -1 (OCPP-J 1.6 errata §3.18) is answered as if it were valid.
     let unknown = json!({"connectorId": 1, "transactionId": -1, "meterValue": [{"timestamp": now(), "sampledValue": [{"value": "5"}]}]});

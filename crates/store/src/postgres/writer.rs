@@ -40,20 +40,33 @@ const RECONNECT_BACKOFF: (Duration, Duration) =
     (Duration::from_millis(100), Duration::from_secs(2));
 
 /// A statement with its parameters, owned so that a whole group can be pipelined.
-struct Op {
+struct Op<'a> {
     sql: &'static str,
     params: Vec<Box<dyn ToSql + Sync + Send>>,
+    /// A transaction's conditional upsert: what to merge if it changed no row.
+    merge: Option<Merge<'a>>,
 }
 
-fn op(sql: &'static str, params: Vec<Box<dyn ToSql + Sync + Send>>) -> Op {
-    Op { sql, params }
+/// A transaction write to merge into the stored row when that row moved on.
+struct Merge<'a> {
+    tx: &'a Transaction,
+    csms_number: Option<i64>,
+    at: Time,
+}
+
+fn op<'a>(sql: &'static str, params: Vec<Box<dyn ToSql + Sync + Send>>) -> Op<'a> {
+    Op {
+        sql,
+        params,
+        merge: None,
+    }
 }
 
 pub(super) fn int(n: u32) -> i64 {
     n as i64
 }
 
-fn ops(w: &Write, out: &mut Vec<Op>) {
+fn ops<'a>(w: &'a Write, out: &mut Vec<Op<'a>>) {
     match w {
         Write::PutStation {
             id,
@@ -112,29 +125,26 @@ fn ops(w: &Write, out: &mut Vec<Op>) {
         Write::PutTransaction {
             tx,
             csms_number,
+            orphan,
+            based_on,
             at,
         } => {
-            let row = TransactionRow::of(tx, csms_number.is_some());
-            out.push(op(
-                sql::PUT_TRANSACTION.postgres,
-                vec![
-                    Box::new(row.station_id),
-                    Box::new(row.transaction_id),
-                    Box::new(*csms_number),
-                    Box::new(row.evse_id.map(int)),
-                    Box::new(row.connector_id.map(int)),
-                    Box::new(row.id_token),
-                    Box::new(row.started_at),
-                    Box::new(row.stopped_at),
-                    Box::new(row.meter_start_wh),
-                    Box::new(row.meter_stop_wh),
-                    Box::new(row.energy_wh),
-                    Box::new(row.stop_reason),
-                    Box::new(row.charging_state),
-                    Box::new(rows::json(&tx.fold)),
-                    Box::new(*at),
-                ],
-            ));
+            let row = TransactionRow::of(tx, csms_number.is_some(), *orphan);
+            let mut params = transaction_params(row, *csms_number, &tx.fold);
+            params.extend([
+                Box::new(*at) as Box<dyn ToSql + Sync + Send>,
+                Box::new(*orphan),
+                Box::new(*based_on),
+            ]);
+            out.push(Op {
+                sql: sql::PUT_TRANSACTION.postgres,
+                params,
+                merge: Some(Merge {
+                    tx,
+                    csms_number: *csms_number,
+                    at: *at,
+                }),
+            });
         }
         Write::TransactionEvent {
             station_id,
@@ -259,7 +269,7 @@ fn ops(w: &Write, out: &mut Vec<Op>) {
     }
 }
 
-fn frame_batch(b: &crate::framelog::FrameBatch) -> Op {
+fn frame_batch<'a>(b: &crate::framelog::FrameBatch) -> Op<'a> {
     op(
         sql::FRAME_BATCH.postgres,
         vec![
@@ -291,6 +301,62 @@ impl Prepared {
     }
 }
 
+/// The first 14 parameters of [`sql::PUT_TRANSACTION`] and [`sql::MERGE_TRANSACTION`].
+fn transaction_params(
+    row: TransactionRow,
+    csms_number: Option<i64>,
+    fold: &arus_domain::transactions::Fold,
+) -> Vec<Box<dyn ToSql + Sync + Send>> {
+    vec![
+        Box::new(row.station_id),
+        Box::new(row.transaction_id),
+        Box::new(csms_number),
+        Box::new(row.evse_id.map(int)),
+        Box::new(row.connector_id.map(int)),
+        Box::new(row.id_token),
+        Box::new(row.started_at),
+        Box::new(row.stopped_at),
+        Box::new(row.meter_start_wh),
+        Box::new(row.meter_stop_wh),
+        Box::new(row.energy_wh),
+        Box::new(row.stop_reason),
+        Box::new(row.charging_state),
+        Box::new(rows::json(fold)),
+    ]
+}
+
+/// A transaction write folded from an older revision than the stored one: the row becomes the
+/// merge of both folds (inside the group's transaction).
+async fn merge_transaction(
+    client: &Client,
+    prepared: &mut Prepared,
+    m: &Merge<'_>,
+) -> Result<(), tokio_postgres::Error> {
+    let read = prepared.get(client, sql::TRANSACTION.postgres).await?;
+    let (s, t) = (&m.tx.station_id, &m.tx.transaction_id);
+    let Some(r) = client.query_opt(&read, &[s, t]).await? else {
+        return Ok(());
+    };
+    let stored = super::stored_transaction(&r, s.clone(), t.clone());
+    let (revision, orphan, assigned) = (stored.revision, stored.orphan, stored.csms_assigned);
+    let tx = rows::merged(stored, m.tx);
+    let row = TransactionRow::of(&tx, assigned || m.csms_number.is_some(), orphan);
+    let mut params = transaction_params(row, m.csms_number, &tx.fold);
+    params.extend([
+        Box::new(revision) as Box<dyn ToSql + Sync + Send>,
+        Box::new(m.at),
+    ]);
+    let update = prepared
+        .get(client, sql::MERGE_TRANSACTION.postgres)
+        .await?;
+    let refs: Vec<&(dyn ToSql + Sync)> = params
+        .iter()
+        .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+        .collect();
+    client.execute(&update, &refs).await?;
+    Ok(())
+}
+
 async fn apply_jobs(
     client: &Client,
     prepared: &mut Prepared,
@@ -319,8 +385,17 @@ async fn apply_jobs(
         async move { client.execute(stmt, &params).await }
     }))
     .await;
-    match pipelined {
-        Ok(_) => client.batch_execute("COMMIT").await,
+    let merged = async {
+        // Transaction upserts that changed no row were folded from an older revision.
+        for (o, written) in all.iter().zip(pipelined?) {
+            if let (Some(m), 0) = (&o.merge, written) {
+                merge_transaction(client, prepared, m).await?;
+            }
+        }
+        Ok(())
+    };
+    match merged.await {
+        Ok(()) => client.batch_execute("COMMIT").await,
         Err(e) => {
             let _ = client.batch_execute("ROLLBACK").await;
             Err(e)

@@ -209,6 +209,63 @@ pub(super) fn frame_batch(c: &Connection, b: &crate::framelog::FrameBatch) -> ru
     Ok(())
 }
 
+/// A transaction as stored, read on `c` ([`sql::TRANSACTION`]).
+pub(super) fn stored_transaction(
+    c: &Connection,
+    station_id: &str,
+    transaction_id: &str,
+) -> rusqlite::Result<Option<StoredTransaction>> {
+    c.prepare_cached(sql::TRANSACTION.sqlite)?
+        .query_row(params![station_id, transaction_id], |r| {
+            let fold: String = r.get(0)?;
+            Ok(rows::stored_transaction(
+                station_id.to_string(),
+                transaction_id.to_string(),
+                &fold,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+            ))
+        })
+        .optional()
+}
+
+/// A write folded from an older revision than the stored one: the row becomes the merge of
+/// both folds.
+fn merge_transaction(
+    c: &Connection,
+    ours: &Transaction,
+    csms_number: Option<i64>,
+    at: &Time,
+) -> rusqlite::Result<()> {
+    let Some(stored) = stored_transaction(c, &ours.station_id, &ours.transaction_id)? else {
+        return Err(rusqlite::Error::QueryReturnedNoRows);
+    };
+    let (revision, orphan, assigned) = (stored.revision, stored.orphan, stored.csms_assigned);
+    let tx = rows::merged(stored, ours);
+    let row = TransactionRow::of(&tx, assigned || csms_number.is_some(), orphan);
+    c.prepare_cached(sql::MERGE_TRANSACTION.sqlite)?
+        .execute(params![
+            row.station_id,
+            row.transaction_id,
+            csms_number,
+            row.evse_id,
+            row.connector_id,
+            row.id_token,
+            row.started_at.as_ref().map(ts),
+            row.stopped_at.as_ref().map(ts),
+            row.meter_start_wh,
+            row.meter_stop_wh,
+            row.energy_wh,
+            row.stop_reason,
+            row.charging_state,
+            rows::json(&tx.fold),
+            revision,
+            ts(at)
+        ])?;
+    Ok(())
+}
+
 pub(super) fn apply(c: &Connection, w: &Write) -> rusqlite::Result<()> {
     match w {
         Write::PutStation {
@@ -263,10 +320,13 @@ pub(super) fn apply(c: &Connection, w: &Write) -> rusqlite::Result<()> {
         Write::PutTransaction {
             tx,
             csms_number,
+            orphan,
+            based_on,
             at,
         } => {
-            let row = TransactionRow::of(tx, csms_number.is_some());
-            c.prepare_cached(sql::PUT_TRANSACTION.sqlite)?
+            let row = TransactionRow::of(tx, csms_number.is_some(), *orphan);
+            let written = c
+                .prepare_cached(sql::PUT_TRANSACTION.sqlite)?
                 .execute(params![
                     row.station_id,
                     row.transaction_id,
@@ -282,8 +342,13 @@ pub(super) fn apply(c: &Connection, w: &Write) -> rusqlite::Result<()> {
                     row.stop_reason,
                     row.charging_state,
                     rows::json(&tx.fold),
-                    ts(at)
+                    ts(at),
+                    orphan,
+                    based_on
                 ])?;
+            if written == 0 {
+                merge_transaction(c, tx, *csms_number, at)?;
+            }
         }
         Write::TransactionEvent {
             station_id,
