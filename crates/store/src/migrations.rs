@@ -161,6 +161,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         "transaction revisions and orphans",
         "0007_transaction_revisions_and_orphans"
     ),
+    migration!(
+        8,
+        "meter values recognised once",
+        "0008_meter_values_recognised_once",
+        per_dialect
+    ),
 ];
 
 /// Rows of PostgreSQL's old numbering: (old version, name, version now), the highest first so
@@ -285,7 +291,7 @@ mod tests {
     fn a_new_database_gets_everything() {
         for d in [Dialect::Sqlite, Dialect::Postgres] {
             let steps = plan(d, &[]).expect("plan");
-            assert_eq!(applied(&steps), [1, 2, 3, 4, 5, 6, 7]);
+            assert_eq!(applied(&steps), [1, 2, 3, 4, 5, 6, 7, 8]);
         }
     }
 
@@ -322,10 +328,10 @@ mod tests {
                 },
             ]
         );
-        assert_eq!(applied(&steps), [4, 7]);
+        assert_eq!(applied(&steps), [4, 7, 8]);
         // Without device model yet.
         let steps = plan(Dialect::Postgres, &old[..4]).expect("plan");
-        assert_eq!(applied(&steps), [4, 6, 7]);
+        assert_eq!(applied(&steps), [4, 6, 7, 8]);
         // SQLite never had that numbering: the same rows there are a foreign history.
         assert!(plan(Dialect::Sqlite, &old).is_err());
     }

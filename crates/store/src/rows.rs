@@ -25,6 +25,19 @@ pub(crate) fn samples(mv: &MeterValue) -> String {
     json(&mv.samples)
 }
 
+/// The digest of a meter value's stored samples, by which (with its station, transaction or
+/// EVSE, and time) a value sent again is recognised: 64-bit FNV-1a of the text, written here
+/// because it must not change between versions (it is stored), which a general-purpose hasher
+/// does not promise.
+pub(crate) fn samples_digest(samples: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in samples.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h as i64
+}
+
 /// A transaction rebuilt from its row: `fold`, `csms_number`, `orphan`, `revision` as
 /// [`crate::sql::TRANSACTION`] reads them.
 pub(crate) fn stored_transaction(
@@ -59,4 +72,18 @@ pub(crate) fn merged(stored: StoredTransaction, ours: &Transaction) -> Transacti
         "a transaction was written from an older state; the two were merged"
     );
     tx
+}
+
+#[cfg(test)]
+mod tests {
+    /// The digest is stored: it must stay what it is (the FNV-1a test vectors).
+    #[test]
+    fn the_samples_digest_does_not_change() {
+        assert_eq!(super::samples_digest("") as u64, 0xcbf2_9ce4_8422_2325);
+        assert_eq!(super::samples_digest("a") as u64, 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(
+            super::samples_digest("foobar") as u64,
+            0x8594_4171_f739_67e8
+        );
+    }
 }

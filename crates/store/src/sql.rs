@@ -150,10 +150,6 @@ shared! {
     TRANSACTION_EVENT = "INSERT INTO transaction_events (station_id, transaction_id, seq_no, kind, timestamp, trigger_reason, offline, event, received_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING";
 
-    /// A meter value, into the indexed table.
-    METER_VALUE = "INSERT INTO meter_values (station_id, evse_id, transaction_id, timestamp, samples, received_at)
-         VALUES ($1, $2, $3, $4, $5, $6)";
-
     /// A notice (firmware, log, report, security event...).
     NOTICE = "INSERT INTO notices (station_id, kind, at, request_id, status, details, received_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7)";
@@ -267,21 +263,26 @@ pub(crate) mod sqlite_only {
 
     /// A meter value of a transaction, into the table without indexes it waits in (SQLite's
     /// schema only: see migration 0004).
-    pub(crate) const METER_VALUE_RECENT: &str = "INSERT INTO meter_values_recent (station_id, evse_id, transaction_id, timestamp, samples, received_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+    pub(crate) const METER_VALUE_RECENT: &str = "INSERT INTO meter_values_recent (station_id, evse_id, transaction_id, timestamp, samples, received_at, digest)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
-    /// Moves the waiting meter values into `meter_values`, sorted by transaction.
-    pub(crate) const SETTLE_METER_VALUES: &str = "INSERT INTO meter_values (station_id, evse_id, transaction_id, timestamp, samples, received_at)
-         SELECT station_id, evse_id, transaction_id, timestamp, samples, received_at
-         FROM meter_values_recent ORDER BY station_id, transaction_id, id";
+    /// Moves the waiting meter values into `meter_values`, sorted by transaction; a value
+    /// already there, or waiting twice, is moved once (the unique index of migration 8).
+    pub(crate) const SETTLE_METER_VALUES: &str = "INSERT INTO meter_values (station_id, evse_id, transaction_id, timestamp, samples, received_at, digest)
+         SELECT station_id, evse_id, transaction_id, timestamp, samples, received_at, digest
+         FROM meter_values_recent WHERE true ORDER BY station_id, transaction_id, id ON CONFLICT DO NOTHING";
 
     /// Empties the waiting table (without a WHERE clause SQLite does it in one step).
     pub(crate) const SETTLED: &str = "DELETE FROM meter_values_recent";
 
-    /// A transaction's meter values: both tables, since a value sits in exactly one of them.
+    /// A transaction's meter values: both tables, each value once (a repeat waiting to
+    /// settle is skipped: the first of its kind is read, and none already settled).
     pub(crate) const METER_VALUES: &str = "SELECT timestamp, samples, 0 AS recent, id FROM meter_values WHERE station_id = ?1 AND transaction_id = ?2
          UNION ALL
-         SELECT timestamp, samples, 1, id FROM meter_values_recent WHERE station_id = ?1 AND transaction_id = ?2
+         SELECT timestamp, samples, 1, MIN(id) FROM meter_values_recent r WHERE station_id = ?1 AND transaction_id = ?2
+           AND NOT EXISTS (SELECT 1 FROM meter_values m WHERE m.station_id = ?1 AND m.transaction_id = ?2
+             AND m.timestamp = r.timestamp AND m.digest = r.digest)
+         GROUP BY timestamp, digest
          ORDER BY 1, 3, 4";
 
     /// Frame-log rows older than a time, a chunk per statement (with [`PRUNE_DELETE`]): one
@@ -312,6 +313,12 @@ pub(crate) mod postgres_only {
     /// One migrator at a time, even with several nodes starting together (SQLite has one
     /// writer per file and takes its write lock with `BEGIN IMMEDIATE`).
     pub(crate) const LOCK_MIGRATIONS: &str = "LOCK TABLE schema_migrations IN EXCLUSIVE MODE";
+
+    /// A meter value, straight into the indexed table (SQLite's wait in
+    /// `meter_values_recent`); one already there (same station, transaction or EVSE, time and
+    /// digest of its samples) is not added again.
+    pub(crate) const METER_VALUE: &str = "INSERT INTO meter_values (station_id, evse_id, transaction_id, timestamp, samples, received_at, digest)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING";
 
     /// A transaction's meter values: PostgreSQL has no waiting table (see
     /// `sqlite_only::METER_VALUES`).

@@ -62,6 +62,36 @@ impl TestDatabase {
         }
     }
 
+    /// How many meter values of `station_id` are stored in `meter_values`, each repeat
+    /// counted: what an export would hold. On SQLite, opening the store again first moves the
+    /// values still waiting in `meter_values_recent` (as every start does).
+    pub async fn stored_meter_values(&self, station_id: &str) -> i64 {
+        let count = "SELECT COUNT(*) FROM meter_values WHERE station_id = $1";
+        match self {
+            TestDatabase::Sqlite(dir) => {
+                drop(self.open().await);
+                let c = rusqlite::Connection::open(dir.path().join("arus.db"))
+                    .expect("the test database opens");
+                c.query_row(&count.replace('$', "?"), [station_id], |r| r.get(0))
+                    .expect("count")
+            }
+            TestDatabase::Postgres(url) => {
+                let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                    .await
+                    .expect("the test database is reachable");
+                let connection = tokio::spawn(conn);
+                let n = client
+                    .query_one(count, &[&station_id])
+                    .await
+                    .expect("count")
+                    .get(0);
+                drop(client);
+                let _ = connection.await;
+                n
+            }
+        }
+    }
+
     /// Opens the database as a store (migrating it), panicking if it cannot.
     pub async fn open(&self) -> Arc<dyn Store> {
         match crate::open(&self.url()).await {

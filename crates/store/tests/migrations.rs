@@ -30,6 +30,7 @@ const NOW: &[(i64, &str)] = &[
     (5, "records"),
     (6, "device model"),
     (7, "transaction revisions and orphans"),
+    (8, "meter values recognised once"),
 ];
 
 fn now() -> Vec<(i64, String)> {

@@ -45,7 +45,96 @@ arus_store::both_backends!(
     notices_follow_their_request,
     device_variables_are_replaced_by_their_key,
     a_requeued_command_settles_its_waiters,
+    meter_values_sent_again_are_stored_once,
 );
+
+/// Issue 10, fault 4: meter values sent again where the domain's memory of recent values
+/// cannot help (after a restart; in a repeated 1.6 StopTransaction's transactionData; the
+/// same values twice in one commit) are recognised by the store and kept once, in and
+/// outside transactions.
+async fn meter_values_sent_again_are_stored_once(b: &Backend) {
+    use arus_domain::events::EventBus;
+    use arus_domain::transactions::TransactionIds;
+    use arus_domain::{Csms, CsmsConfig};
+    let s = b.open().await;
+    let value = |at: i64, wh: f64| MeterValue {
+        timestamp: t(at),
+        samples: vec![Sample {
+            value: Some(wh),
+            ..Sample::default()
+        }],
+    };
+    let in_tx = vec![value(30, 250.0), value(40, 300.0)];
+    let outside = vec![value(35, 7.0)];
+    let mut tx = String::new();
+    // Twice, with a new domain service each time: a restart forgets the recent digests.
+    for _restart in 0..2 {
+        let csms = Csms::new(s.clone(), EventBus::new(16), CsmsConfig::default())
+            .await
+            .expect("csms");
+        let mut st = csms
+            .connected("CS-RE".into(), "1.6", TransactionIds::Csms)
+            .await
+            .expect("connected");
+        let started = csms
+            .start_transaction(
+                &mut st,
+                arus_domain::csms::StartRequest {
+                    connector_id: 1,
+                    id_token: IdToken {
+                        value: "TAG".into(),
+                        kind: None,
+                    },
+                    meter_start_wh: 100.0,
+                    timestamp: t(0),
+                    reservation_id: None,
+                },
+            )
+            .await
+            .expect("started");
+        tx = started.transaction_number.to_string();
+        csms.meter_values(&mut st, 1, Some(tx.clone()), in_tx.clone())
+            .await
+            .expect("recorded");
+        csms.meter_values(&mut st, 1, None, outside.clone())
+            .await
+            .expect("recorded");
+        // The stop, with its transactionData, sent twice on one connection.
+        for _ in 0..2 {
+            let stop = TransactionEvent {
+                meter_stop_wh: Some(400.0),
+                meter_values: vec![value(50, 400.0)],
+                ..TransactionEvent::new(EventKind::Ended, tx.clone(), t(50))
+            };
+            csms.transaction_event(&mut st, stop)
+                .await
+                .expect("stopped");
+        }
+    }
+    // One commit holding the same value twice.
+    s.commit(vec![Write::MeterValues {
+        station_id: "CS-RE".into(),
+        evse_id: 2,
+        transaction_id: None,
+        values: vec![value(60, 1.0), value(60, 1.0)],
+        received_at: Utc::now(),
+    }])
+    .await
+    .expect("commit");
+    let read = s.meter_values("CS-RE", &tx).await.expect("read");
+    assert_eq!(
+        read,
+        vec![value(30, 250.0), value(40, 300.0), value(50, 400.0)]
+    );
+    // 3 of the transaction, 1 outside it on EVSE 1, 1 on EVSE 2.
+    assert_eq!(b.stored_meter_values("CS-RE").await, 5);
+    let back = s
+        .transaction("CS-RE", &tx)
+        .await
+        .expect("read")
+        .expect("found");
+    assert_eq!(back.tx.energy_wh(), Some(300.0));
+}
 
 async fn device_variables_are_replaced_by_their_key(b: &Backend) {
     use arus_domain::device_model::DeviceVariable;

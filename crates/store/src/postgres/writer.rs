@@ -172,15 +172,18 @@ fn ops<'a>(w: &'a Write, out: &mut Vec<Op<'a>>) {
             received_at,
         } => {
             for mv in values {
+                let samples = rows::samples(mv);
+                let digest = rows::samples_digest(&samples);
                 out.push(op(
-                    sql::METER_VALUE.postgres,
+                    postgres_only::METER_VALUE,
                     vec![
                         Box::new(station_id.clone()),
                         Box::new(int(*evse_id)),
                         Box::new(transaction_id.clone()),
                         Box::new(mv.timestamp),
-                        Box::new(rows::samples(mv)),
+                        Box::new(samples),
                         Box::new(*received_at),
+                        Box::new(digest),
                     ],
                 ));
             }

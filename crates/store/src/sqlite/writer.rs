@@ -375,22 +375,20 @@ pub(super) fn apply(c: &Connection, w: &Write) -> rusqlite::Result<()> {
             values,
             received_at,
         } => {
-            // Values outside a transaction (every 2.0.1 MeterValues message) are outside the
-            // partial index on transactions, so they cost only an append and go straight to
-            // their table; values of a transaction wait in the unindexed one to settle.
-            let mut stmt = c.prepare_cached(if transaction_id.is_some() {
-                sqlite_only::METER_VALUE_RECENT
-            } else {
-                sql::METER_VALUE.sqlite
-            })?;
+            // Values wait in the unindexed table and settle in batches sorted by transaction,
+            // where the unique indexes drop a repeat (migration 8).
+            let mut stmt = c.prepare_cached(sqlite_only::METER_VALUE_RECENT)?;
             for mv in values {
+                let samples = rows::samples(mv);
+                let digest = rows::samples_digest(&samples);
                 stmt.execute(params![
                     station_id,
                     evse_id,
                     transaction_id,
                     ts(&mv.timestamp),
-                    rows::samples(mv),
-                    ts(received_at)
+                    samples,
+                    ts(received_at),
+                    digest
                 ])?;
             }
         }

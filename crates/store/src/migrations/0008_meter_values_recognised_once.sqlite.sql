@@ -1,0 +1,13 @@
+-- 8 meter values recognised once: a meter value sent again (a retry after a restart, a 1.6
+-- StopTransaction repeated with its transactionData) is recognised by its station, transaction
+-- (or EVSE, outside a transaction), time and a digest of its samples, and kept once. The index
+-- of a transaction's values becomes the unique one, so values of transactions cost no index
+-- more than before; values outside a transaction get one of their own. Values waiting to
+-- settle carry their digest too: a repeat is dropped when they settle, and reads skip it.
+ALTER TABLE meter_values ADD COLUMN digest INTEGER;
+ALTER TABLE meter_values_recent ADD COLUMN digest INTEGER;
+DROP INDEX meter_values_transaction;
+CREATE UNIQUE INDEX meter_values_once ON meter_values (station_id, transaction_id, timestamp, digest)
+    WHERE transaction_id IS NOT NULL;
+CREATE UNIQUE INDEX meter_values_once_outside ON meter_values (station_id, evse_id, timestamp, digest)
+    WHERE transaction_id IS NULL;
