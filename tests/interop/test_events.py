@@ -1,7 +1,8 @@
 """The event stream and webhooks, with a Python `ocpp` station making things happen: the SSE
 stream carries the station's events, filtered, and resumes after Last-Event-ID; webhook
 deliveries are HMAC-signed, retried with the same body when the receiver fails, kept as dead
-after the last attempt, and survive a restart of the server."""
+after the last attempt, and survive a restart of the server; targets on internal networks are
+refused unless allowed, and redirects are not followed."""
 
 import asyncio
 import hashlib
@@ -18,7 +19,11 @@ from ocpp.v16 import call as call16
 from conftest import TOKEN, Server, free_port
 from test_interop import connect, now
 
-ARGS = ["--webhook-retry-ms", "200", "--webhook-attempts", "4"]
+# The receivers here listen on loopback, which webhooks may reach only when allowed.
+ALLOW_LOOPBACK = ["--webhook-allow-networks", "127.0.0.0/8"]
+ARGS = ["--webhook-retry-ms", "200", "--webhook-attempts", "4", *ALLOW_LOOPBACK]
+# How old a signature a receiver accepts (arus_webhooks::SIGNATURE_TOLERANCE).
+TOLERANCE_S = 300
 SECRET = "webhook-secret-0123456789"
 
 
@@ -61,8 +66,12 @@ class Receiver:
         self.http.server_close()
 
 
-def verify(headers, body, secret=SECRET):
+def verify(headers, body, secret=SECRET, now=None):
+    """What a receiver checks: the HMAC of "{t}.{body}", and that t is recent (a delivery
+    recorded on the way and replayed later is refused)."""
     parts = dict(p.split("=", 1) for p in headers["arus-signature"].split(","))
+    if abs((time.time() if now is None else now) - int(parts["t"])) > TOLERANCE_S:
+        return False
     expected = hmac.new(secret.encode(), f"{parts['t']}.{body}".encode(), hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, parts["v1"])
 
@@ -170,6 +179,7 @@ def test_webhooks_are_signed_retried_and_dead_lettered(database):
             assert len(bodies) == 1, "a retry sends the same body"
             for headers, body in tries:
                 assert verify(headers, body), "every attempt is signed"
+                assert not verify(headers, body, now=time.time() + TOLERANCE_S + 5), "a replay is refused"
         kinds = sorted(json.loads(tries[0][1])["type"] for tries in delivered.values())
         assert kinds == ["boot", "statusChanged", "statusChanged", "statusChanged"]
         # The always-failing receiver: 4 attempts, then a dead letter.
@@ -192,7 +202,7 @@ def test_webhooks_are_signed_retried_and_dead_lettered(database):
 def test_no_delivery_is_lost_across_a_restart(database):
     port = free_port()
     # Retries slow enough that the deliveries are still pending at the restart.
-    args = ["--webhook-retry-ms", "500", "--webhook-attempts", "10"]
+    args = ["--webhook-retry-ms", "500", "--webhook-attempts", "10", *ALLOW_LOOPBACK]
     server = Server(database, args)
     receiver = None
     try:
@@ -240,3 +250,48 @@ def test_security_and_firmware_events_have_their_own_types(database):
         assert all(e[1]["stationId"] == "SEC1" for e in events)
     finally:
         server.stop()
+
+
+def test_webhook_targets_on_internal_networks_are_refused(database):
+    """Issue 10, fault 11: a subscription cannot point Arus at its own network (loopback,
+    private, link-local such as a cloud metadata address) unless the operator allowed that
+    network; and a receiver cannot redirect a delivery elsewhere."""
+    server = Server(database, ["--webhook-retry-ms", "200", "--webhook-attempts", "2"])
+    try:
+        for url in ["http://127.0.0.1:9/hook", "http://localhost:9/hook", "http://169.254.169.254/latest",
+                    "http://10.0.0.1/hook", "http://[::1]:9/hook", "http://[::ffff:127.0.0.1]:9/hook"]:
+            status, body = server.request("POST", "/api/v1/webhooks", {"url": url})
+            assert status == 400, (url, body)
+            assert "internal address" in body["detail"], body
+        assert server.get("/api/v1/webhooks")["items"] == []
+    finally:
+        server.stop()
+    server = Server(database, ["--webhook-retry-ms", "200", "--webhook-attempts", "2", *ALLOW_LOOPBACK])
+    target = Receiver()
+
+    class Redirecting(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(307)
+            self.send_header("Location", target.url)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    redirector = ThreadingHTTPServer(("127.0.0.1", free_port()), Redirecting)
+    threading.Thread(target=redirector.serve_forever, daemon=True).start()
+    try:
+        # Allowed: loopback only, not the rest of the private ranges.
+        status, _ = server.request("POST", "/api/v1/webhooks", {"url": "http://10.0.0.1/hook"})
+        assert status == 400
+        hook = server.post("/api/v1/webhooks", {"url": f"http://127.0.0.1:{redirector.server_port}/", "types": ["boot"]})
+        asyncio.run(station_activity(server, "RD1"))
+        dead = wait_for(lambda: server.get(f"/api/v1/webhooks/{hook['id']}/deliveries?status=dead")["items"])
+        assert dead[0]["lastStatus"] == 307
+        assert target.requests == [], "the redirect was not followed"
+    finally:
+        server.stop()
+        redirector.shutdown()
+        redirector.server_close()
+        target.stop()

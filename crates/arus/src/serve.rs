@@ -67,6 +67,11 @@ pub(crate) struct ServeArgs {
     /// Attempts before a webhook delivery is kept as dead.
     #[arg(long, env = "ARUS_WEBHOOK_ATTEMPTS", default_value_t = 10)]
     webhook_attempts: u32,
+    /// Internal networks webhooks may be sent to (CIDRs or addresses, comma-separated, such as
+    /// `127.0.0.0/8,10.1.0.0/16`); targets on loopback, private, link-local and other internal
+    /// addresses outside them are refused.
+    #[arg(long, env = "ARUS_WEBHOOK_ALLOW_NETWORKS", default_value = "")]
+    webhook_allow_networks: String,
     /// Log format: text or json.
     #[arg(long, env = "ARUS_LOG_FORMAT", default_value = "text")]
     log_format: String,
@@ -147,6 +152,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         arus_webhooks::Config {
             base_delay: Duration::from_millis(args.webhook_retry_ms),
             max_attempts: args.webhook_attempts,
+            allowed_networks: arus_webhooks::target::parse_networks(&args.webhook_allow_networks)
+                .map_err(|e| anyhow::anyhow!("--webhook-allow-networks: {e}"))?,
             ..arus_webhooks::Config::default()
         },
     )

@@ -5,7 +5,9 @@
 //! its JSON body and an `Arus-Signature` header (`t=UNIX,v1=HEX`, the HMAC-SHA256 of
 //! `"{t}.{body}"` under the secret, see [`sign`]). A delivery that does not get a 2xx answer is
 //! retried with exponential backoff ([`backoff`]); after the last attempt it is kept as dead (the
-//! dead-letter record) until an operator retries it.
+//! dead-letter record) until an operator retries it. Targets on internal networks are refused
+//! unless the operator allowed them, and redirects are not followed ([`target`]). Receivers
+//! check the signature and its time with [`verify`].
 //!
 //! # Invariants
 //!
@@ -27,6 +29,9 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use tokio::sync::{Notify, Semaphore, broadcast};
+
+pub mod target;
+pub use target::IpNet;
 
 /// A webhook subscription.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -133,6 +138,9 @@ pub struct Config {
     pub timeout: Duration,
     /// Attempts in flight at once.
     pub concurrency: usize,
+    /// Internal networks (loopback, private, link-local...) deliveries may go to; every other
+    /// internal address is refused ([`target`]).
+    pub allowed_networks: Vec<IpNet>,
 }
 
 impl Default for Config {
@@ -143,6 +151,7 @@ impl Default for Config {
             max_attempts: 10,
             timeout: Duration::from_secs(10),
             concurrency: 16,
+            allowed_networks: Vec::new(),
         }
     }
 }
@@ -186,8 +195,14 @@ fn mac(secret: &str, t: i64, body: &str) -> Vec<u8> {
     m.finalize().into_bytes().to_vec()
 }
 
-/// Whether `header` is a valid signature of `body` under `secret` (what a receiver checks).
-pub fn verify(secret: &str, header: &str, body: &str) -> bool {
+/// How far from the receiver's clock a signature's time may be: a delivery captured and sent
+/// again later is refused once it is older than this.
+pub const SIGNATURE_TOLERANCE: Duration = Duration::from_secs(300);
+
+/// Whether `header` is a valid signature of `body` under `secret`, made at most `tolerance`
+/// from `now` (Unix seconds): what a receiver checks, so that a delivery recorded by someone
+/// on the way cannot be replayed later.
+pub fn verify(secret: &str, header: &str, body: &str, now: i64, tolerance: Duration) -> bool {
     let mut t = None;
     let mut v1 = None;
     for part in header.split(',') {
@@ -200,6 +215,10 @@ pub fn verify(secret: &str, header: &str, body: &str) -> bool {
     let (Some(t), Some(v1)) = (t, v1) else {
         return false;
     };
+    let age = now.abs_diff(t);
+    if age > tolerance.as_secs() {
+        return false;
+    }
     let Ok(mut m) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
         return false;
     };
@@ -246,6 +265,13 @@ impl Webhooks {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
             .timeout(config.timeout)
+            // A receiver must not send a delivery on to where the guard would refuse it.
+            .redirect(reqwest::redirect::Policy::none())
+            // Names are resolved only by the guard; a proxy would resolve them itself.
+            .no_proxy()
+            .dns_resolver(target::GuardedResolver {
+                allowed: Arc::new(config.allowed_networks.clone()),
+            })
             .user_agent(concat!("arus-webhooks/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(Error::Client)?;
@@ -315,6 +341,7 @@ impl Webhooks {
         if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
             return Err(Error::Invalid("`url` must be an http or https URL".into()));
         }
+        self.check_target(&parsed).await?;
         let secret = match secret {
             Some(s) if s.len() >= 16 && s.len() <= 256 => s,
             Some(_) => return Err(Error::Invalid("`secret` must have 16 to 256 bytes".into())),
@@ -337,6 +364,30 @@ impl Webhooks {
         self.save_subscription(&s).await?;
         self.reload().await?;
         Ok(s)
+    }
+
+    /// Refuses a target whose address is internal and not allowed: a literal address, or a
+    /// name that resolves only to such addresses now (a name that cannot be resolved now is
+    /// accepted; every delivery is checked again).
+    async fn check_target(&self, url: &reqwest::Url) -> Result<(), Error> {
+        let allowed = &self.config.allowed_networks;
+        let port = url.port_or_known_default().unwrap_or(80);
+        let addrs: Vec<std::net::IpAddr> = match url.host() {
+            Some(url::Host::Ipv4(ip)) => vec![ip.into()],
+            Some(url::Host::Ipv6(ip)) => vec![ip.into()],
+            Some(url::Host::Domain(name)) => match tokio::net::lookup_host((name, port)).await {
+                Ok(found) => found.map(|a| a.ip()).collect(),
+                Err(_) => Vec::new(),
+            },
+            None => Vec::new(),
+        };
+        let host = url.host_str().unwrap_or_default();
+        match addrs.first() {
+            Some(&ip) if !addrs.iter().any(|&a| target::permitted(a, allowed)) => {
+                Err(Error::Invalid(target::refusal(host, ip)))
+            }
+            _ => Ok(()),
+        }
     }
 
     async fn save_subscription(&self, s: &Subscription) -> Result<(), Error> {
@@ -591,6 +642,24 @@ impl Webhooks {
             Some(s) => {
                 d.attempts += 1;
                 let t = now.timestamp();
+                // A literal address does not pass the resolver: checked here, as the allowed
+                // networks may have changed since the subscription.
+                let literal = reqwest::Url::parse(&s.url)
+                    .ok()
+                    .and_then(|u| match u.host() {
+                        Some(url::Host::Ipv4(ip)) => Some(std::net::IpAddr::from(ip)),
+                        Some(url::Host::Ipv6(ip)) => Some(ip.into()),
+                        _ => None,
+                    });
+                if let Some(ip) = literal
+                    && !target::permitted(ip, &self.config.allowed_networks)
+                {
+                    d.last_status = None;
+                    d.last_error = Some(target::refusal(&ip.to_string(), ip));
+                    d.status = DeliveryStatus::Dead;
+                    tracing::warn!(delivery = %d.id, url = %s.url, "a webhook target is on an internal network that is not allowed; the delivery is kept as dead");
+                    return self.record_attempt(&d).await;
+                }
                 let result = self
                     .client
                     .post(&s.url)
@@ -632,7 +701,11 @@ impl Webhooks {
                 }
             }
         }
-        let write = match delivery_write(&d) {
+        self.record_attempt(&d).await;
+    }
+
+    async fn record_attempt(&self, d: &Delivery) {
+        let write = match delivery_write(d) {
             Ok(w) => w,
             Err(e) => {
                 tracing::error!(error = %e, "a delivery could not be encoded");
@@ -668,14 +741,19 @@ mod tests {
 
     #[test]
     fn signatures_verify_and_bind_the_body_and_time() {
-        let h = sign("s3cret-s3cret-s3cret", 1_700_000_000, r#"{"a":1}"#);
+        let (secret, t, tol) = ("s3cret-s3cret-s3cret", 1_700_000_000, SIGNATURE_TOLERANCE);
+        let h = sign(secret, t, r#"{"a":1}"#);
         assert!(h.starts_with("t=1700000000,v1="));
-        assert!(verify("s3cret-s3cret-s3cret", &h, r#"{"a":1}"#));
-        assert!(!verify("s3cret-s3cret-s3cret", &h, r#"{"a":2}"#));
-        assert!(!verify("another-secret-here", &h, r#"{"a":1}"#));
+        assert!(verify(secret, &h, r#"{"a":1}"#, t + 10, tol));
+        assert!(!verify(secret, &h, r#"{"a":2}"#, t, tol));
+        assert!(!verify("another-secret-here", &h, r#"{"a":1}"#, t, tol));
         let moved = h.replace("t=1700000000", "t=1700000001");
-        assert!(!verify("s3cret-s3cret-s3cret", &moved, r#"{"a":1}"#));
-        assert!(!verify("s3cret-s3cret-s3cret", "garbage", r#"{"a":1}"#));
+        assert!(!verify(secret, &moved, r#"{"a":1}"#, t, tol));
+        assert!(!verify(secret, "garbage", r#"{"a":1}"#, t, tol));
+        // A delivery replayed later than the tolerance, or stamped far ahead, is refused.
+        assert!(verify(secret, &h, r#"{"a":1}"#, t + 300, tol));
+        assert!(!verify(secret, &h, r#"{"a":1}"#, t + 301, tol));
+        assert!(!verify(secret, &h, r#"{"a":1}"#, t - 301, tol));
     }
 
     #[test]
