@@ -6,6 +6,8 @@ must show it, and the notifications that follow a command (firmware, log, report
 information, reservation status) must appear on its record."""
 
 import asyncio
+import sqlite3
+import subprocess
 import json
 import threading
 import time
@@ -22,7 +24,7 @@ from ocpp.v201 import ChargePoint as ChargePoint201
 from ocpp.v201 import call as call201
 from ocpp.v201 import call_result as result201
 
-from conftest import TOKEN
+from conftest import TOKEN, Server
 from test_interop import connect, now
 
 CALL_TIMEOUT_S = 2
@@ -589,9 +591,23 @@ def test_roles_and_revocation(server):
     assert as_token(operator["token"], "POST", "/api/v1/stations/ROLE/commands/reset", {"kind": "OnIdle"})[0] == 409
     assert as_token(operator["token"], "GET", "/api/v1/tokens")[0] == 403
     assert as_token(operator["token"], "GET", "/api/v1/audit")[0] == 403
-    # Revoked: refused at once.
+    # Revoked: refused at once, and its open event stream ends.
+    stream = urllib.request.Request(server.url + "/api/v1/events")
+    stream.add_header("Authorization", f"Bearer {operator['token']}")
+    lines, ended = [], threading.Event()
+
+    def follow():
+        with urllib.request.urlopen(stream, timeout=20) as r:
+            for raw in r:
+                lines.append(raw.decode().rstrip("\n"))
+        ended.set()
+
+    threading.Thread(target=follow, daemon=True).start()
+    time.sleep(0.5)
     code, revoked = server.request("DELETE", f"/api/v1/tokens/{operator['id']}")
     assert code == 200 and revoked["revokedAt"]
+    assert ended.wait(10), "the revoked token's stream ends"
+    assert "event: revoked" in lines, lines
     assert as_token(operator["token"], "GET", "/api/v1/stations")[0] == 401
     assert as_token(reader["token"], "GET", "/api/v1/stations")[0] == 200
     # The audit log has every change, with who made it and the result.
@@ -602,6 +618,51 @@ def test_roles_and_revocation(server):
     assert ("dashboard", "POST", "/api/v1/stations/ROLE/commands/reset", 403) in seen
     assert any(a[1] == "DELETE" and a[2].startswith("/api/v1/tokens/") and a[3] == 200 for a in seen)
     assert not any(a[1] == "GET" for a in seen), "reads are not audited"
+    # Each entry names what it acted on.
+    objects = {(a["method"], a["path"]): a.get("objects", []) for a in audit}
+    assert {"kind": "station", "id": "ROLE"} in objects[("POST", "/api/v1/stations/ROLE/commands/reset")]
+    assert objects[("POST", "/api/v1/stations")] == [{"kind": "station", "id": "ROLE"}]
+    assert {"kind": "token", "id": operator["id"]} in objects[("DELETE", f"/api/v1/tokens/{operator['id']}")]
+    made = [o for a in audit if a["method"] == "POST" and a["path"] == "/api/v1/tokens" for o in a.get("objects", [])]
+    assert {"kind": "token", "id": reader["id"]} in made and {"kind": "token", "id": operator["id"]} in made
+
+
+def test_a_change_the_audit_log_cannot_record_is_not_made(database):
+    """Issue 10, fault 9: a request whose audit entry cannot be written fails (503), and what it
+    asked for is not done; once the log can write again, the same request is carried out."""
+    refuse = {
+        "sqlite": ["CREATE TRIGGER refuse_audit BEFORE INSERT ON records WHEN NEW.kind = 'audit' "
+                   "BEGIN SELECT RAISE(ABORT, 'audit refused'); END"],
+        "postgres": ["CREATE FUNCTION refuse_audit() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'audit refused'; "
+                     "END $$ LANGUAGE plpgsql",
+                     "CREATE TRIGGER refuse_audit BEFORE INSERT ON records FOR EACH ROW WHEN (NEW.kind = 'audit') "
+                     "EXECUTE FUNCTION refuse_audit()"],
+    }
+    allow = {"sqlite": ["DROP TRIGGER refuse_audit"], "postgres": ["DROP TRIGGER refuse_audit ON records"]}
+
+    def run(statements):
+        if database.startswith("sqlite://"):
+            with sqlite3.connect(database[len("sqlite://"):], timeout=10) as db:
+                for sql in statements["sqlite"]:
+                    db.execute(sql)
+        else:
+            for sql in statements["postgres"]:
+                subprocess.run(["psql", database, "-q", "-c", sql], check=True)
+
+    server = Server(database)
+    try:
+        run(refuse)
+        code, problem = server.request("POST", "/api/v1/id-tokens", {"idToken": "AUDITED", "type": "ISO14443", "status": "Accepted"})
+        assert code == 503 and "audit log" in problem["detail"], (code, problem)
+        assert server.request("GET", "/api/v1/id-tokens/AUDITED")[0] == 404, "nothing was changed"
+        run(allow)
+        code, _ = server.request("POST", "/api/v1/id-tokens", {"idToken": "AUDITED", "type": "ISO14443", "status": "Accepted"})
+        assert code == 201
+        entry = server.get("/api/v1/audit")["items"][0]
+        assert entry["path"] == "/api/v1/id-tokens" and entry["status"] == 201
+        assert entry["objects"] == [{"kind": "idToken", "id": "AUDITED"}]
+    finally:
+        server.stop()
 
 
 def test_bulk_operation(server):

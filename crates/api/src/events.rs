@@ -90,10 +90,11 @@ impl Filter {
         description = "Resume after this event id (browsers send it when they reconnect)")),
     responses(
         (status = 200, content_type = "text/event-stream",
-            description = "Server-Sent Events: `id` the event id, `event` its type, `data` the event as JSON"),
+            description = "Server-Sent Events: `id` the event id, `event` its type, `data` the event as JSON; a `revoked` event ends the stream when its token is revoked"),
         crate::openapi::Errors))]
 pub(crate) async fn stream(
     State(state): State<ApiState>,
+    axum::Extension(caller): axum::Extension<crate::Caller>,
     Query(q): Query<EventQuery>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
@@ -121,11 +122,63 @@ pub(crate) async fn stream(
     let rx = bus.subscribe();
     let start = last.or_else(|| bus.last_id());
     let from_journal = last.is_some();
-    let s = follow(bus, rx, start, from_journal, filter);
+    let guard = Guard {
+        store: state.csms.store().clone(),
+        hash: caller.hash,
+        revoked: Some(state.revocations.watch()),
+        next_check: tokio::time::Instant::now() + RECHECK,
+    };
+    let s = follow(bus, rx, start, from_journal, filter, guard);
     Ok(Sse::new(s).keep_alive(KeepAlive::default()).into_response())
 }
 
+/// How often an open stream checks that its token was not revoked (at once when it is revoked
+/// on this node).
+pub(crate) const RECHECK: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// What ends a stream: its token revoked.
+struct Guard {
+    store: Arc<dyn arus_domain::store::Store>,
+    hash: String,
+    revoked: Option<tokio::sync::watch::Receiver<u64>>,
+    next_check: tokio::time::Instant,
+}
+
+impl Guard {
+    /// Waits until the token may have been revoked (a revocation here, or time for a check).
+    async fn wait(&mut self) {
+        let revoked = async {
+            match &mut self.revoked {
+                Some(r) => {
+                    if r.changed().await.is_err() {
+                        // No more notices: the periodic check remains.
+                        std::future::pending::<()>().await;
+                    }
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            () = revoked => {}
+            () = tokio::time::sleep_until(self.next_check) => {}
+        }
+    }
+
+    /// Whether the token is revoked (or gone); a store that cannot answer does not end the
+    /// stream.
+    async fn token_revoked(&mut self) -> bool {
+        self.next_check = tokio::time::Instant::now() + RECHECK;
+        match self.store.api_token(&self.hash).await {
+            Ok(Some(t)) => t.revoked_at.is_some(),
+            Ok(None) => true,
+            Err(_) => false,
+        }
+    }
+}
+
 struct Follow {
+    guard: Guard,
+    ended: bool,
     bus: EventBus,
     rx: broadcast::Receiver<Arc<Stamped>>,
     last: Option<u64>,
@@ -141,8 +194,11 @@ fn follow(
     last: Option<u64>,
     check_gap: bool,
     filter: Filter,
+    guard: Guard,
 ) -> impl Stream<Item = Result<sse::Event, Infallible>> {
     let state = Follow {
+        guard,
+        ended: false,
         bus,
         rx,
         last,
@@ -151,6 +207,9 @@ fn follow(
         check_gap,
     };
     futures_util::stream::unfold(state, |mut st| async move {
+        if st.ended {
+            return None;
+        }
         loop {
             if let Some(e) = st.ready.pop_front() {
                 st.last = Some(e.id);
@@ -173,10 +232,22 @@ fn follow(
                 return Some((Ok(gap), st));
             }
             if events.is_empty() {
-                // Wait for the next publication; the journal says what it was.
-                match st.rx.recv().await {
-                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(broadcast::error::RecvError::Closed) => return None,
+                // Wait for the next publication (the journal says what it was), or for the
+                // token to be revoked.
+                tokio::select! {
+                    r = st.rx.recv() => match r {
+                        Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(broadcast::error::RecvError::Closed) => return None,
+                    },
+                    () = st.guard.wait() => {
+                        if st.guard.token_revoked().await {
+                            st.ended = true;
+                            let end = sse::Event::default().event("revoked").data(
+                                r#"{"detail":"the token of this stream was revoked; the stream ends"}"#,
+                            );
+                            return Some((Ok(end), st));
+                        }
+                    }
                 }
             } else {
                 st.ready.extend(events);

@@ -126,7 +126,12 @@ pub(crate) async fn put(
         .commit(vec![Write::PutIdToken(record.clone())])
         .await
         .map_err(store_error)?;
-    Ok((StatusCode::CREATED, axum::Json(IdTokenView::from(record))).into_response())
+    let id = record.id_token.clone();
+    Ok(crate::audit::made(
+        (StatusCode::CREATED, axum::Json(IdTokenView::from(record))).into_response(),
+        "idToken",
+        &id,
+    ))
 }
 
 /// Shows an id token (matched case-insensitively, as stations' tokens are).

@@ -74,6 +74,29 @@ pub struct ApiState {
     pub webhooks: Arc<arus_webhooks::Webhooks>,
     /// How long a command waits for the station's answer unless the caller says otherwise.
     pub command_wait: Duration,
+    /// Tells open event streams that a token was revoked.
+    pub revocations: Revocations,
+}
+
+/// Tells open event streams that a token was revoked here, so that each checks its own at
+/// once (they also check every [`events::RECHECK`], for revocations made by another node).
+#[derive(Debug, Clone)]
+pub struct Revocations(Arc<tokio::sync::watch::Sender<u64>>);
+
+impl Default for Revocations {
+    fn default() -> Revocations {
+        Revocations(Arc::new(tokio::sync::watch::channel(0).0))
+    }
+}
+
+impl Revocations {
+    fn revoked(&self) {
+        self.0.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    fn watch(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.0.subscribe()
+    }
 }
 
 /// The SHA-256 of an API token, hex: the only form in which tokens are stored.
@@ -175,6 +198,8 @@ pub(crate) struct Caller {
     pub role: Role,
     pub name: String,
     pub token_id: String,
+    /// The hash of the token, to check later whether it was revoked.
+    pub hash: String,
 }
 
 impl Caller {
@@ -210,6 +235,7 @@ async fn authenticate(State(state): State<ApiState>, mut request: Request, next:
                 role: t.role,
                 token_id: token_id(&t.hash),
                 name: t.name,
+                hash: t.hash,
             });
             next.run(request).await
         }

@@ -157,7 +157,11 @@ pub(crate) async fn register(
     } else {
         StatusCode::CREATED
     };
-    Ok((status, body).into_response())
+    Ok(crate::audit::made(
+        (status, body).into_response(),
+        "station",
+        &req.id,
+    ))
 }
 
 /// A station as listed.

@@ -105,14 +105,19 @@ pub(crate) async fn create(
         .commit(vec![Write::PutApiToken(record.clone())])
         .await
         .map_err(store_error)?;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(CreatedToken {
-            view: view(&record),
-            token,
-        }),
-    )
-        .into_response())
+    let id = token_id(&record.hash);
+    Ok(crate::audit::made(
+        (
+            StatusCode::CREATED,
+            axum::Json(CreatedToken {
+                view: view(&record),
+                token,
+            }),
+        )
+            .into_response(),
+        "token",
+        &id,
+    ))
 }
 
 /// Revokes an API token (admin): it stops working at once.
@@ -138,6 +143,8 @@ pub(crate) async fn revoke(
         .commit(vec![Write::PutApiToken(revoked.clone())])
         .await
         .map_err(store_error)?;
+    // Open event streams of the token end.
+    state.revocations.revoked();
     Ok(axum::Json(view(&revoked)).into_response())
 }
 

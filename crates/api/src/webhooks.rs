@@ -140,7 +140,12 @@ pub(crate) async fn create(
         )
         .await
         .map_err(error)?;
-    Ok((StatusCode::CREATED, axum::Json(s)).into_response())
+    let id = s.id.clone();
+    Ok(crate::audit::made(
+        (StatusCode::CREATED, axum::Json(s)).into_response(),
+        "webhook",
+        &id,
+    ))
 }
 
 /// Lists subscriptions, deleted ones included (admin).

@@ -165,6 +165,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         commander,
         webhooks,
         command_wait: Duration::from_secs(args.call_timeout + 5),
+        revocations: arus_api::Revocations::default(),
     });
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
