@@ -33,6 +33,11 @@ pub(crate) struct PutToken {
     /// When it expires (RFC 3339).
     #[schema(format = DateTime)]
     expiry_date: Option<String>,
+    /// It (or, for a group's own token, every token of the group) may be in more than one
+    /// transaction at once; otherwise a start while it is in another transaction is answered
+    /// ConcurrentTx. Default false.
+    #[serde(default)]
+    concurrent_use: bool,
 }
 
 /// An id token as registered.
@@ -45,6 +50,7 @@ pub(crate) struct IdTokenView {
     status: String,
     group_id_token: Option<String>,
     expiry_date: Option<chrono::DateTime<chrono::Utc>>,
+    concurrent_use: bool,
 }
 
 impl From<IdTokenRecord> for IdTokenView {
@@ -55,6 +61,7 @@ impl From<IdTokenRecord> for IdTokenView {
             kind: record.kind,
             group_id_token: record.group_id_token,
             expiry_date: record.expiry_date,
+            concurrent_use: record.concurrent_use,
         }
     }
 }
@@ -119,6 +126,7 @@ pub(crate) async fn put(
         status,
         group_id_token: req.group_id_token,
         expiry_date,
+        concurrent_use: req.concurrent_use,
     };
     state
         .csms

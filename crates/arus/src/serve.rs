@@ -224,6 +224,8 @@ async fn demo(store: &dyn Store, addr: std::net::SocketAddr, count: u32) -> anyh
             },
             group_id_token: Some("DEMO-FLEET".into()),
             expiry_date: None,
+            // The simulated drivers share the demo cards.
+            concurrent_use: true,
         }));
     }
     store.commit(writes).await?;

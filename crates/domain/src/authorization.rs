@@ -67,6 +67,11 @@ pub struct IdTokenRecord {
     pub group_id_token: Option<String>,
     /// When it stops being valid.
     pub expiry_date: Option<Time>,
+    /// It may be in more than one transaction at once (a fleet card shared by drivers); when
+    /// not, and neither is its group's, a start while it is in another transaction is answered
+    /// `ConcurrentTx`.
+    #[serde(default)]
+    pub concurrent_use: bool,
 }
 
 /// The answer about a token.
@@ -113,6 +118,7 @@ mod tests {
             status,
             group_id_token: Some("FLEET".into()),
             expiry_date: expiry,
+            concurrent_use: false,
         }
     }
 

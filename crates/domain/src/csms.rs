@@ -102,6 +102,17 @@ pub struct Started {
     pub authorization: Authorization,
 }
 
+/// What a token is presented for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Use<'a> {
+    /// An Authorize request: start or stop, the station does not say.
+    Request,
+    /// To start (or authorize) the transaction named, if it is known yet.
+    Start(Option<&'a str>),
+    /// To stop a transaction.
+    Stop,
+}
+
 /// How many recent meter value sets per EVSE are remembered to recognise retries.
 const RECENT_METER_VALUES: usize = 4;
 
@@ -284,9 +295,26 @@ impl Csms {
         Ok(())
     }
 
-    /// C01: what a token is allowed. A `NoAuthorization` token (2.0.1: free charging, sent with
-    /// an empty value and no Authorize) is accepted without a lookup.
-    pub async fn authorize(&self, token: &IdToken) -> Result<Authorization, DomainError> {
+    /// C01: what a token is allowed, asked by station `st` (an Authorize request). A
+    /// `NoAuthorization` token (2.0.1: free charging, sent with an empty value and no
+    /// Authorize) is accepted without a lookup. A token in a transaction at another station is
+    /// `ConcurrentTx` unless it (or its group) may be used concurrently; one in a transaction at
+    /// this station is not, as the driver may be presenting it to stop that transaction.
+    pub async fn authorize(
+        &self,
+        st: &StationContext,
+        token: &IdToken,
+    ) -> Result<Authorization, DomainError> {
+        self.authorize_use(st, token, Use::Request).await
+    }
+
+    /// What a token is allowed for a use.
+    async fn authorize_use(
+        &self,
+        st: &StationContext,
+        token: &IdToken,
+        purpose: Use<'_>,
+    ) -> Result<Authorization, DomainError> {
         if token.kind.as_deref() == Some(NO_AUTHORIZATION) {
             return Ok(Authorization {
                 status: AuthorizationStatus::Accepted,
@@ -298,7 +326,35 @@ impl Csms {
             .store
             .id_token(&token.value, token.kind.as_deref())
             .await?;
-        Ok(authorize(record.as_ref(), Utc::now()))
+        let mut answer = authorize(record.as_ref(), Utc::now());
+        let Some(r) = record.filter(|r| !r.concurrent_use) else {
+            return Ok(answer);
+        };
+        if answer.status != AuthorizationStatus::Accepted || purpose == Use::Stop {
+            return Ok(answer);
+        }
+        // C01/C05 (1.6 §4.2 idTagInfo ConcurrentTx): already in another transaction.
+        let open = self.store.open_transactions_of(&token.value).await?;
+        let elsewhere = open.iter().any(|(s, t)| match purpose {
+            Use::Request => s.as_str() != &*st.id,
+            Use::Start(id) => s.as_str() != &*st.id || Some(t.as_str()) != id,
+            Use::Stop => false,
+        });
+        if elsewhere {
+            let group_allows = match &r.group_id_token {
+                Some(g) => self
+                    .store
+                    .id_token(g, None)
+                    .await?
+                    .is_some_and(|g| g.concurrent_use),
+                None => false,
+            };
+            if !group_allows {
+                tracing::info!(station_id = %st.id, id_token = %token.value, "the token is already in a transaction elsewhere: ConcurrentTx");
+                answer.status = AuthorizationStatus::ConcurrentTx;
+            }
+        }
+        Ok(answer)
     }
 
     /// The open transaction `id` of this station, from the context or the store.
@@ -405,8 +461,7 @@ impl Csms {
         st: &mut StationContext,
         req: StartRequest,
     ) -> Result<Started, DomainError> {
-        let authorization = self.authorize(&req.id_token).await?;
-        if let Some(existing) = self
+        let existing = self
             .store
             .find_start(StartKey {
                 station_id: st.id.to_string(),
@@ -415,9 +470,11 @@ impl Csms {
                 started_at: req.timestamp,
                 meter_start_wh: req.meter_start_wh,
             })
-            .await?
-            && let Ok(n) = existing.parse::<i64>()
-        {
+            .await?;
+        let authorization = self
+            .authorize_use(st, &req.id_token, Use::Start(existing.as_deref()))
+            .await?;
+        if let Some(n) = existing.and_then(|e| e.parse::<i64>().ok()) {
             return Ok(Started {
                 transaction_number: n,
                 authorization,
@@ -462,7 +519,16 @@ impl Csms {
         ev: TransactionEvent,
     ) -> Result<Option<Authorization>, DomainError> {
         let authorization = match &ev.id_token {
-            Some(t) => Some(self.authorize(t).await?),
+            Some(t) => {
+                let stopping =
+                    ev.kind == EventKind::Ended || ev.trigger.as_deref() == Some("StopAuthorized");
+                let purpose = if stopping {
+                    Use::Stop
+                } else {
+                    Use::Start(Some(&ev.transaction_id))
+                };
+                Some(self.authorize_use(st, t, purpose).await?)
+            }
             None => None,
         };
         // 1.6 stations that never learnt their transaction id send -1 (OCPP-J 1.6 errata

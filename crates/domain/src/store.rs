@@ -539,6 +539,13 @@ pub trait Store: Send + Sync + 'static {
         transaction_id: &str,
     ) -> BoxFut<'_, Result<Option<StoredTransaction>, StoreError>>;
 
+    /// Transactions going on that `id_token` started (station id, transaction id), a few at
+    /// most; orphans are not among them.
+    fn open_transactions_of(
+        &self,
+        id_token: &str,
+    ) -> BoxFut<'_, Result<Vec<(String, String)>, StoreError>>;
+
     /// The id of the transaction whose start `key` describes: a 1.6 StartTransaction sent
     /// again because its answer was lost.
     fn find_start(&self, key: StartKey) -> BoxFut<'_, Result<Option<String>, StoreError>>;

@@ -179,7 +179,7 @@ async fn dispatch(
             adapter::respond(&StatusNotificationResponse {})
         }
         Request::Authorize(r) => {
-            let a = csms.authorize(&id_tag(r.id_tag)).await?;
+            let a = csms.authorize(st, &id_tag(r.id_tag)).await?;
             adapter::respond(&AuthorizeResponse {
                 id_tag_info: id_tag_info(a),
             })

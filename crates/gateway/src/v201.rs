@@ -235,7 +235,7 @@ async fn dispatch(
             adapter::respond(&StatusNotificationResponse::default())
         }
         Request::Authorize(r) => {
-            let a = csms.authorize(&token(&r.id_token)).await?;
+            let a = csms.authorize(st, &token(&r.id_token)).await?;
             adapter::respond(&AuthorizeResponse {
                 custom_data: None,
                 id_token_info: id_token_info(a),

@@ -167,6 +167,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         "0008_meter_values_recognised_once",
         per_dialect
     ),
+    migration!(
+        9,
+        "concurrent use of id tokens",
+        "0009_concurrent_use_of_id_tokens"
+    ),
 ];
 
 /// Rows of PostgreSQL's old numbering: (old version, name, version now), the highest first so
@@ -291,7 +296,7 @@ mod tests {
     fn a_new_database_gets_everything() {
         for d in [Dialect::Sqlite, Dialect::Postgres] {
             let steps = plan(d, &[]).expect("plan");
-            assert_eq!(applied(&steps), [1, 2, 3, 4, 5, 6, 7, 8]);
+            assert_eq!(applied(&steps), [1, 2, 3, 4, 5, 6, 7, 8, 9]);
         }
     }
 
@@ -328,10 +333,10 @@ mod tests {
                 },
             ]
         );
-        assert_eq!(applied(&steps), [4, 7, 8]);
+        assert_eq!(applied(&steps), [4, 7, 8, 9]);
         // Without device model yet.
         let steps = plan(Dialect::Postgres, &old[..4]).expect("plan");
-        assert_eq!(applied(&steps), [4, 6, 7, 8]);
+        assert_eq!(applied(&steps), [4, 6, 7, 8, 9]);
         // SQLite never had that numbering: the same rows there are a foreign history.
         assert!(plan(Dialect::Sqlite, &old).is_err());
     }

@@ -305,6 +305,7 @@ impl Store for PgStore {
                         .unwrap_or(AuthorizationStatus::Invalid),
                     group_id_token: r.get(3),
                     expiry_date: r.get(4),
+                    concurrent_use: r.get(5),
                 }
             }))
         })
@@ -324,6 +325,22 @@ impl Store for PgStore {
                 .map_err(unavailable)?;
             let row = c.query_opt(&stmt, &[&s, &t]).await.map_err(unavailable)?;
             Ok(row.map(|r| stored_transaction(&r, s, t)))
+        })
+    }
+
+    fn open_transactions_of(
+        &self,
+        id_token: &str,
+    ) -> BoxFut<'_, Result<Vec<(String, String)>, StoreError>> {
+        let token = id_token.to_string();
+        Box::pin(async move {
+            let c = self.client().await?;
+            let stmt = c
+                .prepare_cached(sql::OPEN_TRANSACTIONS_OF.postgres)
+                .await
+                .map_err(unavailable)?;
+            let rows = c.query(&stmt, &[&token]).await.map_err(unavailable)?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
         })
     }
 

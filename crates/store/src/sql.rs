@@ -158,10 +158,11 @@ shared! {
     FRAME_BATCH = "INSERT INTO frame_log (station_id, first_at, last_at, count, frames) VALUES ($1, $2, $3, $4, $5)";
 
     /// An id token, by its case-insensitive key and type.
-    PUT_ID_TOKEN = "INSERT INTO id_tokens (token_key, kind, id_token, status, group_id_token, expiry_date)
-         VALUES ($1, $2, $3, $4, $5, $6)
+    PUT_ID_TOKEN = "INSERT INTO id_tokens (token_key, kind, id_token, status, group_id_token, expiry_date, concurrent_use)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT (token_key, kind) DO UPDATE SET id_token = excluded.id_token, status = excluded.status,
-           group_id_token = excluded.group_id_token, expiry_date = excluded.expiry_date";
+           group_id_token = excluded.group_id_token, expiry_date = excluded.expiry_date,
+           concurrent_use = excluded.concurrent_use";
 
     /// One attribute of the device model; what the new value does not say is kept.
     PUT_VARIABLE = "INSERT INTO device_variables (station_id, component, component_instance, evse_id, connector_id,
@@ -196,12 +197,16 @@ shared! {
 
     /// An id token by key: the exact type first, then any type (stations do not always report
     /// the type the operator registered, and 1.6 reports none).
-    ID_TOKEN = "SELECT id_token, kind, status, group_id_token, expiry_date FROM id_tokens
+    ID_TOKEN = "SELECT id_token, kind, status, group_id_token, expiry_date, concurrent_use FROM id_tokens
          WHERE token_key = $1 ORDER BY (kind = $2) DESC, kind LIMIT 1";
 
     /// A transaction's fold, whether the CSMS numbered it, whether it is an orphan, and its
     /// revision.
     TRANSACTION = "SELECT fold, csms_number, orphan, revision FROM transactions WHERE station_id = $1 AND transaction_id = $2";
+
+    /// The transactions going on that a token started (station and transaction id), a few.
+    OPEN_TRANSACTIONS_OF = "SELECT station_id, transaction_id FROM transactions
+         WHERE id_token = $1 AND stopped_at IS NULL AND orphan = FALSE LIMIT 8";
 
     /// A 1.6 start already numbered, recognised by its content.
     FIND_START = "SELECT transaction_id FROM transactions WHERE station_id = $1 AND started_at = $2

@@ -372,6 +372,7 @@ impl Store for SqliteStore {
                             .unwrap_or(AuthorizationStatus::Invalid),
                         group_id_token: r.get(3)?,
                         expiry_date: expiry.as_deref().and_then(parse_ts),
+                        concurrent_use: r.get(5)?,
                     })
                 })
                 .optional()?;
@@ -386,6 +387,18 @@ impl Store for SqliteStore {
     ) -> BoxFut<'_, Result<Option<StoredTransaction>, StoreError>> {
         let (s, t) = (station_id.to_string(), transaction_id.to_string());
         self.read(move |c| writer::stored_transaction(c, &s, &t))
+    }
+
+    fn open_transactions_of(
+        &self,
+        id_token: &str,
+    ) -> BoxFut<'_, Result<Vec<(String, String)>, StoreError>> {
+        let token = id_token.to_string();
+        self.read(move |c| {
+            c.prepare_cached(sql::OPEN_TRANSACTIONS_OF.sqlite)?
+                .query_map([token], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })
     }
 
     fn find_start(&self, key: StartKey) -> BoxFut<'_, Result<Option<String>, StoreError>> {

@@ -31,6 +31,7 @@ const NOW: &[(i64, &str)] = &[
     (6, "device model"),
     (7, "transaction revisions and orphans"),
     (8, "meter values recognised once"),
+    (9, "concurrent use of id tokens"),
 ];
 
 fn now() -> Vec<(i64, String)> {

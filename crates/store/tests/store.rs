@@ -308,6 +308,7 @@ async fn id_tokens_ignore_case_and_prefer_the_type(b: &Backend) {
             status,
             group_id_token: Some("G1".into()),
             expiry_date: Some(t(100)),
+            concurrent_use: kind == "KeyCode",
         })
     };
     s.commit(vec![

@@ -15,7 +15,64 @@ both!(
     registering_again_keeps_what_it_does_not_name,
     a_revoked_environment_token_stays_revoked_after_a_restart,
     a_start_resent_on_a_new_connection_gets_the_same_id,
+    a_token_in_a_transaction_elsewhere_is_concurrent_tx,
 );
+
+/// Issue 10, fault 14 (1.6 §7.13 ConcurrentTx; 2.0.1 C01 idTokenInfo): a token already in a
+/// transaction that starts another gets ConcurrentTx, unless the operator allowed concurrent
+/// use for it or its group. A stop, and an Authorize at the station of its own transaction (the
+/// driver stopping it), are answered as usual.
+async fn a_token_in_a_transaction_elsewhere_is_concurrent_tx(b: &Backend) {
+    let server = Server::start(b, &[]).await;
+    server.token("CARD", "Accepted", Some("FLEET"), None).await;
+    for id in ["CONC-A", "CONC-B"] {
+        server.register(id, None).await;
+    }
+    let mut a = Station::open(&server, "CONC-A", None, "1.6").await;
+    let mut b16 = Station::open(&server, "CONC-B", None, "1.6").await;
+    let start =
+        |c: u32| json!({"connectorId": c, "idTag": "CARD", "meterStart": 0, "timestamp": now()});
+    let first = a.call("StartTransaction", start(1)).await.ok();
+    assert_eq!(first["idTagInfo"]["status"], json!("Accepted"));
+    let status = |r: Value| r["idTagInfo"]["status"].clone();
+    // At the same station the card may be presented to stop: Authorize is answered Accepted.
+    let here = a.call("Authorize", json!({"idTag": "CARD"})).await.ok();
+    assert_eq!(status(here), json!("Accepted"));
+    // Elsewhere, and for a second start anywhere, it is in use.
+    let there = b16.call("Authorize", json!({"idTag": "CARD"})).await.ok();
+    assert_eq!(status(there), json!("ConcurrentTx"));
+    let second = b16.call("StartTransaction", start(1)).await.ok();
+    assert_eq!(status(second.clone()), json!("ConcurrentTx"));
+    // A 2.0.1 station starting with it is told the same.
+    server.register("CONC-C", None).await;
+    let mut c = Station::open(&server, "CONC-C", None, "2.0.1").await;
+    let event = json!({"eventType": "Started", "timestamp": now(), "triggerReason": "Authorized", "seqNo": 0,
+        "transactionInfo": {"transactionId": "T-C"}, "idToken": {"idToken": "CARD", "type": "ISO14443"},
+        "evse": {"id": 1, "connectorId": 1}});
+    let answer = c.call("TransactionEvent", event).await.ok();
+    assert_eq!(answer["idTokenInfo"]["status"], json!("ConcurrentTx"));
+    // The stops (with the card) are answered as usual.
+    for (st, tx) in [(&mut a, &first), (&mut b16, &second)] {
+        let stop = json!({"transactionId": tx["transactionId"], "idTag": "CARD", "meterStop": 10, "timestamp": now()});
+        assert_eq!(
+            status(st.call("StopTransaction", stop).await.ok()),
+            json!("Accepted")
+        );
+    }
+    // The operator allows the group to share cards: a second start is accepted.
+    let (s, body) = server
+        .post(
+            "/api/v1/id-tokens",
+            json!({"idToken": "FLEET", "type": "Central", "status": "Accepted", "concurrentUse": true}),
+        )
+        .await;
+    assert_eq!(s, 201, "{body}");
+    assert_eq!(body["concurrentUse"], json!(true));
+    let again = a.call("StartTransaction", start(1)).await.ok();
+    assert_eq!(status(again), json!("Accepted"));
+    let shared = b16.call("StartTransaction", start(2)).await.ok();
+    assert_eq!(status(shared), json!("Accepted"));
+}
 
 /// Issue 10, fault 3: a station whose connection broke while its StartTransaction was being
 /// handled reconnects and sends the start again. The new connection waits until the old one

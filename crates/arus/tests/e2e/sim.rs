@@ -4,7 +4,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::both;
 use crate::common::{Backend, Server};
@@ -19,7 +19,14 @@ both!(
 /// unanswered.
 async fn a_mixed_fleet_loses_no_transaction(b: &Backend) {
     let server = Server::start(b, &["--allow-unknown-stations"]).await;
-    server.token("SIM-TOKEN", "Accepted", None, None).await;
+    // One card for the whole simulated fleet: it may be in many transactions at once.
+    let (s, body) = server
+        .post(
+            "/api/v1/id-tokens",
+            json!({"idToken": "SIM-TOKEN", "type": "ISO14443", "status": "Accepted", "concurrentUse": true}),
+        )
+        .await;
+    assert_eq!(s, 201, "{body}");
     let dir = tempfile::tempdir().expect("temp dir");
     let scenario = dir.path().join("fleet.toml");
     let url = server.ws_url("x");

@@ -218,6 +218,7 @@ fn ops<'a>(w: &'a Write, out: &mut Vec<Op<'a>>) {
                 Box::new(r.status.as_str()),
                 Box::new(r.group_id_token.clone()),
                 Box::new(r.expiry_date),
+                Box::new(r.concurrent_use),
             ],
         )),
         Write::PutVariables {

@@ -420,7 +420,8 @@ pub(super) fn apply(c: &Connection, w: &Write) -> rusqlite::Result<()> {
                     r.id_token,
                     r.status.as_str(),
                     r.group_id_token,
-                    r.expiry_date.as_ref().map(ts)
+                    r.expiry_date.as_ref().map(ts),
+                    r.concurrent_use
                 ])?;
         }
         Write::PutVariables {
