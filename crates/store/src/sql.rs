@@ -150,6 +150,12 @@ shared! {
     TRANSACTION_EVENT = "INSERT INTO transaction_events (station_id, transaction_id, seq_no, kind, timestamp, trigger_reason, offline, event, received_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING";
 
+    /// A meter value, into the indexed table (SQLite's values of transactions wait in
+    /// `meter_values_recent` instead); one already there (same station, transaction or EVSE,
+    /// time and digest of its samples) is not added again.
+    METER_VALUE = "INSERT INTO meter_values (station_id, evse_id, transaction_id, timestamp, samples, received_at, digest)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING";
+
     /// A notice (firmware, log, report, security event...).
     NOTICE = "INSERT INTO notices (station_id, kind, at, request_id, status, details, received_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7)";
@@ -318,12 +324,6 @@ pub(crate) mod postgres_only {
     /// One migrator at a time, even with several nodes starting together (SQLite has one
     /// writer per file and takes its write lock with `BEGIN IMMEDIATE`).
     pub(crate) const LOCK_MIGRATIONS: &str = "LOCK TABLE schema_migrations IN EXCLUSIVE MODE";
-
-    /// A meter value, straight into the indexed table (SQLite's wait in
-    /// `meter_values_recent`); one already there (same station, transaction or EVSE, time and
-    /// digest of its samples) is not added again.
-    pub(crate) const METER_VALUE: &str = "INSERT INTO meter_values (station_id, evse_id, transaction_id, timestamp, samples, received_at, digest)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING";
 
     /// A transaction's meter values: PostgreSQL has no waiting table (see
     /// `sqlite_only::METER_VALUES`).

@@ -2,12 +2,14 @@
 -- StopTransaction repeated with its transactionData) is recognised by its station, transaction
 -- (or EVSE, outside a transaction), time and a digest of its samples, and kept once. The index
 -- of a transaction's values becomes the unique one, so values of transactions cost no index
--- more than before; values outside a transaction get one of their own. Values waiting to
--- settle carry their digest too: a repeat is dropped when they settle, and reads skip it.
+-- more than before; values outside a transaction get one of their own, led by the time, so
+-- that inserts (stamped about now) land at its end rather than at one page per station. Values
+-- of transactions waiting to settle carry their digest too: a repeat is dropped when they
+-- settle, and reads skip it.
 ALTER TABLE meter_values ADD COLUMN digest INTEGER;
 ALTER TABLE meter_values_recent ADD COLUMN digest INTEGER;
 DROP INDEX meter_values_transaction;
 CREATE UNIQUE INDEX meter_values_once ON meter_values (station_id, transaction_id, timestamp, digest)
     WHERE transaction_id IS NOT NULL;
-CREATE UNIQUE INDEX meter_values_once_outside ON meter_values (station_id, evse_id, timestamp, digest)
+CREATE UNIQUE INDEX meter_values_once_outside ON meter_values (timestamp, station_id, evse_id, digest)
     WHERE transaction_id IS NULL;

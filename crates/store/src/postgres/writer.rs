@@ -175,7 +175,7 @@ fn ops<'a>(w: &'a Write, out: &mut Vec<Op<'a>>) {
                 let samples = rows::samples(mv);
                 let digest = rows::samples_digest(&samples);
                 out.push(op(
-                    postgres_only::METER_VALUE,
+                    sql::METER_VALUE.postgres,
                     vec![
                         Box::new(station_id.clone()),
                         Box::new(int(*evse_id)),

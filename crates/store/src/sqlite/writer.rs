@@ -375,9 +375,15 @@ pub(super) fn apply(c: &Connection, w: &Write) -> rusqlite::Result<()> {
             values,
             received_at,
         } => {
-            // Values wait in the unindexed table and settle in batches sorted by transaction,
-            // where the unique indexes drop a repeat (migration 8).
-            let mut stmt = c.prepare_cached(sqlite_only::METER_VALUE_RECENT)?;
+            // Values outside a transaction go straight to their table, where the unique index
+            // led by the time drops a repeat at the index's end; values of a transaction wait
+            // in the unindexed table and settle in batches sorted by transaction, where the
+            // unique index drops a repeat (migration 8).
+            let mut stmt = c.prepare_cached(if transaction_id.is_some() {
+                sqlite_only::METER_VALUE_RECENT
+            } else {
+                sql::METER_VALUE.sqlite
+            })?;
             for mv in values {
                 let samples = rows::samples(mv);
                 let digest = rows::samples_digest(&samples);
