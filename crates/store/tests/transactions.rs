@@ -14,6 +14,20 @@ fn t(s: i64) -> DateTime<Utc> {
 
 use arus_store::testing::TestDatabase as Backend;
 
+/// A 1.6 start on connector 1 with the token `TAG` at 100 Wh.
+fn tag_start() -> arus_domain::csms::StartRequest {
+    arus_domain::csms::StartRequest {
+        connector_id: 1,
+        id_token: IdToken {
+            value: "TAG".into(),
+            kind: None,
+        },
+        meter_start_wh: 100.0,
+        timestamp: t(0),
+        reservation_id: None,
+    }
+}
+
 arus_store::both_backends!(
     retried_meter_values_are_recorded_once,
     transactions_round_trip_and_list_newest_first,
@@ -54,19 +68,7 @@ async fn meter_values_sent_again_are_stored_once(b: &Backend) {
             .await
             .expect("connected");
         let started = csms
-            .start_transaction(
-                &mut st,
-                arus_domain::csms::StartRequest {
-                    connector_id: 1,
-                    id_token: IdToken {
-                        value: "TAG".into(),
-                        kind: None,
-                    },
-                    meter_start_wh: 100.0,
-                    timestamp: t(0),
-                    reservation_id: None,
-                },
-            )
+            .start_transaction(&mut st, tag_start())
             .await
             .expect("started");
         tx = started.transaction_number.to_string();
@@ -485,16 +487,7 @@ async fn retried_meter_values_are_recorded_once(b: &Backend) {
         )
         .await
         .expect("connected");
-    let start = arus_domain::csms::StartRequest {
-        connector_id: 1,
-        id_token: IdToken {
-            value: "TAG".into(),
-            kind: None,
-        },
-        meter_start_wh: 100.0,
-        timestamp: t(0),
-        reservation_id: None,
-    };
+    let start = tag_start();
     let tx = csms
         .start_transaction(&mut st, start)
         .await

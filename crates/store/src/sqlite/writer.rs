@@ -230,6 +230,30 @@ pub(super) fn stored_transaction(
         .optional()
 }
 
+/// The first 14 values of [`sql::PUT_TRANSACTION`] and [`sql::MERGE_TRANSACTION`].
+fn transaction_values(
+    row: TransactionRow,
+    csms_number: Option<i64>,
+    fold: &arus_domain::transactions::Fold,
+) -> Vec<Box<dyn rusqlite::ToSql>> {
+    vec![
+        Box::new(row.station_id),
+        Box::new(row.transaction_id),
+        Box::new(csms_number),
+        Box::new(row.evse_id),
+        Box::new(row.connector_id),
+        Box::new(row.id_token),
+        Box::new(row.started_at.as_ref().map(ts)),
+        Box::new(row.stopped_at.as_ref().map(ts)),
+        Box::new(row.meter_start_wh),
+        Box::new(row.meter_stop_wh),
+        Box::new(row.energy_wh),
+        Box::new(row.stop_reason),
+        Box::new(row.charging_state),
+        Box::new(rows::json(fold)),
+    ]
+}
+
 /// A write folded from an older revision than the stored one: the row becomes the merge of
 /// both folds.
 fn merge_transaction(
@@ -244,25 +268,13 @@ fn merge_transaction(
     let (revision, orphan, assigned) = (stored.revision, stored.orphan, stored.csms_assigned);
     let tx = rows::merged(stored, ours);
     let row = TransactionRow::of(&tx, assigned || csms_number.is_some(), orphan);
+    let mut values = transaction_values(row, csms_number, &tx.fold);
+    values.extend([
+        Box::new(revision) as Box<dyn rusqlite::ToSql>,
+        Box::new(ts(at)),
+    ]);
     c.prepare_cached(sql::MERGE_TRANSACTION.sqlite)?
-        .execute(params![
-            row.station_id,
-            row.transaction_id,
-            csms_number,
-            row.evse_id,
-            row.connector_id,
-            row.id_token,
-            row.started_at.as_ref().map(ts),
-            row.stopped_at.as_ref().map(ts),
-            row.meter_start_wh,
-            row.meter_stop_wh,
-            row.energy_wh,
-            row.stop_reason,
-            row.charging_state,
-            rows::json(&tx.fold),
-            revision,
-            ts(at)
-        ])?;
+        .execute(rusqlite::params_from_iter(values))?;
     Ok(())
 }
 
@@ -325,27 +337,15 @@ pub(super) fn apply(c: &Connection, w: &Write) -> rusqlite::Result<()> {
             at,
         } => {
             let row = TransactionRow::of(tx, csms_number.is_some(), *orphan);
+            let mut values = transaction_values(row, *csms_number, &tx.fold);
+            values.extend([
+                Box::new(ts(at)) as Box<dyn rusqlite::ToSql>,
+                Box::new(*orphan),
+                Box::new(*based_on),
+            ]);
             let written = c
                 .prepare_cached(sql::PUT_TRANSACTION.sqlite)?
-                .execute(params![
-                    row.station_id,
-                    row.transaction_id,
-                    csms_number,
-                    row.evse_id,
-                    row.connector_id,
-                    row.id_token,
-                    row.started_at.as_ref().map(ts),
-                    row.stopped_at.as_ref().map(ts),
-                    row.meter_start_wh,
-                    row.meter_stop_wh,
-                    row.energy_wh,
-                    row.stop_reason,
-                    row.charging_state,
-                    rows::json(&tx.fold),
-                    ts(at),
-                    orphan,
-                    based_on
-                ])?;
+                .execute(rusqlite::params_from_iter(values))?;
             if written == 0 {
                 merge_transaction(c, tx, *csms_number, at)?;
             }
