@@ -2,7 +2,7 @@
 
 use arus_domain::metering::MeterValue;
 use arus_domain::provisioning::BootInfo;
-use arus_domain::store::StoredTransaction;
+use arus_domain::store::{StoredTransaction, TransactionRow};
 use arus_domain::transactions::{Fold, Transaction};
 
 /// The JSON of a value (serializing the domain's own types cannot fail).
@@ -61,8 +61,12 @@ pub(crate) fn stored_transaction(
 }
 
 /// What a write folded from an older revision becomes: the stored fold joined with the
-/// write's. Returns the merged transaction.
-pub(crate) fn merged(stored: StoredTransaction, ours: &Transaction) -> Transaction {
+/// write's. Returns the merged transaction, its row, and the stored revision it replaces.
+pub(crate) fn merged(
+    stored: StoredTransaction,
+    ours: &Transaction,
+    csms_number: Option<i64>,
+) -> (Transaction, TransactionRow, i64) {
     let mut tx = stored.tx;
     tx.fold.merge(&ours.fold);
     tracing::warn!(
@@ -71,7 +75,9 @@ pub(crate) fn merged(stored: StoredTransaction, ours: &Transaction) -> Transacti
         revision = stored.revision,
         "a transaction was written from an older state; the two were merged"
     );
-    tx
+    let assigned = stored.csms_assigned || csms_number.is_some();
+    let row = TransactionRow::of(&tx, assigned, stored.orphan);
+    (tx, row, stored.revision)
 }
 
 #[cfg(test)]

@@ -342,9 +342,7 @@ async fn merge_transaction(
         return Ok(());
     };
     let stored = super::stored_transaction(&r, s.clone(), t.clone());
-    let (revision, orphan, assigned) = (stored.revision, stored.orphan, stored.csms_assigned);
-    let tx = rows::merged(stored, m.tx);
-    let row = TransactionRow::of(&tx, assigned || m.csms_number.is_some(), orphan);
+    let (tx, row, revision) = rows::merged(stored, m.tx, m.csms_number);
     let mut params = transaction_params(row, m.csms_number, &tx.fold);
     params.extend([
         Box::new(revision) as Box<dyn ToSql + Sync + Send>,

@@ -265,9 +265,7 @@ fn merge_transaction(
     let Some(stored) = stored_transaction(c, &ours.station_id, &ours.transaction_id)? else {
         return Err(rusqlite::Error::QueryReturnedNoRows);
     };
-    let (revision, orphan, assigned) = (stored.revision, stored.orphan, stored.csms_assigned);
-    let tx = rows::merged(stored, ours);
-    let row = TransactionRow::of(&tx, assigned || csms_number.is_some(), orphan);
+    let (tx, row, revision) = rows::merged(stored, ours, csms_number);
     let mut values = transaction_values(row, csms_number, &tx.fold);
     values.extend([
         Box::new(revision) as Box<dyn rusqlite::ToSql>,
