@@ -2,6 +2,7 @@
 
 mod bench;
 mod client;
+mod limits;
 mod serve;
 mod sim;
 

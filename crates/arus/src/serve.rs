@@ -82,6 +82,8 @@ pub(crate) struct ServeArgs {
     /// How many simulated stations the demo runs.
     #[arg(long, default_value_t = 30)]
     demo_stations: u32,
+    #[command(flatten)]
+    limits: crate::limits::LimitArgs,
 }
 
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -123,13 +125,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 heartbeat_interval_s: args.heartbeat_interval,
                 boot_retry_interval_s: args.boot_retry_interval,
                 unknown_station_policy,
+                max_vendor_data: args.limits.max_vendor_data,
             },
         )
         .await?,
     );
     let gateway = Gateway::new(
         csms.clone(),
-        GatewayConfig {
+        args.limits.apply(GatewayConfig {
             allow_unknown_stations: args.allow_unknown_stations,
             max_message_bytes: args.max_message_size,
             ping_interval: Duration::from_secs(args.ping_interval),
@@ -137,7 +140,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             write_timeout: Duration::from_secs(args.write_timeout),
             compression: !args.no_compression,
             ..GatewayConfig::default()
-        },
+        }),
     );
     let commander = arus_domain::commander::Commander::new(
         store.clone(),

@@ -30,6 +30,8 @@ pub struct CsmsConfig {
     /// How boots of stations registered by connecting (unknown stations, when allowed) are
     /// answered.
     pub unknown_station_policy: RegistrationStatus,
+    /// The most bytes of a DataTransfer's data that are stored; more is cut.
+    pub max_vendor_data: usize,
 }
 
 impl Default for CsmsConfig {
@@ -38,6 +40,7 @@ impl Default for CsmsConfig {
             heartbeat_interval_s: 300,
             boot_retry_interval_s: 30,
             unknown_station_policy: RegistrationStatus::Accepted,
+            max_vendor_data: 16 * 1024,
         }
     }
 }
@@ -679,8 +682,8 @@ impl Csms {
         Ok(())
     }
 
-    /// P01/P02: vendor data from a station. Recorded; no vendor extension is known, so the
-    /// answer is always `UnknownVendorId`.
+    /// P01/P02: vendor data from a station. Recorded, its data cut to the configured size;
+    /// no vendor extension is known, so the answer is always `UnknownVendorId`.
     pub async fn data_transfer(
         &self,
         st: &StationContext,
@@ -688,6 +691,16 @@ impl Csms {
         message_id: Option<&str>,
         data: Option<serde_json::Value>,
     ) -> Result<DataTransferAnswer, DomainError> {
+        let vendor_data = crate::notices::VendorData::capped(
+            vendor_id,
+            message_id,
+            data,
+            self.config.max_vendor_data,
+        );
+        if let Some(size) = vendor_data.truncated_from {
+            tracing::warn!(station = %st.id, vendor_id, size, limit = self.config.max_vendor_data, "DataTransfer data cut to the limit");
+            arus_telemetry::metrics().truncated("vendor_data");
+        }
         self.notice(
             st,
             Notice {
@@ -695,11 +708,7 @@ impl Csms {
                 at: Utc::now(),
                 request_id: None,
                 status: Some(vendor_id.to_string()),
-                details: crate::notices::details(&crate::notices::VendorData {
-                    vendor_id: vendor_id.to_string(),
-                    message_id: message_id.map(str::to_string),
-                    data,
-                }),
+                details: crate::notices::details(&vendor_data),
             },
         )
         .await?;

@@ -118,8 +118,53 @@ pub struct VendorData {
     pub vendor_id: String,
     /// The message.
     pub message_id: Option<String>,
-    /// The data (a string from a 1.6 station).
+    /// The data (a string from a 1.6 station). Data larger than the limit is kept as the
+    /// start of its JSON text, as a string, and `truncatedFrom` says how large it was.
     pub data: Option<serde_json::Value>,
+    /// The size of the data's JSON text in bytes, when it was cut to the limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truncated_from: Option<usize>,
+}
+
+impl VendorData {
+    /// Vendor data, its data cut to at most `max` bytes of JSON text.
+    pub fn capped(
+        vendor_id: &str,
+        message_id: Option<&str>,
+        data: Option<serde_json::Value>,
+        max: usize,
+    ) -> VendorData {
+        let mut truncated_from = None;
+        let data = data.map(|d| {
+            let text = d.to_string();
+            if text.len() <= max {
+                return d;
+            }
+            truncated_from = Some(text.len());
+            let mut text = text;
+            cut(&mut text, max);
+            serde_json::Value::String(text)
+        });
+        VendorData {
+            vendor_id: vendor_id.to_string(),
+            message_id: message_id.map(str::to_string),
+            data,
+            truncated_from,
+        }
+    }
+}
+
+/// Cuts `text` to at most `max` bytes, at a character boundary; whether it was cut.
+pub fn cut(text: &mut String, max: usize) -> bool {
+    if text.len() <= max {
+        return false;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    true
 }
 
 /// The details of a notice in the domain's shape.
@@ -138,6 +183,30 @@ pub enum DataTransferAnswer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cuts_at_a_character_boundary() {
+        let mut s = "aé".repeat(3);
+        assert!(cut(&mut s, 5));
+        assert_eq!(s, "aéa");
+        let mut short = String::from("abc");
+        assert!(!cut(&mut short, 3));
+        assert_eq!(short, "abc");
+    }
+
+    #[test]
+    fn vendor_data_over_the_limit_keeps_its_start_and_size() {
+        let big = serde_json::Value::String("x".repeat(100));
+        let v = VendorData::capped("V", Some("M"), Some(big), 20);
+        assert_eq!(v.truncated_from, Some(102));
+        assert_eq!(
+            v.data,
+            Some(serde_json::Value::String(format!("\"{}", "x".repeat(19))))
+        );
+        let small = serde_json::json!({"a": 1});
+        let v = VendorData::capped("V", None, Some(small.clone()), 20);
+        assert_eq!((v.data, v.truncated_from), (Some(small), None));
+    }
 
     #[test]
     fn every_kind_reads_back_from_its_name() {

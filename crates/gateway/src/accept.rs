@@ -2,7 +2,8 @@
 //!
 //! In order: the station id from the path (percent-decoded); the station must be registered
 //! unless unknown stations are allowed (else 404, part 4 §3.2); HTTP Basic credentials if it has
-//! a password (else 401, security profile 1); the subprotocol, the newest OCPP version both sides
+//! a password (else 401, security profile 1; 429 after too many failed logins, 503 when password
+//! checks queue too long, both with `Retry-After`); the subprotocol, the newest OCPP version both sides
 //! speak; permessage-deflate if offered (required of a CSMS by part 4 §3.3). With no version in
 //! common the handshake completes without a subprotocol and the connection is closed at once
 //! (part 4 §3.2, OCPP-J 1.6 §3.2).
@@ -22,6 +23,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use crate::Gateway;
+use crate::auth::Verdict;
 use crate::front::OCPP_PREFIX;
 
 /// The versions Arus speaks, newest first.
@@ -37,10 +39,10 @@ const MAX_ID_201: usize = 48;
 const CHALLENGE: &str = "Basic realm=\"Arus OCPP\", charset=\"UTF-8\"";
 
 async fn refuse(stream: &mut TcpStream, status: u16, reason: &str, body: &str) {
-    let extra: &[(&str, &str)] = if status == 401 {
-        &[("WWW-Authenticate", CHALLENGE)]
-    } else {
-        &[]
+    let extra: &[(&str, &str)] = match status {
+        401 => &[("WWW-Authenticate", CHALLENGE)],
+        429 | 503 => &[("Retry-After", "60")],
+        _ => &[],
     };
     let _ = stream
         .write_all(&handshake::error_response(status, reason, extra, body))
@@ -143,17 +145,33 @@ pub(crate) async fn handshake(
         let credentials = req
             .header("authorization")
             .and_then(crate::auth::parse_basic);
-        let ok = match credentials {
+        let verdict = match credentials {
             Some((user, password)) if user == id || user == raw => {
-                gateway.auth.verify(&id, &phc, &password).await
+                gateway.auth.verify(&id, peer.ip(), &phc, &password).await
             }
-            _ => false,
+            _ => Verdict::Invalid,
         };
-        if !ok {
-            tracing::warn!(station = %id, %peer, "authentication failed");
-            m.error("auth");
-            refuse(&mut stream, 401, "Unauthorized", "authentication failed").await;
-            return None;
+        match verdict {
+            Verdict::Valid => {}
+            Verdict::Invalid => {
+                tracing::warn!(station = %id, %peer, "authentication failed");
+                m.error("auth");
+                refuse(&mut stream, 401, "Unauthorized", "authentication failed").await;
+                return None;
+            }
+            Verdict::Throttled(t) => {
+                tracing::warn!(station = %id, %peer, limit = t.label(), "login refused: too many failed logins");
+                m.auth_refused(t.label());
+                let why = "too many failed logins: try again later";
+                refuse(&mut stream, 429, "Too Many Requests", why).await;
+                return None;
+            }
+            Verdict::Busy => {
+                tracing::warn!(station = %id, %peer, "login refused: password checks queued too long");
+                m.auth_refused("queue_timeout");
+                refuse(&mut stream, 503, "Service Unavailable", "try again later").await;
+                return None;
+            }
         }
     }
     let Some(key) = req.header("sec-websocket-key") else {

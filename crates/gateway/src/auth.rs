@@ -11,12 +11,21 @@
 //! one verification per CPU runs at a time: a reconnection storm of thousands of stations with
 //! passwords queues for the CPUs instead of taking gigabytes at once.
 //!
+//! A check waits for its turn at most a configured time, and is then refused as busy (503): a
+//! storm does not pile up logins that time out on the station's side anyway. Failed logins are
+//! counted per station id and per source address ([`crate::limits::LoginFailures`]); past the
+//! limit a login is refused (429) before argon2 runs, except one whose password is the
+//! remembered one, which costs nothing to check: others' failures never lock out a station that
+//! has logged in before.
+//!
 //! Hashing and checking one password is `arus-credentials`' job; this module adds what is about
-//! connections: the Basic header, the cache of successes, the bound on concurrent checks, and
-//! the 1.6 AuthorizationKey sent as raw bytes.
+//! connections: the Basic header, the cache of successes, the bounds on concurrent and failed
+//! checks, and the 1.6 AuthorizationKey sent as raw bytes.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
@@ -36,20 +45,59 @@ pub fn parse_basic(header: &str) -> Option<(String, Vec<u8>)> {
     Some((user, decoded[colon + 1..].to_vec()))
 }
 
+use crate::limits::{LoginFailures, Throttled};
+
+/// The outcome of a login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The password matches.
+    Valid,
+    /// It does not (counted as a failure).
+    Invalid,
+    /// Not checked: too many failures recently (answered 429).
+    Throttled(Throttled),
+    /// Not checked: the queue of checks was too long (answered 503).
+    Busy,
+}
+
+/// How much checking passwords may take.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthLimits {
+    /// Argon2 checks running at once (at least 1).
+    pub concurrency: usize,
+    /// How long a check may wait for its turn.
+    pub queue_timeout: Duration,
+    /// Failed logins a minute allowed for one station id (0: no limit).
+    pub failures_per_station: u32,
+    /// Failed logins a minute allowed from one address (0: no limit).
+    pub failures_per_address: u32,
+}
+
+impl Default for AuthLimits {
+    fn default() -> AuthLimits {
+        AuthLimits {
+            concurrency: std::thread::available_parallelism()
+                .map(std::num::NonZeroUsize::get)
+                .unwrap_or(1),
+            queue_timeout: Duration::from_secs(10),
+            failures_per_station: 10,
+            failures_per_address: 60,
+        }
+    }
+}
+
 /// Checks passwords against stored hashes, remembering successes.
 pub struct Verifier {
     known: Mutex<HashMap<String, [u8; 32]>>,
     /// One permit per argon2 verification allowed to run at once.
     running: std::sync::Arc<tokio::sync::Semaphore>,
+    queue_timeout: Duration,
+    failures: LoginFailures,
 }
 
 impl Default for Verifier {
     fn default() -> Verifier {
-        Verifier::with_concurrency(
-            std::thread::available_parallelism()
-                .map(std::num::NonZeroUsize::get)
-                .unwrap_or(1),
-        )
+        Verifier::new(AuthLimits::default())
     }
 }
 
@@ -62,17 +110,25 @@ fn fingerprint(phc: &str, password: &[u8]) -> [u8; 32] {
 }
 
 impl Verifier {
-    /// A verifier running at most `n` (at least 1) argon2 verifications at once.
-    pub fn with_concurrency(n: usize) -> Verifier {
+    /// A verifier within `limits`.
+    pub fn new(limits: AuthLimits) -> Verifier {
         Verifier {
             known: Mutex::new(HashMap::new()),
-            running: std::sync::Arc::new(tokio::sync::Semaphore::new(n.max(1))),
+            running: std::sync::Arc::new(tokio::sync::Semaphore::new(limits.concurrency.max(1))),
+            queue_timeout: limits.queue_timeout,
+            failures: LoginFailures::new(limits.failures_per_station, limits.failures_per_address),
         }
     }
 
     /// Whether `password` matches the station's stored hash. Also accepted: a password sent as
     /// raw bytes whose hexadecimal form is the registered one (1.6 AuthorizationKey).
-    pub async fn verify(&self, station_id: &str, phc: &str, password: &[u8]) -> bool {
+    pub async fn verify(
+        &self,
+        station_id: &str,
+        address: IpAddr,
+        phc: &str,
+        password: &[u8],
+    ) -> Verdict {
         let print = fingerprint(phc, password);
         if self
             .known
@@ -81,13 +137,17 @@ impl Verifier {
             .and_then(|k| k.get(station_id).copied())
             == Some(print)
         {
-            return true;
+            return Verdict::Valid;
         }
-        // Never closed, so acquiring fails only if that changes; then refuse rather than run
-        // unbounded.
+        if let Err(t) = self.failures.check(station_id, address) {
+            return Verdict::Throttled(t);
+        }
         // Owned by the blocking task: a verification whose caller went away still counts.
-        let Ok(permit) = self.running.clone().acquire_owned().await else {
-            return false;
+        // The semaphore is never closed, so acquiring fails only on the deadline.
+        let Ok(Ok(permit)) =
+            tokio::time::timeout(self.queue_timeout, self.running.clone().acquire_owned()).await
+        else {
+            return Verdict::Busy;
         };
         let phc_owned = phc.to_string();
         let password = password.to_vec();
@@ -113,10 +173,14 @@ impl Verifier {
         })
         .await
         .unwrap_or(false);
-        if ok && let Ok(mut k) = self.known.lock() {
+        if !ok {
+            self.failures.failed(station_id, address);
+            return Verdict::Invalid;
+        }
+        if let Ok(mut k) = self.known.lock() {
             k.insert(station_id.to_string(), print);
         }
-        ok
+        Verdict::Valid
     }
 }
 
@@ -135,17 +199,92 @@ mod tests {
         assert_eq!(parse_basic("Basic !!!"), None);
     }
 
+    fn here() -> IpAddr {
+        IpAddr::from([192, 0, 2, 1])
+    }
+
+    fn limits(concurrency: usize) -> AuthLimits {
+        AuthLimits {
+            concurrency,
+            ..AuthLimits::default()
+        }
+    }
+
     #[tokio::test]
     async fn verifies_and_remembers() {
         let phc = arus_credentials::hash(b"0123456789abcdef").expect("hashes");
         let v = Verifier::default();
-        assert!(v.verify("CS1", &phc, b"0123456789abcdef").await);
-        assert!(!v.verify("CS1", &phc, b"0123456789abcdeX").await);
+        let at = here();
+        assert_eq!(
+            v.verify("CS1", at, &phc, b"0123456789abcdef").await,
+            Verdict::Valid
+        );
+        assert_eq!(
+            v.verify("CS1", at, &phc, b"0123456789abcdeX").await,
+            Verdict::Invalid
+        );
         // Remembered: the same password is accepted again without argon2.
-        assert!(v.verify("CS1", &phc, b"0123456789abcdef").await);
+        assert_eq!(
+            v.verify("CS1", at, &phc, b"0123456789abcdef").await,
+            Verdict::Valid
+        );
         // Another hash (a changed password) is not satisfied by the remembered one.
         let other = arus_credentials::hash(b"fedcba9876543210").expect("hashes");
-        assert!(!v.verify("CS1", &other, b"0123456789abcdef").await);
+        assert_eq!(
+            v.verify("CS1", at, &other, b"0123456789abcdef").await,
+            Verdict::Invalid
+        );
+    }
+
+    /// Wrong passwords for one station are refused unchecked once over the limit, but the
+    /// station's own remembered password still gets in.
+    #[tokio::test]
+    async fn failures_throttle_all_but_the_remembered_password() {
+        let phc = arus_credentials::hash(b"0123456789abcdef").expect("hashes");
+        let v = Verifier::new(AuthLimits {
+            failures_per_station: 2,
+            ..AuthLimits::default()
+        });
+        let at = here();
+        assert_eq!(
+            v.verify("CS1", at, &phc, b"0123456789abcdef").await,
+            Verdict::Valid
+        );
+        for _ in 0..2 {
+            assert_eq!(
+                v.verify("CS1", at, &phc, b"guess-guess-gues").await,
+                Verdict::Invalid
+            );
+        }
+        assert_eq!(
+            v.verify("CS1", at, &phc, b"guess-guess-gues").await,
+            Verdict::Throttled(Throttled::Station)
+        );
+        assert_eq!(
+            v.verify("CS1", at, &phc, b"0123456789abcdef").await,
+            Verdict::Valid
+        );
+    }
+
+    /// A check that cannot start within the queue's time is refused as busy.
+    #[tokio::test]
+    async fn a_check_waiting_too_long_is_busy() {
+        let phc = arus_credentials::hash(b"0123456789abcdef").expect("hashes");
+        let v = Verifier::new(AuthLimits {
+            concurrency: 1,
+            queue_timeout: Duration::from_millis(50),
+            ..AuthLimits::default()
+        });
+        let held = v.running.clone().acquire_owned().await.expect("permit");
+        assert_eq!(
+            v.verify("CS1", here(), &phc, b"0123456789abcdef").await,
+            Verdict::Busy
+        );
+        drop(held);
+        assert_eq!(
+            v.verify("CS1", here(), &phc, b"0123456789abcdef").await,
+            Verdict::Valid
+        );
     }
 
     /// Many stations verifying at once all get their answer, with only as many argon2 runs
@@ -153,7 +292,7 @@ mod tests {
     #[tokio::test]
     async fn concurrent_verifications_queue_and_all_finish() {
         let phc = arus_credentials::hash(b"0123456789abcdef").expect("hashes");
-        let v = std::sync::Arc::new(Verifier::with_concurrency(1));
+        let v = std::sync::Arc::new(Verifier::new(limits(1)));
         let mut tasks = Vec::new();
         for i in 0..6 {
             let (v, phc) = (v.clone(), phc.clone());
@@ -163,7 +302,7 @@ mod tests {
                 } else {
                     b"wrong-password!!"
                 };
-                v.verify(&format!("CS{i}"), &phc, pw).await
+                v.verify(&format!("CS{i}"), here(), &phc, pw).await == Verdict::Valid
             }));
         }
         let mut results = Vec::new();
@@ -184,6 +323,7 @@ mod tests {
         let key = [0x00u8, 0x01, 0x02, 0xFF, 0xA0, 0x10, 0x20, 0x30];
         let hex: String = key.iter().map(|b| format!("{b:02X}")).collect();
         let phc = arus_credentials::hash(hex.as_bytes()).expect("hashes");
-        assert!(Verifier::default().verify("CS1", &phc, &key).await);
+        let v = Verifier::default();
+        assert_eq!(v.verify("CS1", here(), &phc, &key).await, Verdict::Valid);
     }
 }

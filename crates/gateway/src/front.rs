@@ -1,6 +1,11 @@
 //! The listener: every TCP connection's first request head is read here. A WebSocket upgrade
 //! to the OCPP path becomes a station session; anything else goes to the HTTP service, with the
 //! bytes already read handed over in front of the rest of the stream.
+//!
+//! Limits kept here: connections over the caps in all or per source address are answered 503
+//! and closed at once; a request head must arrive within the handshake timeout; an API
+//! connection kept alive is closed when its next request head has not arrived within the idle
+//! timeout. Each is counted in `arus_connections_closed_by_limit`.
 
 use std::future::Future;
 use std::io;
@@ -12,7 +17,7 @@ use arus_ws::handshake::{self, Request};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::Gateway;
+use crate::{Gateway, limits};
 
 /// The path stations connect under: `/ocpp/{stationId}`.
 pub const OCPP_PREFIX: &str = "/ocpp/";
@@ -33,9 +38,19 @@ pub async fn serve(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    let slot = match limits::Connections::admit(&gateway.connections, peer.ip()) {
+                        Ok(slot) => slot,
+                        Err(refusal) => {
+                            refuse_connection(&stream, peer, refusal);
+                            continue;
+                        }
+                    };
                     let gw = gateway.clone();
                     let http = http.clone();
-                    tokio::spawn(async move { connection(gw, stream, peer, http).await });
+                    tokio::spawn(async move {
+                        connection(gw, stream, peer, http).await;
+                        drop(slot);
+                    });
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: wait a little rather than spin.
@@ -48,6 +63,24 @@ pub async fn serve(
         }
     }
     gateway.close_all();
+}
+
+/// Answers a connection over a cap with 503 and closes it. Written only if the socket takes it
+/// at once: a refused client gets no time of ours.
+fn refuse_connection(stream: &TcpStream, peer: std::net::SocketAddr, refusal: limits::Refusal) {
+    let label = refusal.label();
+    tracing::warn!(%peer, limit = label, "connection refused");
+    arus_telemetry::metrics().connection_closed(label);
+    let body = match refusal {
+        limits::Refusal::Total => "the server holds as many connections as it may",
+        limits::Refusal::Address => "too many connections from this address",
+    };
+    let _ = stream.try_write(&handshake::error_response(
+        503,
+        "Service Unavailable",
+        &[("Retry-After", "30"), ("Connection", "close")],
+        body,
+    ));
 }
 
 fn tune(stream: &TcpStream) {
@@ -76,7 +109,11 @@ async fn connection(
                 .await;
             return;
         }
-        Err(_) => return,
+        Err(_) => {
+            tracing::debug!(%peer, "no request head in time");
+            arus_telemetry::metrics().connection_closed("head_timeout");
+            return;
+        }
     };
     if request.path().starts_with(OCPP_PREFIX) {
         drop(http);
@@ -99,12 +136,21 @@ async fn connection(
         inner: stream,
     });
     let service = hyper_util::service::TowerToHyperService::new(http);
+    // The header timeout runs whenever hyper waits for a request head, including between
+    // requests of a connection kept alive: an idle connection is closed after it.
     let http = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(gateway.config().http_idle_timeout)
         .serve_connection(io, service)
         .with_upgrades();
     if let Err(e) = Box::pin(http).await {
-        tracing::debug!(error = %e, %peer, "http connection ended with an error");
+        if e.is_timeout() {
+            tracing::debug!(%peer, "idle http connection closed");
+            arus_telemetry::metrics().connection_closed("idle_timeout");
+        } else {
+            tracing::debug!(error = %e, %peer, "http connection ended with an error");
+        }
     }
 }
 

@@ -10,6 +10,8 @@
 //!   permessage-deflate negotiation.
 //! - `session`: one task per connected station: reads frames, answers CALLs through the
 //!   adapters, sends CSMS-initiated CALLs one at a time, pings, and logs every frame.
+//! - [`limits`]: what one client may take: connections in all and per address, failed logins,
+//!   CALLs per second per station.
 //! - `registry`: who is connected; a second connection of a station replaces the first.
 //! - `commands`: the operator's version-neutral commands in each version's requests, and the
 //!   answers folded back into one outcome.
@@ -20,7 +22,8 @@
 //!
 //! - A CALLRESULT that acknowledges data is sent only after the domain committed it.
 //! - A station's CALLs are answered one at a time, in order; a flood of CALLs only queues behind
-//!   itself, and a station that does not read its answers is disconnected after the write
+//!   itself (and beyond the station's CALL rate, nothing more is read from it until its rate
+//!   allows), and a station that does not read its answers is disconnected after the write
 //!   timeout, so no station can slow another.
 //! - At most one CSMS-initiated CALL is outstanding per station; others wait their turn.
 //! - Every frame sent is valid against its schema: answers are validated before they go out and
@@ -28,6 +31,7 @@
 
 pub mod auth;
 pub mod front;
+pub mod limits;
 
 mod accept;
 mod adapter;
@@ -63,8 +67,20 @@ pub struct GatewayConfig {
     pub write_timeout: Duration,
     /// How long a client has to send its request head.
     pub handshake_timeout: Duration,
+    /// How long an API connection kept alive may wait for its next request (head included).
+    pub http_idle_timeout: Duration,
     /// Whether to negotiate permessage-deflate (OCPP 2.0.1 requires the CSMS to support it).
     pub compression: bool,
+    /// Connections open at once, of every kind (0: no limit).
+    pub max_connections: usize,
+    /// Connections open at once from one source address (0: no limit).
+    pub max_connections_per_address: usize,
+    /// How much checking station passwords may take.
+    pub auth: auth::AuthLimits,
+    /// How fast one station's CALLs are read.
+    pub call_rate: limits::CallRate,
+    /// The most bytes of one frame kept in the frame log; a longer frame is logged cut.
+    pub max_logged_frame: usize,
 }
 
 impl Default for GatewayConfig {
@@ -76,7 +92,16 @@ impl Default for GatewayConfig {
             call_timeout: Duration::from_secs(30),
             write_timeout: Duration::from_secs(30),
             handshake_timeout: Duration::from_secs(10),
+            http_idle_timeout: Duration::from_secs(60),
             compression: true,
+            max_connections: 100_000,
+            max_connections_per_address: 4096,
+            auth: auth::AuthLimits::default(),
+            call_rate: limits::CallRate {
+                per_second: 50.0,
+                burst: 100,
+            },
+            max_logged_frame: 64 * 1024,
         }
     }
 }
@@ -87,6 +112,7 @@ pub struct Gateway {
     config: GatewayConfig,
     registry: registry::Registry,
     auth: auth::Verifier,
+    connections: Arc<limits::Connections>,
 }
 
 impl Gateway {
@@ -94,9 +120,13 @@ impl Gateway {
     pub fn new(csms: Arc<Csms>, config: GatewayConfig) -> Arc<Gateway> {
         Arc::new(Gateway {
             csms,
-            config,
             registry: registry::Registry::default(),
-            auth: auth::Verifier::default(),
+            auth: auth::Verifier::new(config.auth),
+            connections: Arc::new(limits::Connections::new(
+                config.max_connections,
+                config.max_connections_per_address,
+            )),
+            config,
         })
     }
 

@@ -55,6 +55,8 @@ struct Session {
     inbound_action: &'static str,
     /// When anything was last received.
     last_rx: Instant,
+    /// The station's CALL rate.
+    calls: crate::limits::CallBucket,
 }
 
 enum Read {
@@ -110,6 +112,7 @@ pub(crate) async fn run(
         pending: None,
         inbound_action: "unknown",
         last_rx: Instant::now(),
+        calls: crate::limits::CallBucket::new(gateway.config().call_rate),
     };
     let reason = session.run(&link, leftover).await;
     tracing::info!(station = %id, %reason, "station disconnected");
@@ -288,6 +291,13 @@ impl Session {
                 action,
                 payload,
             }) => {
+                // Over its rate, the station waits, and nothing more is read from it meanwhile.
+                let wait = self.calls.take(self.gateway.config().call_rate);
+                if !wait.is_zero() {
+                    m.station_calls_slowed.inc();
+                    tracing::debug!(station = %self.ctx.id, wait_ms = wait.as_millis() as u64, "CALL rate exceeded: reading paused");
+                    tokio::time::sleep(wait).await;
+                }
                 let (label, outcome) = adapter::handle(
                     self.version,
                     self.gateway.csms(),
@@ -429,11 +439,18 @@ impl Session {
     /// Logs a frame of `action` (the log is written in the background; no wait), with the
     /// values of secret variables taken out first: the frame log is readable by operators,
     /// the passwords and keys stations hold are not.
+    /// Logs a frame, secrets taken out, and cut to the configured size (a cut frame ends with
+    /// a note of its full size).
     fn log(&self, direction: Direction, at: chrono::DateTime<Utc>, action: &str, text: String) {
-        let text = arus_ocpp::redact::frame(action, &text, &|c: &str, v: &str| {
+        let mut text = arus_ocpp::redact::frame(action, &text, &|c: &str, v: &str| {
             arus_domain::device_model::is_secret(c, v)
         })
         .unwrap_or(text);
+        let size = text.len();
+        if arus_domain::notices::cut(&mut text, self.gateway.config().max_logged_frame) {
+            text.push_str(&format!("…[cut: {size} bytes in all]"));
+            arus_telemetry::metrics().truncated("frame");
+        }
         self.gateway
             .csms()
             .store()

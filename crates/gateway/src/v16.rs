@@ -93,6 +93,21 @@ fn sample(s: Sampled<'_>) -> Sample {
     }
 }
 
+/// The longest sampled value accepted, in bytes. 1.6 sets no length on it; signed meter data
+/// (OCMF, EDL) carried in it stays well below this, as 2.0.1 caps signed meter data at 2,500
+/// characters. A longer one is refused with PropertyConstraintViolation, never stored cut.
+const MAX_SAMPLE_VALUE: usize = 8 * 1024;
+
+/// The refusal of meter values with a sampled value over [`MAX_SAMPLE_VALUE`], if any is.
+fn oversized_sample<'a>(values: impl IntoIterator<Item = &'a str>) -> Option<Outcome> {
+    let longest = values.into_iter().map(str::len).max()?;
+    (longest > MAX_SAMPLE_VALUE).then(|| {
+        adapter::invalid_value(&format!(
+            "a sampled value has {longest} bytes; at most {MAX_SAMPLE_VALUE} are accepted"
+        ))
+    })
+}
+
 /// Converts a list of 1.6 meter values to the domain's. The schema declares the same shape
 /// twice (MeterValues' `meterValue` and StopTransaction's `transactionData`), so the function
 /// is defined once for each generated type.
@@ -206,6 +221,11 @@ async fn dispatch(
             })
         }
         Request::StopTransaction(r) => {
+            let data = r.transaction_data.iter().flatten();
+            let values = data.flat_map(|m| m.sampled_value.iter().map(|s| s.value.as_str()));
+            if let Some(refusal) = oversized_sample(values) {
+                return Ok(refusal);
+            }
             let ev = TransactionEvent {
                 id_token: r.id_tag.map(id_tag),
                 meter_values: r
@@ -230,6 +250,11 @@ async fn dispatch(
             let Some(c) = connector(r.connector_id) else {
                 return Ok(adapter::invalid_value("connectorId must not be negative"));
             };
+            let values = r.meter_value.iter();
+            let values = values.flat_map(|m| m.sampled_value.iter().map(|s| s.value.as_str()));
+            if let Some(refusal) = oversized_sample(values) {
+                return Ok(refusal);
+            }
             csms.meter_values(
                 st,
                 c,

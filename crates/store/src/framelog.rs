@@ -5,6 +5,11 @@
 //! exchange the log costs one row per station per second instead of two rows per message,
 //! which was most of the storage work under load. A frame is at most a second late in the log,
 //! and a crash loses at most the last second of it.
+//!
+//! Frames waiting, in this buffer and in the writer's queue, take at most [`MAX_PENDING`] bytes:
+//! beyond, a frame is dropped and counted (`arus_frame_log_dropped`), so a database that cannot
+//! keep up never makes the log grow in memory. A queued row gives its bytes back when the
+//! writer is done with it ([`Held`]).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -22,6 +27,8 @@ const FLUSH_EVERY: Duration = Duration::from_secs(1);
 const FLUSH_BYTES: usize = 8 << 20;
 /// The most frames in one row.
 const ROW_FRAMES: usize = 512;
+/// The most bytes of frames waiting to be written, buffered or queued.
+pub(crate) const MAX_PENDING: usize = 64 << 20;
 
 /// A row of the frame log: up to [`ROW_FRAMES`] frames of one station, already encoded.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +39,8 @@ pub(crate) struct FrameBatch {
     pub count: usize,
     /// The frames, each as `at \t direction \t length \t text`, one after another.
     pub text: String,
+    /// The frames' own bytes (their texts' lengths), as the buffer counts them.
+    pub frame_bytes: usize,
 }
 
 impl FrameBatch {
@@ -42,6 +51,7 @@ impl FrameBatch {
             last_at: at,
             count: 0,
             text: String::new(),
+            frame_bytes: 0,
         }
     }
 
@@ -69,6 +79,7 @@ impl FrameBatch {
         }
         self.last_at = at;
         self.count += 1;
+        self.frame_bytes += text.len();
         push_ts(&mut self.text, &at);
         self.text.push('\t');
         self.text.push_str(direction.as_str());
@@ -210,8 +221,28 @@ pub(crate) fn decode(mut s: &str) -> Vec<FrameRecord> {
 /// stations wait for.
 pub(crate) struct FrameBuffer {
     shards: [Mutex<Shard>; SHARDS],
+    /// Bytes in the shards (what decides an early flush).
     bytes: AtomicUsize,
+    /// Bytes in the shards or taken and not yet written (what [`MAX_PENDING`] bounds).
+    pending: Arc<AtomicUsize>,
     full: Notify,
+}
+
+/// The bytes of taken rows, counted as pending until this is dropped (with the writer's job).
+pub(crate) struct Held {
+    pending: Arc<AtomicUsize>,
+    bytes: usize,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let n = self.bytes;
+        let _ = self
+            .pending
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
+                Some(b.saturating_sub(n))
+            });
+    }
 }
 
 /// One shard: the row being filled for each station, and rows already full.
@@ -229,6 +260,7 @@ impl Default for FrameBuffer {
         FrameBuffer {
             shards: std::array::from_fn(|_| Mutex::new(Shard::default())),
             bytes: AtomicUsize::new(0),
+            pending: Arc::new(AtomicUsize::new(0)),
             full: Notify::new(),
         }
     }
@@ -244,9 +276,19 @@ fn shard_of(station_id: &str) -> usize {
 }
 
 impl FrameBuffer {
-    /// Adds a frame to its station's row.
+    /// Adds a frame to its station's row; drops it (counted) when [`MAX_PENDING`] bytes wait.
     pub fn push(&self, station_id: &str, direction: Direction, at: Time, text: &str) {
         let len = text.len();
+        if self
+            .pending
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| {
+                (p + len <= MAX_PENDING).then_some(p + len)
+            })
+            .is_err()
+        {
+            arus_telemetry::metrics().frame_log_dropped.inc();
+            return;
+        }
         if let Ok(mut shard) = self.shards[shard_of(station_id)].lock() {
             let shard = &mut *shard;
             // Looked up by &str: the id is copied only for a station's first frame of a row.
@@ -280,7 +322,7 @@ impl FrameBuffer {
         let before = out.len();
         out.extend(full);
         out.extend(open.into_values());
-        let taken: usize = out[before..].iter().map(|b| b.text.len()).sum();
+        let taken: usize = out[before..].iter().map(|b| b.frame_bytes).sum();
         // Saturating: pushes racing with the take may have counted bytes not yet taken.
         let _ = self
             .bytes
@@ -296,6 +338,14 @@ impl FrameBuffer {
             self.take_shard(shard, &mut out);
         }
         out
+    }
+
+    /// What holds `batches`' bytes as pending until it is dropped.
+    pub fn hold(&self, batches: &[FrameBatch]) -> Held {
+        Held {
+            pending: self.pending.clone(),
+            bytes: batches.iter().map(|b| b.frame_bytes).sum(),
+        }
     }
 
     /// Hands what waits to `write` until the process ends: one shard in turn every
@@ -406,5 +456,28 @@ mod tests {
         sorted.sort_unstable();
         assert_eq!(sorted, (0..1200).collect::<Vec<_>>());
         assert!(buf.take().is_empty());
+    }
+
+    /// Frames waiting, taken or not, are bounded in bytes; written rows give theirs back.
+    #[test]
+    fn pending_frames_are_bounded_in_bytes() {
+        let buf = FrameBuffer::default();
+        let frame = "x".repeat(1 << 20);
+        let now = Utc::now();
+        for _ in 0..MAX_PENDING / frame.len() {
+            buf.push("CS1", Direction::In, now, &frame);
+        }
+        let dropped = arus_telemetry::metrics().frame_log_dropped.get();
+        buf.push("CS1", Direction::In, now, &frame);
+        assert!(arus_telemetry::metrics().frame_log_dropped.get() > dropped);
+        let rows = buf.take();
+        assert_eq!(rows.iter().map(|r| r.count).sum::<usize>(), 64);
+        // Taken for the writer but not written: still pending.
+        let held = buf.hold(&rows);
+        buf.push("CS1", Direction::In, now, &frame);
+        assert!(buf.take().is_empty(), "no room until the rows are written");
+        drop(held);
+        buf.push("CS1", Direction::In, now, &frame);
+        assert_eq!(buf.take().len(), 1);
     }
 }

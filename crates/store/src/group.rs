@@ -7,7 +7,7 @@ use arus_domain::Time;
 use arus_domain::store::{Direction, StoreError, Write};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::framelog::{FrameBatch, FrameBuffer, frame_of};
+use crate::framelog::{FrameBatch, FrameBuffer, Held, frame_of};
 
 /// The most jobs one commit takes; more wait for the next.
 pub(crate) const MAX_GROUP: usize = 4096;
@@ -68,6 +68,8 @@ pub(crate) struct Job {
     pub writes: Vec<Write>,
     pub frames: Vec<FrameBatch>,
     pub done: Option<oneshot::Sender<Result<(), StoreError>>>,
+    /// The frames' bytes, pending until the job is dropped.
+    pub _held: Option<Held>,
 }
 
 impl Job {
@@ -141,9 +143,11 @@ impl Queue {
         let (tx, rx) = mpsc::channel(QUEUE);
         let frames = Arc::new(FrameBuffer::default());
         let sender = tx.clone();
+        let buffer = frames.clone();
         tokio::spawn(frames.clone().flush_forever(move |batches| {
             let job = Job {
                 writes: Vec::new(),
+                _held: Some(buffer.hold(&batches)),
                 frames: batches,
                 done: None,
             };
@@ -173,6 +177,7 @@ impl Queue {
                 writes,
                 frames: Vec::new(),
                 done: Some(done),
+                _held: None,
             })
             .await
             .map_err(|_| StoreError::unavailable_because("the writer has stopped"))?;
@@ -198,6 +203,7 @@ impl Queue {
             writes: rest,
             frames: Vec::new(),
             done: None,
+            _held: None,
         };
         if self.tx.try_send(job).is_err() {
             arus_telemetry::metrics().frame_log_dropped.inc();

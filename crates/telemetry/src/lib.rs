@@ -30,6 +30,13 @@ pub struct ErrorLabels {
     pub kind: String,
 }
 
+/// Labels of counters that say why something was refused or cut short.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    /// Why.
+    pub reason: &'static str,
+}
+
 /// All metrics.
 pub struct Metrics {
     registry: Mutex<Registry>,
@@ -52,6 +59,20 @@ pub struct Metrics {
     pub store_reconnects: Counter,
     /// Writes refused because the store could not commit them (their callers were told).
     pub store_refused_writes: Counter,
+    /// TCP connections open now (stations, API clients, and those not yet either).
+    pub connections: Gauge,
+    /// Connections closed by a limit: `too_many_connections`, `too_many_from_address`,
+    /// `head_timeout` (no request head in time), `idle_timeout` (an API connection kept alive
+    /// without a request).
+    pub connections_closed: Family<ReasonLabels, Counter>,
+    /// Station logins refused before their password was checked: `station_failures`,
+    /// `address_failures` (too many failed logins recently), `queue_timeout` (the password
+    /// checks queued for too long).
+    pub auth_refused: Family<ReasonLabels, Counter>,
+    /// CALLs a station sent faster than its rate allows, each read only after a pause.
+    pub station_calls_slowed: Counter,
+    /// Stored fields cut to their size limit: `vendor_data`, `frame`.
+    pub truncated: Family<ReasonLabels, Counter>,
 }
 
 impl Metrics {
@@ -104,6 +125,36 @@ impl Metrics {
             "Writes refused while the store could not commit",
             store_refused_writes.clone(),
         );
+        let connections = Gauge::default();
+        registry.register(
+            "connections",
+            "TCP connections open now",
+            connections.clone(),
+        );
+        let connections_closed = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "connections_closed_by_limit",
+            "Connections refused or closed by a limit, by reason",
+            connections_closed.clone(),
+        );
+        let auth_refused = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "auth_refused",
+            "Station logins refused before their password was checked, by reason",
+            auth_refused.clone(),
+        );
+        let station_calls_slowed = Counter::default();
+        registry.register(
+            "station_calls_slowed",
+            "CALLs read only after a pause because their station exceeded its rate",
+            station_calls_slowed.clone(),
+        );
+        let truncated = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "stored_fields_truncated",
+            "Fields cut to their size limit before they were stored, by kind",
+            truncated.clone(),
+        );
         Metrics {
             registry: Mutex::new(registry),
             connected,
@@ -115,7 +166,33 @@ impl Metrics {
             store_writable,
             store_reconnects,
             store_refused_writes,
+            connections,
+            connections_closed,
+            auth_refused,
+            station_calls_slowed,
+            truncated,
         }
+    }
+
+    /// Counts a connection closed by a limit.
+    pub fn connection_closed(&self, reason: &'static str) {
+        self.connections_closed
+            .get_or_create(&ReasonLabels { reason })
+            .inc();
+    }
+
+    /// Counts a login refused before its password was checked.
+    pub fn auth_refused(&self, reason: &'static str) {
+        self.auth_refused
+            .get_or_create(&ReasonLabels { reason })
+            .inc();
+    }
+
+    /// Counts a field cut to its size limit.
+    pub fn truncated(&self, kind: &'static str) {
+        self.truncated
+            .get_or_create(&ReasonLabels { reason: kind })
+            .inc();
     }
 
     /// Counts a frame. The counter of each label set is kept per thread, so the hot path

@@ -11,6 +11,7 @@ mod cli;
 mod durability;
 mod handshake;
 mod hardening;
+mod limits;
 mod liveness;
 mod ocpp16;
 mod ocpp201;
