@@ -235,8 +235,7 @@ async fn commit(state: &ApiState, entry: &AuditEntry) -> Result<(), String> {
         body,
     }));
     state
-        .csms
-        .store()
+        .store
         .commit(vec![write])
         .await
         .map_err(|e| e.to_string())

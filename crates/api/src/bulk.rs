@@ -69,8 +69,7 @@ pub(crate) async fn start(
         }
         Some(ids) => ids,
         None => state
-            .csms
-            .store()
+            .store
             .stations()
             .await
             .map_err(store_error)?
@@ -133,7 +132,7 @@ pub(crate) async fn show(
     State(state): State<ApiState>,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    let store = state.csms.store();
+    let store = &state.store;
     let Some(row) = store
         .record(RecordKind::Bulk, &id)
         .await

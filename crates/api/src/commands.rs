@@ -352,8 +352,7 @@ pub(crate) async fn show(
     let mut follow_ups = Vec::new();
     if let (Some((kind, request_id)), Some(sent)) = (record.command.follow_up(), record.sent_at) {
         let notices = state
-            .csms
-            .store()
+            .store
             .notices(&record.station_id, kind, request_id, sent)
             .await
             .map_err(store_error)?;

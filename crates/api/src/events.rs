@@ -123,7 +123,7 @@ pub(crate) async fn stream(
     let start = last.or_else(|| bus.last_id());
     let from_journal = last.is_some();
     let guard = Guard {
-        store: state.csms.store().clone(),
+        store: state.store.clone(),
         hash: caller.hash,
         revoked: Some(state.revocations.watch()),
         next_check: tokio::time::Instant::now() + RECHECK,

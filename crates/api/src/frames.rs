@@ -44,12 +44,7 @@ pub(crate) async fn list(
 ) -> Result<Response, Problem> {
     caller.require(Role::Operator)?;
     let limit = crate::page::limit(q.limit.as_deref())?;
-    let frames = state
-        .csms
-        .store()
-        .frames(&id, limit)
-        .await
-        .map_err(store_error)?;
+    let frames = state.store.frames(&id, limit).await.map_err(store_error)?;
     let items: Vec<FrameView> = frames
         .into_iter()
         .map(|f| FrameView {

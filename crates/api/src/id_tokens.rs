@@ -129,8 +129,7 @@ pub(crate) async fn put(
         concurrent_use: req.concurrent_use,
     };
     state
-        .csms
-        .store()
+        .store
         .commit(vec![Write::PutIdToken(record.clone())])
         .await
         .map_err(store_error)?;
@@ -151,8 +150,7 @@ pub(crate) async fn show(
     axum::extract::Path(token): axum::extract::Path<String>,
 ) -> Result<Response, Problem> {
     let Some(record) = state
-        .csms
-        .store()
+        .store
         .id_token(&token, None)
         .await
         .map_err(store_error)?

@@ -64,8 +64,12 @@ pub use tokens::new_token;
 /// What the handlers share.
 #[derive(Clone)]
 pub struct ApiState {
-    /// The domain service (and through it the store).
+    /// The domain service.
     pub csms: Arc<Csms>,
+    /// The store as operators read it: the domain's store with read capacity of its own
+    /// ([`Store::operator_view`](arus_domain::store::Store::operator_view)), so that API reads
+    /// never take the station path's.
+    pub store: Arc<dyn arus_domain::store::Store>,
     /// Who is connected.
     pub link: Arc<dyn StationLink>,
     /// Sends commands and keeps their records.
@@ -229,7 +233,7 @@ async fn authenticate(State(state): State<ApiState>, mut request: Request, next:
     let Some(token) = token else {
         return unauthorized("an `Authorization: Bearer TOKEN` header is required");
     };
-    match state.csms.store().api_token(&token_hash(&token)).await {
+    match state.store.api_token(&token_hash(&token)).await {
         Ok(Some(t)) if t.revoked_at.is_none() => {
             request.extensions_mut().insert(Caller {
                 role: t.role,
@@ -267,7 +271,7 @@ struct Health {
 /// 200 when the store answers and its writes commit; 503 with the reason otherwise (a store
 /// that reads but cannot commit cannot take a station's transaction either).
 async fn healthz(State(state): State<ApiState>) -> Response {
-    if let Some(problem) = state.csms.store().write_problem() {
+    if let Some(problem) = state.store.write_problem() {
         return Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("storage cannot commit writes: {problem}"),
@@ -276,7 +280,7 @@ async fn healthz(State(state): State<ApiState>) -> Response {
     }
     let check = tokio::time::timeout(
         std::time::Duration::from_secs(2),
-        state.csms.store().api_token_count(),
+        state.store.api_token_count(),
     )
     .await;
     match check {

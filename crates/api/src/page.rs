@@ -64,12 +64,7 @@ pub(crate) async fn records<T: Serialize>(
     show: impl Fn(&StoredRecord) -> Option<T>,
 ) -> Result<Response, Problem> {
     let limit = query.limit;
-    let rows = state
-        .csms
-        .store()
-        .records(query)
-        .await
-        .map_err(store_error)?;
+    let rows = state.store.records(query).await.map_err(store_error)?;
     let items = rows
         .iter()
         .filter_map(|r| show(r).map(|item| (r.seq, item)));

@@ -133,7 +133,7 @@ pub(crate) async fn register(
                 .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?,
         ),
     };
-    let store = state.csms.store();
+    let store = &state.store;
     let existing = store.station(&req.id).await.map_err(store_error)?;
     // What the request does not name stays as it is.
     let (kept_hash, kept_policy) = existing.as_ref().map_or((None, None), |s| {
@@ -257,7 +257,7 @@ pub(crate) async fn list(
 ) -> Result<Response, Problem> {
     let limit = page::limit(q.limit.as_deref())?;
     let connected = page::flag("connected", q.connected.as_deref())?;
-    let mut stations = state.csms.store().stations().await.map_err(store_error)?;
+    let mut stations = state.store.stations().await.map_err(store_error)?;
     stations.sort_by(|a, b| a.id.cmp(&b.id));
     let items: Vec<StationSummary> = stations
         .iter()
@@ -280,7 +280,7 @@ pub(crate) async fn remove_password(
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
     caller.require(Role::Operator)?;
-    let store = state.csms.store();
+    let store = &state.store;
     let Some(station) = store.station(&id).await.map_err(store_error)? else {
         return Err(Problem::not_found(format!("no station `{id}`")));
     };
@@ -308,7 +308,7 @@ pub(crate) async fn show(
 }
 
 async fn detail(state: &ApiState, id: &str) -> Result<StationDetail, Problem> {
-    let store = state.csms.store();
+    let store = &state.store;
     let Some(station) = store.station(id).await.map_err(store_error)? else {
         return Err(Problem::not_found(format!("no station `{id}`")));
     };

@@ -67,7 +67,7 @@ pub(crate) async fn list(
     Extension(caller): Extension<Caller>,
 ) -> Result<Response, Problem> {
     caller.require(Role::Admin)?;
-    let tokens = state.csms.store().api_tokens().await.map_err(store_error)?;
+    let tokens = state.store.api_tokens().await.map_err(store_error)?;
     Ok(axum::Json(Page {
         items: tokens.iter().map(view).collect(),
         next_cursor: None,
@@ -100,8 +100,7 @@ pub(crate) async fn create(
         revoked_at: None,
     };
     state
-        .csms
-        .store()
+        .store
         .commit(vec![Write::PutApiToken(record.clone())])
         .await
         .map_err(store_error)?;
@@ -130,7 +129,7 @@ pub(crate) async fn revoke(
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
     caller.require(Role::Admin)?;
-    let store = state.csms.store();
+    let store = &state.store;
     let tokens = store.api_tokens().await.map_err(store_error)?;
     let Some(t) = tokens.into_iter().find(|t| token_id(&t.hash) == id) else {
         return Err(Problem::not_found(format!("no token `{id}`")));

@@ -73,8 +73,7 @@ pub(crate) async fn list(
     let ongoing = page::flag("ongoing", q.ongoing.as_deref())?;
     let orphan = page::flag("orphan", q.orphan.as_deref())?;
     let rows = state
-        .csms
-        .store()
+        .store
         .transactions(TransactionQuery {
             station_id: q.station_id,
             ongoing,

@@ -39,7 +39,7 @@ pub(crate) async fn list(
     Path(id): Path<String>,
     Query(q): Query<VariableQuery>,
 ) -> Result<Response, Problem> {
-    let store = state.csms.store();
+    let store = &state.store;
     if store.station(&id).await.map_err(store_error)?.is_none() {
         return Err(Problem::not_found(format!("no station `{id}`")));
     }

@@ -142,15 +142,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             ..GatewayConfig::default()
         }),
     );
+    // Operators read on capacity of their own: the station path keeps `store`'s.
+    let operator_store = store.operator_view();
     let commander = arus_domain::commander::Commander::new(
-        store.clone(),
+        operator_store.clone(),
         gateway.clone(),
         csms.events().clone(),
     );
     commander.recover().await;
     tokio::spawn(commander.clone().run_background());
     let webhooks = arus_webhooks::Webhooks::new(
-        store.clone(),
+        operator_store.clone(),
         csms.events().clone(),
         arus_webhooks::Config {
             base_delay: Duration::from_millis(args.webhook_retry_ms),
@@ -164,6 +166,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tokio::spawn(webhooks.clone().run());
     let api = arus_api::router(arus_api::ApiState {
         csms: csms.clone(),
+        store: operator_store.clone(),
         link: gateway.clone(),
         commander,
         webhooks,
@@ -176,7 +179,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     tracing::info!(%addr, database = %redact(&args.database), "arus is ready: stations connect to ws://{addr}/ocpp/{{stationId}}");
     tokio::spawn(prune_frames(
-        store.clone(),
+        operator_store.clone(),
         args.frame_log_days,
         args.frame_log_max,
     ));

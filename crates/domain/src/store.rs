@@ -496,6 +496,12 @@ pub struct StartKey {
 
 /// The storage port.
 pub trait Store: Send + Sync + 'static {
+    /// The same store, its reads on capacity of their own, for operators (the API, commands,
+    /// webhooks, housekeeping): however many large reads they run at once, the station path
+    /// (handshake lookups, Authorize, StartTransaction) reading through `self` keeps its own.
+    /// Writes go to the same queue either way.
+    fn operator_view(&self) -> std::sync::Arc<dyn Store>;
+
     /// Commits writes; resolves once they are durable (or failed, with nothing of them
     /// committed).
     fn commit(&self, writes: Vec<Write>) -> BoxFut<'_, Result<(), StoreError>>;

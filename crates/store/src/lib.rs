@@ -44,6 +44,7 @@ use std::sync::Arc;
 use arus_domain::store::Store;
 
 pub use migrations::Mismatch as HistoryMismatch;
+pub use postgres::tls::TlsSettingsError;
 
 /// Why a store could not be opened. The text shows the whole chain of sources.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +73,9 @@ pub enum OpenError {
         #[source]
         source: tokio_postgres::Error,
     },
+    /// The PostgreSQL URL's TLS settings cannot be used.
+    #[error("postgres: {0}")]
+    Tls(#[from] TlsSettingsError),
     /// The pool of PostgreSQL read connections could not be made.
     #[error("postgres: the read pool: {}", Chain(.0))]
     Pool(#[source] deadpool_postgres::BuildError),

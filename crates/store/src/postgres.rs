@@ -29,19 +29,30 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use futures_util::future::try_join_all;
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, NoTls, Row, Statement};
+use tokio_postgres::{Client, Row, Statement};
 
 use crate::group::{self, Job, Queue, WriteHealth};
 use crate::migrations::{self, Step};
 use crate::sql::{self, Arg, Dialect, postgres_only};
 use crate::{OpenError, rows};
 
+pub(crate) mod tls;
 mod writer;
 use writer::{connect, int, writer_loop};
 
+/// Read connections of the station path.
+const READERS: usize = 8;
+
+/// Read connections of operators ([`Store::operator_view`]): capacity of their own, so that
+/// large API reads never take the station path's.
+const OPERATOR_READERS: usize = 4;
+
 pub(crate) struct PgStore {
     queue: Queue,
+    /// The pool this view reads with.
     pool: Pool,
+    /// The operators' pool (the same as `pool` in the operators' view).
+    operators: Pool,
 }
 
 fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
@@ -134,32 +145,36 @@ async fn migrate(client: &mut Client) -> Result<(), OpenError> {
 
 impl PgStore {
     pub(crate) async fn open(url: &str) -> Result<PgStore, OpenError> {
-        let mut writer = connect(url)
+        let (target, verify) = tls::target(url)?;
+        if verify == tls::Verify::Nothing {
+            tracing::debug!("postgres: the server's certificate is not verified (sslmode)");
+        }
+        let mut writer = connect(&target)
             .await
             .map_err(OpenError::postgres("connecting"))?;
         migrate(&mut writer.client).await?;
-        let config: tokio_postgres::Config = url
-            .parse()
-            .map_err(OpenError::postgres("reading the URL"))?;
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(8)
-            .build()
-            .map_err(OpenError::Pool)?;
+        let pool = |size| {
+            let manager = Manager::from_config(
+                target.config.clone(),
+                target.tls.clone(),
+                ManagerConfig {
+                    recycling_method: RecyclingMethod::Fast,
+                },
+            );
+            Pool::builder(manager)
+                .max_size(size)
+                .build()
+                .map_err(OpenError::Pool)
+        };
+        let operators = pool(OPERATOR_READERS)?;
+        let pool = pool(READERS)?;
         let (queue, rx) = Queue::new();
-        tokio::spawn(writer_loop(
-            url.to_string(),
-            writer,
-            rx,
-            queue.health.clone(),
-        ));
-        Ok(PgStore { queue, pool })
+        tokio::spawn(writer_loop(target, writer, rx, queue.health.clone()));
+        Ok(PgStore {
+            queue,
+            pool,
+            operators,
+        })
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
@@ -226,6 +241,14 @@ fn transaction_row(r: &Row) -> TransactionRow {
 }
 
 impl Store for PgStore {
+    fn operator_view(&self) -> Arc<dyn Store> {
+        Arc::new(PgStore {
+            queue: self.queue.clone(),
+            pool: self.operators.clone(),
+            operators: self.operators.clone(),
+        })
+    }
+
     group::queued_writes!();
 
     fn station(&self, id: &str) -> BoxFut<'_, Result<Option<StationRecord>, StoreError>> {
@@ -639,5 +662,42 @@ fn record_row(kind: RecordKind, r: &tokio_postgres::Row) -> StoredRecord {
         status: r.get(4),
         at: r.get(5),
         body: r.get(6),
+    }
+}
+
+#[cfg(all(test, feature = "test-support"))]
+mod read_capacity {
+    use super::*;
+
+    /// However many reads operators hold, the station path reads on capacity of its own.
+    #[tokio::test]
+    async fn operators_cannot_take_the_station_paths_reads() {
+        let Some(url) = crate::testing::postgres_database("read_capacity").await else {
+            return;
+        };
+        let store = PgStore::open(&url).await.expect("opens");
+        let operators = store.operator_view();
+        let mut held = Vec::new();
+        for _ in 0..OPERATOR_READERS {
+            held.push(store.operators.get().await.expect("operator connection"));
+        }
+        let waiting = tokio::time::timeout(
+            std::time::Duration::from_millis(200),
+            operators.station("CS1"),
+        )
+        .await;
+        assert!(
+            waiting.is_err(),
+            "an operator read waits for its own capacity"
+        );
+        assert_eq!(
+            store.station("CS1").await.expect("station path reads"),
+            None
+        );
+        drop(held);
+        assert_eq!(
+            operators.station("CS1").await.expect("operator reads"),
+            None
+        );
     }
 }

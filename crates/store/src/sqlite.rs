@@ -36,20 +36,31 @@ mod writer;
 
 use writer::{PRUNE_CHUNK, checkpointer, settle_meter_values, writer_loop};
 
-/// Reads running at once, and read connections kept open: each has its own page cache, so
-/// both are bounded (a connect storm would otherwise open a connection per waiting station).
+/// Reads of the station path running at once, and read connections kept open for them: each
+/// has its own page cache, so both are bounded (a connect storm would otherwise open a
+/// connection per waiting station).
 const READERS: usize = 8;
+
+/// The same for operators' reads ([`Store::operator_view`]): capacity of their own, so that
+/// large API reads never take the station path's.
+const OPERATOR_READERS: usize = 4;
 
 /// Page cache of a read connection, KiB. Reads go through the memory map; the cache holds
 /// mostly index pages.
 const READER_CACHE_KIB: i64 = 8 << 10;
 
+#[derive(Clone)]
 pub(crate) struct SqliteStore {
     queue: Queue,
+    /// The readers this view reads with.
     readers: Arc<Readers>,
+    /// The operators' readers (the same as `readers` in the operators' view).
+    operators: Arc<Readers>,
 }
 
 struct Readers {
+    /// Connections kept open at most, and reads running at once.
+    size: usize,
     path: String,
     idle: Mutex<Vec<Connection>>,
     /// One permit per read running (held by the blocking task itself, so a read whose caller
@@ -215,13 +226,18 @@ impl SqliteStore {
             .name("arus-sqlite-checkpoint".into())
             .spawn(move || checkpointer(&checkpoint_path, &writer_gone))
             .map_err(|e| OpenError::io("the checkpoint thread", e))?;
+        let readers = |size: usize| {
+            Arc::new(Readers {
+                size,
+                path: path.clone(),
+                idle: Mutex::new(Vec::new()),
+                running: Arc::new(tokio::sync::Semaphore::new(size)),
+            })
+        };
         Ok(SqliteStore {
             queue,
-            readers: Arc::new(Readers {
-                path,
-                idle: Mutex::new(Vec::new()),
-                running: Arc::new(tokio::sync::Semaphore::new(READERS)),
-            }),
+            readers: readers(READERS),
+            operators: readers(OPERATOR_READERS),
         })
     }
 
@@ -257,7 +273,7 @@ impl SqliteStore {
                 };
                 let out = f(&conn).map_err(StoreError::unavailable);
                 if let Ok(mut idle) = readers.idle.lock()
-                    && idle.len() < READERS
+                    && idle.len() < readers.size
                 {
                     idle.push(conn);
                 }
@@ -312,6 +328,14 @@ fn transaction_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TransactionRow> {
 }
 
 impl Store for SqliteStore {
+    fn operator_view(&self) -> Arc<dyn Store> {
+        Arc::new(SqliteStore {
+            queue: self.queue.clone(),
+            readers: self.operators.clone(),
+            operators: self.operators.clone(),
+        })
+    }
+
     group::queued_writes!();
 
     fn station(&self, id: &str) -> BoxFut<'_, Result<Option<StationRecord>, StoreError>> {
@@ -712,5 +736,46 @@ mod time_tests {
             .with_timezone(&Utc);
         assert_eq!(ts(&t), "2024-05-01T02:03:04.000123Z");
         assert_eq!(parse_ts(&ts(&t)), Some(t.trunc_subsecs(6)));
+    }
+}
+
+#[cfg(all(test, feature = "test-support"))]
+mod read_capacity {
+    use super::*;
+
+    /// However many reads operators hold, the station path reads on capacity of its own.
+    #[tokio::test]
+    async fn operators_cannot_take_the_station_paths_reads() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let path = dir.path().join("arus.db");
+        let store = SqliteStore::open(&path.to_string_lossy())
+            .await
+            .expect("opens");
+        let operators = store.operator_view();
+        let held = store
+            .operators
+            .running
+            .clone()
+            .acquire_many_owned(OPERATOR_READERS as u32)
+            .await
+            .expect("every operator read taken");
+        let waiting = tokio::time::timeout(
+            std::time::Duration::from_millis(200),
+            operators.station("CS1"),
+        )
+        .await;
+        assert!(
+            waiting.is_err(),
+            "an operator read waits for its own capacity"
+        );
+        assert_eq!(
+            store.station("CS1").await.expect("station path reads"),
+            None
+        );
+        drop(held);
+        assert_eq!(
+            operators.station("CS1").await.expect("operator reads"),
+            None
+        );
     }
 }

@@ -18,8 +18,10 @@ pub(super) struct WriterConnection {
     closed: oneshot::Receiver<()>,
 }
 
-pub(super) async fn connect(url: &str) -> Result<WriterConnection, tokio_postgres::Error> {
-    let (client, conn) = tokio_postgres::connect(url, NoTls).await?;
+pub(super) async fn connect(
+    target: &tls::Target,
+) -> Result<WriterConnection, tokio_postgres::Error> {
+    let (client, conn) = target.config.connect(target.tls.clone()).await?;
     let (tell, closed) = oneshot::channel();
     tokio::spawn(async move {
         if let Err(e) = conn.await {
@@ -410,7 +412,7 @@ async fn apply_jobs(
 /// error, and the writer reconnects with backoff; meanwhile every job is refused at once
 /// (nothing is acknowledged that is not committed), and the store reports the problem.
 pub(super) async fn writer_loop(
-    url: String,
+    target: tls::Target,
     first: WriterConnection,
     mut rx: mpsc::Receiver<Job>,
     health: Arc<WriteHealth>,
@@ -419,7 +421,7 @@ pub(super) async fn writer_loop(
     let mut prepared = Prepared::default();
     loop {
         let Some(WriterConnection { client, closed }) = conn.as_mut() else {
-            match reconnect(&url, &mut rx, &health).await {
+            match reconnect(&target, &mut rx, &health).await {
                 Some(c) => {
                     conn = Some(c);
                     prepared = Prepared::default();
@@ -495,13 +497,13 @@ async fn commit_group(
 /// Connects again, with growing pauses between attempts, refusing every job that arrives
 /// meanwhile. `None` when the store is gone (the queue closed).
 async fn reconnect(
-    url: &str,
+    target: &tls::Target,
     rx: &mut mpsc::Receiver<Job>,
     health: &WriteHealth,
 ) -> Option<WriterConnection> {
     let mut pause = RECONNECT_BACKOFF.0;
     loop {
-        let attempt = tokio::time::timeout(CONNECT_TIMEOUT, connect(url));
+        let attempt = tokio::time::timeout(CONNECT_TIMEOUT, connect(target));
         tokio::pin!(attempt);
         let result = loop {
             tokio::select! {
