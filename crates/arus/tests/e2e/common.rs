@@ -304,6 +304,7 @@ impl Station {
     }
 
     pub async fn send_text(&mut self, text: &str) {
+        keep_as_fuzz_seed(text);
         self.ws.send(Message::text(text)).await.expect("send");
     }
 
@@ -452,6 +453,19 @@ fn check_timestamps(v: &Value) {
         Value::Object(o) => o.values().for_each(check_timestamps),
         _ => {}
     }
+}
+
+/// With `ARUS_FUZZ_SEEDS=DIR`, every frame a test station sends is also written to DIR, named
+/// by its hash: the seeds of the OCPP fuzz target (`fuzz/seeds/ocpp_messages`) come from there.
+fn keep_as_fuzz_seed(text: &str) {
+    let Some(dir) = std::env::var_os("ARUS_FUZZ_SEEDS") else {
+        return;
+    };
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    let _ = std::fs::write(std::path::Path::new(&dir).join(format!("{h:016x}")), text);
 }
 
 pub fn now() -> String {

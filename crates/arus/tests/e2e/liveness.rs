@@ -70,7 +70,10 @@ async fn a_silent_station_is_disconnected(b: &Backend) {
 }
 
 async fn a_station_that_does_not_read_is_disconnected(b: &Backend) {
-    let server = Server::start(b, &["--write-timeout", "1"]).await;
+    // No CALL rate: the station must fill the server's buffers quickly (a rate would slow the
+    // answers it does not read, and so its disconnection, without changing the outcome).
+    let args = ["--write-timeout", "1", "--station-call-rate", "0"];
+    let server = Server::start(b, &args).await;
     server.register("DEAF", None).await;
     server.register("FINE", None).await;
     let mut fine = Station::open(&server, "FINE", None, "1.6").await;
