@@ -146,6 +146,8 @@ pub(crate) async fn register(
             boot_policy: boot_policy
                 .or(kept_policy)
                 .unwrap_or(RegistrationStatus::Accepted),
+            // Registered by an operator: adopted, never removed by retention.
+            self_registered: false,
             at: chrono::Utc::now(),
         }])
         .await
@@ -289,6 +291,7 @@ pub(crate) async fn remove_password(
             id: id.clone(),
             password_hash: None,
             boot_policy: station.boot_policy,
+            self_registered: false,
             at: chrono::Utc::now(),
         }])
         .await

@@ -19,6 +19,9 @@ pub(crate) enum BenchCommand {
     },
     /// Runs the benchmark scenarios against Arus and the peers.
     Run(Box<RunArgs>),
+    /// Fills a database with simulated days of charging stations and prints its size each day
+    /// (storage per station per day, and growth under the retention policy).
+    Storage(crate::storage::StorageArgs),
 }
 
 /// Settings of `arus bench run`.
@@ -81,6 +84,7 @@ pub(crate) fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             Ok(())
         }),
         BenchCommand::Run(args) => runtime.block_on(run_plan(*args)),
+        BenchCommand::Storage(args) => runtime.block_on(crate::storage::run(args)),
     }
 }
 

@@ -3,8 +3,10 @@
 mod bench;
 mod client;
 mod limits;
+mod retention;
 mod serve;
 mod sim;
+mod storage;
 
 use clap::{Parser, Subcommand};
 

@@ -84,6 +84,8 @@ pub(crate) struct ServeArgs {
     demo_stations: u32,
     #[command(flatten)]
     limits: crate::limits::LimitArgs,
+    #[command(flatten)]
+    retention: crate::retention::RetentionArgs,
 }
 
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -183,6 +185,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         args.frame_log_days,
         args.frame_log_max,
     ));
+    tokio::spawn(crate::retention::prune_forever(
+        operator_store.clone(),
+        args.retention.policy(),
+    ));
     if args.demo {
         demo(store.as_ref(), addr, args.demo_stations).await?;
     }
@@ -216,6 +222,7 @@ async fn demo(store: &dyn Store, addr: std::net::SocketAddr, count: u32) -> anyh
             id: group.station_id(n),
             password_hash: None,
             boot_policy: RegistrationStatus::Accepted,
+            self_registered: false,
             at: now,
         })
         .collect();

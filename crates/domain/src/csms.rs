@@ -179,6 +179,7 @@ impl Csms {
                 id: id.to_string(),
                 password_hash: None,
                 boot_policy: self.config.unknown_station_policy,
+                self_registered: true,
                 at: now,
             });
         }

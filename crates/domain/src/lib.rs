@@ -43,6 +43,7 @@ pub mod metering;
 mod names;
 pub mod notices;
 pub mod provisioning;
+pub mod retention;
 pub mod store;
 pub mod transactions;
 

@@ -185,6 +185,9 @@ pub enum Write {
         password_hash: Option<String>,
         /// How its boots are answered.
         boot_policy: RegistrationStatus,
+        /// Whether it registered itself by connecting (unknown stations allowed); an operator's
+        /// registration clears it. Retention may remove such a station once it is gone.
+        self_registered: bool,
         /// When.
         at: Time,
     },
@@ -588,6 +591,14 @@ pub trait Store: Send + Sync + 'static {
     /// Why writes cannot commit now (the database is unreachable, the disk is full), as the
     /// writer last found; `None` while they commit.
     fn write_problem(&self) -> Option<String>;
+
+    /// Deletes what `policy` no longer keeps at `now`, a chunk at a time; returns how many rows
+    /// of each kind went.
+    fn prune(
+        &self,
+        policy: crate::retention::Retention,
+        now: Time,
+    ) -> BoxFut<'_, Result<crate::retention::Pruned, StoreError>>;
 
     /// Deletes logged frames older than `before`, then the oldest beyond `keep` in all;
     /// returns how many went.

@@ -37,6 +37,7 @@ async fn fixture() -> Fixture {
                 id: id.into(),
                 password_hash: None,
                 boot_policy: RegistrationStatus::Accepted,
+                self_registered: false,
                 at: chrono::Utc::now(),
             }])
             .await

@@ -33,6 +33,7 @@ mod framelog;
 mod group;
 mod migrations;
 mod postgres;
+mod prune;
 mod rows;
 mod sql;
 mod sqlite;

@@ -172,6 +172,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         "concurrent use of id tokens",
         "0009_concurrent_use_of_id_tokens"
     ),
+    migration!(
+        10,
+        "self-registered stations",
+        "0010_self_registered_stations"
+    ),
 ];
 
 /// Rows of PostgreSQL's old numbering: (old version, name, version now), the highest first so

@@ -20,6 +20,7 @@ use arus_domain::device_model::DeviceVariable;
 use arus_domain::metering::MeterValue;
 use arus_domain::notices::{Notice, NoticeKind};
 use arus_domain::provisioning::{RegistrationStatus, StationRecord};
+use arus_domain::retention::{Pruned, Retention};
 use arus_domain::store::{
     ApiTokenRecord, BoxFut, FrameRecord, RecordKind, RecordQuery, Role, StartKey, Store,
     StoreError, StoredRecord, StoredTransaction, TransactionQuery, TransactionRow, Write,
@@ -477,6 +478,33 @@ impl Store for PgStore {
                 .map_err(unavailable)?;
             let n: i64 = row.get(0);
             Ok(n as u64)
+        })
+    }
+
+    fn prune(&self, policy: Retention, now: Time) -> BoxFut<'_, Result<Pruned, StoreError>> {
+        Box::pin(async move {
+            let mut client = self.client().await?;
+            let mut pruned = Pruned::default();
+            for step in crate::prune::plan(&policy, now) {
+                let args = step.args();
+                let params = bind(&args);
+                loop {
+                    let tx = client.transaction().await.map_err(unavailable)?;
+                    let mut last = 0;
+                    for (statement, count) in step.statements {
+                        last = tx
+                            .execute(statement.postgres, &params)
+                            .await
+                            .map_err(unavailable)?;
+                        count(&mut pruned, last);
+                    }
+                    tx.commit().await.map_err(unavailable)?;
+                    if last == 0 {
+                        break;
+                    }
+                }
+            }
+            Ok(pruned)
         })
     }
 

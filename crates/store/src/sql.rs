@@ -99,8 +99,9 @@ shared! {
     // Writes: one statement per `Write`, prepared once by each writer.
 
     /// Creates or replaces a station's credentials and policy.
-    PUT_STATION = "INSERT INTO stations (id, password_hash, boot_policy, created_at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (id) DO UPDATE SET password_hash = excluded.password_hash, boot_policy = excluded.boot_policy";
+    PUT_STATION = "INSERT INTO stations (id, password_hash, boot_policy, created_at, self_registered) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (id) DO UPDATE SET password_hash = excluded.password_hash, boot_policy = excluded.boot_policy,
+           self_registered = stations.self_registered AND excluded.self_registered";
 
     /// A station connected with a protocol.
     STATION_CONNECTED = "UPDATE stations SET protocol = $2, last_seen_at = $3 WHERE id = $1";
@@ -265,6 +266,55 @@ shared! {
 
     /// Gives a migration applied under an old number its number now.
     MIGRATION_RENUMBERED = "UPDATE schema_migrations SET version = $2 WHERE version = $1 AND name = $3";
+
+    // Retention (`crate::prune`): each statement deletes one chunk, oldest first, so that no
+    // delete holds the database for long; the pruner repeats it until nothing is left.
+
+    /// Meter values outside transactions older than $1, through the partial index on their
+    /// time.
+    PRUNE_METER_VALUES_OUTSIDE = "DELETE FROM meter_values WHERE id IN
+        (SELECT id FROM meter_values WHERE transaction_id IS NULL AND timestamp < $1 LIMIT 5000)";
+
+    /// The meter values of the next transactions that ended before $1.
+    PRUNE_TRANSACTION_METER_VALUES = "DELETE FROM meter_values WHERE (station_id, transaction_id) IN
+        (SELECT station_id, transaction_id FROM transactions WHERE stopped_at < $1 ORDER BY id LIMIT 50)";
+
+    /// Their events.
+    PRUNE_TRANSACTION_EVENTS = "DELETE FROM transaction_events WHERE (station_id, transaction_id) IN
+        (SELECT station_id, transaction_id FROM transactions WHERE stopped_at < $1 ORDER BY id LIMIT 50)";
+
+    /// And the transactions themselves.
+    PRUNE_TRANSACTIONS = "DELETE FROM transactions WHERE id IN
+        (SELECT id FROM transactions WHERE stopped_at < $1 ORDER BY id LIMIT 50)";
+
+    /// Notices that arrived before $1.
+    PRUNE_NOTICES = "DELETE FROM notices WHERE id IN
+        (SELECT id FROM notices WHERE received_at < $1 ORDER BY id LIMIT 5000)";
+
+    /// Finished records of kind $1 made (or, for deliveries, last attempted) before $2.
+    PRUNE_RECORDS = "DELETE FROM records WHERE seq IN
+        (SELECT seq FROM records WHERE kind = $1 AND at < $2
+           AND (status IS NULL OR status NOT IN ('queued', 'pending', 'running'))
+         ORDER BY seq LIMIT 5000)";
+
+    /// The connectors of the next self-registered stations not heard from since $1 and
+    /// without a transaction.
+    PRUNE_STATION_CONNECTORS = "DELETE FROM connectors WHERE station_id IN (SELECT id FROM stations
+        WHERE self_registered AND COALESCE(last_seen_at, created_at) < $1
+          AND NOT EXISTS (SELECT 1 FROM transactions t WHERE t.station_id = stations.id)
+         ORDER BY id LIMIT 500)";
+
+    /// Their device models.
+    PRUNE_STATION_VARIABLES = "DELETE FROM device_variables WHERE station_id IN (SELECT id FROM stations
+        WHERE self_registered AND COALESCE(last_seen_at, created_at) < $1
+          AND NOT EXISTS (SELECT 1 FROM transactions t WHERE t.station_id = stations.id)
+         ORDER BY id LIMIT 500)";
+
+    /// And the stations.
+    PRUNE_STATIONS = "DELETE FROM stations WHERE id IN (SELECT id FROM stations
+        WHERE self_registered AND COALESCE(last_seen_at, created_at) < $1
+          AND NOT EXISTS (SELECT 1 FROM transactions t WHERE t.station_id = stations.id)
+         ORDER BY id LIMIT 500)";
 }
 
 /// Statements only SQLite has, or writes its own way.

@@ -18,6 +18,7 @@ use arus_domain::device_model::DeviceVariable;
 use arus_domain::metering::MeterValue;
 use arus_domain::notices::{Notice, NoticeKind};
 use arus_domain::provisioning::{RegistrationStatus, StationRecord};
+use arus_domain::retention::{Pruned, Retention};
 use arus_domain::store::{
     ApiTokenRecord, BoxFut, FrameRecord, RecordKind, RecordQuery, Role, StartKey, Store,
     StoreError, StoredRecord, StoredTransaction, TransactionQuery, TransactionRow, Write,
@@ -506,6 +507,41 @@ impl Store for SqliteStore {
         self.read(|c| {
             c.query_row(sql::API_TOKEN_COUNT.sqlite, [], |r| r.get::<_, i64>(0))
                 .map(|n| n as u64)
+        })
+    }
+
+    fn prune(&self, policy: Retention, now: Time) -> BoxFut<'_, Result<Pruned, StoreError>> {
+        // Like the frame log's pruning: a connection of its own, a chunk per transaction.
+        let path = self.readers.path.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || -> rusqlite::Result<Pruned> {
+                let mut c = Connection::open(&path)?;
+                configure(&c)?;
+                c.pragma_update(None, "cache_size", -READER_CACHE_KIB)?;
+                let mut pruned = Pruned::default();
+                for step in crate::prune::plan(&policy, now) {
+                    let args = step.args();
+                    loop {
+                        let tx = c.transaction()?;
+                        let mut last = 0;
+                        for (statement, count) in step.statements {
+                            last = tx
+                                .prepare_cached(statement.sqlite)?
+                                .execute(rusqlite::params_from_iter(args.iter()))?
+                                as u64;
+                            count(&mut pruned, last);
+                        }
+                        tx.commit()?;
+                        if last == 0 {
+                            break;
+                        }
+                    }
+                }
+                Ok(pruned)
+            })
+            .await
+            .map_err(StoreError::unavailable)?
+            .map_err(StoreError::unavailable)
         })
     }
 

@@ -16,6 +16,7 @@ fn station(id: &str) -> Write {
         id: id.to_string(),
         password_hash: None,
         boot_policy: RegistrationStatus::Accepted,
+        self_registered: false,
         at: chrono::Utc::now(),
     }
 }

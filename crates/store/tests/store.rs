@@ -210,6 +210,7 @@ async fn stations_and_boots(b: &Backend) {
         id: "CS1".into(),
         password_hash: Some("$argon2id$v=19$...".into()),
         boot_policy: RegistrationStatus::Pending,
+        self_registered: false,
         at: t(0),
     }])
     .await
@@ -246,6 +247,7 @@ async fn stations_and_boots(b: &Backend) {
         id: "CS1".into(),
         password_hash: None,
         boot_policy: RegistrationStatus::Accepted,
+        self_registered: false,
         at: t(3),
     }])
     .await
@@ -343,6 +345,7 @@ async fn committed_data_survives_reopening(b: &Backend) {
             id: "KEEP".into(),
             password_hash: None,
             boot_policy: RegistrationStatus::Accepted,
+            self_registered: false,
             at: t(0),
         }])
         .await
@@ -521,6 +524,7 @@ async fn a_requeued_command_settles_its_waiters(b: &Backend) {
         id: "CS9".into(),
         password_hash: None,
         boot_policy: RegistrationStatus::Accepted,
+        self_registered: false,
         at: Utc::now(),
     }])
     .await

@@ -74,6 +74,7 @@ fn ops<'a>(w: &'a Write, out: &mut Vec<Op<'a>>) {
             id,
             password_hash,
             boot_policy,
+            self_registered,
             at,
         } => out.push(op(
             sql::PUT_STATION.postgres,
@@ -82,6 +83,7 @@ fn ops<'a>(w: &'a Write, out: &mut Vec<Op<'a>>) {
                 Box::new(password_hash.clone()),
                 Box::new(boot_policy.as_str()),
                 Box::new(*at),
+                Box::new(*self_registered),
             ],
         )),
         Write::StationConnected { id, protocol, at } => out.push(op(

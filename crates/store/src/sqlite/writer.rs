@@ -282,13 +282,15 @@ pub(super) fn apply(c: &Connection, w: &Write) -> rusqlite::Result<()> {
             id,
             password_hash,
             boot_policy,
+            self_registered,
             at,
         } => {
             c.prepare_cached(sql::PUT_STATION.sqlite)?.execute(params![
                 id,
                 password_hash,
                 boot_policy.as_str(),
-                ts(at)
+                ts(at),
+                self_registered
             ])?;
         }
         Write::StationConnected { id, protocol, at } => {
