@@ -76,42 +76,78 @@ fn reading(at: DateTime<Utc>, wh: f64, minute: i64) -> MeterValue {
 
 /// The frame a station sends for `value` (a 1.6 MeterValues), as the log keeps it.
 fn frame_of(value: &MeterValue, tx: i64, n: u64) -> String {
-    let samples: Vec<serde_json::Value> = value
+    use arus_ocpp::v16::{self, Measurand as M, Phase as P, UnitOfMeasure as U};
+    let sampled_value = value
         .samples
         .iter()
         .map(|s| {
-            let mut o = serde_json::Map::new();
-            o.insert("value".into(), s.value.unwrap_or(0.0).to_string().into());
-            for (k, v) in [
-                ("context", &s.context),
-                ("measurand", &s.measurand),
-                ("phase", &s.phase),
-                ("unit", &s.unit),
-            ] {
-                if let Some(v) = v {
-                    o.insert(k.into(), v.to_string().into());
-                }
+            let measurand = match s.measurand.as_deref() {
+                Some("Power.Active.Import") => M::PowerActiveImport,
+                Some("SoC") => M::SoC,
+                Some("Current.Import") => M::CurrentImport,
+                Some("Voltage") => M::Voltage,
+                _ => M::EnergyActiveImportRegister,
+            };
+            let phase = match s.phase.as_deref() {
+                Some("L1") => Some(P::L1),
+                Some("L2") => Some(P::L2),
+                Some("L3") => Some(P::L3),
+                Some("L1-N") => Some(P::L1N),
+                Some("L2-N") => Some(P::L2N),
+                Some("L3-N") => Some(P::L3N),
+                _ => None,
+            };
+            let unit = match s.unit.as_deref() {
+                Some("W") => U::W,
+                Some("A") => U::A,
+                Some("V") => U::V,
+                Some("Percent") => U::Percent,
+                _ => U::Wh,
+            };
+            v16::SampledValue {
+                value: format!("{:.1}", s.value.unwrap_or(0.0)),
+                context: Some(v16::ReadingContext::SamplePeriodic),
+                format: None,
+                measurand: Some(measurand),
+                phase,
+                location: None,
+                unit: Some(unit),
             }
-            serde_json::Value::Object(o)
         })
         .collect();
-    let mut payload = serde_json::Map::new();
-    payload.insert("connectorId".into(), 1.into());
-    payload.insert("transactionId".into(), tx.into());
-    let mut mv = serde_json::Map::new();
-    mv.insert("timestamp".into(), value.timestamp.to_rfc3339().into());
-    mv.insert("sampledValue".into(), samples.into());
-    payload.insert(
-        "meterValue".into(),
-        vec![serde_json::Value::Object(mv)].into(),
-    );
-    serde_json::Value::Array(vec![
-        2.into(),
-        format!("{n:x}").into(),
-        "MeterValues".into(),
-        serde_json::Value::Object(payload),
-    ])
-    .to_string()
+    let request = v16::MeterValuesRequest {
+        connector_id: 1,
+        transaction_id: Some(tx),
+        meter_value: vec![v16::MeterValue {
+            timestamp: arus_ocpp::Timestamp(value.timestamp),
+            sampled_value,
+        }],
+    };
+    call(&format!("{n:x}"), "MeterValues", &request)
+}
+
+/// A CALL's text.
+fn call<T: serde::Serialize>(id: &str, action: &str, payload: &T) -> String {
+    let mut out = String::new();
+    let payload = serde_json::to_string(payload).unwrap_or_default();
+    arus_ocpp::rpc::write_call(&mut out, id, action, &payload);
+    out
+}
+
+/// A CALLRESULT's text.
+fn result<T: serde::Serialize>(id: &str, payload: &T) -> String {
+    let mut out = String::new();
+    let payload = serde_json::to_string(payload).unwrap_or_default();
+    arus_ocpp::rpc::write_result(&mut out, id, &payload);
+    out
+}
+
+/// A command record's body, about the size of the real ones.
+#[derive(serde::Serialize)]
+struct CommandBody {
+    command: &'static str,
+    status: &'static str,
+    answer: &'static str,
 }
 
 /// One station's day: the rows and the frames, in order.
@@ -129,18 +165,12 @@ fn day(station: &str, index: u32, midnight: DateTime<Utc>, tx_base: i64) -> Vec<
     // Heartbeats every five minutes.
     for m in (0..24 * 60).step_by(5) {
         let at = minute(m);
-        frame(
-            &mut w,
-            Direction::In,
-            at,
-            "[2,\"hb\",\"Heartbeat\",{}]".into(),
-        );
-        frame(
-            &mut w,
-            Direction::Out,
-            at,
-            format!("[3,\"hb\",{{\"currentTime\":\"{}\"}}]", at.to_rfc3339()),
-        );
+        let answer = arus_ocpp::v16::HeartbeatResponse {
+            current_time: arus_ocpp::Timestamp(at),
+        };
+        let request = arus_ocpp::v16::HeartbeatRequest {};
+        frame(&mut w, Direction::In, at, call("hb", "Heartbeat", &request));
+        frame(&mut w, Direction::Out, at, result("hb", &answer));
         w.push(Write::StationSeen {
             id: station.into(),
             at,
@@ -178,17 +208,28 @@ fn day(station: &str, index: u32, midnight: DateTime<Utc>, tx_base: i64) -> Vec<
                 event: Box::new(ev),
                 received_at: at,
             });
-            let status = if seq == 0 { "Charging" } else { "Finishing" };
+            let status = arus_ocpp::v16::StatusNotificationRequest {
+                connector_id: 1,
+                error_code: arus_ocpp::v16::ChargePointErrorCode::NoError,
+                info: None,
+                status: if seq == 0 {
+                    arus_ocpp::v16::ChargePointStatus::Charging
+                } else {
+                    arus_ocpp::v16::ChargePointStatus::Finishing
+                },
+                timestamp: Some(arus_ocpp::Timestamp(at)),
+                vendor_id: None,
+                vendor_error_code: None,
+            };
+            let call_id = format!("s{seq}");
             frame(
                 &mut w,
                 Direction::In,
                 at,
-                format!(
-                    "[2,\"s{seq}\",\"StatusNotification\",{{\"connectorId\":1,\"errorCode\":\"NoError\",\"status\":\"{status}\",\"timestamp\":\"{}\"}}]",
-                    at.to_rfc3339()
-                ),
+                call(&call_id, "StatusNotification", &status),
             );
-            frame(&mut w, Direction::Out, at, format!("[3,\"s{seq}\",{{}}]"));
+            let answer = arus_ocpp::v16::StatusNotificationResponse {};
+            frame(&mut w, Direction::Out, at, result(&call_id, &answer));
             if seq == 0 {
                 for m in 1..SESSION_MINUTES {
                     let at = minute(start + m);
@@ -201,7 +242,13 @@ fn day(station: &str, index: u32, midnight: DateTime<Utc>, tx_base: i64) -> Vec<
                         at,
                         frame_of(&value, tx_base + session, n),
                     );
-                    frame(&mut w, Direction::Out, at, format!("[3,\"{n:x}\",{{}}]"));
+                    let answer = arus_ocpp::v16::MeterValuesResponse {};
+                    frame(
+                        &mut w,
+                        Direction::Out,
+                        at,
+                        result(&format!("{n:x}"), &answer),
+                    );
                     w.push(Write::MeterValues {
                         station_id: station.into(),
                         evse_id: 1,
@@ -242,7 +289,12 @@ fn day(station: &str, index: u32, midnight: DateTime<Utc>, tx_base: i64) -> Vec<
         tag: None,
         status: Some("answered".into()),
         at: noon,
-        body: "{\"command\":\"getConfiguration\",\"status\":\"answered\",\"outcome\":{\"status\":\"Accepted\"}}".into(),
+        body: serde_json::to_string(&CommandBody {
+            command: "getConfiguration",
+            status: "answered",
+            answer: "Accepted",
+        })
+        .unwrap_or_default(),
     })));
     w
 }

@@ -32,6 +32,7 @@ const NOW: &[(i64, &str)] = &[
     (7, "transaction revisions and orphans"),
     (8, "meter values recognised once"),
     (9, "concurrent use of id tokens"),
+    (10, "self-registered stations"),
 ];
 
 fn now() -> Vec<(i64, String)> {

@@ -36,7 +36,16 @@ async fn a_silent_station_is_disconnected(b: &Backend) {
     let server = Server::start(b, &["--ping-interval", "1", "--call-timeout", "1"]).await;
     server.register("SILENT", None).await;
     let mut s = raw_station(&server, "SILENT").await;
-    assert!(connected(&server, "SILENT").await);
+    // The session registers just after the handshake's answer.
+    let mut up = false;
+    for _ in 0..50 {
+        up = connected(&server, "SILENT").await;
+        if up {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(up, "the station is taken for connected");
     // A ping of the station's is answered with a pong carrying its data (RFC 6455 §5.5.2).
     s.write_all(&masked_frame(0x89, b"beat"))
         .await
