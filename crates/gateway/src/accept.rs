@@ -160,14 +160,20 @@ pub(crate) async fn handshake(
                 return None;
             }
             Verdict::Throttled(t) => {
-                tracing::warn!(station = %id, %peer, limit = t.label(), "login refused: too many failed logins");
+                static REPORT: crate::limits::Sparse = crate::limits::Sparse::new();
+                if let Some(since) = REPORT.due() {
+                    tracing::warn!(station = %id, %peer, limit = t.label(), refused_since_last_report = since, "login refused: too many failed logins");
+                }
                 m.auth_refused(t.label());
                 let why = "too many failed logins: try again later";
                 refuse(&mut stream, 429, "Too Many Requests", why).await;
                 return None;
             }
             Verdict::Busy => {
-                tracing::warn!(station = %id, %peer, "login refused: password checks queued too long");
+                static REPORT: crate::limits::Sparse = crate::limits::Sparse::new();
+                if let Some(since) = REPORT.due() {
+                    tracing::warn!(station = %id, %peer, refused_since_last_report = since, "login refused: password checks queued too long");
+                }
                 m.auth_refused("queue_timeout");
                 refuse(&mut stream, 503, "Service Unavailable", "try again later").await;
                 return None;

@@ -69,7 +69,10 @@ pub async fn serve(
 /// at once: a refused client gets no time of ours.
 fn refuse_connection(stream: &TcpStream, peer: std::net::SocketAddr, refusal: limits::Refusal) {
     let label = refusal.label();
-    tracing::warn!(%peer, limit = label, "connection refused");
+    static REPORT: limits::Sparse = limits::Sparse::new();
+    if let Some(since) = REPORT.due() {
+        tracing::warn!(%peer, limit = label, refused_since_last_report = since, "connection refused");
+    }
     arus_telemetry::metrics().connection_closed(label);
     let body = match refusal {
         limits::Refusal::Total => "the server holds as many connections as it may",

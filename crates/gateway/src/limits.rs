@@ -112,6 +112,44 @@ impl Drop for Slot {
     }
 }
 
+/// Logging that a flood cannot turn into a flood of log lines: at most one line every ten
+/// seconds, saying how many were left out since (the metrics count each).
+pub struct Sparse {
+    last: Mutex<Option<(std::time::Instant, u64)>>,
+}
+
+impl Sparse {
+    /// Nothing reported yet.
+    pub const fn new() -> Sparse {
+        Sparse {
+            last: Mutex::new(None),
+        }
+    }
+
+    /// `Some(left out since the last line)` when a line is due now; counts one more otherwise.
+    pub fn due(&self) -> Option<u64> {
+        let mut last = self.last.lock().ok()?;
+        let now = std::time::Instant::now();
+        match &mut *last {
+            Some((at, n)) if now.duration_since(*at) < Duration::from_secs(10) => {
+                *n += 1;
+                None
+            }
+            other => {
+                let since = other.map_or(0, |(_, n)| n);
+                *other = Some((now, 0));
+                Some(since)
+            }
+        }
+    }
+}
+
+impl Default for Sparse {
+    fn default() -> Sparse {
+        Sparse::new()
+    }
+}
+
 /// A token bucket: `capacity` tokens, refilled at `per_second`.
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
@@ -314,6 +352,14 @@ mod tests {
         drop((b, d));
         assert_eq!(c.open(), 1);
         assert_eq!(c.per_address.lock().map(|m| m.len()).ok(), Some(1));
+    }
+
+    #[test]
+    fn sparse_logging_reports_once_then_counts() {
+        let s = Sparse::new();
+        assert_eq!(s.due(), Some(0));
+        assert_eq!(s.due(), None);
+        assert_eq!(s.due(), None);
     }
 
     #[test]
