@@ -187,6 +187,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     ));
     tokio::spawn(crate::retention::prune_forever(
         operator_store.clone(),
+        gateway.clone(),
         args.retention.policy(),
     ));
     if args.demo {

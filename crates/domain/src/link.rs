@@ -25,6 +25,9 @@ pub trait StationLink: Send + Sync {
     /// How many stations are connected.
     fn connected(&self) -> usize;
 
+    /// The ids of the stations connected now.
+    fn connected_ids(&self) -> Vec<String>;
+
     /// Sends a command in the version the station speaks and waits for the answer. A command
     /// that takes several requests (a 1.6 configuration change per key) sends them in order.
     fn send<'a>(&'a self, station_id: &'a str, command: &'a Command) -> Sent<'a>;

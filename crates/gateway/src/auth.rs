@@ -139,7 +139,8 @@ impl Verifier {
         {
             return Verdict::Valid;
         }
-        if let Err(t) = self.failures.check(station_id, address) {
+        // The attempt's token is taken before argon2 runs, so concurrent guesses count at once.
+        if let Err(t) = self.failures.attempt(station_id, address) {
             return Verdict::Throttled(t);
         }
         // Owned by the blocking task: a verification whose caller went away still counts.
@@ -147,6 +148,7 @@ impl Verifier {
         let Ok(Ok(permit)) =
             tokio::time::timeout(self.queue_timeout, self.running.clone().acquire_owned()).await
         else {
+            self.failures.not_failed(station_id, address);
             return Verdict::Busy;
         };
         let phc_owned = phc.to_string();
@@ -174,9 +176,9 @@ impl Verifier {
         .await
         .unwrap_or(false);
         if !ok {
-            self.failures.failed(station_id, address);
             return Verdict::Invalid;
         }
+        self.failures.not_failed(station_id, address);
         if let Ok(mut k) = self.known.lock() {
             k.insert(station_id.to_string(), print);
         }

@@ -5,7 +5,8 @@
 //! Limits kept here: connections over the caps in all or per source address are answered 503
 //! and closed at once; a request head must arrive within the handshake timeout; an API
 //! connection kept alive is closed when its next request head has not arrived within the idle
-//! timeout. Each is counted in `arus_connections_closed_by_limit`.
+//! timeout; one whose client reads nothing of what is written to it for the write timeout is
+//! closed too. Each is counted in `arus_connections_closed_by_limit`.
 
 use std::future::Future;
 use std::io;
@@ -137,6 +138,8 @@ async fn connection(
         prefix: head,
         pos: 0,
         inner: stream,
+        write_timeout: gateway.config().write_timeout,
+        stalled: None,
     });
     let service = hyper_util::service::TowerToHyperService::new(http);
     // The header timeout runs whenever hyper waits for a request head, including between
@@ -189,11 +192,39 @@ async fn read_head(stream: &mut TcpStream) -> Result<Option<(Request, Vec<u8>, u
     }
 }
 
-/// A stream with bytes already read put back in front.
+/// A stream with bytes already read put back in front, whose writes fail when the peer has
+/// taken nothing for the write timeout: a client that stops reading an answer or the event
+/// stream is dropped, as a station is, instead of holding its connection for ever.
 struct Prefixed {
     prefix: Vec<u8>,
     pos: usize,
     inner: TcpStream,
+    write_timeout: std::time::Duration,
+    /// Since when writing has made no progress.
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Prefixed {
+    /// Passes a write's poll on, failing it when it has been pending for the write timeout.
+    fn watch<T>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        if poll.is_ready() {
+            self.stalled = None;
+            return poll;
+        }
+        let limit = self.write_timeout;
+        let stalled = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        if stalled.as_mut().poll(cx).is_ready() {
+            self.stalled = None;
+            arus_telemetry::metrics().connection_closed("write_timeout");
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client has read nothing for the write timeout",
+            )));
+        }
+        Poll::Pending
+    }
 }
 
 impl AsyncRead for Prefixed {
@@ -223,11 +254,13 @@ impl AsyncWrite for Prefixed {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.watch(cx, poll)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        let poll = Pin::new(&mut self.inner).poll_flush(cx);
+        self.watch(cx, poll)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -239,10 +272,53 @@ impl AsyncWrite for Prefixed {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.watch(cx, poll)
     }
 
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A client that reads nothing: writes go on until the socket buffers are full, then the
+    /// next write fails once it has waited for the write timeout.
+    #[tokio::test]
+    async fn a_client_that_reads_nothing_is_dropped_after_the_write_timeout() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
+        let addr = listener.local_addr().expect("address");
+        let client = TcpStream::connect(addr).await.expect("connects");
+        let (server, _) = listener.accept().await.expect("accepts");
+        let mut s = Prefixed {
+            prefix: Vec::new(),
+            pos: 0,
+            inner: server,
+            write_timeout: std::time::Duration::from_millis(200),
+            stalled: None,
+        };
+        let chunk = vec![b'x'; 64 * 1024];
+        let started = tokio::time::Instant::now();
+        let mut written = 0usize;
+        let error = loop {
+            match tokio::time::timeout(std::time::Duration::from_secs(30), s.write_all(&chunk))
+                .await
+                .expect("the write timeout ends the write")
+            {
+                Ok(()) => written += chunk.len(),
+                Err(e) => break e,
+            }
+            assert!(
+                written < 1 << 30,
+                "a gigabyte went into a client that reads nothing"
+            );
+        };
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+        assert!(written > 0, "the socket buffers took something first");
+        assert!(started.elapsed() >= std::time::Duration::from_millis(200));
+        drop(client);
     }
 }

@@ -174,6 +174,10 @@ impl StationLink for Gateway {
         self.registry.len()
     }
 
+    fn connected_ids(&self) -> Vec<String> {
+        self.registry.ids()
+    }
+
     fn send<'a>(
         &'a self,
         station_id: &'a str,

@@ -3,14 +3,18 @@
 //!
 //! # Invariants
 //!
+//! - A source address, which the per-address limits count, is an IPv4 address or an IPv6 /64
+//!   ([`source`]).
 //! - Every accepted TCP connection holds a [`Slot`] until its task ends, so the counts are
 //!   exact however a connection ends; a refused connection never reaches the handshake.
 //! - Failed logins are counted per station id and per source address in token buckets; a login
 //!   whose buckets are empty is refused before its password is checked (argon2 is the costly
-//!   part). The buckets forget a key once it is full again, so their memory follows the
+//!   part). A login takes its token before the check and gets it back if it succeeds, so
+//!   concurrent wrong guesses are counted as they start, not as they finish. The buckets forget a key once it is full again, so their memory follows the
 //!   addresses and stations failing now, not every one ever seen.
-//! - A station's CALL rate is a token bucket in its session: a CALL beyond it waits before it
-//!   is handled, and while it waits nothing more is read from that station, so TCP pushes back
+//! - A station's CALL rate is a token bucket in its session: every message it sends takes a
+//!   token (a malformed one too, so junk is not cheaper than CALLs), and one beyond the rate
+//!   waits before it is handled, and while it waits nothing more is read from that station, so TCP pushes back
 //!   on the sender and no other station waits for it.
 
 use std::collections::HashMap;
@@ -37,6 +41,21 @@ impl Refusal {
             Refusal::Total => "too_many_connections",
             Refusal::Address => "too_many_from_address",
         }
+    }
+}
+
+/// The source a per-address limit counts: an IPv4 address (an IPv4-mapped IPv6 one as the
+/// IPv4 address it is), or an IPv6 address's /64, the smallest network one subscriber is
+/// given, so that a client cannot step past the limit by using more of its own addresses.
+pub fn source(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V4(_) => address,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(
+                u128::from(v6) & !((1u128 << 64) - 1),
+            )),
+        },
     }
 }
 
@@ -71,6 +90,7 @@ impl Connections {
 
     /// Takes a place for a connection from `address`, if one is free.
     pub fn admit(this: &Arc<Connections>, address: IpAddr) -> Result<Slot, Refusal> {
+        let address = source(address);
         let Ok(mut map) = this.per_address.lock() else {
             // Only a panic while counting poisons the map; refuse rather than count wrong.
             return Err(Refusal::Total);
@@ -193,24 +213,10 @@ impl<K: std::hash::Hash + Eq + Clone> FailureCounts<K> {
         self.per_minute / 60.0
     }
 
-    /// Whether `key` may try again: its failures left it at least one token.
-    fn allows(&mut self, key: &K, now: Instant) -> bool {
+    /// Takes one token for an attempt of `key`, if its failures left it one.
+    fn take(&mut self, key: &K, now: Instant) -> bool {
         if self.per_minute == 0.0 {
             return true;
-        }
-        let (capacity, rate) = (self.per_minute, self.rate());
-        match self.buckets.get_mut(key) {
-            None => true,
-            Some(b) => {
-                b.refill(capacity, rate, now);
-                b.tokens >= 1.0
-            }
-        }
-    }
-
-    fn failed(&mut self, key: &K, now: Instant) {
-        if self.per_minute == 0.0 {
-            return;
         }
         let (capacity, rate) = (self.per_minute, self.rate());
         if !self.buckets.contains_key(key) && self.buckets.len() >= FORGET_ABOVE {
@@ -224,7 +230,23 @@ impl<K: std::hash::Hash + Eq + Clone> FailureCounts<K> {
             .entry(key.clone())
             .or_insert_with(|| Bucket::full(capacity, now));
         b.refill(capacity, rate, now);
-        b.tokens = (b.tokens - 1.0).max(0.0);
+        if b.tokens < 1.0 {
+            return false;
+        }
+        b.tokens -= 1.0;
+        true
+    }
+
+    /// Gives back the token of an attempt that did not fail.
+    fn give_back(&mut self, key: &K, now: Instant) {
+        if self.per_minute == 0.0 {
+            return;
+        }
+        let (capacity, rate) = (self.per_minute, self.rate());
+        if let Some(b) = self.buckets.get_mut(key) {
+            b.refill(capacity, rate, now);
+            b.tokens = (b.tokens + 1.0).min(capacity);
+        }
     }
 }
 
@@ -264,29 +286,33 @@ impl LoginFailures {
         }
     }
 
-    /// Whether a login of `station` from `address` may have its password checked.
-    pub fn check(&self, station: &str, address: IpAddr) -> Result<(), Throttled> {
+    /// Whether a login of `station` from `address` may have its password checked. An allowed
+    /// attempt takes its token now, before the check, so that concurrent wrong guesses cannot
+    /// all pass a bucket that has room for one; [`LoginFailures::not_failed`] gives it back.
+    pub fn attempt(&self, station: &str, address: IpAddr) -> Result<(), Throttled> {
         let now = Instant::now();
         let Ok(mut g) = self.inner.lock() else {
             return Ok(());
         };
         let (stations, addresses) = &mut *g;
-        if !addresses.allows(&address, now) {
+        let address = source(address);
+        if !addresses.take(&address, now) {
             return Err(Throttled::Address);
         }
-        if !stations.allows(&station.to_string(), now) {
+        if !stations.take(&station.to_string(), now) {
+            addresses.give_back(&address, now);
             return Err(Throttled::Station);
         }
         Ok(())
     }
 
-    /// Counts a failed login.
-    pub fn failed(&self, station: &str, address: IpAddr) {
+    /// Gives back the token of an attempt that succeeded, or was never checked.
+    pub fn not_failed(&self, station: &str, address: IpAddr) {
         let now = Instant::now();
         if let Ok(mut g) = self.inner.lock() {
             let (stations, addresses) = &mut *g;
-            stations.failed(&station.to_string(), now);
-            addresses.failed(&address, now);
+            stations.give_back(&station.to_string(), now);
+            addresses.give_back(&source(address), now);
         }
     }
 }
@@ -299,6 +325,9 @@ pub struct CallRate {
     /// CALLs allowed at once after a quiet spell.
     pub burst: u32,
 }
+
+/// The longest one CALL waits for its turn, however small the configured rate.
+const LONGEST_WAIT: Duration = Duration::from_secs(3600);
 
 /// The bucket of one session.
 pub(crate) struct CallBucket {
@@ -325,7 +354,10 @@ impl CallBucket {
             return Duration::ZERO;
         }
         // In debt: the wait is what refills the debt; the token is spent when it arrives.
-        Duration::from_secs_f64(-self.bucket.tokens / rate.per_second)
+        // A rate so small that the wait overflows a Duration waits the longest a CALL may.
+        Duration::try_from_secs_f64(-self.bucket.tokens / rate.per_second)
+            .unwrap_or(LONGEST_WAIT)
+            .min(LONGEST_WAIT)
     }
 }
 
@@ -363,6 +395,21 @@ mod tests {
     }
 
     #[test]
+    fn an_ipv6_subscriber_counts_as_one_source() {
+        let c = Arc::new(Connections::new(100, 2));
+        let a = Connections::admit(&c, ip("2001:db8:1:2::1")).expect("first");
+        let b = Connections::admit(&c, ip("2001:db8:1:2:ffff::9")).expect("second");
+        assert_eq!(
+            Connections::admit(&c, ip("2001:db8:1:2::3")).err(),
+            Some(Refusal::Address),
+            "a third address of the same /64 is the same source"
+        );
+        assert!(Connections::admit(&c, ip("2001:db8:1:3::1")).is_ok());
+        assert_eq!(source(ip("::ffff:192.0.2.7")), ip("192.0.2.7"));
+        drop((a, b));
+    }
+
+    #[test]
     fn zero_means_no_limit() {
         let c = Arc::new(Connections::new(0, 0));
         let slots: Vec<_> = (0..100)
@@ -375,30 +422,41 @@ mod tests {
     async fn failed_logins_throttle_the_station_and_the_address_then_recover() {
         let f = LoginFailures::new(3, 5);
         let (x, y) = (ip("192.0.2.1"), ip("192.0.2.2"));
+        // Three attempts under way at once (none answered yet) use up the station's bucket:
+        // a fourth concurrent guess is refused before its password is checked.
         for _ in 0..3 {
-            assert_eq!(f.check("CS1", x), Ok(()));
-            f.failed("CS1", x);
+            assert_eq!(f.attempt("CS1", x), Ok(()));
         }
-        assert_eq!(f.check("CS1", x), Err(Throttled::Station));
-        assert_eq!(f.check("CS1", y), Err(Throttled::Station));
-        assert_eq!(f.check("CS2", x), Ok(()));
-        f.failed("CS2", x);
-        f.failed("CS3", x);
-        assert_eq!(f.check("CS4", x), Err(Throttled::Address));
-        assert_eq!(f.check("CS4", y), Ok(()));
+        assert_eq!(f.attempt("CS1", x), Err(Throttled::Station));
+        assert_eq!(f.attempt("CS1", y), Err(Throttled::Station));
+        assert_eq!(f.attempt("CS2", x), Ok(()));
+        assert_eq!(f.attempt("CS3", x), Ok(()));
+        assert_eq!(f.attempt("CS4", x), Err(Throttled::Address));
+        assert_eq!(f.attempt("CS4", y), Ok(()));
+        f.not_failed("CS4", y);
         // Three a minute: one more try after twenty seconds.
         tokio::time::advance(Duration::from_secs(21)).await;
-        assert_eq!(f.check("CS1", y), Ok(()));
+        assert_eq!(f.attempt("CS1", y), Ok(()));
+    }
+
+    #[test]
+    fn logins_that_succeed_cost_nothing() {
+        let f = LoginFailures::new(2, 2);
+        let x = ip("192.0.2.1");
+        for _ in 0..10 {
+            assert_eq!(f.attempt("CS1", x), Ok(()));
+            f.not_failed("CS1", x);
+        }
     }
 
     #[tokio::test(start_paused = true)]
     async fn full_buckets_are_forgotten() {
         let mut f = FailureCounts::<u32>::new(2);
         for k in 0..FORGET_ABOVE as u32 {
-            f.failed(&k, Instant::now());
+            assert!(f.take(&k, Instant::now()));
         }
         tokio::time::advance(Duration::from_secs(60)).await;
-        f.failed(&u32::MAX, Instant::now());
+        assert!(f.take(&u32::MAX, Instant::now()));
         assert_eq!(f.buckets.len(), 1);
     }
 
@@ -422,5 +480,12 @@ mod tests {
             burst: 1,
         };
         assert_eq!(b.take(unlimited), Duration::ZERO);
+        let tiny = CallRate {
+            per_second: f64::MIN_POSITIVE,
+            burst: 1,
+        };
+        let mut b = CallBucket::new(tiny);
+        assert_eq!(b.take(tiny), Duration::ZERO);
+        assert_eq!(b.take(tiny), LONGEST_WAIT);
     }
 }

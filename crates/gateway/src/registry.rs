@@ -155,6 +155,14 @@ impl Registry {
         self.entries.lock().ok()?.get(id).map(|e| e.version)
     }
 
+    /// The ids of the connected stations.
+    pub fn ids(&self) -> Vec<String> {
+        self.entries
+            .lock()
+            .map(|m| m.keys().map(|k| k.to_string()).collect())
+            .unwrap_or_default()
+    }
+
     pub fn len(&self) -> usize {
         self.entries.lock().map(|m| m.len()).unwrap_or(0)
     }

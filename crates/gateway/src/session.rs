@@ -130,7 +130,7 @@ impl Session {
                 return self.fail(e).await;
             }
             drop(leftover);
-            if let Err(reason) = Box::pin(self.on_events(events)).await {
+            if let Err(reason) = Box::pin(self.on_events(events, link)).await {
                 return reason;
             }
         }
@@ -164,7 +164,7 @@ impl Session {
                         // Boxed: handling takes memory only while it runs, not in every idle
                         // session.
                         Read::Events(events) => {
-                            if let Err(reason) = Box::pin(self.on_events(events)).await {
+                            if let Err(reason) = Box::pin(self.on_events(events, link)).await {
                                 return reason;
                             }
                         }
@@ -200,8 +200,14 @@ impl Session {
     }
 
     /// Handles what was read; `Err` ends the session with a reason.
-    async fn on_events(&mut self, events: Vec<Event>) -> Result<(), String> {
+    async fn on_events(&mut self, events: Vec<Event>, link: &Link) -> Result<(), String> {
         for event in events {
+            if matches!(
+                event,
+                Event::Text(_) | Event::Binary { .. } | Event::TooBig { .. }
+            ) {
+                self.pace(link).await?;
+            }
             match event {
                 Event::Text(text) => self.on_text(text).await?,
                 Event::Binary { prefix, len } => {
@@ -244,6 +250,32 @@ impl Session {
             }
         }
         Ok(())
+    }
+
+    /// Holds the station to its rate: every message it sends (well-formed or not) takes a
+    /// token, and one over the rate waits before it is handled, nothing more being read from
+    /// the station meanwhile, so TCP pushes back on it. The wait ends early, closing the
+    /// session, when the server closes it (a new connection replaces it, or shutdown).
+    async fn pace(&mut self, link: &Link) -> Result<(), String> {
+        let wait = self.calls.take(self.gateway.config().call_rate);
+        if wait.is_zero() {
+            return Ok(());
+        }
+        arus_telemetry::metrics().station_calls_slowed.inc();
+        tracing::debug!(station = %self.ctx.id, wait_ms = wait.as_millis() as u64, "message rate exceeded: reading paused");
+        let until = Instant::now() + wait;
+        loop {
+            if link.closing() {
+                self.close(CloseCode::GOING_AWAY, "closed by the server")
+                    .await;
+                return Err("closed by the server while over its message rate".into());
+            }
+            tokio::select! {
+                () = tokio::time::sleep_until(until) => return Ok(()),
+                // A queued CALL waits for the pause to end; only closing cuts it short.
+                () = link.wake.notified() => {}
+            }
+        }
     }
 
     /// Answers a message that could not be read as text (binary, or too big): with a CALLERROR
@@ -291,13 +323,6 @@ impl Session {
                 action,
                 payload,
             }) => {
-                // Over its rate, the station waits, and nothing more is read from it meanwhile.
-                let wait = self.calls.take(self.gateway.config().call_rate);
-                if !wait.is_zero() {
-                    m.station_calls_slowed.inc();
-                    tracing::debug!(station = %self.ctx.id, wait_ms = wait.as_millis() as u64, "CALL rate exceeded: reading paused");
-                    tokio::time::sleep(wait).await;
-                }
                 let (label, outcome) = adapter::handle(
                     self.version,
                     self.gateway.csms(),

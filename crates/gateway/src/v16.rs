@@ -95,7 +95,8 @@ fn sample(s: Sampled<'_>) -> Sample {
 
 /// The longest sampled value accepted, in bytes. 1.6 sets no length on it; signed meter data
 /// (OCMF, EDL) carried in it stays well below this, as 2.0.1 caps signed meter data at 2,500
-/// characters. A longer one is refused with PropertyConstraintViolation, never stored cut.
+/// characters. A longer one is refused with PropertyConstraintViolation, never stored cut;
+/// in a StopTransaction's transactionData it is left out instead, so that the stop is kept.
 const MAX_SAMPLE_VALUE: usize = 8 * 1024;
 
 /// The refusal of meter values with a sampled value over [`MAX_SAMPLE_VALUE`], if any is.
@@ -106,6 +107,21 @@ fn oversized_sample<'a>(values: impl IntoIterator<Item = &'a str>) -> Option<Out
             "a sampled value has {longest} bytes; at most {MAX_SAMPLE_VALUE} are accepted"
         ))
     })
+}
+
+/// Removes sampled values over [`MAX_SAMPLE_VALUE`] from a StopTransaction's transactionData
+/// (and meter values left empty); returns how many it removed.
+fn drop_oversized(data: &mut Option<Vec<TransactionData>>) -> usize {
+    let Some(data) = data.as_mut() else {
+        return 0;
+    };
+    let before: usize = data.iter().map(|m| m.sampled_value.len()).sum();
+    for m in data.iter_mut() {
+        m.sampled_value
+            .retain(|s| s.value.len() <= MAX_SAMPLE_VALUE);
+    }
+    data.retain(|m| !m.sampled_value.is_empty());
+    before - data.iter().map(|m| m.sampled_value.len()).sum::<usize>()
 }
 
 /// Converts a list of 1.6 meter values to the domain's. The schema declares the same shape
@@ -220,11 +236,18 @@ async fn dispatch(
                 transaction_id: started.transaction_number,
             })
         }
-        Request::StopTransaction(r) => {
-            let data = r.transaction_data.iter().flatten();
-            let values = data.flat_map(|m| m.sampled_value.iter().map(|s| s.value.as_str()));
-            if let Some(refusal) = oversized_sample(values) {
-                return Ok(refusal);
+        Request::StopTransaction(mut r) => {
+            // The stop is billing data, which a refusal would leave for the station to retry
+            // for ever: an oversized sampled value in its transactionData is left out (and
+            // logged), the stop itself kept.
+            let left_out = drop_oversized(&mut r.transaction_data);
+            if left_out > 0 {
+                tracing::warn!(
+                    station = %st.id,
+                    transaction = r.transaction_id,
+                    left_out,
+                    "StopTransaction: sampled values over {MAX_SAMPLE_VALUE} bytes left out of its transactionData"
+                );
             }
             let ev = TransactionEvent {
                 id_token: r.id_tag.map(id_tag),

@@ -56,6 +56,9 @@ pub(crate) struct PgStore {
     operators: Pool,
 }
 
+/// How many times one pruning retries a chunk that met a concurrent change.
+const PRUNE_CONFLICTS: u32 = 10;
+
 fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
     StoreError::unavailable(e)
 }
@@ -488,17 +491,44 @@ impl Store for PgStore {
             for step in crate::prune::plan(&policy, now) {
                 let args = step.args();
                 let params = bind(&args);
+                let mut conflicts = 0;
                 loop {
-                    let tx = client.transaction().await.map_err(unavailable)?;
-                    let mut last = 0;
-                    for (statement, count) in step.statements {
-                        last = tx
-                            .execute(statement.postgres, &params)
-                            .await
-                            .map_err(unavailable)?;
-                        count(&mut pruned, last);
+                    // One snapshot for the chunk's statements (REPEATABLE READ): each selects
+                    // the same rows, and a row changed since (a station seen again) makes
+                    // the chunk fail whole rather than leave a station without its connectors.
+                    let chunk = async {
+                        let tx = client
+                            .build_transaction()
+                            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+                            .start()
+                            .await?;
+                        let mut counts = Vec::with_capacity(step.statements.len());
+                        for (statement, count) in step.statements {
+                            counts.push((count, tx.execute(statement.postgres, &params).await?));
+                        }
+                        tx.commit().await?;
+                        Ok::<_, tokio_postgres::Error>(counts)
                     }
-                    tx.commit().await.map_err(unavailable)?;
+                    .await;
+                    let counts = match chunk {
+                        Ok(counts) => counts,
+                        Err(e)
+                            if e.code()
+                                == Some(
+                                    &tokio_postgres::error::SqlState::T_R_SERIALIZATION_FAILURE,
+                                )
+                                && conflicts < PRUNE_CONFLICTS =>
+                        {
+                            conflicts += 1;
+                            continue;
+                        }
+                        Err(e) => return Err(unavailable(e)),
+                    };
+                    let mut last = 0;
+                    for (count, n) in counts {
+                        count(&mut pruned, n);
+                        last = n;
+                    }
                     if last == 0 {
                         break;
                     }

@@ -6,7 +6,10 @@
 //! # Invariants
 //!
 //! - A step's statements run in order in one transaction, a chunk at a time, until its last
-//!   statement deletes nothing (a transaction's meter values and events go before the
+//!   statement deletes nothing. All of a chunk's statements see the same rows (SQLite: the
+//!   write lock from the start; PostgreSQL: REPEATABLE READ, a chunk that meets a concurrent
+//!   change is rolled back and tried again), so a station seen again while it is pruned keeps
+//!   its connectors, and no transaction loses its meter values without going itself (a transaction's meter values and events go before the
 //!   transaction; a station's connectors and device model before the station).
 //! - The statements delete only what the policy names (see [`arus_domain::retention`]).
 

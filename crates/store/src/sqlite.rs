@@ -522,16 +522,24 @@ impl Store for SqliteStore {
                 for step in crate::prune::plan(&policy, now) {
                     let args = step.args();
                     loop {
-                        let tx = c.transaction()?;
-                        let mut last = 0;
+                        // Immediate: the write lock from the first statement on, so the
+                        // chunk's statements select the same rows.
+                        let tx =
+                            c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                        let mut counts = Vec::with_capacity(step.statements.len());
                         for (statement, count) in step.statements {
-                            last = tx
+                            let n = tx
                                 .prepare_cached(statement.sqlite)?
                                 .execute(rusqlite::params_from_iter(args.iter()))?
                                 as u64;
-                            count(&mut pruned, last);
+                            counts.push((count, n));
                         }
                         tx.commit()?;
+                        let mut last = 0;
+                        for (count, n) in counts {
+                            count(&mut pruned, n);
+                            last = n;
+                        }
                         if last == 0 {
                             break;
                         }

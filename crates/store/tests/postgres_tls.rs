@@ -122,6 +122,13 @@ async fn sslmode_and_sslrootcert_are_obeyed() {
         &format!("sslmode=require&sslrootcert={other}"),
     );
     assert!(arus_store::open(&require_other).await.is_err());
+    // So does prefer (the default) once a root file is given, as libpq does.
+    let prefer_other = with(&url, "localhost", &format!("sslrootcert={other}"));
+    assert!(arus_store::open(&prefer_other).await.is_err());
+    let prefer_ca = with(&url, "localhost", &format!("sslrootcert={ca}"));
+    arus_store::open(&prefer_ca)
+        .await
+        .expect("prefer with the right root connects");
 
     // An sslmode libpq does not have is refused before connecting.
     let bad = arus_store::open(&with(&url, "127.0.0.1", "sslmode=sometimes"))

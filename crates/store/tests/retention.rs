@@ -243,3 +243,85 @@ async fn retention_deletes_what_its_policy_names(b: &Backend) {
     // Nothing left to prune: a second run deletes nothing.
     assert_eq!(s.prune(policy, now()).await.expect("pruned").total(), 0);
 }
+
+/// A self-registered station seen again (its row updated by another connection) while the
+/// pruning of stations is under way keeps its connectors and itself: the chunk's statements
+/// share one snapshot and the chunk is tried again after the conflict. PostgreSQL only: on
+/// SQLite a chunk holds the write lock from its first statement, so nothing can interleave.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_station_seen_while_it_is_pruned_keeps_its_connectors() {
+    let Some(db) = Backend::postgres().await else {
+        return;
+    };
+    let s = db.open().await;
+    let report = arus_domain::availability::StatusReport {
+        evse_id: 1,
+        connector_id: 1,
+        status: arus_domain::availability::ConnectorStatus::Available,
+        error_code: None,
+        info: None,
+        vendor_id: None,
+        vendor_error_code: None,
+        timestamp: old(),
+    };
+    s.commit(vec![
+        station("SELF", true),
+        Write::ConnectorStatus {
+            station_id: "SELF".into(),
+            report: Box::new(report),
+        },
+    ])
+    .await
+    .expect("commit");
+    assert_eq!(s.connectors("SELF").await.expect("read").len(), 1);
+
+    // Another connection marks the station seen and holds its row until told to commit.
+    let (other, conn) = tokio_postgres::connect(&db.url(), tokio_postgres::NoTls)
+        .await
+        .expect("connects");
+    tokio::spawn(conn);
+    other.batch_execute("BEGIN").await.expect("begins");
+    other
+        .execute(
+            "UPDATE stations SET last_seen_at = $1 WHERE id = 'SELF'",
+            &[&Utc::now()],
+        )
+        .await
+        .expect("updates");
+
+    let pruning = tokio::spawn({
+        let s = s.clone();
+        async move { s.prune(Retention::default(), now()).await }
+    });
+    // Wait until the pruning is blocked on the station's row: its connectors are gone in its
+    // own (uncommitted) view by then.
+    let (watch, conn) = tokio_postgres::connect(&db.url(), tokio_postgres::NoTls)
+        .await
+        .expect("connects");
+    tokio::spawn(conn);
+    let mut waited = 0;
+    loop {
+        let row = watch
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                &[],
+            )
+            .await
+            .expect("reads");
+        if row.get::<_, i64>(0) > 0 {
+            break;
+        }
+        waited += 1;
+        assert!(waited < 500, "the pruning never reached the station's row");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    other.batch_execute("COMMIT").await.expect("commits");
+    let pruned = pruning.await.expect("joins").expect("pruned");
+    assert_eq!(pruned.stations, 0);
+    assert!(s.station("SELF").await.expect("read").is_some());
+    assert_eq!(
+        s.connectors("SELF").await.expect("read").len(),
+        1,
+        "the station seen again keeps its connectors"
+    );
+}

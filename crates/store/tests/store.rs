@@ -501,6 +501,14 @@ impl arus_domain::link::StationLink for Flaky {
         usize::from(self.connected.load(std::sync::atomic::Ordering::SeqCst))
     }
 
+    fn connected_ids(&self) -> Vec<String> {
+        if self.connected.load(std::sync::atomic::Ordering::SeqCst) {
+            vec!["CS9".into()]
+        } else {
+            Vec::new()
+        }
+    }
+
     fn send<'a>(
         &'a self,
         _: &'a str,

@@ -69,7 +69,7 @@ pub struct Metrics {
     /// `address_failures` (too many failed logins recently), `queue_timeout` (the password
     /// checks queued for too long).
     pub auth_refused: Family<ReasonLabels, Counter>,
-    /// CALLs a station sent faster than its rate allows, each read only after a pause.
+    /// Messages a station sent faster than its rate allows, each read only after a pause.
     pub station_calls_slowed: Counter,
     /// Stored fields cut to their size limit: `vendor_data`, `frame`.
     pub truncated: Family<ReasonLabels, Counter>,
@@ -146,7 +146,7 @@ impl Metrics {
         let station_calls_slowed = Counter::default();
         registry.register(
             "station_calls_slowed",
-            "CALLs read only after a pause because their station exceeded its rate",
+            "Messages (CALLs, answers, malformed frames) read only after a pause because their station exceeded its rate",
             station_calls_slowed.clone(),
         );
         let truncated = Family::<ReasonLabels, Counter>::default();

@@ -275,6 +275,27 @@ async fn a_flooding_station_is_slowed_and_what_it_sends_is_capped(b: &Backend) {
         Reply::Error { code, .. } => assert_eq!(code, "PropertyConstraintViolation"),
         other => panic!("an oversized sampled value was accepted: {other:?}"),
     }
+    // In a StopTransaction it is left out instead: the stop is billing data and is kept, with
+    // the sampled values that fit.
+    let tx = quiet
+        .call(
+            "StartTransaction",
+            json!({"connectorId": 1, "idTag": "T", "meterStart": 100, "timestamp": now()}),
+        )
+        .await
+        .ok()["transactionId"]
+        .clone();
+    let stop = json!({"transactionId": tx, "meterStop": 900, "timestamp": now(),
+        "transactionData": [
+            {"timestamp": now(), "sampledValue": [{"value": "9".repeat(9000)}]},
+            {"timestamp": now(), "sampledValue": [{"value": "9".repeat(9000)}, {"value": "900"}]}]});
+    quiet.call("StopTransaction", stop).await.ok();
+    let stored = crate::common::transactions(&server, "QUIET").await;
+    let t = stored
+        .iter()
+        .find(|t| t["transactionId"] == tx)
+        .unwrap_or_else(|| panic!("the stop of {tx} is lost: {stored:?}"));
+    assert_eq!(t["meterStopWh"].as_f64(), Some(900.0), "{t}");
     reader.await.expect("every flood CALL answered");
     drop(sender.await.expect("sent"));
     assert!(counter(&server, "arus_station_calls_slowed_total", None).await >= 100.0);

@@ -4,19 +4,26 @@
 //! | `sslmode` | TLS | server certificate |
 //! |---|---|---|
 //! | `disable` | never | — |
-//! | `allow`, `prefer` (the default) | if the server offers it | not checked |
-//! | `require` | always | not checked, unless `sslrootcert` is given: then as `verify-ca` |
-//! | `verify-ca` | always | chained to `sslrootcert` (or the system's roots) |
-//! | `verify-full` | always | chained, and naming the host of the URL |
+//! | `allow`, `prefer` (the default) | if the server offers it | not checked, unless there is a root file: then chained to it |
+//! | `require` | always | not checked, unless there is a root file: then chained to it |
+//! | `verify-ca` | always | chained to the root file |
+//! | `verify-full` | always | chained to the root file (or the system's roots with `sslrootcert=system`), and naming the host |
 //!
-//! `sslcert` and `sslkey` (PEM files) give a client certificate for servers that ask for one.
+//! The root file is `sslrootcert`, or else `~/.postgresql/root.crt` if it exists, as in libpq;
+//! `verify-ca` and `verify-full` refuse to start without one. `sslrootcert=system` (the
+//! operating system's roots) is taken only with `verify-full`, as libpq takes it: anyone can
+//! buy a certificate chained to a public root, so only the host name makes it the server's.
+//!
+//! `sslcert` and `sslkey` (PEM files) give a client certificate for servers that ask for one;
+//! one without the other is an error.
 //! tokio-postgres itself knows only `disable`, `prefer` and `require`; these parameters are
 //! taken out of the URL before it reads the rest.
 //!
 //! # Invariants
 //!
-//! - `verify-ca` and `verify-full` never connect without a chain to a trusted root; a
-//!   certificate that does not verify fails the connection with rustls's reason.
+//! - `verify-ca` and `verify-full` never connect without a chain to a trusted root, and the
+//!   system's roots are trusted only where the host name is checked too; a certificate that
+//!   does not verify fails the connection with rustls's reason.
 //! - Only `verify-full` checks the host name, as in libpq.
 
 use std::sync::Arc;
@@ -64,8 +71,18 @@ pub enum TlsSettingsError {
         reason: String,
     },
     /// `verify-ca` or `verify-full` without any root to verify against.
-    #[error("no root certificates to verify the server with: give sslrootcert")]
+    #[error(
+        "no root certificates to verify the server with: give sslrootcert (a PEM file, or `system` with sslmode=verify-full)"
+    )]
     NoRoots,
+    /// `sslrootcert=system` with a mode that does not check the host name.
+    #[error(
+        "sslrootcert=system needs sslmode=verify-full: a public root vouches for anyone's certificate, only the host name makes it the server's"
+    )]
+    SystemRootsNeedName,
+    /// A client certificate without its key, or a key without its certificate.
+    #[error("sslcert and sslkey go together: give both or neither")]
+    ClientKeyPair,
     /// rustls refused the settings.
     #[error("TLS settings: {0}")]
     Rustls(#[from] Error),
@@ -165,23 +182,48 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// The trusted roots: `sslrootcert`'s, else the system's.
-fn roots(root_cert: Option<&str>) -> Result<RootCertStore, TlsSettingsError> {
-    let mut roots = RootCertStore::empty();
-    match root_cert {
-        Some(path) => {
-            for c in certificates("sslrootcert", path)? {
-                roots.add(c)?;
+/// Where the trusted roots come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Roots {
+    /// None: the server's certificate cannot be verified.
+    None,
+    /// A PEM file.
+    File(String),
+    /// The operating system's roots (`sslrootcert=system`).
+    System,
+}
+
+impl Roots {
+    /// `sslrootcert`, or libpq's default file if it exists.
+    fn of(root_cert: Option<&str>) -> Roots {
+        match root_cert {
+            Some("system") => Roots::System,
+            Some(path) => Roots::File(path.to_string()),
+            None => std::env::var_os("HOME")
+                .map(|home| std::path::Path::new(&home).join(".postgresql/root.crt"))
+                .filter(|p| p.is_file())
+                .map_or(Roots::None, |p| Roots::File(p.display().to_string())),
+        }
+    }
+
+    fn load(&self) -> Result<RootCertStore, TlsSettingsError> {
+        let mut roots = RootCertStore::empty();
+        match self {
+            Roots::None => {}
+            Roots::File(path) => {
+                for c in certificates("sslrootcert", path)? {
+                    roots.add(c)?;
+                }
+            }
+            Roots::System => {
+                roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
             }
         }
-        None => {
-            roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+        if roots.is_empty() {
+            return Err(TlsSettingsError::NoRoots);
         }
+        Ok(roots)
     }
-    if roots.is_empty() {
-        return Err(TlsSettingsError::NoRoots);
-    }
-    Ok(roots)
 }
 
 /// Reads a PostgreSQL URL: tokio-postgres's settings and the TLS connector its `sslmode` asks
@@ -189,20 +231,27 @@ fn roots(root_cert: Option<&str>) -> Result<RootCertStore, TlsSettingsError> {
 pub(crate) fn target(url: &str) -> Result<(Target, Verify), TlsSettingsError> {
     let (rest, params) = split(url);
     let mut config: tokio_postgres::Config = rest.parse()?;
+    let roots = Roots::of(params.root_cert.as_deref());
+    // libpq verifies the chain in every mode once it has a root file.
+    let file = matches!(roots, Roots::File(_));
     let (ssl_mode, verify) = match params.mode.as_deref().unwrap_or("prefer") {
         "disable" => (SslMode::Disable, Verify::Nothing),
+        "allow" | "prefer" if file => (SslMode::Prefer, Verify::Chain),
         "allow" | "prefer" => (SslMode::Prefer, Verify::Nothing),
-        "require" if params.root_cert.is_some() => (SslMode::Require, Verify::Chain),
+        "require" if file => (SslMode::Require, Verify::Chain),
         "require" => (SslMode::Require, Verify::Nothing),
         "verify-ca" => (SslMode::Require, Verify::Chain),
         "verify-full" => (SslMode::Require, Verify::ChainAndName),
         other => return Err(TlsSettingsError::Mode(other.to_string())),
     };
+    if roots == Roots::System && verify != Verify::ChainAndName && ssl_mode != SslMode::Disable {
+        return Err(TlsSettingsError::SystemRootsNeedName);
+    }
     config.ssl_mode(ssl_mode);
     let verifier: Arc<dyn ServerCertVerifier> = match verify {
         Verify::Nothing => Arc::new(Unchecked(provider())),
         Verify::Chain | Verify::ChainAndName => {
-            let roots = roots(params.root_cert.as_deref())?;
+            let roots = roots.load()?;
             let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
                 .build()
                 .map_err(|e| Error::General(e.to_string()))?;
@@ -227,7 +276,8 @@ pub(crate) fn target(url: &str) -> Result<(Target, Verify), TlsSettingsError> {
             })?;
             builder.with_client_auth_cert(chain, key)?
         }
-        _ => builder.with_no_client_auth(),
+        (None, None) => builder.with_no_client_auth(),
+        _ => return Err(TlsSettingsError::ClientKeyPair),
     };
     Ok((
         Target {
@@ -390,6 +440,36 @@ mod tests {
         assert!(matches!(
             mode("postgres://h/d?sslmode=sometimes"),
             Err(TlsSettingsError::Mode(_))
+        ));
+        // The system's roots only where the name is checked too (libpq 16's rule).
+        assert!(matches!(
+            mode("postgres://h/d?sslmode=verify-ca&sslrootcert=system"),
+            Err(TlsSettingsError::SystemRootsNeedName)
+        ));
+        assert!(matches!(
+            mode("postgres://h/d?sslmode=require&sslrootcert=system"),
+            Err(TlsSettingsError::SystemRootsNeedName)
+        ));
+        // verify-ca with no root file at all (libpq's default file absent) cannot start.
+        if Roots::of(None) == Roots::None {
+            assert!(matches!(
+                mode("postgres://h/d?sslmode=verify-ca"),
+                Err(TlsSettingsError::NoRoots)
+            ));
+        }
+        // A root file makes even prefer verify the chain, as in libpq.
+        assert_eq!(
+            Roots::of(Some("/etc/ca.pem")),
+            Roots::File("/etc/ca.pem".into())
+        );
+        // A client certificate needs its key.
+        assert!(matches!(
+            mode("postgres://h/d?sslcert=/etc/client.pem"),
+            Err(TlsSettingsError::ClientKeyPair)
+        ));
+        assert!(matches!(
+            mode("postgres://h/d?sslkey=/etc/client.key"),
+            Err(TlsSettingsError::ClientKeyPair)
         ));
     }
 }
