@@ -272,7 +272,8 @@ CASES_16 = [
 
 CASES_201 = [
     ("remoteStart", {"evseId": 1, "idToken": "GOOD", "chargingProfile": {
-        "id": 5, "kind": "Relative", "rateUnit": "A", "periods": [{"startS": 0, "limit": 16.0}]}},
+        "id": 5, "purpose": "TxProfile", "kind": "Relative",
+        "schedules": [{"rateUnit": "A", "periods": [{"startS": 0, "limit": 16.0}]}]}},
      "RequestStartTransaction", {"evse_id": 1}, 200, "answered", "Accepted"),
     ("remoteStop", {"transactionId": "T-77"}, "RequestStopTransaction", {"transaction_id": "T-77"}, 200, "answered",
      "Rejected"),

@@ -56,6 +56,19 @@ const FORBIDDEN: &[(&str, &[&str], &str)] = &[
         &["arus-gateway", "arus-ocpp", "arus-ws", "arus-store"],
         "the operator edge reaches stations and storage only through the domain's ports",
     ),
+    (
+        "arus-schedules",
+        &[
+            "arus-domain",
+            "arus-ocpp",
+            "arus-ws",
+            "arus-store",
+            "arus-gateway",
+            "arus-api",
+            "arus-telemetry",
+        ],
+        "schedules are pure functions over plain data: no service, protocol or storage",
+    ),
 ];
 
 /// Where OCPP JSON may be written by hand: the one crate that knows the wire format.

@@ -30,6 +30,7 @@
 
 mod audit;
 mod bulk;
+mod charging;
 mod commands;
 mod events;
 mod frames;
@@ -125,6 +126,11 @@ pub fn router(state: ApiState) -> Router {
         .route("/stations/{id}/password", delete(stations::remove_password))
         .route("/stations/{id}/frames", get(frames::list))
         .route("/stations/{id}/variables", get(variables::list))
+        .route("/stations/{id}/charging-profiles", get(charging::profiles))
+        .route(
+            "/stations/{id}/composite-schedule",
+            get(charging::composite),
+        )
         .route("/id-tokens", post(id_tokens::put))
         .route("/id-tokens/{token}", get(id_tokens::show))
         .route("/transactions", get(transactions::list))

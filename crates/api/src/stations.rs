@@ -37,6 +37,17 @@ pub(crate) struct Register {
     /// `Accepted` unless told; re-registering without it keeps the policy it has.
     #[schema(pattern = "^(Accepted|Pending|Rejected)$")]
     boot_policy: Option<String>,
+    /// The most current per phase it delivers, in A: what limits it where no charging profile
+    /// does. Re-registering without it keeps the value it has.
+    #[schema(minimum = 0)]
+    max_current_a: Option<f64>,
+    /// The most power it delivers, in W (all phases together).
+    #[schema(minimum = 0)]
+    max_power_w: Option<f64>,
+    /// Its nominal voltage, phase to neutral, in V (230 when never set): converts between
+    /// amperes and watts.
+    #[schema(minimum = 1)]
+    voltage_v: Option<f64>,
 }
 
 /// The longest station id: OCPP 2.0.1 identities are at most 48 characters.
@@ -133,23 +144,46 @@ pub(crate) async fn register(
                 .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?,
         ),
     };
+    for (name, v, least) in [
+        ("maxCurrentA", req.max_current_a, 0.0),
+        ("maxPowerW", req.max_power_w, 0.0),
+        ("voltageV", req.voltage_v, 1.0),
+    ] {
+        if v.is_some_and(|v| !(v.is_finite() && v >= least)) {
+            return Err(Problem::bad_request(format!(
+                "`{name}` must be a number ≥ {least}"
+            )));
+        }
+    }
     let store = &state.store;
     let existing = store.station(&req.id).await.map_err(store_error)?;
     // What the request does not name stays as it is.
     let (kept_hash, kept_policy) = existing.as_ref().map_or((None, None), |s| {
         (s.password_hash.clone(), Some(s.boot_policy))
     });
+    let kept = existing.as_ref().map(|s| s.electrical).unwrap_or_default();
+    let electrical = arus_domain::provisioning::Electrical {
+        max_current_a: req.max_current_a.or(kept.max_current_a),
+        max_power_w: req.max_power_w.or(kept.max_power_w),
+        voltage_v: req.voltage_v.or(kept.voltage_v),
+    };
     store
-        .commit(vec![Write::PutStation {
-            id: req.id.clone(),
-            password_hash: password_hash.or(kept_hash),
-            boot_policy: boot_policy
-                .or(kept_policy)
-                .unwrap_or(RegistrationStatus::Accepted),
-            // Registered by an operator: adopted, never removed by retention.
-            self_registered: false,
-            at: chrono::Utc::now(),
-        }])
+        .commit(vec![
+            Write::PutStation {
+                id: req.id.clone(),
+                password_hash: password_hash.or(kept_hash),
+                boot_policy: boot_policy
+                    .or(kept_policy)
+                    .unwrap_or(RegistrationStatus::Accepted),
+                // Registered by an operator: adopted, never removed by retention.
+                self_registered: false,
+                at: chrono::Utc::now(),
+            },
+            Write::StationElectrical {
+                id: req.id.clone(),
+                electrical,
+            },
+        ])
         .await
         .map_err(store_error)?;
     let existed = existing.is_some();
@@ -212,6 +246,8 @@ pub(crate) struct StationDetail {
     boot_reason: Option<String>,
     /// The status of the station as a whole (EVSE 0).
     status: Option<String>,
+    /// What the operator registered of its electrical side.
+    electrical: arus_domain::provisioning::Electrical,
     /// Its EVSEs.
     evses: Vec<EvseView>,
 }
@@ -330,6 +366,7 @@ async fn detail(state: &ApiState, id: &str) -> Result<StationDetail, Problem> {
             .iter()
             .find(|c| c.evse_id == 0)
             .map(|c| c.status.as_str().to_string()),
+        electrical: station.electrical,
         evses: evses(&connectors),
     })
 }

@@ -123,6 +123,9 @@ impl Commander {
     /// Records a command and sends it (or queues it, or records that it could not be sent).
     pub async fn submit(self: &Arc<Self>, s: Submission) -> Result<Submitted, SubmitError> {
         s.command.check().map_err(SubmitError::Invalid)?;
+        crate::smart_charging::check_transaction(self.store.as_ref(), &s.station_id, &s.command)
+            .await
+            .map_err(SubmitError::Invalid)?;
         if let Some(q) = s.queue_until
             && q <= Utc::now()
         {
@@ -272,7 +275,15 @@ impl Commander {
             serde_json::to_string(&shown)
         }
         .map_err(StoreError::conflict)?;
-        let mut writes = Vec::with_capacity(2);
+        let mut writes = Vec::with_capacity(3);
+        if let Some(o) = &r.outcome {
+            writes.extend(crate::smart_charging::effects(
+                &r.station_id,
+                &r.command,
+                o,
+                r.finished_at.unwrap_or_else(Utc::now),
+            ));
+        }
         if !variables.is_empty() {
             writes.push(Write::PutVariables {
                 station_id: r.station_id.clone(),

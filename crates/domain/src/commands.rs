@@ -12,7 +12,7 @@
 //! | F Remote control | [`remote_control`] | remoteStart, remoteStop, unlockConnector, triggerMessage |
 //! | G Availability | [`availability`] | changeAvailability |
 //! | H Reservation | [`reservation`] | reserveNow, cancelReservation |
-//! | K Smart charging | [`smart_charging`] | (the charging profile a remote start carries) |
+//! | K Smart charging | [`smart_charging`] | setChargingProfile, clearChargingProfile, getChargingProfiles, getCompositeSchedule |
 //! | L Firmware management | [`firmware`] | updateFirmware |
 //! | M ISO 15118 certificate management | [`certificates`] | installCertificate, getInstalledCertificates, deleteCertificate |
 //! | N Diagnostics | [`diagnostics`] | getLog, customerInformation |
@@ -135,6 +135,14 @@ macro_rules! for_each_command {
                 "Delete a certificate (M04 DeleteCertificate)";
             SetNetworkProfile($crate::commands::SetNetworkProfile => $crate::commands::SetNetworkProfileOutcome) "setNetworkProfile"
                 "Set a network connection profile (B09; 2.0.1 SetNetworkProfile)";
+            SetChargingProfile($crate::commands::SetChargingProfile => $crate::commands::SetChargingProfileOutcome) "setChargingProfile"
+                "Install a charging profile (K01 SetChargingProfile)";
+            ClearChargingProfile($crate::commands::ClearChargingProfile => $crate::commands::ClearChargingProfileOutcome) "clearChargingProfile"
+                "Remove charging profiles by id or by EVSE, purpose and stack level (K10 ClearChargingProfile)";
+            GetChargingProfiles($crate::commands::GetChargingProfiles => $crate::commands::GetChargingProfilesOutcome) "getChargingProfiles"
+                "Ask the station to report its charging profiles (K09; 2.0.1 GetChargingProfiles)";
+            GetCompositeSchedule($crate::commands::GetCompositeSchedule => $crate::commands::GetCompositeScheduleOutcome) "getCompositeSchedule"
+                "Ask the station for the schedule it will follow (K08 GetCompositeSchedule)";
         }
     };
 }

@@ -439,6 +439,19 @@ impl Csms {
                 received_at: now,
             });
         }
+        // K: a TxProfile ends with its transaction (1.6 §3.13.1; the station deletes it).
+        if ev.kind == EventKind::Ended
+            && let Some(evse) = ev.evse_id.or(tx.evse_id()).filter(|e| *e > 0)
+        {
+            writes.push(Write::ClearChargingProfiles {
+                station_id: st.id.to_string(),
+                criteria: crate::store::ProfileCriteria {
+                    evse_id: Some(evse),
+                    purpose: Some(crate::commands::ChargingProfilePurpose::Tx),
+                    ..Default::default()
+                },
+            });
+        }
         if let Err(e) = self.store.commit(writes).await {
             // Not committed: keep nothing of it, the station will send it again.
             return Err(e.into());
@@ -628,6 +641,34 @@ impl Csms {
         Ok(())
     }
 
+    /// K09: a station's report of its charging profiles (2.0.1 ReportChargingProfiles): the
+    /// notice, and each profile as one the station holds, set by `source` (`CSO` is a CSMS,
+    /// recorded as [`crate::smart_charging::CSMS`]), in one commit.
+    pub async fn charging_profiles_reported(
+        &self,
+        st: &StationContext,
+        notice: Notice,
+        source: &str,
+        profiles: Vec<crate::commands::Installed>,
+    ) -> Result<(), DomainError> {
+        let now = Utc::now();
+        let source = if source == "CSO" {
+            crate::smart_charging::CSMS
+        } else {
+            source
+        };
+        let writes = profiles
+            .into_iter()
+            .map(|p| Write::PutChargingProfile {
+                station_id: st.id.to_string(),
+                installed: Box::new(p),
+                source: source.to_string(),
+                at: now,
+            })
+            .collect();
+        self.notice_with(st, notice, writes).await
+    }
+
     /// Records a notice (firmware or log progress, a security event, a report...).
     pub async fn notice(&self, st: &StationContext, notice: Notice) -> Result<(), DomainError> {
         self.report(st, notice, Vec::new()).await
@@ -641,6 +682,24 @@ impl Csms {
         notice: Notice,
         variables: Vec<crate::device_model::DeviceVariable>,
     ) -> Result<(), DomainError> {
+        let mut writes = Vec::new();
+        if !variables.is_empty() {
+            writes.push(Write::PutVariables {
+                station_id: st.id.to_string(),
+                variables,
+                at: Utc::now(),
+            });
+        }
+        self.notice_with(st, notice, writes).await
+    }
+
+    /// Records a notice and what it makes known, in one commit, and tells the event stream.
+    async fn notice_with(
+        &self,
+        st: &StationContext,
+        notice: Notice,
+        more: Vec<Write>,
+    ) -> Result<(), DomainError> {
         let (kind, status, request_id) = (notice.kind, notice.status.clone(), notice.request_id);
         let now = Utc::now();
         let mut writes = vec![Write::Notice {
@@ -648,13 +707,7 @@ impl Csms {
             notice: Box::new(notice),
             received_at: now,
         }];
-        if !variables.is_empty() {
-            writes.push(Write::PutVariables {
-                station_id: st.id.to_string(),
-                variables,
-                at: now,
-            });
-        }
+        writes.extend(more);
         self.store.commit(writes).await?;
         let station_id = st.id.to_string();
         self.events.publish(|| match kind {

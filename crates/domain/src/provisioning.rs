@@ -65,6 +65,25 @@ pub struct StationRecord {
     pub created_at: Time,
     /// When it was last heard from (updated on connect, boot and disconnect).
     pub last_seen_at: Option<Time>,
+    /// What the operator registered of its electrical side.
+    pub electrical: Electrical,
+}
+
+/// What the operator registered of a station's electrical side: its own maximum (what applies
+/// where no charging profile does) and its nominal voltage (to convert between A and W).
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Electrical {
+    /// The most current per phase, in A.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_current_a: Option<f64>,
+    /// The most power, all phases together, in W.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_power_w: Option<f64>,
+    /// The nominal voltage, phase to neutral, in V (230 when not set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voltage_v: Option<f64>,
 }
 
 /// The CSMS's answer to a boot.

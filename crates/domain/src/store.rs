@@ -12,6 +12,8 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use serde::Serialize;
+
 use crate::Time;
 use crate::authorization::IdTokenRecord;
 use crate::availability::{ConnectorRecord, StatusReport};
@@ -200,6 +202,13 @@ pub enum Write {
         /// When.
         at: Time,
     },
+    /// What the operator registered of a station's electrical side.
+    StationElectrical {
+        /// The station.
+        id: String,
+        /// The values.
+        electrical: crate::provisioning::Electrical,
+    },
     /// A station was last heard from at this time.
     StationSeen {
         /// The station.
@@ -300,6 +309,56 @@ pub enum Write {
     },
     /// Inserts or replaces a record (a command, an audit entry...): see [`StoredRecord`].
     PutRecord(Box<StoredRecord>),
+    /// A charging profile a station holds now: it replaces the profile with its id and any on
+    /// the same EVSE with the same purpose and stack level (1.6 §3.13.2: the station replaces
+    /// those).
+    PutChargingProfile {
+        /// The station.
+        station_id: String,
+        /// The profile, where it is.
+        installed: Box<crate::commands::Installed>,
+        /// Who set it: `CSMS` for Arus, else the source the station reported.
+        source: String,
+        /// When.
+        at: Time,
+    },
+    /// Charging profiles a station removed: those matching every criterion given; never the
+    /// external constraints, which only their source removes.
+    ClearChargingProfiles {
+        /// The station.
+        station_id: String,
+        /// The criteria.
+        criteria: ProfileCriteria,
+    },
+}
+
+/// Which charging profiles: every criterion given must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileCriteria {
+    /// The profile's id.
+    pub id: Option<i64>,
+    /// The EVSE it is on.
+    pub evse_id: Option<u32>,
+    /// Its purpose.
+    pub purpose: Option<crate::commands::ChargingProfilePurpose>,
+    /// Its stack level.
+    pub stack_level: Option<u32>,
+}
+
+/// A charging profile as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StoredProfile {
+    /// The EVSE (0: the station).
+    pub evse_id: u32,
+    /// Who set it: `CSMS` for Arus, else the source the station reported.
+    pub source: String,
+    /// When it was installed or reported.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub installed_at: Time,
+    /// The profile.
+    pub charging_profile: crate::commands::ChargingProfile,
 }
 
 /// The kinds of record kept as documents: JSON bodies with a few indexed columns.
@@ -619,6 +678,13 @@ pub trait Store: Send + Sync + 'static {
         component: Option<String>,
         variable: Option<String>,
     ) -> BoxFut<'_, Result<Vec<(crate::device_model::DeviceVariable, Time)>, StoreError>>;
+
+    /// The charging profiles a station holds, as far as Arus knows, by EVSE, purpose, stack
+    /// level and id.
+    fn charging_profiles(
+        &self,
+        station_id: &str,
+    ) -> BoxFut<'_, Result<Vec<StoredProfile>, StoreError>>;
 
     /// Every API token, newest first.
     fn api_tokens(&self) -> BoxFut<'_, Result<Vec<ApiTokenRecord>, StoreError>>;

@@ -37,6 +37,8 @@ mod provisioning;
 mod remote_control;
 mod reservation;
 mod smart_charging;
+
+pub(crate) use smart_charging::profile_from;
 mod transactions;
 
 /// The way to one connected station, in its version.

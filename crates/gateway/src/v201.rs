@@ -505,7 +505,18 @@ async fn dispatch(
                 None,
                 adapter::details(&r),
             );
-            csms.notice(st, n).await?;
+            // K09: what the station holds is recorded as it reports it, with who set it.
+            let evse_id = u32::try_from(r.evse_id).unwrap_or(0);
+            let profiles = r
+                .charging_profile
+                .iter()
+                .map(|p| arus_domain::commands::Installed {
+                    evse_id,
+                    profile: crate::commands::profile_from(p),
+                })
+                .collect();
+            csms.charging_profiles_reported(st, n, r.charging_limit_source.as_str(), profiles)
+                .await?;
             adapter::respond(&ReportChargingProfilesResponse::default())
         }
         Request::ReservationStatusUpdate(r) => {

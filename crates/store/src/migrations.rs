@@ -177,6 +177,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         "self-registered stations",
         "0010_self_registered_stations"
     ),
+    migration!(11, "charging profiles", "0011_charging_profiles"),
 ];
 
 /// Rows of PostgreSQL's old numbering: (old version, name, version now), the highest first so
@@ -301,7 +302,7 @@ mod tests {
     fn a_new_database_gets_everything() {
         for d in [Dialect::Sqlite, Dialect::Postgres] {
             let steps = plan(d, &[]).expect("plan");
-            assert_eq!(applied(&steps), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+            assert_eq!(applied(&steps), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
         }
     }
 
@@ -338,10 +339,10 @@ mod tests {
                 },
             ]
         );
-        assert_eq!(applied(&steps), [4, 7, 8, 9, 10]);
+        assert_eq!(applied(&steps), [4, 7, 8, 9, 10, 11]);
         // Without device model yet.
         let steps = plan(Dialect::Postgres, &old[..4]).expect("plan");
-        assert_eq!(applied(&steps), [4, 6, 7, 8, 9, 10]);
+        assert_eq!(applied(&steps), [4, 6, 7, 8, 9, 10, 11]);
         // SQLite never had that numbering: the same rows there are a foreign history.
         assert!(plan(Dialect::Sqlite, &old).is_err());
     }

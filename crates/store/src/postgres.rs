@@ -23,7 +23,8 @@ use arus_domain::provisioning::{RegistrationStatus, StationRecord};
 use arus_domain::retention::{Pruned, Retention};
 use arus_domain::store::{
     ApiTokenRecord, BoxFut, FrameRecord, RecordKind, RecordQuery, Role, StartKey, Store,
-    StoreError, StoredRecord, StoredTransaction, TransactionQuery, TransactionRow, Write,
+    StoreError, StoredProfile, StoredRecord, StoredTransaction, TransactionQuery, TransactionRow,
+    Write,
 };
 use arus_domain::transactions::{Transaction, TransactionEvent};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -199,6 +200,11 @@ fn station_row(r: &Row) -> StationRecord {
         protocol: r.get(6),
         created_at: r.get(7),
         last_seen_at: r.get(8),
+        electrical: arus_domain::provisioning::Electrical {
+            max_current_a: r.get(9),
+            max_power_w: r.get(10),
+            voltage_v: r.get(11),
+        },
     }
 }
 
@@ -580,6 +586,27 @@ impl Store for PgStore {
             }
             out.truncate(limit as usize);
             Ok(out)
+        })
+    }
+
+    fn charging_profiles(
+        &self,
+        station_id: &str,
+    ) -> BoxFut<'_, Result<Vec<StoredProfile>, StoreError>> {
+        let s = station_id.to_string();
+        Box::pin(async move {
+            let c = self.client().await?;
+            let rows = c
+                .query(sql::CHARGING_PROFILES.postgres, &[&s])
+                .await
+                .map_err(unavailable)?;
+            Ok(rows
+                .iter()
+                .filter_map(|r| {
+                    let profile: String = r.get(2);
+                    rows::stored_profile(r.get(0), r.get(1), &profile, r.get(3))
+                })
+                .collect())
         })
     }
 

@@ -103,6 +103,7 @@ pub(crate) fn plan(policy: &Retention, now: Time) -> Vec<Step> {
         None,
         &[
             (sql::PRUNE_STATION_CONNECTORS, |_, _| {}),
+            (sql::PRUNE_STATION_CHARGING_PROFILES, |_, _| {}),
             (sql::PRUNE_STATION_VARIABLES, |_, _| {}),
             (sql::PRUNE_STATIONS, |p, n| p.stations += n),
         ],

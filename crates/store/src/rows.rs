@@ -80,6 +80,21 @@ pub(crate) fn merged(
     (tx, row, stored.revision)
 }
 
+/// A stored charging profile; `None` for a row Arus cannot read back (never one it wrote).
+pub(crate) fn stored_profile(
+    evse_id: i64,
+    source: String,
+    profile: &str,
+    installed_at: arus_domain::Time,
+) -> Option<arus_domain::store::StoredProfile> {
+    Some(arus_domain::store::StoredProfile {
+        evse_id: u32::try_from(evse_id).ok()?,
+        source,
+        installed_at,
+        charging_profile: serde_json::from_str(profile).ok()?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     /// The digest is stored: it must stay what it is (the FNV-1a test vectors).

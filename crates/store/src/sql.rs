@@ -77,7 +77,7 @@ macro_rules! shared {
 /// The columns of a station, in the order the backends' `station_row` reads them.
 macro_rules! station_columns {
     () => {
-        "id, password_hash, boot_policy, registration, boot, booted_at, protocol, created_at, last_seen_at"
+        "id, password_hash, boot_policy, registration, boot, booted_at, protocol, created_at, last_seen_at, max_current_a, max_power_w, voltage_v"
     };
 }
 
@@ -102,6 +102,9 @@ shared! {
     PUT_STATION = "INSERT INTO stations (id, password_hash, boot_policy, created_at, self_registered) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (id) DO UPDATE SET password_hash = excluded.password_hash, boot_policy = excluded.boot_policy,
            self_registered = stations.self_registered AND excluded.self_registered";
+
+    /// What the operator registered of a station's electrical side.
+    STATION_ELECTRICAL = "UPDATE stations SET max_current_a = $2, max_power_w = $3, voltage_v = $4 WHERE id = $1";
 
     /// A station connected with a protocol.
     STATION_CONNECTED = "UPDATE stations SET protocol = $2, last_seen_at = $3 WHERE id = $1";
@@ -238,6 +241,26 @@ shared! {
     /// hold at least `$2` frames.
     FRAMES = "SELECT frames FROM frame_log WHERE station_id = $1 ORDER BY id DESC LIMIT $2";
 
+    /// What a charging profile replaces on the station: the profile with its id ($2), and one
+    /// on the same EVSE ($3) with the same purpose ($4) and stack level ($5).
+    REPLACED_CHARGING_PROFILES = "DELETE FROM charging_profiles WHERE station_id = $1
+           AND (profile_id = $2 OR (evse_id = $3 AND purpose = $4 AND stack_level = $5))";
+
+    /// A charging profile a station holds.
+    PUT_CHARGING_PROFILE = "INSERT INTO charging_profiles (station_id, profile_id, evse_id, purpose, stack_level,
+           transaction_id, source, profile, installed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+
+    /// Charging profiles removed: those matching every criterion given (id, EVSE, purpose,
+    /// stack level), never external constraints.
+    CLEAR_CHARGING_PROFILES = "DELETE FROM charging_profiles WHERE station_id = $1
+           AND purpose <> 'ChargingStationExternalConstraints'
+           AND (CAST($2 AS BIGINT) IS NULL OR profile_id = $2) AND (CAST($3 AS BIGINT) IS NULL OR evse_id = $3)
+           AND (CAST($4 AS TEXT) IS NULL OR purpose = $4) AND (CAST($5 AS BIGINT) IS NULL OR stack_level = $5)";
+
+    /// A station's charging profiles.
+    CHARGING_PROFILES = "SELECT evse_id, source, profile, installed_at FROM charging_profiles
+         WHERE station_id = $1 ORDER BY evse_id, purpose, stack_level, profile_id";
+
     /// A station's device model, optionally of one component and one variable. (The casts
     /// tell PostgreSQL the type of a parameter that may be null; SQLite takes them as is.)
     VARIABLES = "SELECT component, component_instance, evse_id, connector_id, variable, variable_instance,
@@ -300,6 +323,12 @@ shared! {
     /// The connectors of the next self-registered stations not heard from since $1 and
     /// without a transaction.
     PRUNE_STATION_CONNECTORS = "DELETE FROM connectors WHERE station_id IN (SELECT id FROM stations
+        WHERE self_registered AND COALESCE(last_seen_at, created_at) < $1
+          AND NOT EXISTS (SELECT 1 FROM transactions t WHERE t.station_id = stations.id)
+         ORDER BY id LIMIT 500)";
+
+    /// Their charging profiles.
+    PRUNE_STATION_CHARGING_PROFILES = "DELETE FROM charging_profiles WHERE station_id IN (SELECT id FROM stations
         WHERE self_registered AND COALESCE(last_seen_at, created_at) < $1
           AND NOT EXISTS (SELECT 1 FROM transactions t WHERE t.station_id = stations.id)
          ORDER BY id LIMIT 500)";

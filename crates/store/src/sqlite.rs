@@ -21,7 +21,8 @@ use arus_domain::provisioning::{RegistrationStatus, StationRecord};
 use arus_domain::retention::{Pruned, Retention};
 use arus_domain::store::{
     ApiTokenRecord, BoxFut, FrameRecord, RecordKind, RecordQuery, Role, StartKey, Store,
-    StoreError, StoredRecord, StoredTransaction, TransactionQuery, TransactionRow, Write,
+    StoreError, StoredProfile, StoredRecord, StoredTransaction, TransactionQuery, TransactionRow,
+    Write,
 };
 use arus_domain::transactions::{Transaction, TransactionEvent};
 use chrono::{DateTime, Utc};
@@ -302,6 +303,11 @@ fn station_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StationRecord> {
         protocol: r.get(6)?,
         created_at: parse_ts(&created_at).unwrap_or_default(),
         last_seen_at: last_seen.as_deref().and_then(parse_ts),
+        electrical: arus_domain::provisioning::Electrical {
+            max_current_a: r.get(9)?,
+            max_power_w: r.get(10)?,
+            voltage_v: r.get(11)?,
+        },
     })
 }
 
@@ -677,6 +683,28 @@ impl Store for SqliteStore {
                 ))
             })?;
             rows.collect()
+        })
+    }
+
+    fn charging_profiles(
+        &self,
+        station_id: &str,
+    ) -> BoxFut<'_, Result<Vec<StoredProfile>, StoreError>> {
+        let s = station_id.to_string();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(sql::CHARGING_PROFILES.sqlite)?;
+            let rows = stmt.query_map(params![s], |r| {
+                let evse: i64 = r.get(0)?;
+                let profile: String = r.get(2)?;
+                let at: String = r.get(3)?;
+                Ok(rows::stored_profile(
+                    evse,
+                    r.get(1)?,
+                    &profile,
+                    parse_ts(&at).unwrap_or_default(),
+                ))
+            })?;
+            rows.filter_map(|r| r.transpose()).collect()
         })
     }
 

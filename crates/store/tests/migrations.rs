@@ -33,6 +33,7 @@ const NOW: &[(i64, &str)] = &[
     (8, "meter values recognised once"),
     (9, "concurrent use of id tokens"),
     (10, "self-registered stations"),
+    (11, "charging profiles"),
 ];
 
 fn now() -> Vec<(i64, String)> {

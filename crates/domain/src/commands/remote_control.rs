@@ -22,7 +22,7 @@ pub struct RemoteStart {
     /// 2.0.1 remoteStartId; assigned by Arus when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote_start_id: Option<i64>,
-    /// A charging profile for the transaction (purpose `TxProfile`).
+    /// A charging profile for the transaction (purpose `TxProfile`, naming no transaction).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub charging_profile: Option<ChargingProfile>,
 }
@@ -60,6 +60,29 @@ impl Spec for RemoteStart {
 
     fn complete(&mut self, next_id: &mut dyn FnMut() -> i64) {
         super::assign(&mut self.remote_start_id, next_id);
+        if let Some(p) = self.charging_profile.take() {
+            self.charging_profile = Some(super::smart_charging::with_start(p, chrono::Utc::now()));
+        }
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let Some(p) = &self.charging_profile else {
+            return Ok(());
+        };
+        // 1.6 §5.11 and 2.0.1 F01: the profile of a remote start is the transaction's own.
+        if p.purpose != super::ChargingProfilePurpose::Tx {
+            return Err("the chargingProfile of a remote start has purpose TxProfile".into());
+        }
+        if p.transaction_id.is_some() {
+            return Err(
+                "the chargingProfile of a remote start names no transaction: it has none yet"
+                    .into(),
+            );
+        }
+        super::smart_charging::problems(
+            &super::smart_charging::with_start(p.clone(), chrono::Utc::now()),
+            self.evse_id.unwrap_or(1),
+        )
     }
 }
 

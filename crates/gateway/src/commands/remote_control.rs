@@ -5,7 +5,7 @@
 use arus_domain::commands::*;
 use arus_ocpp::{v16, v201};
 
-use super::smart_charging::{tx_profile, tx_profile_16};
+use super::smart_charging::{profile, profile_16};
 use super::{
     Link, ToStation, assigned, convert, convert_some, evse, id_token, int, reason, unsupported,
 };
@@ -20,7 +20,7 @@ impl ToStation for RemoteStart {
                 .call(&v16::RemoteStartTransactionRequest {
                     connector_id: self.evse_id.map(int),
                     id_tag: self.id_token.clone(),
-                    charging_profile: self.charging_profile.as_ref().map(tx_profile_16),
+                    charging_profile: self.charging_profile.as_ref().map(profile_16).transpose()?,
                 })
                 .await?;
             return Ok(RemoteStartOutcome {
@@ -37,7 +37,7 @@ impl ToStation for RemoteStart {
                 group_id_token: None,
                 id_token: id_token(&self.id_token, self.id_token_type, IdTokenType::Central),
                 remote_start_id,
-                charging_profile: self.charging_profile.as_ref().map(tx_profile),
+                charging_profile: self.charging_profile.as_ref().map(profile),
             })
             .await?;
         Ok(RemoteStartOutcome {

@@ -94,6 +94,15 @@ fn ops<'a>(w: &'a Write, out: &mut Vec<Op<'a>>) {
                 Box::new(*at),
             ],
         )),
+        Write::StationElectrical { id, electrical: e } => out.push(op(
+            sql::STATION_ELECTRICAL.postgres,
+            vec![
+                Box::new(id.clone()),
+                Box::new(e.max_current_a),
+                Box::new(e.max_power_w),
+                Box::new(e.voltage_v),
+            ],
+        )),
         Write::StationSeen { id, at } => out.push(op(
             sql::STATION_SEEN.postgres,
             vec![Box::new(id.clone()), Box::new(*at)],
@@ -262,6 +271,52 @@ fn ops<'a>(w: &'a Write, out: &mut Vec<Op<'a>>) {
                 Box::new(r.status.clone()),
                 Box::new(r.at),
                 Box::new(r.body.clone()),
+            ],
+        )),
+        Write::PutChargingProfile {
+            station_id,
+            installed,
+            source,
+            at,
+        } => {
+            let p = &installed.profile;
+            let evse = i64::from(installed.evse_id);
+            out.push(op(
+                sql::REPLACED_CHARGING_PROFILES.postgres,
+                vec![
+                    Box::new(station_id.clone()),
+                    Box::new(p.id),
+                    Box::new(evse),
+                    Box::new(p.purpose.as_str()),
+                    Box::new(i64::from(p.stack_level)),
+                ],
+            ));
+            out.push(op(
+                sql::PUT_CHARGING_PROFILE.postgres,
+                vec![
+                    Box::new(station_id.clone()),
+                    Box::new(p.id),
+                    Box::new(evse),
+                    Box::new(p.purpose.as_str()),
+                    Box::new(i64::from(p.stack_level)),
+                    Box::new(p.transaction_id.clone()),
+                    Box::new(source.clone()),
+                    Box::new(rows::json(p)),
+                    Box::new(*at),
+                ],
+            ));
+        }
+        Write::ClearChargingProfiles {
+            station_id,
+            criteria: k,
+        } => out.push(op(
+            sql::CLEAR_CHARGING_PROFILES.postgres,
+            vec![
+                Box::new(station_id.clone()),
+                Box::new(k.id),
+                Box::new(k.evse_id.map(i64::from)),
+                Box::new(k.purpose.map(|p| p.as_str())),
+                Box::new(k.stack_level.map(i64::from)),
             ],
         )),
         Write::PutApiToken(t) => out.push(op(

@@ -297,6 +297,10 @@ pub(super) fn apply(c: &Connection, w: &Write) -> rusqlite::Result<()> {
             c.prepare_cached(sql::STATION_CONNECTED.sqlite)?
                 .execute(params![id, protocol, ts(at)])?;
         }
+        Write::StationElectrical { id, electrical: e } => {
+            c.prepare_cached(sql::STATION_ELECTRICAL.sqlite)?
+                .execute(params![id, e.max_current_a, e.max_power_w, e.voltage_v])?;
+        }
         Write::StationSeen { id, at } => {
             c.prepare_cached(sql::STATION_SEEN.sqlite)?
                 .execute(params![id, ts(at)])?;
@@ -463,6 +467,48 @@ pub(super) fn apply(c: &Connection, w: &Write) -> rusqlite::Result<()> {
                 ts(&r.at),
                 r.body
             ])?;
+        }
+        Write::PutChargingProfile {
+            station_id,
+            installed,
+            source,
+            at,
+        } => {
+            let p = &installed.profile;
+            let evse = i64::from(installed.evse_id);
+            c.prepare_cached(sql::REPLACED_CHARGING_PROFILES.sqlite)?
+                .execute(params![
+                    station_id,
+                    p.id,
+                    evse,
+                    p.purpose.as_str(),
+                    i64::from(p.stack_level)
+                ])?;
+            c.prepare_cached(sql::PUT_CHARGING_PROFILE.sqlite)?
+                .execute(params![
+                    station_id,
+                    p.id,
+                    evse,
+                    p.purpose.as_str(),
+                    i64::from(p.stack_level),
+                    p.transaction_id,
+                    source,
+                    rows::json(p),
+                    ts(at)
+                ])?;
+        }
+        Write::ClearChargingProfiles {
+            station_id,
+            criteria: k,
+        } => {
+            c.prepare_cached(sql::CLEAR_CHARGING_PROFILES.sqlite)?
+                .execute(params![
+                    station_id,
+                    k.id,
+                    k.evse_id.map(i64::from),
+                    k.purpose.map(|p| p.as_str()),
+                    k.stack_level.map(i64::from)
+                ])?;
         }
         Write::PutApiToken(t) => {
             c.prepare_cached(sql::PUT_API_TOKEN.sqlite)?
