@@ -128,13 +128,20 @@ def test_profiles_on_ocpp16(server):
         await refused(server, "SC16", "setChargingProfile", {
             "evseId": 1, "chargingProfile": profile(10, "TxDefaultProfile", periods=((60, 10.0),))},
                       "first period starts at 0")
+        await refused(server, "SC16", "setChargingProfile", {
+            "evseId": 0, "chargingProfile": profile(12, "ChargingStationMaxProfile", kind="Relative")}, "K01.FR.38")
+        # Another profile at a stack level taken for the same purpose and EVSE (K01.FR.06).
+        await refused(server, "SC16", "setChargingProfile", {
+            "evseId": 0, "chargingProfile": profile(13, "TxDefaultProfile", stack=1, schedule={"start": now()})},
+                      "reuse its id")
+        await refused(server, "SC16", "clearChargingProfile", {}, "K10.FR.02")
         assert len(st.cp.received) == before, "nothing refused was sent"
         # What 1.6 cannot carry: a second schedule.
         two = profile(11, "TxDefaultProfile")
         two["schedules"].append(dict(two["schedules"][0]))
         code, r = await command(server, "SC16", "setChargingProfile", {"evseId": 1, "chargingProfile": two})
         assert code == 422 and r["command"]["status"] == "unsupported", r
-        code, r = await command(server, "SC16", "getChargingProfiles", {})
+        code, r = await command(server, "SC16", "getChargingProfiles", {"purpose": "TxDefaultProfile"})
         assert code == 422 and r["command"]["status"] == "unsupported", r
 
         # Arus's composite for connector 1 over a day from 06:00: the daily profile on top of
@@ -156,8 +163,10 @@ def test_profiles_on_ocpp16(server):
         # A TxProfile goes once a transaction is going on at its connector, overrules the
         # default while it lasts, and ends with it (1.6 §3.13.1).
         started = await st.call(call16.StartTransaction(connector_id=1, id_tag="TAG", meter_start=0, timestamp=now()))
-        tx = {"evseId": 1, "chargingProfile": profile(40, "TxProfile", kind="Relative", periods=((0, 6.0),),
-                                                      transactionId=str(started.transaction_id))}
+        # Arus names the transaction going on (2.0.1 K01.FR.03); another one is refused.
+        await refused(server, "SC16", "setChargingProfile", {"evseId": 1, "chargingProfile": profile(
+            41, "TxProfile", kind="Relative", transactionId=str(started.transaction_id + 1))}, "K01.FR.33")
+        tx = {"evseId": 1, "chargingProfile": profile(40, "TxProfile", kind="Relative", periods=((0, 6.0),))}
         code, r = await command(server, "SC16", "setChargingProfile", tx)
         assert code == 200 and r["outcome"]["status"] == "Accepted", r
         sent = [r for a, r in st.cp.received if a == "SetChargingProfile"][-1]["cs_charging_profiles"]
@@ -238,8 +247,11 @@ def test_profiles_on_ocpp201(server):
         assert start["charging_profile"]["charging_profile_purpose"] == "TxProfile"
 
         # The station's report of its profiles is recorded with who set them.
-        code, r = await command(server, "SC201", "getChargingProfiles", {"evseId": 1})
+        await refused(server, "SC201", "getChargingProfiles", {"evseId": 1}, "K09.FR.03")
+        code, r = await command(server, "SC201", "getChargingProfiles", {"evseId": 1, "sources": ["EMS"]})
         assert code == 200 and r["outcome"]["status"] == "Accepted", r
+        asked = [r for a, r in st.cp.received if a == "GetChargingProfiles"][-1]
+        assert asked["charging_profile"] == {"charging_limit_source": ["EMS"]} and asked["evse_id"] == 1
         for _ in range(50):
             held = server.get("/api/v1/stations/SC201/charging-profiles")["items"]
             if any(h["source"] == "EMS" for h in held):

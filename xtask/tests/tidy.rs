@@ -69,6 +69,19 @@ const FORBIDDEN: &[(&str, &[&str], &str)] = &[
         ],
         "schedules are pure functions over plain data: no service, protocol or storage",
     ),
+    (
+        "arus-allocation",
+        &[
+            "arus-domain",
+            "arus-ocpp",
+            "arus-ws",
+            "arus-store",
+            "arus-gateway",
+            "arus-api",
+            "arus-telemetry",
+        ],
+        "allocation is a pure function over plain data: no service, protocol or storage",
+    ),
 ];
 
 /// Where OCPP JSON may be written by hand: the one crate that knows the wire format.

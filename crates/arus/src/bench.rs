@@ -22,6 +22,8 @@ pub(crate) enum BenchCommand {
     /// Fills a database with simulated days of charging stations and prints its size each day
     /// (storage per station per day, and growth under the retention policy).
     Storage(crate::storage::StorageArgs),
+    /// Times one reallocation of sites of growing size (load management).
+    Allocation(crate::allocation_bench::AllocationArgs),
 }
 
 /// Settings of `arus bench run`.
@@ -85,6 +87,7 @@ pub(crate) fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         }),
         BenchCommand::Run(args) => runtime.block_on(run_plan(*args)),
         BenchCommand::Storage(args) => runtime.block_on(crate::storage::run(args)),
+        BenchCommand::Allocation(args) => crate::allocation_bench::run(args),
     }
 }
 

@@ -1,5 +1,6 @@
 //! The `arus` binary: command line, configuration and wiring.
 
+mod allocation_bench;
 mod bench;
 mod client;
 mod limits;

@@ -121,9 +121,9 @@ impl Commander {
     }
 
     /// Records a command and sends it (or queues it, or records that it could not be sent).
-    pub async fn submit(self: &Arc<Self>, s: Submission) -> Result<Submitted, SubmitError> {
+    pub async fn submit(self: &Arc<Self>, mut s: Submission) -> Result<Submitted, SubmitError> {
         s.command.check().map_err(SubmitError::Invalid)?;
-        crate::smart_charging::check_transaction(self.store.as_ref(), &s.station_id, &s.command)
+        crate::smart_charging::prepare(self.store.as_ref(), &s.station_id, &mut s.command)
             .await
             .map_err(SubmitError::Invalid)?;
         if let Some(q) = s.queue_until

@@ -131,13 +131,8 @@ pub async fn composite(
     ))
 }
 
-/// Whether a transaction is going on at `evse_id` of the station: what a TxProfile needs
-/// before it is sent (1.6 §3.13.1: the station discards it otherwise).
-pub async fn transaction_at(
-    store: &dyn Store,
-    station_id: &str,
-    evse_id: u32,
-) -> Result<bool, StoreError> {
+/// The transactions going on at a station: (EVSE, transaction id).
+async fn ongoing(store: &dyn Store, station_id: &str) -> Result<Vec<(u32, String)>, StoreError> {
     let open = store
         .transactions(crate::store::TransactionQuery {
             station_id: Some(station_id.to_string()),
@@ -147,30 +142,86 @@ pub async fn transaction_at(
             limit: 1000,
         })
         .await?;
-    Ok(open.iter().any(|t| t.evse_id == Some(evse_id)))
+    Ok(open
+        .into_iter()
+        .filter_map(|t| Some((t.evse_id?, t.transaction_id)))
+        .collect())
 }
 
-/// The transaction check of a command that installs a TxProfile, which needs the store:
-/// `Err` with the reason when it would be rejected.
-pub async fn check_transaction(
+/// Prepares a command that installs a profile with what only the store knows, or says why it
+/// would be rejected:
+///
+/// - a TxProfile needs a transaction going on at its EVSE (1.6 §3.13.1; 2.0.1 K01.FR.09) and
+///   names it: Arus fills in its id when the operator did not (2.0.1 K01.FR.03), and refuses
+///   one naming another transaction (K01.FR.33);
+/// - no two profiles of the same purpose on the same EVSE share a stack level while both are
+///   valid (K01.FR.06; for TxProfiles, the same transaction, K01.FR.39): a profile with another
+///   id would be rejected by a 2.0.1 station and would silently replace the other on a 1.6
+///   one, so the operator reuses that profile's id or clears it first.
+pub async fn prepare(
     store: &dyn Store,
     station_id: &str,
-    command: &Command,
+    command: &mut Command,
 ) -> Result<(), String> {
     let Command::SetChargingProfile(c) = command else {
         return Ok(());
     };
-    if c.charging_profile.purpose != ChargingProfilePurpose::Tx || c.evse_id == 0 {
+    let p = &mut c.charging_profile;
+    // A failing store: the station will answer for itself.
+    let Ok(held) = store.charging_profiles(station_id).await else {
         return Ok(());
+    };
+    if p.purpose == ChargingProfilePurpose::Tx && c.evse_id > 0 {
+        let Ok(going) = ongoing(store, station_id).await else {
+            return Ok(());
+        };
+        let here = going
+            .iter()
+            .find(|(e, _)| *e == c.evse_id)
+            .map(|(_, t)| t.clone());
+        match (&p.transaction_id, here) {
+            (_, None) => {
+                return Err(format!(
+                    "a TxProfile needs a transaction going on at EVSE {}: there is none (1.6 \
+                     §3.13.1; 2.0.1 K01.FR.09)",
+                    c.evse_id
+                ));
+            }
+            (None, Some(t)) => p.transaction_id = Some(t),
+            (Some(named), Some(t)) if *named != t => {
+                return Err(format!(
+                    "the transaction going on at EVSE {} is {t}, not {named} (2.0.1 K01.FR.33)",
+                    c.evse_id
+                ));
+            }
+            _ => {}
+        }
     }
-    match transaction_at(store, station_id, c.evse_id).await {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(format!(
-            "a TxProfile needs a transaction going on at EVSE {}: there is none (1.6 §3.13.1; the \
-             station would discard it)",
+    let overlaps = |o: &crate::commands::ChargingProfile| {
+        let starts_before_end = |from: Option<Time>, to: Option<Time>| match (from, to) {
+            (Some(f), Some(t)) => f < t,
+            _ => true,
+        };
+        starts_before_end(p.valid_from, o.valid_to) && starts_before_end(o.valid_from, p.valid_to)
+    };
+    let clash = held.iter().find(|h| {
+        let o = &h.charging_profile;
+        o.id != p.id
+            && o.purpose == p.purpose
+            && o.stack_level == p.stack_level
+            && h.evse_id == c.evse_id
+            && (p.purpose != ChargingProfilePurpose::Tx || o.transaction_id == p.transaction_id)
+            && overlaps(o)
+    });
+    if let Some(h) = clash {
+        return Err(format!(
+            "profile {} already has stack level {} for {} on EVSE {} while this one is valid: \
+             reuse its id to replace it, or clear it first (2.0.1 K01.FR.06, K01.FR.39)",
+            h.charging_profile.id,
+            p.stack_level,
+            p.purpose.as_str(),
             c.evse_id
-        )),
-        // The station will answer for itself.
-        Err(_) => Ok(()),
+        ));
     }
+    Ok(())
 }

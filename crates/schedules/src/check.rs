@@ -50,7 +50,11 @@ pub fn check(p: &ChargingProfile, target: Target) -> Vec<Problem> {
         Purpose::ChargingStationMax if target.evse_id != 0 => out.push(problem(
             "/evseId",
             "a ChargingStationMaxProfile (1.6: ChargePointMaxProfile) goes on EVSE 0 only \
-             (1.6 §3.13.1; 2.0.1 K01.FR.03)",
+             (1.6 §3.13.1)",
+        )),
+        Purpose::ChargingStationMax if p.kind == Kind::Relative => out.push(problem(
+            "/kind",
+            "a ChargingStationMaxProfile is never Relative (2.0.1 K01.FR.38)",
         )),
         Purpose::Tx if target.evse_id == 0 => out.push(problem(
             "/evseId",
@@ -72,7 +76,7 @@ pub fn check(p: &ChargingProfile, target: Target) -> Vec<Problem> {
     if p.transaction_id.is_some() && p.purpose != Purpose::Tx {
         out.push(problem(
             "/transactionId",
-            "only a TxProfile names a transaction (2.0.1 K01.FR.19)",
+            "only a TxProfile names a transaction (2.0.1 ChargingProfileType.transactionId)",
         ));
     }
     match (p.kind, p.recurrency) {

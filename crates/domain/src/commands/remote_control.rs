@@ -69,7 +69,8 @@ impl Spec for RemoteStart {
         let Some(p) = &self.charging_profile else {
             return Ok(());
         };
-        // 1.6 §5.11 and 2.0.1 F01: the profile of a remote start is the transaction's own.
+        // 1.6 §5.11 and 2.0.1 F01.FR.08, F01.FR.11: the profile of a remote start is the
+        // transaction's own, and names none (there is none yet).
         if p.purpose != super::ChargingProfilePurpose::Tx {
             return Err("the chargingProfile of a remote start has purpose TxProfile".into());
         }

@@ -9,12 +9,13 @@
 //! - A profile is checked against the specification's rules ([`arus_schedules::check`])
 //!   before it is sent; an Absolute or Recurring profile without a startSchedule gets one
 //!   (its validFrom, or the time it is sent), so no station has to guess when it starts.
-//! - A TxProfile's need for a transaction is known only where transactions are: the
-//!   commander's caller checks it; here every rule that needs no more than the command is.
+//! - What needs the store (a TxProfile's transaction, profiles already held at the same stack
+//!   level) is checked by [`crate::smart_charging::prepare`] when the command is submitted;
+//!   here every rule that needs no more than the command is.
 
 use serde::{Deserialize, Serialize};
 
-use super::{ocpp_enum, status_command, status_outcome};
+use super::{ocpp_enum, status_outcome};
 use crate::Time;
 
 pub use arus_schedules::check::{Problem, Target};
@@ -102,9 +103,9 @@ ocpp_enum! {
     ClearChargingProfileStatus { Accepted, Unknown }
 }
 
-status_command!(
+status_outcome!(
     /// What the station answered to ClearChargingProfile.
-    ClearChargingProfile => ClearChargingProfileOutcome(ClearChargingProfileStatus)
+    ClearChargingProfileOutcome(ClearChargingProfileStatus)
 );
 
 /// K09 (2.0.1): ask the station to report its charging profiles in ReportChargingProfiles;
@@ -224,8 +225,45 @@ impl super::Spec for SetChargingProfile {
     }
 }
 
+impl super::Spec for ClearChargingProfile {
+    type Outcome = ClearChargingProfileOutcome;
+
+    fn check(&self) -> Result<(), String> {
+        if self.id.is_none()
+            && self.evse_id.is_none()
+            && self.purpose.is_none()
+            && self.stack_level.is_none()
+        {
+            return Err(
+                "name the profile (`id`) or the profiles to clear (`evseId`, `purpose`, \
+                 `stackLevel`) (2.0.1 K10.FR.02)"
+                    .into(),
+            );
+        }
+        if self.purpose == Some(ChargingProfilePurpose::ExternalConstraints) {
+            return Err("external constraints are cleared only by the system that set them".into());
+        }
+        Ok(())
+    }
+}
+
 impl super::Spec for GetChargingProfiles {
     type Outcome = GetChargingProfilesOutcome;
+
+    fn check(&self) -> Result<(), String> {
+        if self.ids.is_empty()
+            && self.purpose.is_none()
+            && self.stack_level.is_none()
+            && self.sources.is_empty()
+        {
+            return Err(
+                "give `ids`, or one or more of `purpose`, `stackLevel` and `sources` \
+                 (2.0.1 K09.FR.03)"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
 
     fn follow_up(&self) -> Option<(crate::notices::NoticeKind, Option<i64>)> {
         Some((
