@@ -83,6 +83,7 @@ fn kind_of(collection: &str, param: &str) -> Option<&'static str> {
         ("tokens", _) => "token",
         ("id-tokens", _) => "idToken",
         ("webhooks", _) => "webhook",
+        ("sites", _) => "site",
         ("deliveries", _) => "delivery",
         _ => return None,
     })

@@ -38,6 +38,7 @@ mod id_tokens;
 pub mod openapi;
 mod page;
 mod problem;
+mod sites;
 mod stations;
 mod tokens;
 mod transactions;
@@ -131,6 +132,10 @@ pub fn router(state: ApiState) -> Router {
             "/stations/{id}/composite-schedule",
             get(charging::composite),
         )
+        .route("/sites", get(sites::list).post(sites::put))
+        .route("/sites/{id}", get(sites::show).delete(sites::delete))
+        .route("/sites/{id}/allocation", get(sites::live))
+        .route("/sites/{id}/allocation/preview", post(sites::preview))
         .route("/id-tokens", post(id_tokens::put))
         .route("/id-tokens/{token}", get(id_tokens::show))
         .route("/transactions", get(transactions::list))

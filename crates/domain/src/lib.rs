@@ -44,6 +44,7 @@ mod names;
 pub mod notices;
 pub mod provisioning;
 pub mod retention;
+pub mod sites;
 pub mod smart_charging;
 pub mod store;
 pub mod transactions;

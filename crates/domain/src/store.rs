@@ -374,6 +374,8 @@ pub enum RecordKind {
     Webhook,
     /// A webhook delivery (its tag is the subscription's id).
     Delivery,
+    /// A site (`status` `deleted` once removed).
+    Site,
 }
 
 impl RecordKind {
@@ -385,6 +387,7 @@ impl RecordKind {
             RecordKind::Bulk => "bulk",
             RecordKind::Webhook => "webhook",
             RecordKind::Delivery => "delivery",
+            RecordKind::Site => "site",
         }
     }
 }

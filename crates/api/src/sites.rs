@@ -1,0 +1,234 @@
+//! `/api/v1/sites`: sites (a grid connection, its parts and their limits, the EVSEs behind
+//! them) and how their capacity is divided among sessions: for sessions that might charge
+//! (`allocation/preview`, for planning and for testing a site's settings) and for those charging
+//! now (`allocation`).
+
+use arus_domain::sites::{EvseAllocation, Site, SiteSession};
+use arus_domain::store::{RecordKind, RecordQuery, Role, StoredRecord, Write};
+use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use crate::page::Page;
+use crate::stations::parse;
+use crate::{ApiState, Caller, Problem, store_error};
+
+/// The sites stored and not deleted.
+async fn sites(state: &ApiState) -> Result<Vec<Site>, Problem> {
+    let mut q = RecordQuery::of(RecordKind::Site, 10_000);
+    q.status = Some("active".into());
+    q.oldest_first = true;
+    let rows = state.store.records(q).await.map_err(store_error)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| serde_json::from_str(&r.body).ok())
+        .collect())
+}
+
+async fn site(state: &ApiState, id: &str) -> Result<Site, Problem> {
+    let row = state
+        .store
+        .record(RecordKind::Site, id)
+        .await
+        .map_err(store_error)?
+        .filter(|r| r.status.as_deref() == Some("active"));
+    row.and_then(|r| serde_json::from_str(&r.body).ok())
+        .ok_or_else(|| Problem::not_found(format!("no site `{id}`")))
+}
+
+fn record(site: &Site, status: &str) -> Result<Write, Problem> {
+    Ok(Write::PutRecord(Box::new(StoredRecord {
+        kind: RecordKind::Site,
+        id: site.id.clone(),
+        seq: 0,
+        station_id: None,
+        tag: None,
+        status: Some(status.into()),
+        at: chrono::Utc::now(),
+        body: serde_json::to_string(site)
+            .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?,
+    })))
+}
+
+/// Creates a site, or replaces it whole.
+#[utoipa::path(post, operation_id = "putSite", path = "/api/v1/sites", tag = "sites", request_body = Site,
+    responses((status = 201, body = Site, description = "Created"), (status = 200, body = Site, description = "Replaced"),
+        crate::openapi::Errors))]
+pub(crate) async fn put(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    caller.require(Role::Operator)?;
+    let new: Site = parse(&body)?;
+    new.check().map_err(|e| Problem::bad_request(e.0))?;
+    let all = sites(&state).await?;
+    for other in all.iter().filter(|s| s.id != new.id) {
+        if let Some(e) = new
+            .evses
+            .iter()
+            .find(|e| other.evse(&e.station_id, e.evse_id).is_some())
+        {
+            return Err(Problem::new(
+                StatusCode::CONFLICT,
+                format!(
+                    "EVSE {} of `{}` is on site `{}` already: an EVSE is on one site",
+                    e.evse_id, e.station_id, other.id
+                ),
+            ));
+        }
+    }
+    let existed = all.iter().any(|s| s.id == new.id);
+    state
+        .store
+        .commit(vec![record(&new, "active")?])
+        .await
+        .map_err(store_error)?;
+    let status = if existed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    let id = new.id.clone();
+    Ok(crate::audit::made(
+        (status, axum::Json(new)).into_response(),
+        "site",
+        &id,
+    ))
+}
+
+/// Every site.
+#[utoipa::path(get, operation_id = "listSites", path = "/api/v1/sites", tag = "sites",
+    responses((status = 200, body = Page<Site>, description = "OK"), crate::openapi::Errors))]
+pub(crate) async fn list(State(state): State<ApiState>) -> Result<Response, Problem> {
+    Ok(axum::Json(Page {
+        items: sites(&state).await?,
+        next_cursor: None,
+    })
+    .into_response())
+}
+
+/// One site.
+#[utoipa::path(get, operation_id = "getSite", path = "/api/v1/sites/{id}", tag = "sites",
+    params(("id" = String, Path, description = "The site's id")),
+    responses((status = 200, body = Site, description = "OK"), crate::openapi::Errors))]
+pub(crate) async fn show(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    Ok(axum::Json(site(&state, &id).await?).into_response())
+}
+
+/// Removes a site (its EVSEs may then join another).
+#[utoipa::path(delete, operation_id = "deleteSite", path = "/api/v1/sites/{id}", tag = "sites",
+    params(("id" = String, Path, description = "The site's id")),
+    responses((status = 204, description = "Removed"), crate::openapi::Errors))]
+pub(crate) async fn delete(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    caller.require(Role::Operator)?;
+    let s = site(&state, &id).await?;
+    state
+        .store
+        .commit(vec![record(&s, "deleted")?])
+        .await
+        .map_err(store_error)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Sessions that might charge.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct Preview {
+    /// Each at one of the site's EVSEs.
+    sessions: Vec<SiteSession>,
+}
+
+/// How a site's capacity is divided.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AllocationView {
+    site_id: String,
+    /// One per session, in the order given (for the live site: by station and EVSE).
+    allocations: Vec<EvseAllocation>,
+}
+
+/// How the site's capacity would be divided among these sessions: the same function that
+/// divides it live, for planning and for trying a site's settings.
+#[utoipa::path(post, operation_id = "previewSiteAllocation", path = "/api/v1/sites/{id}/allocation/preview", tag = "sites",
+    params(("id" = String, Path, description = "The site's id")), request_body = Preview,
+    responses((status = 200, body = AllocationView, description = "OK"), crate::openapi::Errors))]
+pub(crate) async fn preview(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let req: Preview = parse(&body)?;
+    let s = site(&state, &id).await?;
+    let allocations = s
+        .allocate(&req.sessions)
+        .map_err(|e| Problem::bad_request(e.0))?;
+    Ok(axum::Json(AllocationView {
+        site_id: id,
+        allocations,
+    })
+    .into_response())
+}
+
+/// How the site's capacity is divided among the sessions charging now (one per EVSE of the
+/// site with a transaction going on; each car taken as able to use all the EVSE's phases up to
+/// the EVSE's maximum until it is known better).
+#[utoipa::path(get, operation_id = "getSiteAllocation", path = "/api/v1/sites/{id}/allocation", tag = "sites",
+    params(("id" = String, Path, description = "The site's id")),
+    responses((status = 200, body = AllocationView, description = "OK"), crate::openapi::Errors))]
+pub(crate) async fn live(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let s = site(&state, &id).await?;
+    let mut stations: Vec<&str> = s.evses.iter().map(|e| e.station_id.as_str()).collect();
+    stations.sort_unstable();
+    stations.dedup();
+    let mut sessions = Vec::new();
+    for station in stations {
+        let open = state
+            .store
+            .transactions(arus_domain::store::TransactionQuery {
+                station_id: Some(station.to_string()),
+                ongoing: Some(true),
+                orphan: Some(false),
+                before: None,
+                limit: 1000,
+            })
+            .await
+            .map_err(store_error)?;
+        let mut evses: Vec<u32> = open
+            .iter()
+            .filter_map(|t| t.evse_id)
+            .filter(|e| s.evse(station, *e).is_some())
+            .collect();
+        evses.sort_unstable();
+        evses.dedup();
+        sessions.extend(evses.into_iter().map(|evse_id| SiteSession {
+            station_id: station.to_string(),
+            evse_id,
+            phases: None,
+            min_current_a: None,
+            max_current_a: None,
+            priority: None,
+        }));
+    }
+    let allocations = s
+        .allocate(&sessions)
+        .map_err(|e| Problem::bad_request(e.0))?;
+    Ok(axum::Json(AllocationView {
+        site_id: id,
+        allocations,
+    })
+    .into_response())
+}

@@ -1,0 +1,362 @@
+//! Sites: a grid connection and its parts (feeders, parking levels), each with a limit per
+//! phase and/or in watts and the load on it that is not charging, and the EVSEs behind them
+//! with the phase their connector's L1 is wired to. A site turns the sessions charging behind it
+//! into an [`arus_allocation::Problem`] and the allocator's answer back into limits per EVSE,
+//! each saying which limit binds.
+//!
+//! # Invariants
+//!
+//! - A site is checked whole before it is stored ([`Site::check`]): one root, parents named
+//!   before their children, each EVSE in one existing group and on one site only.
+//! - The load that is not charging (a building, or solar as a negative load) is taken off its
+//!   group's limits before the division, never below zero.
+
+use serde::{Deserialize, Serialize};
+
+use arus_allocation::{Binding, Group as AllocGroup, Limit, Problem, Session};
+
+/// A site.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Site {
+    /// Its id.
+    pub id: String,
+    /// A name for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The nominal voltage, phase to neutral, in V (default 230).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voltage_v: Option<f64>,
+    /// The grid connection first, then its parts, each after its parent.
+    pub groups: Vec<SiteGroup>,
+    /// The EVSEs of the site.
+    #[serde(default)]
+    pub evses: Vec<SiteEvse>,
+}
+
+/// A group of a site: the grid connection (no parent) or a part of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SiteGroup {
+    /// Its id, unique in the site.
+    pub id: String,
+    /// Its parent's id; none for the grid connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// The most current on L1, L2 and L3, in A.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase_limits_a: Option<[f64; 3]>,
+    /// The most power over all phases, in W.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power_limit_w: Option<f64>,
+    /// Load on it that is not charging, per phase, in A (negative for generation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub other_load_a: Option<[f64; 3]>,
+}
+
+/// An EVSE of a site.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SiteEvse {
+    /// The station.
+    pub station_id: String,
+    /// The EVSE (1.6: the connector).
+    pub evse_id: u32,
+    /// The group it is in.
+    pub group: String,
+    /// The site phase its connector's L1 is wired to (1, 2 or 3; default 1): with the usual
+    /// rotation L1-L2-L3, 2 means L2-L3-L1 and 3 means L3-L1-L2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub l1_on_phase: Option<u8>,
+    /// The phases it delivers (1 or 3; default 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phases: Option<u8>,
+    /// The most current per phase it delivers, in A (default 32).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_current_a: Option<f64>,
+}
+
+/// The least current an AC session charges with when not told: 6 A (IEC 61851-1).
+pub const DEFAULT_MIN_A: f64 = 6.0;
+
+/// An EVSE's maximum when not told.
+pub const DEFAULT_EVSE_MAX_A: f64 = 32.0;
+
+/// A session charging (or, in a preview, that might) at one of the site's EVSEs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SiteSession {
+    /// The station.
+    pub station_id: String,
+    /// The EVSE.
+    pub evse_id: u32,
+    /// The phases the car charges on (1, 2 or 3; default the EVSE's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phases: Option<u8>,
+    /// The least current it charges with, in A (default 6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_current_a: Option<f64>,
+    /// The most current the car takes, in A (default the EVSE's maximum).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_current_a: Option<f64>,
+    /// Higher is served first (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<i32>,
+}
+
+/// What one session gets, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EvseAllocation {
+    /// The station.
+    pub station_id: String,
+    /// The EVSE.
+    pub evse_id: u32,
+    /// The current per phase it may draw, in A (0: paused).
+    pub current_a: f64,
+    /// The site phases it draws on (`L1`...).
+    pub site_phases: Vec<String>,
+    /// Whether it is paused: its minimum did not fit.
+    pub paused: bool,
+    /// What holds it: `evseOrCar` (its own maximum), or a group's limit.
+    pub binding: String,
+    /// The group whose limit binds, if one does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// The rule that applied, in words.
+    pub why: String,
+}
+
+/// Why a site cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SiteError(pub String);
+
+impl Site {
+    /// Checks the site's invariants.
+    pub fn check(&self) -> Result<(), SiteError> {
+        let bad = |m: String| Err(SiteError(m));
+        if self.id.is_empty() || self.id.len() > 64 {
+            return bad("`id` must have 1 to 64 characters".into());
+        }
+        if self.voltage_v.is_some_and(|v| !(v.is_finite() && v > 0.0)) {
+            return bad("`voltageV` must be a positive number".into());
+        }
+        let Some(root) = self.groups.first() else {
+            return bad("a site has at least its grid connection in `groups`".into());
+        };
+        if root.parent.is_some() {
+            return bad("the first group is the grid connection: it has no parent".into());
+        }
+        for (i, g) in self.groups.iter().enumerate() {
+            if self.groups[..i].iter().any(|o| o.id == g.id) {
+                return bad(format!("group `{}` appears twice", g.id));
+            }
+            match &g.parent {
+                None if i > 0 => {
+                    return bad(format!(
+                        "group `{}` needs a parent: a site has one grid connection",
+                        g.id
+                    ));
+                }
+                Some(p) if !self.groups[..i].iter().any(|o| &o.id == p) => {
+                    return bad(format!(
+                        "group `{}` names parent `{p}`, which is not listed before it",
+                        g.id
+                    ));
+                }
+                _ => {}
+            }
+            let limits = g.phase_limits_a.iter().flatten().chain(&g.power_limit_w);
+            if limits.into_iter().any(|l| !(l.is_finite() && *l >= 0.0)) {
+                return bad(format!(
+                    "the limits of group `{}` must be numbers ≥ 0",
+                    g.id
+                ));
+            }
+            if g.other_load_a.iter().flatten().any(|l| !l.is_finite()) {
+                return bad(format!(
+                    "the other load of group `{}` must be numbers",
+                    g.id
+                ));
+            }
+        }
+        for (i, e) in self.evses.iter().enumerate() {
+            if e.evse_id == 0 {
+                return bad(format!(
+                    "station `{}`: EVSEs are numbered from 1",
+                    e.station_id
+                ));
+            }
+            if !self.groups.iter().any(|g| g.id == e.group) {
+                return bad(format!(
+                    "EVSE {} of `{}` is in group `{}`, which the site does not have",
+                    e.evse_id, e.station_id, e.group
+                ));
+            }
+            if self.evses[..i]
+                .iter()
+                .any(|o| o.station_id == e.station_id && o.evse_id == e.evse_id)
+            {
+                return bad(format!(
+                    "EVSE {} of `{}` appears twice",
+                    e.evse_id, e.station_id
+                ));
+            }
+            if e.l1_on_phase.is_some_and(|p| !(1..=3).contains(&p)) {
+                return bad("`l1OnPhase` is 1, 2 or 3".into());
+            }
+            if e.phases.is_some_and(|p| p != 1 && p != 3) {
+                return bad("an EVSE delivers on 1 or 3 phases".into());
+            }
+            if e.max_current_a
+                .is_some_and(|m| !(m.is_finite() && m >= 0.0))
+            {
+                return bad("`maxCurrentA` must be a number ≥ 0".into());
+            }
+        }
+        Ok(())
+    }
+
+    /// The EVSE of the site, if it is one.
+    pub fn evse(&self, station_id: &str, evse_id: u32) -> Option<&SiteEvse> {
+        self.evses
+            .iter()
+            .find(|e| e.station_id == station_id && e.evse_id == evse_id)
+    }
+
+    /// Divides the site's capacity among `sessions` (each at one of its EVSEs).
+    pub fn allocate(&self, sessions: &[SiteSession]) -> Result<Vec<EvseAllocation>, SiteError> {
+        let groups: Vec<AllocGroup> = self
+            .groups
+            .iter()
+            .map(|g| {
+                let other = g.other_load_a.unwrap_or([0.0; 3]);
+                let voltage = self.voltage();
+                AllocGroup {
+                    id: g.id.clone(),
+                    parent: g
+                        .parent
+                        .as_ref()
+                        .and_then(|p| self.groups.iter().position(|o| &o.id == p)),
+                    phase_limits_a: g
+                        .phase_limits_a
+                        .map(|l| [0, 1, 2].map(|i| (l[i] - other[i]).max(0.0))),
+                    power_limit_w: g
+                        .power_limit_w
+                        .map(|w| (w - other.iter().sum::<f64>() * voltage).max(0.0)),
+                }
+            })
+            .collect();
+        let mut alloc = Vec::with_capacity(sessions.len());
+        for s in sessions {
+            let Some(e) = self.evse(&s.station_id, s.evse_id) else {
+                return Err(SiteError(format!(
+                    "EVSE {} of `{}` is not on site `{}`",
+                    s.evse_id, s.station_id, self.id
+                )));
+            };
+            let evse_phases = e.phases.unwrap_or(3);
+            let phases = s.phases.unwrap_or(evse_phases).clamp(1, 3).min(evse_phases);
+            let rotation = e.l1_on_phase.unwrap_or(1) - 1;
+            let mask = (0..phases).fold(0u8, |m, k| m | 1 << ((rotation + k) % 3));
+            let evse_max = e.max_current_a.unwrap_or(DEFAULT_EVSE_MAX_A);
+            let max = s.max_current_a.map_or(evse_max, |m| m.min(evse_max));
+            alloc.push(Session {
+                id: format!("{}/{}", s.station_id, s.evse_id),
+                group: self
+                    .groups
+                    .iter()
+                    .position(|g| g.id == e.group)
+                    .unwrap_or(0),
+                phases: mask,
+                min_a: s.min_current_a.unwrap_or(DEFAULT_MIN_A).min(max),
+                max_a: max,
+                priority: s.priority.unwrap_or(0),
+            });
+        }
+        let problem = Problem {
+            groups,
+            sessions: alloc,
+            voltage: self.voltage(),
+        };
+        let result = arus_allocation::allocate(&problem).map_err(|e| SiteError(e.to_string()))?;
+        Ok(sessions
+            .iter()
+            .zip(&problem.sessions)
+            .zip(result)
+            .map(|((s, a), r)| self.explain(s, a, r))
+            .collect())
+    }
+
+    fn voltage(&self) -> f64 {
+        self.voltage_v
+            .unwrap_or(crate::smart_charging::DEFAULT_VOLTAGE)
+    }
+
+    fn explain(
+        &self,
+        s: &SiteSession,
+        a: &Session,
+        r: arus_allocation::Allocation,
+    ) -> EvseAllocation {
+        let phase_names = (0..3)
+            .filter(|p| a.phases & (1 << p) != 0)
+            .map(|p| format!("L{}", p + 1))
+            .collect();
+        let describe = |limit: Limit| match limit {
+            Limit::Phase { group, phase } => (
+                self.groups[group].id.clone(),
+                format!("the limit of `{}` on L{}", self.groups[group].id, phase + 1),
+            ),
+            Limit::Power { group } => (
+                self.groups[group].id.clone(),
+                format!("the power limit of `{}`", self.groups[group].id),
+            ),
+        };
+        let (paused, binding, group, why) = match r.binding {
+            Binding::SessionMaximum => (
+                false,
+                "evseOrCar".to_string(),
+                None,
+                format!("takes its maximum, {} A: no limit holds it", a.max_a),
+            ),
+            Binding::Limit { limit } => {
+                let (g, words) = describe(limit);
+                (
+                    false,
+                    "groupLimit".to_string(),
+                    Some(g),
+                    format!("{words} is reached; shared max-min fair among the sessions under it"),
+                )
+            }
+            Binding::Paused { limit } => {
+                let (g, words) = describe(limit);
+                (
+                    true,
+                    "paused".to_string(),
+                    Some(g),
+                    format!(
+                        "paused: its minimum of {} A does not fit under {words} beside the sessions served before it",
+                        a.min_a
+                    ),
+                )
+            }
+        };
+        EvseAllocation {
+            station_id: s.station_id.clone(),
+            evse_id: s.evse_id,
+            current_a: (r.current_a * 10.0).floor() / 10.0,
+            site_phases: phase_names,
+            paused,
+            binding,
+            group,
+            why,
+        }
+    }
+}

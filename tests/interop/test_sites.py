@@ -1,0 +1,128 @@
+"""Sites and the division of their capacity, through the operator API: the allocation cases of
+load management run through the preview endpoint (equal split, water-filling where maximums
+bind, mixed phases and phase rotation, minimums that cannot all be met, priorities, a feeder,
+load that is not charging), and the live allocation of sessions charging now, with a 1.6
+station of the Python `ocpp` package."""
+
+import asyncio
+
+from ocpp.v16 import ChargePoint as ChargePoint16
+from ocpp.v16 import call as call16
+
+from test_interop import connect, now
+
+
+def site(limit_a=100.0, evses=4, **more):
+    body = {
+        "id": "depot",
+        "name": "Depot",
+        "groups": [{"id": "grid", "phaseLimitsA": [limit_a] * 3}],
+        "evses": [{"stationId": "CP1", "evseId": e, "group": "grid"} for e in range(1, evses + 1)],
+    }
+    body.update(more)
+    return body
+
+
+def preview(server, sessions):
+    code, answer = server.request("POST", "/api/v1/sites/depot/allocation/preview", {"sessions": sessions})
+    assert code == 200, answer
+    return answer["allocations"]
+
+
+def at(evse, **more):
+    return {"stationId": "CP1", "evseId": evse, **more}
+
+
+def currents(allocations):
+    return [a["currentA"] for a in allocations]
+
+
+def test_allocation_cases_through_the_preview(server):
+    assert server.request("POST", "/api/v1/sites", site())[0] == 201
+    # An equal split of 100 A among four three-phase cars.
+    got = preview(server, [at(e) for e in range(1, 5)])
+    assert currents(got) == [25.0] * 4
+    assert all(a["binding"] == "groupLimit" and a["group"] == "grid" for a in got), got
+    assert got[0]["sitePhases"] == ["L1", "L2", "L3"]
+    # Water-filling: a car that takes 10 A leaves the rest to the others.
+    got = preview(server, [at(1, maxCurrentA=10), at(2), at(3), at(4)])
+    assert currents(got) == [10.0, 30.0, 30.0, 30.0]
+    assert got[0]["binding"] == "evseOrCar"
+    # Minimums that cannot all be met: at 16 A two cars charge, the third is paused.
+    assert server.request("POST", "/api/v1/sites", site(limit_a=16.0))[0] == 200
+    got = preview(server, [at(1), at(2), at(3)])
+    assert currents(got) == [8.0, 8.0, 0.0]
+    assert got[2]["paused"] and got[2]["binding"] == "paused" and "minimum" in got[2]["why"]
+    # Priorities: served first; the others share what is left above their minimums.
+    assert server.request("POST", "/api/v1/sites", site(limit_a=40.0))[0] == 200
+    got = preview(server, [at(1), at(2, priority=1, maxCurrentA=20), at(3)])
+    assert currents(got) == [10.0, 20.0, 10.0]
+
+
+def test_phases_feeders_and_other_load(server):
+    body = site(limit_a=32.0, evses=0)
+    body["groups"].append({"id": "level-2", "parent": "grid", "phaseLimitsA": [20, 20, 20]})
+    body["groups"][0]["otherLoadA"] = [0, 0, 8]
+    body["evses"] = [
+        {"stationId": "CP1", "evseId": 1, "group": "grid"},
+        {"stationId": "CP1", "evseId": 2, "group": "grid", "l1OnPhase": 2},
+        {"stationId": "CP1", "evseId": 3, "group": "grid", "l1OnPhase": 3},
+        {"stationId": "CP1", "evseId": 4, "group": "level-2", "phases": 1},
+    ]
+    assert server.request("POST", "/api/v1/sites", body)[0] == 201
+    # Single-phase cars land on the phase their connector's L1 is wired to: the car on L2 has
+    # it to itself (32 A); the building takes 8 A of L3, so the car there gets 24; the
+    # single-phase EVSE on level 2 is on L1 with the first car, and they share 32 A.
+    got = preview(server, [at(1, phases=1), at(2, phases=1), at(3, phases=1), at(4)])
+    assert [a["sitePhases"] for a in got] == [["L1"], ["L2"], ["L3"], ["L1"]]
+    assert currents(got) == [16.0, 32.0, 24.0, 16.0], got
+    # The feeder's limit binds when it is the tighter one.
+    got = preview(server, [at(4, maxCurrentA=32)])
+    assert currents(got) == [20.0] and got[0]["group"] == "level-2"
+
+
+def test_sites_are_checked_and_each_evse_is_on_one_site(server):
+    bad = [
+        ({"id": "x", "groups": []}, "grid connection"),
+        ({"id": "x", "groups": [{"id": "a"}, {"id": "b"}]}, "parent"),
+        ({"id": "x", "groups": [{"id": "a"}, {"id": "b", "parent": "c"}]}, "not listed before"),
+        ({"id": "x", "groups": [{"id": "a", "phaseLimitsA": [-1, 0, 0]}]}, "≥ 0"),
+        ({"id": "x", "groups": [{"id": "a"}], "evses": [{"stationId": "S", "evseId": 1, "group": "b"}]}, "does not have"),
+        ({"id": "x", "groups": [{"id": "a"}], "evses": [{"stationId": "S", "evseId": 1, "group": "a", "phases": 2}]},
+         "1 or 3"),
+    ]
+    for body, words in bad:
+        code, answer = server.request("POST", "/api/v1/sites", body)
+        assert code == 400 and words in answer["detail"], (body, answer)
+    assert server.request("POST", "/api/v1/sites", site())[0] == 201
+    code, answer = server.request("POST", "/api/v1/sites", dict(site(), id="other"))
+    assert code == 409 and "one site" in answer["detail"], answer
+    code, answer = server.request("POST", "/api/v1/sites/depot/allocation/preview", {"sessions": [
+        {"stationId": "ELSEWHERE", "evseId": 1}]})
+    assert code == 400 and "not on site" in answer["detail"]
+    assert [s["id"] for s in server.get("/api/v1/sites")["items"]] == ["depot"]
+    assert server.request("DELETE", "/api/v1/sites/depot")[0] == 204
+    assert server.request("GET", "/api/v1/sites/depot")[0] == 404
+    # Once it is gone, its EVSEs may join another site.
+    assert server.request("POST", "/api/v1/sites", dict(site(), id="other"))[0] == 201
+
+
+def test_the_live_allocation_follows_the_transactions(server):
+    async def scenario():
+        server.post("/api/v1/stations", {"id": "CP1"})
+        assert server.request("POST", "/api/v1/sites", site(limit_a=40.0))[0] == 201
+        assert server.get("/api/v1/sites/depot/allocation")["allocations"] == []
+        st = await connect(server, ChargePoint16, "CP1", None, "ocpp1.6")
+        await st.call(call16.BootNotification(charge_point_vendor="Py", charge_point_model="Site"))
+        ids = []
+        for connector in (1, 3):
+            r = await st.call(call16.StartTransaction(connector_id=connector, id_tag="T", meter_start=0, timestamp=now()))
+            ids.append(r.transaction_id)
+        got = server.get("/api/v1/sites/depot/allocation")["allocations"]
+        assert [(a["evseId"], a["currentA"]) for a in got] == [(1, 20.0), (3, 20.0)]
+        await st.call(call16.StopTransaction(transaction_id=ids[0], meter_stop=10, timestamp=now()))
+        got = server.get("/api/v1/sites/depot/allocation")["allocations"]
+        assert [(a["evseId"], a["currentA"], a["binding"]) for a in got] == [(3, 32.0, "evseOrCar")]
+        await st.close()
+
+    asyncio.run(scenario())
