@@ -126,3 +126,46 @@ def test_the_live_allocation_follows_the_transactions(server):
         await st.close()
 
     asyncio.run(scenario())
+
+
+def test_load_management_sends_the_division_to_the_stations(server):
+    """The live site: a 1.6 station of the Python `ocpp` package (which checks every profile
+    against the schema) gets a safe TxDefaultProfile when it boots (40 A shared by four EVSEs:
+    10 A each), and a TxProfile per session as transactions start and end; decreases go out
+    before increases."""
+    from ocpp.v16 import call_result as result16
+    from test_commands import scripted
+
+    answers = {"SetChargingProfile": lambda st, r: result16.SetChargingProfile(status="Accepted")}
+
+    def profiles(st):
+        return [(r["connector_id"], r["cs_charging_profiles"]["charging_profile_purpose"],
+                 r["cs_charging_profiles"]["charging_schedule"]["charging_schedule_period"][0]["limit"])
+                for a, r in st.cp.received if a == "SetChargingProfile"]
+
+    async def wait_for(st, count):
+        for _ in range(100):
+            if len(profiles(st)) >= count:
+                return profiles(st)
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"expected {count} profiles, got {profiles(st)}")
+
+    async def scenario():
+        server.post("/api/v1/stations", {"id": "CP1"})
+        assert server.request("POST", "/api/v1/sites", site(limit_a=40.0))[0] == 201
+        st = await connect(server, scripted(ChargePoint16, answers), "CP1", None, "ocpp1.6")
+        await st.call(call16.BootNotification(charge_point_vendor="Py", charge_point_model="Site"))
+        assert await wait_for(st, 1) == [(0, "TxDefaultProfile", 10.0)]
+        first = await st.call(call16.StartTransaction(connector_id=1, id_tag="T", meter_start=0, timestamp=now()))
+        assert (await wait_for(st, 2))[1] == (1, "TxProfile", 32.0)
+        await st.call(call16.StartTransaction(connector_id=3, id_tag="T", meter_start=0, timestamp=now()))
+        # The running session comes down first, then the new one goes up.
+        assert (await wait_for(st, 4))[2:] == [(1, "TxProfile", 20.0), (3, "TxProfile", 20.0)]
+        sent = [r for a, r in st.cp.received if a == "SetChargingProfile"][1]["cs_charging_profiles"]
+        assert sent["transaction_id"] == first.transaction_id and sent["stack_level"] == 1
+        held = server.get("/api/v1/stations/CP1/charging-profiles")["items"]
+        assert sorted((h["evseId"], h["chargingProfile"]["purpose"]) for h in held) == [
+            (0, "TxDefaultProfile"), (1, "TxProfile"), (3, "TxProfile")]
+        await st.close()
+
+    asyncio.run(scenario())

@@ -4,7 +4,7 @@
 //! now (`allocation`).
 
 use arus_domain::sites::{EvseAllocation, Site, SiteSession};
-use arus_domain::store::{RecordKind, RecordQuery, Role, StoredRecord, Write};
+use arus_domain::store::{RecordKind, Role, StoredRecord, Write};
 use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -18,14 +18,9 @@ use crate::{ApiState, Caller, Problem, store_error};
 
 /// The sites stored and not deleted.
 async fn sites(state: &ApiState) -> Result<Vec<Site>, Problem> {
-    let mut q = RecordQuery::of(RecordKind::Site, 10_000);
-    q.status = Some("active".into());
-    q.oldest_first = true;
-    let rows = state.store.records(q).await.map_err(store_error)?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|r| serde_json::from_str(&r.body).ok())
-        .collect())
+    arus_domain::sites::stored(state.store.as_ref())
+        .await
+        .map_err(store_error)
 }
 
 async fn site(state: &ApiState, id: &str) -> Result<Site, Problem> {
@@ -191,38 +186,9 @@ pub(crate) async fn live(
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
     let s = site(&state, &id).await?;
-    let mut stations: Vec<&str> = s.evses.iter().map(|e| e.station_id.as_str()).collect();
-    stations.sort_unstable();
-    stations.dedup();
-    let mut sessions = Vec::new();
-    for station in stations {
-        let open = state
-            .store
-            .transactions(arus_domain::store::TransactionQuery {
-                station_id: Some(station.to_string()),
-                ongoing: Some(true),
-                orphan: Some(false),
-                before: None,
-                limit: 1000,
-            })
-            .await
-            .map_err(store_error)?;
-        let mut evses: Vec<u32> = open
-            .iter()
-            .filter_map(|t| t.evse_id)
-            .filter(|e| s.evse(station, *e).is_some())
-            .collect();
-        evses.sort_unstable();
-        evses.dedup();
-        sessions.extend(evses.into_iter().map(|evse_id| SiteSession {
-            station_id: station.to_string(),
-            evse_id,
-            phases: None,
-            min_current_a: None,
-            max_current_a: None,
-            priority: None,
-        }));
-    }
+    let sessions = arus_domain::sites::live_sessions(state.store.as_ref(), &s)
+        .await
+        .map_err(store_error)?;
     let allocations = s
         .allocate(&sessions)
         .map_err(|e| Problem::bad_request(e.0))?;

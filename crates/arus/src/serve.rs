@@ -153,6 +153,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     );
     commander.recover().await;
     tokio::spawn(commander.clone().run_background());
+    // Load management: the sites' capacity divided live and sent as charging profiles.
+    tokio::spawn(
+        arus_domain::load::LoadManager::new(
+            operator_store.clone(),
+            commander.clone(),
+            csms.events().clone(),
+            arus_domain::load::LoadConfig::default(),
+        )
+        .run(),
+    );
     let webhooks = arus_webhooks::Webhooks::new(
         operator_store.clone(),
         csms.events().clone(),

@@ -39,6 +39,7 @@ pub mod csms;
 pub mod device_model;
 pub mod events;
 pub mod link;
+pub mod load;
 pub mod metering;
 mod names;
 pub mod notices;

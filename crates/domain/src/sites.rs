@@ -360,3 +360,116 @@ impl Site {
         }
     }
 }
+
+/// The sites stored and not deleted, oldest first.
+pub async fn stored(
+    store: &dyn crate::store::Store,
+) -> Result<Vec<Site>, crate::store::StoreError> {
+    let mut q = crate::store::RecordQuery::of(crate::store::RecordKind::Site, 10_000);
+    q.status = Some("active".into());
+    q.oldest_first = true;
+    Ok(store
+        .records(q)
+        .await?
+        .into_iter()
+        .filter_map(|r| serde_json::from_str(&r.body).ok())
+        .collect())
+}
+
+/// The sessions charging now at a site: one per EVSE of the site with a transaction going on,
+/// by station and EVSE, each car taken as able to use all its EVSE's phases up to the EVSE's
+/// maximum until it is known better.
+pub async fn live_sessions(
+    store: &dyn crate::store::Store,
+    site: &Site,
+) -> Result<Vec<SiteSession>, crate::store::StoreError> {
+    let mut stations: Vec<&str> = site.evses.iter().map(|e| e.station_id.as_str()).collect();
+    stations.sort_unstable();
+    stations.dedup();
+    let mut sessions = Vec::new();
+    for station in stations {
+        let open = store
+            .transactions(crate::store::TransactionQuery {
+                station_id: Some(station.to_string()),
+                ongoing: Some(true),
+                orphan: Some(false),
+                before: None,
+                limit: 1000,
+            })
+            .await?;
+        let mut evses: Vec<u32> = open
+            .iter()
+            .filter_map(|t| t.evse_id)
+            .filter(|e| site.evse(station, *e).is_some())
+            .collect();
+        evses.sort_unstable();
+        evses.dedup();
+        sessions.extend(evses.into_iter().map(|evse_id| SiteSession {
+            station_id: station.to_string(),
+            evse_id,
+            phases: None,
+            min_current_a: None,
+            max_current_a: None,
+            priority: None,
+        }));
+    }
+    Ok(sessions)
+}
+
+impl Site {
+    /// The current per phase each EVSE of `station_id` may draw with no CSMS to divide the
+    /// capacity: every group's limit (less its other load) shared equally by all the EVSEs
+    /// under it, the lowest over the EVSE's groups, and over the station's EVSEs. What a
+    /// station falls back to (its TxDefaultProfile) keeps the site inside its limits even if
+    /// every EVSE charges at once.
+    pub fn safe_current(&self, station_id: &str) -> Option<f64> {
+        let under = |group: usize| {
+            self.evses
+                .iter()
+                .filter(|e| {
+                    let mut g = self.groups.iter().position(|x| x.id == e.group);
+                    while let Some(at) = g {
+                        if at == group {
+                            return true;
+                        }
+                        g = self.groups[at]
+                            .parent
+                            .as_ref()
+                            .and_then(|p| self.groups.iter().position(|x| &x.id == p));
+                    }
+                    false
+                })
+                .count()
+                .max(1) as f64
+        };
+        let voltage = self.voltage();
+        self.evses
+            .iter()
+            .filter(|e| e.station_id == station_id)
+            .map(|e| {
+                let mut best = e.max_current_a.unwrap_or(DEFAULT_EVSE_MAX_A);
+                let mut g = self.groups.iter().position(|x| x.id == e.group);
+                while let Some(at) = g {
+                    let group = &self.groups[at];
+                    let other = group.other_load_a.unwrap_or([0.0; 3]);
+                    let n = under(at);
+                    if let Some(l) = group.phase_limits_a {
+                        for ph in 0..3 {
+                            best = best.min((l[ph] - other[ph]).max(0.0) / n);
+                        }
+                    }
+                    if let Some(w) = group.power_limit_w {
+                        let free = (w - other.iter().sum::<f64>() * voltage).max(0.0);
+                        best = best.min(free / n / (3.0 * voltage));
+                    }
+                    g = group
+                        .parent
+                        .as_ref()
+                        .and_then(|p| self.groups.iter().position(|x| &x.id == p));
+                }
+                best
+            })
+            .min_by(f64::total_cmp)
+            .map(|a| (a * 10.0).floor() / 10.0)
+    }
+}

@@ -1,0 +1,346 @@
+//! The live site: load management applied to the stations. On every event that changes what a
+//! site must divide (a transaction starts or ends), and on a timer, each site's capacity is
+//! divided again ([`crate::sites::Site::allocate`]) and the limits that changed are sent to the
+//! stations as TxProfiles. Each station of a site also gets a safe TxDefaultProfile when it
+//! boots, so that the site stays inside its limits if the stations lose the CSMS.
+//!
+//! # Invariants
+//!
+//! - Decreases go out before increases, so that the site is not over its limit while
+//!   stations change over; a decrease is always sent, an increase only when it is worth it
+//!   (at least the hysteresis) and the EVSE's profile was not rewritten within the minimum
+//!   interval, so that stations (and their flash) are not flooded.
+//! - The profiles Arus sends for load management have ids and a stack level of their own
+//!   ([`TX_PROFILE_ID_BASE`], [`DEFAULT_PROFILE_ID`], [`LoadConfig::stack_level`]), so they
+//!   replace each other and nothing an operator installed.
+//! - Every profile goes through the commander like any command: checked, recorded, and
+//!   recorded as installed only when the station accepts it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+
+use crate::commander::{Commander, Submission};
+use crate::commands::{
+    ChargingProfile, ChargingProfileKind, ChargingProfilePurpose, ChargingRateUnit,
+    ChargingSchedule, Command, SchedulePeriod, SetChargingProfile,
+};
+use crate::events::{Event, EventBus};
+use crate::sites::Site;
+use crate::store::Store;
+
+/// The id of the TxProfile load management keeps on EVSE `n`: this plus `n`.
+pub const TX_PROFILE_ID_BASE: i64 = 900_000_000;
+
+/// The id of the safe TxDefaultProfile load management keeps on each station.
+pub const DEFAULT_PROFILE_ID: i64 = 899_999_999;
+
+/// Who the commands are recorded as coming from.
+const REQUESTED_BY: &str = "load management";
+
+/// How load management behaves.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LoadConfig {
+    /// An increase smaller than this, in A, is not sent.
+    pub hysteresis_a: f64,
+    /// An EVSE's profile is increased at most this often.
+    pub min_interval: Duration,
+    /// The stack level of the profiles sent.
+    pub stack_level: u32,
+    /// How often every site is divided again without an event.
+    pub tick: Duration,
+}
+
+impl Default for LoadConfig {
+    fn default() -> LoadConfig {
+        LoadConfig {
+            hysteresis_a: 1.0,
+            min_interval: Duration::from_secs(10),
+            stack_level: 1,
+            tick: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What was last sent to an EVSE.
+#[derive(Debug, Clone, Copy)]
+struct Sent {
+    limit_a: f64,
+    at: tokio::time::Instant,
+}
+
+/// The live load manager.
+pub struct LoadManager {
+    store: Arc<dyn Store>,
+    commander: Arc<Commander>,
+    events: EventBus,
+    config: LoadConfig,
+    sent: Mutex<HashMap<(String, u32), Sent>>,
+    /// The sites as last read, and when: read again at most once a second, so that a busy
+    /// fleet's transaction events do not each cost a query.
+    sites: Mutex<Option<(tokio::time::Instant, Arc<Vec<Site>>)>>,
+}
+
+/// How long the sites read are used before they are read again.
+const SITES_FRESH: Duration = Duration::from_secs(1);
+
+impl LoadManager {
+    /// A manager sending through `commander`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        commander: Arc<Commander>,
+        events: EventBus,
+        config: LoadConfig,
+    ) -> Arc<LoadManager> {
+        Arc::new(LoadManager {
+            store,
+            commander,
+            events,
+            config,
+            sent: Mutex::default(),
+            sites: Mutex::default(),
+        })
+    }
+
+    /// Runs for ever: divides again the sites an event concerns, and every site on the timer.
+    pub async fn run(self: Arc<Self>) {
+        let mut rx = self.events.subscribe();
+        let mut tick = tokio::time::interval(self.config.tick);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // When an increase held back by the minimum interval may go.
+        let mut due: Option<tokio::time::Instant> = None;
+        loop {
+            let station = tokio::select! {
+                _ = tick.tick() => None,
+                () = async {
+                    match due {
+                        Some(d) => tokio::time::sleep_until(d).await,
+                        None => std::future::pending().await,
+                    }
+                } => None,
+                e = rx.recv() => match e {
+                    Ok(e) => match &e.event {
+                        Event::Transaction { station_id, event, .. }
+                            if event == "Started" || event == "Ended" => Some(station_id.clone()),
+                        Event::Boot { station_id, .. } => {
+                            self.safe_default(station_id).await;
+                            continue;
+                        }
+                        _ => continue,
+                    },
+                    // Fell behind: divide everything again.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => None,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                },
+            };
+            match self.rebalance(station.as_deref()).await {
+                Ok(held) => due = held,
+                Err(e) => tracing::warn!(error = %e, "load management could not divide the sites"),
+            }
+        }
+    }
+
+    /// The sites, read at most once a second (a site changed within that second is seen at
+    /// the next event or tick).
+    async fn sites(&self) -> Result<Arc<Vec<Site>>, crate::store::StoreError> {
+        let now = tokio::time::Instant::now();
+        if let Ok(cached) = self.sites.lock()
+            && let Some((at, sites)) = cached.as_ref()
+            && now.duration_since(*at) < SITES_FRESH
+        {
+            return Ok(sites.clone());
+        }
+        self.read_sites().await
+    }
+
+    /// The sites as stored now.
+    async fn read_sites(&self) -> Result<Arc<Vec<Site>>, crate::store::StoreError> {
+        let now = tokio::time::Instant::now();
+        let sites = Arc::new(crate::sites::stored(self.store.as_ref()).await?);
+        if let Ok(mut cached) = self.sites.lock() {
+            *cached = Some((now, sites.clone()));
+        }
+        Ok(sites)
+    }
+
+    /// Divides again the site of `station` (every site when `None`) and sends what changed;
+    /// returns when an increase held back by the minimum interval may be sent.
+    pub async fn rebalance(
+        &self,
+        station: Option<&str>,
+    ) -> Result<Option<tokio::time::Instant>, crate::store::StoreError> {
+        let sites = self.sites().await?;
+        let mut due = None;
+        for site in sites
+            .iter()
+            .filter(|s| station.is_none_or(|id| s.evses.iter().any(|e| e.station_id == id)))
+        {
+            let held = self.apply(site).await?;
+            due = due.into_iter().chain(held).min();
+        }
+        Ok(due)
+    }
+
+    async fn apply(
+        &self,
+        site: &Site,
+    ) -> Result<Option<tokio::time::Instant>, crate::store::StoreError> {
+        let sessions = crate::sites::live_sessions(self.store.as_ref(), site).await?;
+        let allocations = match site.allocate(&sessions) {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(site = %site.id, error = %e, "site cannot be divided");
+                return Ok(None);
+            }
+        };
+        let now = tokio::time::Instant::now();
+        let mut decreases = Vec::new();
+        let mut increases = Vec::new();
+        let mut due: Option<tokio::time::Instant> = None;
+        {
+            let Ok(sent) = self.sent.lock() else {
+                return Ok(None);
+            };
+            for a in &allocations {
+                let key = (a.station_id.clone(), a.evse_id);
+                let phases = a.site_phases.len() as u32;
+                match sent.get(&key) {
+                    Some(s) if a.current_a < s.limit_a => {
+                        decreases.push((key, a.current_a, phases))
+                    }
+                    Some(s) if a.current_a - s.limit_a < self.config.hysteresis_a => {}
+                    Some(s) if now.duration_since(s.at) < self.config.min_interval => {
+                        let at = s.at + self.config.min_interval;
+                        due = Some(due.map_or(at, |d| d.min(at)));
+                    }
+                    _ => increases.push((key, a.current_a, phases)),
+                }
+            }
+        }
+        for ((station, evse), limit, phases) in decreases.into_iter().chain(increases) {
+            let profile = self.tx_profile(evse, limit, phases);
+            if self.send(&station, evse, profile).await
+                && let Ok(mut sent) = self.sent.lock()
+            {
+                sent.insert(
+                    (station, evse),
+                    Sent {
+                        limit_a: limit,
+                        at: now,
+                    },
+                );
+            }
+        }
+        // Sessions that ended: their TxProfile ended with them.
+        if let Ok(mut sent) = self.sent.lock() {
+            sent.retain(|(station, evse), _| {
+                !site
+                    .evses
+                    .iter()
+                    .any(|e| &e.station_id == station && e.evse_id == *evse)
+                    || allocations
+                        .iter()
+                        .any(|a| &a.station_id == station && a.evse_id == *evse)
+            });
+        }
+        Ok(due)
+    }
+
+    fn tx_profile(&self, evse: u32, limit_a: f64, phases: u32) -> ChargingProfile {
+        profile(
+            TX_PROFILE_ID_BASE + i64::from(evse),
+            self.config.stack_level,
+            ChargingProfilePurpose::Tx,
+            limit_a,
+            phases,
+        )
+    }
+
+    /// Sends a station of a site its safe TxDefaultProfile (on EVSE 0: every EVSE).
+    pub async fn safe_default(&self, station_id: &str) {
+        // A boot happens once per connection: the sites are read as they are now.
+        let Ok(sites) = self.read_sites().await else {
+            return;
+        };
+        let Some(limit) = sites.iter().find_map(|s| s.safe_current(station_id)) else {
+            return;
+        };
+        let p = profile(
+            DEFAULT_PROFILE_ID,
+            self.config.stack_level,
+            ChargingProfilePurpose::TxDefault,
+            limit,
+            3,
+        );
+        self.send(station_id, 0, p).await;
+    }
+
+    /// Submits one profile; whether the station accepted it.
+    async fn send(&self, station_id: &str, evse_id: u32, profile: ChargingProfile) -> bool {
+        let submission = Submission {
+            station_id: station_id.to_string(),
+            command: Command::SetChargingProfile(SetChargingProfile {
+                evse_id,
+                charging_profile: profile,
+            }),
+            requested_by: REQUESTED_BY.into(),
+            idempotency_key: None,
+            queue_until: None,
+            bulk_id: None,
+        };
+        let submitted = match self.commander.submit(submission).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::info!(station = %station_id, evse = evse_id, error = %e, "load management profile not sent");
+                return false;
+            }
+        };
+        let record = match submitted.done {
+            Some(done) => match done.await {
+                Ok(r) => r,
+                Err(_) => return false,
+            },
+            None => submitted.record,
+        };
+        matches!(
+            record.outcome,
+            Some(crate::commands::Outcome::SetChargingProfile(o))
+                if o.status == crate::commands::ChargingProfileStatus::Accepted
+        )
+    }
+}
+
+/// A profile of one period at `limit_a` on `phases` phases, from now.
+fn profile(
+    id: i64,
+    stack_level: u32,
+    purpose: ChargingProfilePurpose,
+    limit_a: f64,
+    phases: u32,
+) -> ChargingProfile {
+    ChargingProfile {
+        id,
+        stack_level,
+        purpose,
+        kind: ChargingProfileKind::Absolute,
+        recurrency: None,
+        valid_from: None,
+        valid_to: None,
+        transaction_id: None,
+        schedules: vec![ChargingSchedule {
+            id: None,
+            start: Some(Utc::now()),
+            duration_s: None,
+            rate_unit: ChargingRateUnit::A,
+            min_rate: None,
+            periods: vec![SchedulePeriod {
+                start_s: 0,
+                limit: limit_a,
+                phases: Some(phases.clamp(1, 3)),
+                phase_to_use: None,
+            }],
+        }],
+    }
+}
