@@ -72,7 +72,8 @@ ANSWERS_16 = {
         status="Accepted",
         connector_id=r["connector_id"],
         schedule_start=now(),
-        charging_schedule={"charging_rate_unit": "A", "charging_schedule_period": [{"start_period": 0, "limit": 10.0}]},
+        charging_schedule={"charging_rate_unit": "A", "charging_schedule_period": [
+            {"start_period": 0, "limit": getattr(st, "composite_limit", 10.0)}]},
     ),
 }
 
@@ -185,6 +186,17 @@ def test_profiles_on_ocpp16(server):
         held = server.get("/api/v1/stations/SC16/charging-profiles")["items"]
         assert [p["chargingProfile"]["id"] for p in held] == [3, 1]
         assert periods(composite(server, "SC16", 1, MIDNIGHT + timedelta(hours=6), 24)) == [(0, 16.0)]
+
+        # Verifying what the station applied: its own composite against Arus's, from now.
+        c = await asyncio.to_thread(server.get, "/api/v1/stations/SC16/composite-schedule?evseId=1&duration=3600&compare=true")
+        assert c["station"]["status"] == "Accepted" and c["station"]["matches"] is False, c
+        d = c["station"]["differences"]
+        assert len(d) == 1 and (d[0]["arus"], d[0]["station"]) == (16.0, 10.0) and d[0]["endPeriod"] == 3600, d
+        st.cp.composite_limit = 16.0
+        c = await asyncio.to_thread(server.get, "/api/v1/stations/SC16/composite-schedule?evseId=1&duration=3600&compare=true")
+        assert c["station"]["matches"] is True and c["station"]["differences"] == [], c
+        code, answer = server.request("GET", "/api/v1/stations/SC16/composite-schedule?compare=true&start=" + iso(MIDNIGHT))
+        assert code == 400 and "from now" in answer["detail"]
         await st.close()
 
     asyncio.run(scenario())

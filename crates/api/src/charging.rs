@@ -4,16 +4,18 @@
 //! CompositeScheduleType. Profiles are set and cleared with the commands
 //! `setChargingProfile` and `clearChargingProfile`.
 
-use arus_domain::commands::ChargingRateUnit;
+use arus_domain::commands::{ChargingRateUnit, Command, GetCompositeSchedule, Outcome};
 use arus_domain::smart_charging::{DEFAULT_VOLTAGE, Electrical};
+use arus_domain::store::Role;
 use arus_domain::store::StoredProfile;
+use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::page::Page;
-use crate::{ApiState, Problem, store_error};
+use crate::{ApiState, Caller, Problem, store_error};
 
 /// The longest window a composite schedule is computed for: 31 days.
 const MAX_DURATION_S: i64 = 31 * 86_400;
@@ -52,6 +54,9 @@ pub(crate) struct CompositeQuery {
     duration: Option<i64>,
     /// `A` or `W` (default `A`).
     unit: Option<String>,
+    /// `true`: also ask the station for its own (GetCompositeSchedule, from now; operator
+    /// role) and show where the two differ.
+    compare: Option<String>,
 }
 
 /// A period of a composite schedule (ChargingSchedulePeriodType).
@@ -81,6 +86,88 @@ pub(crate) struct CompositeView {
     duration: i64,
     charging_rate_unit: ChargingRateUnit,
     charging_schedule_period: Vec<PeriodView>,
+    /// With `compare`: what the station answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    station: Option<StationView>,
+}
+
+/// The station's own composite schedule, and where it differs from Arus's.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct StationView {
+    /// The command that asked it (`/api/v1/commands/{id}`).
+    command_id: String,
+    /// `Accepted` or `Rejected`, or why nothing came back (`notConnected`, `timeout`...).
+    status: String,
+    /// Its schedule, as it sent it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    schedule: Option<arus_domain::commands::CompositeSchedule>,
+    /// Whether it holds the same limits as Arus computed, within 0.1 (A or W), over the window
+    /// both cover.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    matches: Option<bool>,
+    /// Where they differ, in seconds from `scheduleStart`.
+    differences: Vec<Difference>,
+}
+
+/// A stretch of time where the station's limit is not Arus's.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Difference {
+    start_period: i64,
+    end_period: i64,
+    arus: Option<f64>,
+    station: Option<f64>,
+}
+
+/// The limit of a list of `(start, limit)` at offset `t` (the last period started by then).
+fn limit_at(periods: &[(i64, Option<f64>)], t: i64) -> Option<f64> {
+    periods
+        .iter()
+        .take_while(|(s, _)| *s <= t)
+        .last()
+        .and_then(|(_, l)| *l)
+}
+
+/// Where two schedules over `[0, duration)` differ by more than 0.1.
+fn differences(
+    arus: &[(i64, Option<f64>)],
+    station: &[(i64, Option<f64>)],
+    from: i64,
+    duration: i64,
+) -> Vec<Difference> {
+    let mut cuts: Vec<i64> = arus
+        .iter()
+        .chain(station)
+        .map(|(s, _)| *s)
+        .chain([from, duration])
+        .filter(|s| (from..=duration).contains(s))
+        .collect();
+    cuts.sort_unstable();
+    cuts.dedup();
+    let mut out: Vec<Difference> = Vec::new();
+    for w in cuts.windows(2) {
+        let (a, s) = (limit_at(arus, w[0]), limit_at(station, w[0]));
+        let same = match (a, s) {
+            (Some(x), Some(y)) => (x - y).abs() <= 0.1 + 1e-9,
+            (None, None) => true,
+            _ => false,
+        };
+        if same {
+            continue;
+        }
+        match out.last_mut() {
+            Some(d) if d.end_period == w[0] && d.arus == a && d.station == s => d.end_period = w[1],
+            _ => out.push(Difference {
+                start_period: w[0],
+                end_period: w[1],
+                arus: a,
+                station: s,
+            }),
+        }
+    }
+    out
 }
 
 /// The limit a station, or one of its EVSEs, is held to over a window, computed by Arus from
@@ -92,9 +179,19 @@ pub(crate) struct CompositeView {
     responses((status = 200, body = CompositeView, description = "OK"), crate::openapi::Errors))]
 pub(crate) async fn composite(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     Query(q): Query<CompositeQuery>,
 ) -> Result<Response, Problem> {
+    let compare = crate::page::flag("compare", q.compare.as_deref())?.unwrap_or(false);
+    if compare {
+        caller.require(Role::Operator)?;
+        if q.start.is_some() {
+            return Err(Problem::bad_request(
+                "`compare` asks the station for its schedule from now: give no `start`",
+            ));
+        }
+    }
     let store = &state.store;
     let Some(station) = store.station(&id).await.map_err(store_error)? else {
         return Err(Problem::not_found(format!("no station `{id}`")));
@@ -145,20 +242,117 @@ pub(crate) async fn composite(
     )
     .await
     .map_err(store_error)?;
+    let periods: Vec<PeriodView> = periods
+        .into_iter()
+        .map(|p| PeriodView {
+            start_period: p.start_s,
+            limit: p.limit.map(|l| (l * 10.0).round() / 10.0),
+            number_phases: p.phases,
+            binding: p.binding,
+        })
+        .collect();
+    let station = if compare {
+        let ours: Vec<(i64, Option<f64>)> =
+            periods.iter().map(|p| (p.start_period, p.limit)).collect();
+        Some(
+            ask(
+                &state, &caller, &id, evse_id, duration, unit, voltage, start, &ours,
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
     Ok(axum::Json(CompositeView {
         evse_id,
         schedule_start: start,
         duration,
         charging_rate_unit: unit,
-        charging_schedule_period: periods
-            .into_iter()
-            .map(|p| PeriodView {
-                start_period: p.start_s,
-                limit: p.limit.map(|l| (l * 10.0).round() / 10.0),
-                number_phases: p.phases,
-                binding: p.binding,
-            })
-            .collect(),
+        charging_schedule_period: periods,
+        station,
     })
     .into_response())
+}
+
+/// Asks the station for its composite schedule and compares it with `ours` (from `start`).
+#[allow(clippy::too_many_arguments)]
+async fn ask(
+    state: &ApiState,
+    caller: &Caller,
+    station_id: &str,
+    evse_id: u32,
+    duration: i64,
+    unit: ChargingRateUnit,
+    voltage: f64,
+    start: DateTime<Utc>,
+    ours: &[(i64, Option<f64>)],
+) -> Result<StationView, Problem> {
+    let submitted = state
+        .commander
+        .submit(arus_domain::commander::Submission {
+            station_id: station_id.to_string(),
+            command: Command::GetCompositeSchedule(GetCompositeSchedule {
+                evse_id,
+                duration_s: duration,
+                unit: Some(unit),
+            }),
+            requested_by: caller.name.clone(),
+            idempotency_key: None,
+            queue_until: None,
+            bulk_id: None,
+        })
+        .await
+        .map_err(crate::commands::submit_error)?;
+    let mut record = submitted.record;
+    if let Some(done) = submitted.done
+        && let Ok(Ok(r)) = tokio::time::timeout(state.command_wait, done).await
+    {
+        record = r;
+    }
+    let answer = match &record.outcome {
+        Some(Outcome::GetCompositeSchedule(o)) => Some(o.clone()),
+        _ => None,
+    };
+    let Some(answer) = answer else {
+        return Ok(StationView {
+            command_id: record.id,
+            status: record.status.as_str().to_string(),
+            schedule: None,
+            matches: None,
+            differences: Vec::new(),
+        });
+    };
+    let (matches, differences) = match &answer.schedule {
+        Some(s) => {
+            // The station's periods, moved to our start and put in our unit.
+            let shift = (s.schedule_start - start).num_seconds();
+            let theirs: Vec<(i64, Option<f64>)> = s
+                .charging_schedule_period
+                .iter()
+                .map(|p| {
+                    let l = arus_domain::smart_charging::convert(
+                        arus_domain::smart_charging::Limit {
+                            value: p.limit,
+                            unit: s.charging_rate_unit,
+                            phases: p.phases,
+                        },
+                        unit,
+                        voltage,
+                    );
+                    (p.start_s + shift, Some(l.value))
+                })
+                .collect();
+            let covered = (shift.max(0), (shift + s.duration_s).min(duration));
+            let d = differences(ours, &theirs, covered.0, covered.1);
+            (Some(d.is_empty()), d)
+        }
+        None => (None, Vec::new()),
+    };
+    Ok(StationView {
+        command_id: record.id,
+        status: answer.status.as_str().to_string(),
+        schedule: answer.schedule,
+        matches,
+        differences,
+    })
 }
