@@ -169,3 +169,49 @@ def test_load_management_sends_the_division_to_the_stations(server):
         await st.close()
 
     asyncio.run(scenario())
+
+
+def test_model_quirks_are_respected(server):
+    """A model recorded as forgetting its profiles at reboot and refusing EVSE 0 gets its safe
+    default on each EVSE instead of 0, and what Arus installed sent again after each boot."""
+    from ocpp.v16 import call_result as result16
+    from test_commands import scripted
+
+    answers = {"SetChargingProfile": lambda st, r: result16.SetChargingProfile(status="Accepted")}
+
+    def profiles(st):
+        return [(r["connector_id"], r["cs_charging_profiles"]["charging_profile_purpose"],
+                 r["cs_charging_profiles"]["charging_profile_id"])
+                for a, r in st.cp.received if a == "SetChargingProfile"]
+
+    async def wait_for(st, count):
+        for _ in range(100):
+            if len(profiles(st)) >= count:
+                return profiles(st)
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"expected {count} profiles, got {profiles(st)}")
+
+    async def scenario():
+        server.post("/api/v1/stations", {"id": "CP1"})
+        assert server.request("POST", "/api/v1/sites", site(limit_a=40.0))[0] == 201
+        quirks = {"vendor": "Py", "model": "Forgetful", "forgetsProfiles": True, "noEvseZero": True}
+        assert server.request("POST", "/api/v1/station-models", quirks)[0] == 200
+        assert server.get("/api/v1/station-models")["items"] == [quirks]
+        st = await connect(server, scripted(ChargePoint16, answers), "CP1", None, "ocpp1.6")
+        boot = call16.BootNotification(charge_point_vendor="Py", charge_point_model="Forgetful")
+        await st.call(boot)
+        got = await wait_for(st, 4)
+        assert [(c, p) for c, p, _ in got] == [(e, "TxDefaultProfile") for e in (1, 2, 3, 4)]
+        assert len({i for _, _, i in got}) == 4, "one id per EVSE"
+        code, r = await asyncio.to_thread(server.request, "POST", "/api/v1/stations/CP1/commands/setChargingProfile", {
+            "evseId": 0, "chargingProfile": {"id": 7, "purpose": "ChargingStationMaxProfile", "kind": "Absolute",
+                                             "schedules": [{"rateUnit": "A", "periods": [{"startS": 0, "limit": 30}]}]}})
+        assert code == 200 and r["outcome"]["status"] == "Accepted", r
+        # It reboots: what Arus installed goes again, then the safe defaults.
+        await st.call(boot)
+        got = await wait_for(st, 10)
+        assert got[5] == (0, "ChargePointMaxProfile", 7), got
+        assert [c for c, _, _ in got[6:]] == [1, 2, 3, 4]
+        await st.close()
+
+    asyncio.run(scenario())

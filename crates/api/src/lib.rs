@@ -35,6 +35,7 @@ mod commands;
 mod events;
 mod frames;
 mod id_tokens;
+mod models;
 pub mod openapi;
 mod page;
 mod problem;
@@ -132,6 +133,7 @@ pub fn router(state: ApiState) -> Router {
             "/stations/{id}/composite-schedule",
             get(charging::composite),
         )
+        .route("/station-models", get(models::list).post(models::put))
         .route("/sites", get(sites::list).post(sites::put))
         .route("/sites/{id}", get(sites::show).delete(sites::delete))
         .route("/sites/{id}/allocation", get(sites::live))

@@ -83,6 +83,8 @@ impl Modify for BearerAuth {
         crate::variables::list,
         crate::charging::profiles,
         crate::charging::composite,
+        crate::models::list,
+        crate::models::put,
         crate::sites::put,
         crate::sites::list,
         crate::sites::show,

@@ -44,6 +44,7 @@ pub mod metering;
 mod names;
 pub mod notices;
 pub mod provisioning;
+pub mod quirks;
 pub mod retention;
 pub mod sites;
 pub mod smart_charging;

@@ -34,8 +34,12 @@ use crate::store::Store;
 /// The id of the TxProfile load management keeps on EVSE `n`: this plus `n`.
 pub const TX_PROFILE_ID_BASE: i64 = 900_000_000;
 
-/// The id of the safe TxDefaultProfile load management keeps on each station.
+/// The id of the safe TxDefaultProfile load management keeps on each station (on EVSE `n`
+/// instead of 0, this less `n`).
 pub const DEFAULT_PROFILE_ID: i64 = 899_999_999;
+
+/// Profile ids from here up are load management's own.
+pub const RESERVED_IDS_FROM: i64 = DEFAULT_PROFILE_ID - 10_000;
 
 /// Who the commands are recorded as coming from.
 const REQUESTED_BY: &str = "load management";
@@ -125,7 +129,7 @@ impl LoadManager {
                         Event::Transaction { station_id, event, .. }
                             if event == "Started" || event == "Ended" => Some(station_id.clone()),
                         Event::Boot { station_id, .. } => {
-                            self.safe_default(station_id).await;
+                            self.booted(station_id).await;
                             continue;
                         }
                         _ => continue,
@@ -188,6 +192,20 @@ impl LoadManager {
         site: &Site,
     ) -> Result<Option<tokio::time::Instant>, crate::store::StoreError> {
         let sessions = crate::sites::live_sessions(self.store.as_ref(), site).await?;
+        // The least time between rewrites, per station: Arus's, or its model's if longer.
+        let mut interval: HashMap<String, Duration> = HashMap::new();
+        for s in &sessions {
+            if !interval.contains_key(&s.station_id) {
+                let model = crate::quirks::of_station(self.store.as_ref(), &s.station_id)
+                    .await
+                    .ok()
+                    .flatten()
+                    .and_then(|q| q.min_rewrite_interval_s)
+                    .map(|s| Duration::from_secs(u64::from(s)));
+                let own = self.config.min_interval;
+                interval.insert(s.station_id.clone(), model.map_or(own, |m| m.max(own)));
+            }
+        }
         let allocations = match site.allocate(&sessions) {
             Ok(a) => a,
             Err(e) => {
@@ -211,8 +229,18 @@ impl LoadManager {
                         decreases.push((key, a.current_a, phases))
                     }
                     Some(s) if a.current_a - s.limit_a < self.config.hysteresis_a => {}
-                    Some(s) if now.duration_since(s.at) < self.config.min_interval => {
-                        let at = s.at + self.config.min_interval;
+                    Some(s)
+                        if now.duration_since(s.at)
+                            < interval
+                                .get(&a.station_id)
+                                .copied()
+                                .unwrap_or(self.config.min_interval) =>
+                    {
+                        let at = s.at
+                            + interval
+                                .get(&a.station_id)
+                                .copied()
+                                .unwrap_or(self.config.min_interval);
                         due = Some(due.map_or(at, |d| d.min(at)));
                     }
                     _ => increases.push((key, a.current_a, phases)),
@@ -258,13 +286,47 @@ impl LoadManager {
         )
     }
 
-    /// Sends a station of a site its safe TxDefaultProfile (on EVSE 0: every EVSE).
-    pub async fn safe_default(&self, station_id: &str) {
+    /// A station booted: a model that forgets its profiles gets again those Arus installed,
+    /// and a station of a site its safe TxDefaultProfile.
+    async fn booted(&self, station_id: &str) {
+        let quirks = crate::quirks::of_station(self.store.as_ref(), station_id)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        if quirks.forgets_profiles {
+            self.resend(station_id).await;
+        }
+        self.safe_default(station_id, &quirks).await;
+    }
+
+    /// Sends again the profiles Arus installed on a station, but for TxProfiles (which ended
+    /// with their transactions) and its own load management ones (sent anew).
+    async fn resend(&self, station_id: &str) {
+        let Ok(held) = self.store.charging_profiles(station_id).await else {
+            return;
+        };
+        for p in held.into_iter().filter(|p| {
+            p.source == crate::smart_charging::CSMS
+                && p.charging_profile.purpose != ChargingProfilePurpose::Tx
+                && p.charging_profile.id < RESERVED_IDS_FROM
+        }) {
+            tracing::info!(station = %station_id, profile = p.charging_profile.id, "sending again a profile its model forgets at boot");
+            self.send(station_id, p.evse_id, p.charging_profile).await;
+        }
+    }
+
+    /// Sends a station of a site its safe TxDefaultProfile: on EVSE 0 (every EVSE), or on
+    /// each of its EVSEs of the site when its model refuses EVSE 0.
+    async fn safe_default(&self, station_id: &str, quirks: &crate::quirks::ModelQuirks) {
         // A boot happens once per connection: the sites are read as they are now.
         let Ok(sites) = self.read_sites().await else {
             return;
         };
-        let Some(limit) = sites.iter().find_map(|s| s.safe_current(station_id)) else {
+        let Some(site) = sites.iter().find(|s| s.safe_current(station_id).is_some()) else {
+            return;
+        };
+        let Some(limit) = site.safe_current(station_id) else {
             return;
         };
         let p = profile(
@@ -274,7 +336,16 @@ impl LoadManager {
             limit,
             3,
         );
-        self.send(station_id, 0, p).await;
+        if !quirks.no_evse_zero {
+            self.send(station_id, 0, p).await;
+            return;
+        }
+        for e in site.evses.iter().filter(|e| e.station_id == station_id) {
+            // One id per EVSE: a profile's id is unique within the station.
+            let mut own = p.clone();
+            own.id = DEFAULT_PROFILE_ID - i64::from(e.evse_id);
+            self.send(station_id, e.evse_id, own).await;
+        }
     }
 
     /// Submits one profile; whether the station accepted it.

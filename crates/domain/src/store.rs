@@ -376,6 +376,8 @@ pub enum RecordKind {
     Delivery,
     /// A site (`status` `deleted` once removed).
     Site,
+    /// A station model's smart charging quirks.
+    Model,
 }
 
 impl RecordKind {
@@ -388,6 +390,7 @@ impl RecordKind {
             RecordKind::Webhook => "webhook",
             RecordKind::Delivery => "delivery",
             RecordKind::Site => "site",
+            RecordKind::Model => "model",
         }
     }
 }
