@@ -17,6 +17,9 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 mod bodies;
+mod charging;
+
+pub(crate) use charging::{Charging, Sites};
 
 use bodies::{
     BulkCommand, BulkView, CommandView, ConnectorRow, EventView, NewBulk, NewIdToken, NewStation,
@@ -211,6 +214,8 @@ pub(crate) enum Request {
     Tokens(Tokens),
     IdTokens(IdTokens),
     Transactions { station: Option<String>, limit: u32 },
+    Charging(Charging),
+    Sites(Sites),
 }
 
 struct Client {
@@ -632,6 +637,8 @@ pub(crate) fn run(connection: Connection, request: Request) -> anyhow::Result<()
             }
         }
         Request::Events(a) => tail(&c, a),
+        Request::Charging(cmd) => charging::charging(&c, cmd),
+        Request::Sites(cmd) => charging::sites(&c, cmd),
         Request::Tokens(Tokens::List) => c.list(
             "/api/v1/tokens",
             &[

@@ -84,6 +84,20 @@ enum Task {
         #[command(subcommand)]
         cmd: client::IdTokens,
     },
+    /// Smart charging: a station's charging profiles and composite schedule.
+    Charging {
+        #[command(flatten)]
+        conn: client::Connection,
+        #[command(subcommand)]
+        cmd: client::Charging,
+    },
+    /// Sites and the division of their capacity (load management).
+    Sites {
+        #[command(flatten)]
+        conn: client::Connection,
+        #[command(subcommand)]
+        cmd: client::Sites,
+    },
     /// Transactions, newest first.
     Transactions {
         #[command(flatten)]
@@ -110,6 +124,8 @@ fn main() -> anyhow::Result<()> {
         Task::Events { conn, args } => operate(conn, client::Request::Events(args)),
         Task::Tokens { conn, cmd } => operate(conn, client::Request::Tokens(cmd)),
         Task::IdTokens { conn, cmd } => operate(conn, client::Request::IdTokens(cmd)),
+        Task::Charging { conn, cmd } => operate(conn, client::Request::Charging(cmd)),
+        Task::Sites { conn, cmd } => operate(conn, client::Request::Sites(cmd)),
         Task::Transactions {
             conn,
             station,

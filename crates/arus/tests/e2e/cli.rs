@@ -141,4 +141,48 @@ async fn the_cli_drives_a_running_server(b: &Backend) {
     assert_eq!(code, 0);
     let v: Value = serde_json::from_str(&out).expect("JSON");
     assert_eq!(v["groupIdToken"], json!("FLEET"));
+
+    // Sites and load management: a site from a file, its division for hypothetical sessions,
+    // and a station's composite schedule.
+    let dir = tempfile::tempdir().expect("a directory");
+    let site = dir.path().join("site.json");
+    let body = json!({"id": "depot", "groups": [{"id": "grid", "phaseLimitsA": [40, 40, 40]}],
+        "evses": [{"stationId": "CLI-1", "evseId": 1, "group": "grid"},
+                  {"stationId": "CLI-1", "evseId": 2, "group": "grid", "maxCurrentA": 16}]});
+    std::fs::write(&site, body.to_string()).expect("written");
+    let sessions = dir.path().join("sessions.json");
+    let body = json!({"sessions": [{"stationId": "CLI-1", "evseId": 1}, {"stationId": "CLI-1", "evseId": 2}]});
+    std::fs::write(&sessions, body.to_string()).expect("written");
+    let site: &'static str = Box::leak(site.display().to_string().into_boxed_str());
+    let sessions: &'static str = Box::leak(sessions.display().to_string().into_boxed_str());
+    let (code, _, err) = run(TOKEN, vec!["sites", "put", site]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, _) = run(TOKEN, vec!["sites", "list"]);
+    assert_eq!(code, 0);
+    assert!(out.lines().any(|l| l.starts_with("depot")), "{out}");
+    let (code, out, _) = run(TOKEN, vec!["sites", "preview", "depot", sessions]);
+    assert_eq!(code, 0);
+    // The EVSE of 16 A takes its maximum; the other takes the remaining 24 A.
+    let rows: Vec<&str> = out.lines().skip(1).collect();
+    assert!(
+        rows[0].contains(" 24.0 ") && rows[0].contains("groupLimit"),
+        "{out}"
+    );
+    assert!(
+        rows[1].contains(" 16.0 ") && rows[1].contains("evseOrCar"),
+        "{out}"
+    );
+    let (code, out, _) = run(
+        TOKEN,
+        vec!["charging", "composite", "CLI-1", "--duration", "60"],
+    );
+    assert_eq!(code, 0);
+    assert!(out.starts_with("FROM (s)"), "{out}");
+    let (code, out, _) = run(TOKEN, vec!["charging", "profiles", "CLI-1", "--json"]);
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(v["items"], json!([]));
+    let (code, _, err) = run(TOKEN, vec!["sites", "show", "nowhere"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("404"), "{err}");
 }

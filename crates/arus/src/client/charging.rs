@@ -1,0 +1,235 @@
+//! `arus charging ...` and `arus sites ...`: charging profiles and composite schedules of a
+//! station, and sites with the division of their capacity, from a running server.
+
+use anyhow::Context;
+use clap::Subcommand;
+use serde_json::Value;
+
+use super::{Client, encode, items, table};
+
+/// `arus charging ...`
+#[derive(Debug, Subcommand)]
+pub(crate) enum Charging {
+    /// The charging profiles a station holds, as far as Arus knows.
+    Profiles {
+        /// The station.
+        station: String,
+    },
+    /// The composite schedule Arus computes for a station (or EVSE) from its profiles.
+    Composite {
+        /// The station.
+        station: String,
+        /// The EVSE (1.6: the connector); 0 is the whole station.
+        #[arg(long, default_value_t = 0)]
+        evse: u32,
+        /// From when (RFC 3339); now when not given.
+        #[arg(long)]
+        start: Option<String>,
+        /// For how many seconds.
+        #[arg(long, default_value_t = 86_400)]
+        duration: i64,
+        /// A or W.
+        #[arg(long, default_value = "A")]
+        unit: String,
+        /// Also ask the station for its own and show where they differ.
+        #[arg(long)]
+        compare: bool,
+    },
+}
+
+/// `arus sites ...`
+#[derive(Debug, Subcommand)]
+pub(crate) enum Sites {
+    /// Lists sites.
+    List,
+    /// Shows a site.
+    Show {
+        /// The site.
+        id: String,
+    },
+    /// Creates a site, or replaces it whole, from a JSON file (`-` for standard input).
+    Put {
+        /// The file.
+        file: String,
+    },
+    /// Removes a site.
+    Delete {
+        /// The site.
+        id: String,
+    },
+    /// How the site's capacity is divided among the sessions charging now.
+    Allocation {
+        /// The site.
+        id: String,
+    },
+    /// How it would be divided among the sessions of a JSON file (`{"sessions": [...]}`, `-`
+    /// for standard input).
+    Preview {
+        /// The site.
+        id: String,
+        /// The file.
+        file: String,
+    },
+}
+
+fn read(file: &str) -> anyhow::Result<Value> {
+    let text = if file == "-" {
+        std::io::read_to_string(std::io::stdin()).context("reading standard input")?
+    } else {
+        std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?
+    };
+    serde_json::from_str(&text).with_context(|| format!("{file} is not JSON"))
+}
+
+const ALLOCATION: &[(&str, &str)] = &[
+    ("STATION", "/stationId"),
+    ("EVSE", "/evseId"),
+    ("A", "/currentA"),
+    ("PHASES", "/sitePhases"),
+    ("BINDING", "/binding"),
+    ("GROUP", "/group"),
+    ("WHY", "/why"),
+];
+
+pub(super) fn charging(c: &Client, cmd: Charging) -> anyhow::Result<()> {
+    match cmd {
+        Charging::Profiles { station } => c.list(
+            &format!("/api/v1/stations/{}/charging-profiles", encode(&station)),
+            &[
+                ("EVSE", "/evseId"),
+                ("ID", "/chargingProfile/id"),
+                ("PURPOSE", "/chargingProfile/purpose"),
+                ("STACK", "/chargingProfile/stackLevel"),
+                ("KIND", "/chargingProfile/kind"),
+                ("SOURCE", "/source"),
+                ("INSTALLED", "/installedAt"),
+            ],
+        ),
+        Charging::Composite {
+            station,
+            evse,
+            start,
+            duration,
+            unit,
+            compare,
+        } => {
+            let mut path = format!(
+                "/api/v1/stations/{}/composite-schedule?evseId={evse}&duration={duration}&unit={}",
+                encode(&station),
+                encode(&unit)
+            );
+            if let Some(s) = start {
+                path.push_str(&format!("&start={}", encode(&s)));
+            }
+            if compare {
+                path.push_str("&compare=true");
+            }
+            let v = c.get(&path)?;
+            let periods = v
+                .get("chargingSchedulePeriod")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            c.show(
+                &v,
+                &periods,
+                &[
+                    ("FROM (s)", "/startPeriod"),
+                    ("LIMIT", "/limit"),
+                    ("PHASES", "/numberPhases"),
+                    ("BINDING", "/binding"),
+                ],
+            )?;
+            if let (false, Some(s)) = (c.json, v.get("station")) {
+                println!();
+                println!(
+                    "station: {}, matches: {}",
+                    super::cell(&s["status"]),
+                    super::cell(&s["matches"])
+                );
+                let d = s
+                    .get("differences")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                if !d.is_empty() {
+                    print!(
+                        "{}",
+                        table(
+                            &d,
+                            &[
+                                ("FROM (s)", "/startPeriod"),
+                                ("TO (s)", "/endPeriod"),
+                                ("ARUS", "/arus"),
+                                ("STATION", "/station"),
+                            ]
+                        )
+                    );
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+pub(super) fn sites(c: &Client, cmd: Sites) -> anyhow::Result<()> {
+    match cmd {
+        Sites::List => {
+            let v = c.get("/api/v1/sites")?;
+            let rows: Vec<Value> = items(&v)
+                .into_iter()
+                .map(|s| {
+                    let count = |k: &str| s.get(k).and_then(Value::as_array).map_or(0, Vec::len);
+                    let mut row = serde_json::Map::new();
+                    row.insert("id".into(), s["id"].clone());
+                    row.insert("name".into(), s["name"].clone());
+                    row.insert("groups".into(), count("groups").into());
+                    row.insert("evses".into(), count("evses").into());
+                    Value::Object(row)
+                })
+                .collect();
+            c.show(
+                &v,
+                &rows,
+                &[
+                    ("ID", "/id"),
+                    ("NAME", "/name"),
+                    ("GROUPS", "/groups"),
+                    ("EVSES", "/evses"),
+                ],
+            )
+        }
+        Sites::Show { id } => {
+            let Some(v) = c.item("sites", &id)? else {
+                return Ok(());
+            };
+            println!("{}", serde_json::to_string_pretty(&v)?);
+            Ok(())
+        }
+        Sites::Put { file } => {
+            let v = c.post("/api/v1/sites", &read(&file)?)?;
+            c.show_object(&v)
+        }
+        Sites::Delete { id } => {
+            c.send(
+                reqwest::Method::DELETE,
+                &format!("/api/v1/sites/{}", encode(&id)),
+                None,
+            )?;
+            Ok(())
+        }
+        Sites::Allocation { id } => {
+            let v = c.get(&format!("/api/v1/sites/{}/allocation", encode(&id)))?;
+            let rows = v["allocations"].as_array().cloned().unwrap_or_default();
+            c.show(&v, &rows, ALLOCATION)
+        }
+        Sites::Preview { id, file } => {
+            let v = c.post(
+                &format!("/api/v1/sites/{}/allocation/preview", encode(&id)),
+                &read(&file)?,
+            )?;
+            let rows = v["allocations"].as_array().cloned().unwrap_or_default();
+            c.show(&v, &rows, ALLOCATION)
+        }
+    }
+}
