@@ -215,3 +215,31 @@ def test_model_quirks_are_respected(server):
         await st.close()
 
     asyncio.run(scenario())
+
+
+def test_limits_that_change_over_time(server):
+    """The evening peak: 40 A instead of 100 from 16:00 to 18:00. The division follows the
+    time asked; the safe fallback is computed from the tightest limit."""
+    from datetime import datetime, timedelta, timezone
+
+    day = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    iso = lambda t: t.isoformat().replace("+00:00", "Z")
+    body = site(limit_a=100.0)
+    body["groups"][0]["limitSchedule"] = [
+        {"from": iso(day + timedelta(hours=16)), "to": iso(day + timedelta(hours=18)), "phaseLimitsA": [40, 40, 40]}]
+    assert server.request("POST", "/api/v1/sites", body)[0] == 201
+
+    def at(hour):
+        code, answer = server.request("POST", "/api/v1/sites/depot/allocation/preview", {
+            "at": iso(day + timedelta(hours=hour)), "sessions": [{"stationId": "CP1", "evseId": 1},
+                                                                  {"stationId": "CP1", "evseId": 2}]})
+        assert code == 200, answer
+        return currents(answer["allocations"])
+
+    assert at(15) == [32.0, 32.0]
+    assert at(17) == [20.0, 20.0]
+    assert at(18) == [32.0, 32.0]
+    bad = site()
+    bad["groups"][0]["limitSchedule"] = [{"from": iso(day), "to": iso(day), "phaseLimitsA": [1, 1, 1]}]
+    code, answer = server.request("POST", "/api/v1/sites", bad)
+    assert code == 400 and "end after it starts" in answer["detail"]

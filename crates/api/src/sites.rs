@@ -142,6 +142,9 @@ pub(crate) async fn delete(
 pub(crate) struct Preview {
     /// Each at one of the site's EVSEs.
     sessions: Vec<SiteSession>,
+    /// At what time (RFC 3339; now when not given): the limits scheduled then apply.
+    #[serde(default)]
+    at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// How a site's capacity is divided.
@@ -166,7 +169,7 @@ pub(crate) async fn preview(
     let req: Preview = parse(&body)?;
     let s = site(&state, &id).await?;
     let allocations = s
-        .allocate(&req.sessions)
+        .allocate(&req.sessions, req.at.unwrap_or_else(chrono::Utc::now))
         .map_err(|e| Problem::bad_request(e.0))?;
     Ok(axum::Json(AllocationView {
         site_id: id,
@@ -190,7 +193,7 @@ pub(crate) async fn live(
         .await
         .map_err(store_error)?;
     let allocations = s
-        .allocate(&sessions)
+        .allocate(&sessions, chrono::Utc::now())
         .map_err(|e| Problem::bad_request(e.0))?;
     Ok(axum::Json(AllocationView {
         site_id: id,

@@ -206,7 +206,7 @@ impl LoadManager {
                 interval.insert(s.station_id.clone(), model.map_or(own, |m| m.max(own)));
             }
         }
-        let allocations = match site.allocate(&sessions) {
+        let allocations = match site.allocate(&sessions, Utc::now()) {
             Ok(a) => a,
             Err(e) => {
                 tracing::warn!(site = %site.id, error = %e, "site cannot be divided");
@@ -273,7 +273,12 @@ impl LoadManager {
                         .any(|a| &a.station_id == station && a.evse_id == *evse)
             });
         }
-        Ok(due)
+        // The limits' next change is a reason to divide again then.
+        let change = site.next_change(Utc::now()).and_then(|t| {
+            let wait = (t - Utc::now()).to_std().ok()?;
+            Some(now + wait)
+        });
+        Ok(due.into_iter().chain(change).min())
     }
 
     fn tx_profile(&self, evse: u32, limit_a: f64, phases: u32) -> ChargingProfile {

@@ -54,6 +54,43 @@ pub struct SiteGroup {
     /// Load on it that is not charging, per phase, in A (negative for generation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub other_load_a: Option<[f64; 3]>,
+    /// Limits for stretches of time (an evening peak, a grid operator's signal), each
+    /// replacing the limits above while it lasts; where two overlap, the later in the list.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub limit_schedule: Vec<LimitWindow>,
+}
+
+/// Limits of a group from `from` until `to`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LimitWindow {
+    /// From when.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub from: crate::Time,
+    /// Until when (for ever when not given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub to: Option<crate::Time>,
+    /// The most current on L1, L2 and L3 meanwhile, in A.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase_limits_a: Option<[f64; 3]>,
+    /// The most power meanwhile, in W.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power_limit_w: Option<f64>,
+}
+
+impl SiteGroup {
+    /// The limits at `t`: per phase, and in watts.
+    pub fn limits_at(&self, t: crate::Time) -> (Option<[f64; 3]>, Option<f64>) {
+        self.limit_schedule
+            .iter()
+            .rev()
+            .find(|w| w.from <= t && w.to.is_none_or(|to| t < to))
+            .map_or((self.phase_limits_a, self.power_limit_w), |w| {
+                (w.phase_limits_a, w.power_limit_w)
+            })
+    }
 }
 
 /// An EVSE of a site.
@@ -179,6 +216,21 @@ impl Site {
                     g.id
                 ));
             }
+            for w in &g.limit_schedule {
+                let limits = w.phase_limits_a.iter().flatten().chain(&w.power_limit_w);
+                if limits.into_iter().any(|l| !(l.is_finite() && *l >= 0.0)) {
+                    return bad(format!(
+                        "the scheduled limits of group `{}` must be numbers ≥ 0",
+                        g.id
+                    ));
+                }
+                if w.to.is_some_and(|to| to <= w.from) {
+                    return bad(format!(
+                        "a window of group `{}` must end after it starts",
+                        g.id
+                    ));
+                }
+            }
             if g.other_load_a.iter().flatten().any(|l| !l.is_finite()) {
                 return bad(format!(
                     "the other load of group `{}` must be numbers",
@@ -230,25 +282,39 @@ impl Site {
             .find(|e| e.station_id == station_id && e.evse_id == evse_id)
     }
 
-    /// Divides the site's capacity among `sessions` (each at one of its EVSEs).
-    pub fn allocate(&self, sessions: &[SiteSession]) -> Result<Vec<EvseAllocation>, SiteError> {
+    /// When the limits next change after `t`, if they do.
+    pub fn next_change(&self, t: crate::Time) -> Option<crate::Time> {
+        self.groups
+            .iter()
+            .flat_map(|g| &g.limit_schedule)
+            .flat_map(|w| [Some(w.from), w.to])
+            .flatten()
+            .filter(|x| *x > t)
+            .min()
+    }
+
+    /// Divides the site's capacity at `at` among `sessions` (each at one of its EVSEs).
+    pub fn allocate(
+        &self,
+        sessions: &[SiteSession],
+        at: crate::Time,
+    ) -> Result<Vec<EvseAllocation>, SiteError> {
         let groups: Vec<AllocGroup> = self
             .groups
             .iter()
             .map(|g| {
                 let other = g.other_load_a.unwrap_or([0.0; 3]);
                 let voltage = self.voltage();
+                let (phase_limits_a, power_limit_w) = g.limits_at(at);
                 AllocGroup {
                     id: g.id.clone(),
                     parent: g
                         .parent
                         .as_ref()
                         .and_then(|p| self.groups.iter().position(|o| &o.id == p)),
-                    phase_limits_a: g
-                        .phase_limits_a
+                    phase_limits_a: phase_limits_a
                         .map(|l| [0, 1, 2].map(|i| (l[i] - other[i]).max(0.0))),
-                    power_limit_w: g
-                        .power_limit_w
+                    power_limit_w: power_limit_w
                         .map(|w| (w - other.iter().sum::<f64>() * voltage).max(0.0)),
                 }
             })
@@ -421,7 +487,7 @@ impl Site {
     /// capacity: every group's limit (less its other load) shared equally by all the EVSEs
     /// under it, the lowest over the EVSE's groups, and over the station's EVSEs. What a
     /// station falls back to (its TxDefaultProfile) keeps the site inside its limits even if
-    /// every EVSE charges at once.
+    /// every EVSE charges at once, under the tightest of its limits, scheduled ones included.
     pub fn safe_current(&self, station_id: &str) -> Option<f64> {
         let under = |group: usize| {
             self.evses
@@ -453,12 +519,20 @@ impl Site {
                     let group = &self.groups[at];
                     let other = group.other_load_a.unwrap_or([0.0; 3]);
                     let n = under(at);
-                    if let Some(l) = group.phase_limits_a {
+                    // The fallback stays for as long as the CSMS is away: the tightest of the
+                    // group's limits, scheduled ones included.
+                    let phase = std::iter::once(group.phase_limits_a)
+                        .chain(group.limit_schedule.iter().map(|w| w.phase_limits_a))
+                        .flatten();
+                    for l in phase {
                         for ph in 0..3 {
                             best = best.min((l[ph] - other[ph]).max(0.0) / n);
                         }
                     }
-                    if let Some(w) = group.power_limit_w {
+                    let power = std::iter::once(group.power_limit_w)
+                        .chain(group.limit_schedule.iter().map(|w| w.power_limit_w))
+                        .flatten();
+                    for w in power {
                         let free = (w - other.iter().sum::<f64>() * voltage).max(0.0);
                         best = best.min(free / n / (3.0 * voltage));
                     }
@@ -471,5 +545,98 @@ impl Site {
             })
             .min_by(f64::total_cmp)
             .map(|a| (a * 10.0).floor() / 10.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn site() -> Site {
+        Site {
+            id: "s".into(),
+            name: None,
+            voltage_v: None,
+            groups: vec![
+                SiteGroup {
+                    id: "grid".into(),
+                    parent: None,
+                    phase_limits_a: Some([100.0; 3]),
+                    power_limit_w: None,
+                    other_load_a: Some([20.0, 0.0, 0.0]),
+                    limit_schedule: vec![LimitWindow {
+                        from: chrono::DateTime::<chrono::Utc>::from_timestamp(1_000_000_000, 0)
+                            .expect("valid"),
+                        to: None,
+                        phase_limits_a: Some([60.0; 3]),
+                        power_limit_w: None,
+                    }],
+                },
+                SiteGroup {
+                    id: "feeder".into(),
+                    parent: Some("grid".into()),
+                    phase_limits_a: Some([30.0; 3]),
+                    power_limit_w: None,
+                    other_load_a: None,
+                    limit_schedule: Vec::new(),
+                },
+            ],
+            evses: (1..=4)
+                .map(|e| SiteEvse {
+                    station_id: if e <= 2 { "A" } else { "B" }.into(),
+                    evse_id: e,
+                    group: if e <= 2 { "feeder" } else { "grid" }.into(),
+                    l1_on_phase: Some(if e == 4 { 3 } else { 1 }),
+                    phases: Some(if e == 4 { 1 } else { 3 }),
+                    max_current_a: None,
+                })
+                .collect(),
+        }
+    }
+
+    /// The fallback: the tightest limit (the 60 A window) less the other load (20 A on L1),
+    /// shared by the four EVSEs under the grid: 10 A; the feeder's 30 A shared by two is
+    /// looser.
+    #[test]
+    fn the_safe_current_holds_under_the_tightest_limit() {
+        let s = site();
+        assert_eq!(s.safe_current("A"), Some(10.0));
+        assert_eq!(s.safe_current("B"), Some(10.0));
+        assert_eq!(s.safe_current("nobody"), None);
+        assert!(s.check().is_ok());
+    }
+
+    /// A single-phase EVSE whose L1 is wired to L3 loads L3; other load comes off L1.
+    #[test]
+    fn phase_rotation_and_other_load() {
+        let s = site();
+        let before = chrono::DateTime::<chrono::Utc>::from_timestamp(0, 0).expect("valid");
+        let got = s
+            .allocate(
+                &[
+                    SiteSession {
+                        station_id: "B".into(),
+                        evse_id: 3,
+                        phases: None,
+                        min_current_a: None,
+                        max_current_a: Some(100.0),
+                        priority: None,
+                    },
+                    SiteSession {
+                        station_id: "B".into(),
+                        evse_id: 4,
+                        phases: None,
+                        min_current_a: None,
+                        max_current_a: None,
+                        priority: None,
+                    },
+                ],
+                before,
+            )
+            .expect("divides");
+        assert_eq!(got[1].site_phases, ["L3"]);
+        // EVSE 3 (three-phase, its EVSE's 32 A at most) is not held by the 80 A left on L1.
+        assert_eq!((got[0].current_a, got[1].current_a), (32.0, 32.0));
+        assert_eq!(got[0].binding, "evseOrCar");
     }
 }

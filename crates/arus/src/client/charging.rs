@@ -3,9 +3,45 @@
 
 use anyhow::Context;
 use clap::Subcommand;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{Client, encode, items, table};
+
+/// What the CLI reads of a composite schedule.
+#[derive(Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct CompositeOut {
+    charging_schedule_period: Vec<Value>,
+    station: Option<StationOut>,
+}
+
+/// What it reads of the station's answer.
+#[derive(Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct StationOut {
+    status: String,
+    matches: Option<bool>,
+    differences: Vec<Value>,
+}
+
+/// What it reads of a site, and shows in the list.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct SiteIn {
+    id: String,
+    name: Option<String>,
+    groups: Vec<Value>,
+    evses: Vec<Value>,
+}
+
+#[derive(Serialize)]
+struct SiteRow {
+    id: String,
+    name: Option<String>,
+    groups: usize,
+    evses: usize,
+}
 
 /// `arus charging ...`
 #[derive(Debug, Subcommand)]
@@ -125,14 +161,10 @@ pub(super) fn charging(c: &Client, cmd: Charging) -> anyhow::Result<()> {
                 path.push_str("&compare=true");
             }
             let v = c.get(&path)?;
-            let periods = v
-                .get("chargingSchedulePeriod")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
+            let out: CompositeOut = super::bodies::view(&v);
             c.show(
                 &v,
-                &periods,
+                &out.charging_schedule_period,
                 &[
                     ("FROM (s)", "/startPeriod"),
                     ("LIMIT", "/limit"),
@@ -140,23 +172,15 @@ pub(super) fn charging(c: &Client, cmd: Charging) -> anyhow::Result<()> {
                     ("BINDING", "/binding"),
                 ],
             )?;
-            if let (false, Some(s)) = (c.json, v.get("station")) {
+            if let (false, Some(s)) = (c.json, out.station) {
                 println!();
-                println!(
-                    "station: {}, matches: {}",
-                    super::cell(&s["status"]),
-                    super::cell(&s["matches"])
-                );
-                let d = s
-                    .get("differences")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default();
-                if !d.is_empty() {
+                let matches = s.matches.map_or("unknown".to_string(), |m| m.to_string());
+                println!("station: {}, matches: {matches}", s.status);
+                if !s.differences.is_empty() {
                     print!(
                         "{}",
                         table(
-                            &d,
+                            &s.differences,
                             &[
                                 ("FROM (s)", "/startPeriod"),
                                 ("TO (s)", "/endPeriod"),
@@ -177,15 +201,16 @@ pub(super) fn sites(c: &Client, cmd: Sites) -> anyhow::Result<()> {
         Sites::List => {
             let v = c.get("/api/v1/sites")?;
             let rows: Vec<Value> = items(&v)
-                .into_iter()
+                .iter()
                 .map(|s| {
-                    let count = |k: &str| s.get(k).and_then(Value::as_array).map_or(0, Vec::len);
-                    let mut row = serde_json::Map::new();
-                    row.insert("id".into(), s["id"].clone());
-                    row.insert("name".into(), s["name"].clone());
-                    row.insert("groups".into(), count("groups").into());
-                    row.insert("evses".into(), count("evses").into());
-                    Value::Object(row)
+                    let s: SiteIn = super::bodies::view(s);
+                    serde_json::to_value(SiteRow {
+                        id: s.id,
+                        name: s.name,
+                        groups: s.groups.len(),
+                        evses: s.evses.len(),
+                    })
+                    .unwrap_or_default()
                 })
                 .collect();
             c.show(
