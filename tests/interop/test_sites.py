@@ -163,6 +163,9 @@ def test_load_management_sends_the_division_to_the_stations(server):
         assert (await wait_for(st, 4))[2:] == [(1, "TxProfile", 20.0), (3, "TxProfile", 20.0)]
         sent = [r for a, r in st.cp.received if a == "SetChargingProfile"][1]["cs_charging_profiles"]
         assert sent["transaction_id"] == first.transaction_id and sent["stack_level"] == 1
+        # It runs out unless renewed (15 minutes, started a minute early): without the CSMS the
+        # station falls back to its safe default.
+        assert sent["charging_schedule"]["duration"] == 960
         held = server.get("/api/v1/stations/CP1/charging-profiles")["items"]
         assert sorted((h["evseId"], h["chargingProfile"]["purpose"]) for h in held) == [
             (0, "TxDefaultProfile"), (1, "TxProfile"), (3, "TxProfile")]

@@ -136,6 +136,10 @@ def test_profiles_on_ocpp16(server):
             "evseId": 0, "chargingProfile": profile(13, "TxDefaultProfile", stack=1, schedule={"start": now()})},
                       "reuse its id")
         await refused(server, "SC16", "clearChargingProfile", {}, "K10.FR.02")
+        await refused(server, "SC16", "setChargingProfile", {
+            "evseId": 1, "chargingProfile": profile(14, "TxDefaultProfile", periods=((0, 7.25),))}, "one decimal")
+        await refused(server, "SC16", "setChargingProfile", {
+            "evseId": 1, "chargingProfile": profile(900000001, "TxDefaultProfile")}, "load management")
         assert len(st.cp.received) == before, "nothing refused was sent"
         # What 1.6 cannot carry: a second schedule.
         two = profile(11, "TxDefaultProfile")

@@ -54,6 +54,7 @@ pub(crate) async fn start(
     let req: NewBulk = parse(&body)?;
     let command: Command = serde_json::from_value(req.command)
         .map_err(|e| Problem::bad_request(format!("invalid `command`: {e}")))?;
+    crate::commands::not_reserved(&command)?;
     let concurrency = req.concurrency.unwrap_or(10);
     if !(1..=200).contains(&concurrency) {
         return Err(Problem::bad_request("`concurrency` must be 1 to 200"));

@@ -339,10 +339,13 @@ async fn ask(
                         unit,
                         voltage,
                     );
-                    (p.start_s + shift, Some(l.value))
+                    (p.start_s.saturating_add(shift), Some(l.value))
                 })
                 .collect();
-            let covered = (shift.max(0), (shift + s.duration_s).min(duration));
+            let covered = (
+                shift.max(0),
+                shift.saturating_add(s.duration_s).min(duration),
+            );
             let d = differences(ours, &theirs, covered.0, covered.1);
             (Some(d.is_empty()), d)
         }

@@ -209,9 +209,30 @@ pub(crate) async fn command(
 /// The command a route's name and body make.
 fn parse_command(name: &str, body: &Bytes) -> Result<Command, Problem> {
     let params: serde_json::Value = parse(body)?;
-    Command::from_parts(name, params)
+    let command = Command::from_parts(name, params)
         .ok_or_else(|| Problem::not_found(format!("no command `{name}`")))?
-        .map_err(|e| Problem::bad_request(format!("invalid JSON body: {e}")))
+        .map_err(|e| Problem::bad_request(format!("invalid JSON body: {e}")))?;
+    not_reserved(&command)?;
+    Ok(command)
+}
+
+/// Refuses a charging profile with an id load management keeps for its own profiles: the
+/// station would replace one with the other.
+pub(crate) fn not_reserved(command: &Command) -> Result<(), Problem> {
+    let profile = match command {
+        Command::SetChargingProfile(c) => Some(&c.charging_profile),
+        Command::RemoteStart(c) => c.charging_profile.as_ref(),
+        _ => None,
+    };
+    if let Some(p) = profile
+        && p.id >= arus_domain::load::RESERVED_IDS_FROM
+    {
+        return Err(Problem::bad_request(format!(
+            "charging profile ids from {} up are load management's own",
+            arus_domain::load::RESERVED_IDS_FROM
+        )));
+    }
+    Ok(())
 }
 
 /// The command routes, under `/api/v1`.

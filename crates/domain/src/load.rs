@@ -41,6 +41,16 @@ pub const DEFAULT_PROFILE_ID: i64 = 899_999_999;
 /// Profile ids from here up are load management's own.
 pub const RESERVED_IDS_FROM: i64 = DEFAULT_PROFILE_ID - 10_000;
 
+/// How long a load management TxProfile lasts: if the CSMS goes away, the station falls back
+/// to its safe TxDefaultProfile within this time.
+pub const TX_PROFILE_SECONDS: i64 = 900;
+
+/// When a TxProfile still in force is sent again, before it runs out.
+const RENEW_AFTER: Duration = Duration::from_secs(600);
+
+/// How early a profile's schedule starts.
+const START_EARLY_S: i64 = 60;
+
 /// Who the commands are recorded as coming from.
 const REQUESTED_BY: &str = "load management";
 
@@ -113,14 +123,15 @@ impl LoadManager {
         let mut rx = self.events.subscribe();
         let mut tick = tokio::time::interval(self.config.tick);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        // When an increase held back by the minimum interval may go.
-        let mut due: Option<tokio::time::Instant> = None;
+        // Per site: when an increase held back by the minimum interval may go, or its limits
+        // change.
+        let mut due: HashMap<String, tokio::time::Instant> = HashMap::new();
         loop {
             let station = tokio::select! {
                 _ = tick.tick() => None,
                 () = async {
-                    match due {
-                        Some(d) => tokio::time::sleep_until(d).await,
+                    match due.values().min() {
+                        Some(d) => tokio::time::sleep_until(*d).await,
                         None => std::future::pending().await,
                     }
                 } => None,
@@ -128,9 +139,17 @@ impl LoadManager {
                     Ok(e) => match &e.event {
                         Event::Transaction { station_id, event, .. }
                             if event == "Started" || event == "Ended" => Some(station_id.clone()),
-                        Event::Boot { station_id, .. } => {
+                        // Profiles only to a station let in (a Pending or Rejected one answers
+                        // nothing but its boot).
+                        Event::Boot { station_id, status }
+                            if *status == crate::provisioning::RegistrationStatus::Accepted =>
+                        {
                             self.booted(station_id).await;
-                            continue;
+                            // Its TxProfiles are gone with the reboot: the division is sent anew.
+                            if let Ok(mut sent) = self.sent.lock() {
+                                sent.retain(|(s, _), _| s != station_id);
+                            }
+                            Some(station_id.clone())
                         }
                         _ => continue,
                     },
@@ -140,7 +159,16 @@ impl LoadManager {
                 },
             };
             match self.rebalance(station.as_deref()).await {
-                Ok(held) => due = held,
+                Ok(held) => {
+                    let now = tokio::time::Instant::now();
+                    due.retain(|_, at| *at > now);
+                    for (site, at) in held {
+                        match at {
+                            Some(at) => due.insert(site, at),
+                            None => due.remove(&site),
+                        };
+                    }
+                }
                 Err(e) => tracing::warn!(error = %e, "load management could not divide the sites"),
             }
         }
@@ -170,21 +198,21 @@ impl LoadManager {
     }
 
     /// Divides again the site of `station` (every site when `None`) and sends what changed;
-    /// returns when an increase held back by the minimum interval may be sent.
+    /// returns, per site divided, when it must be divided again (an increase held back by the
+    /// minimum interval, a limit window starting or ending, a profile to renew).
     pub async fn rebalance(
         &self,
         station: Option<&str>,
-    ) -> Result<Option<tokio::time::Instant>, crate::store::StoreError> {
+    ) -> Result<Vec<(String, Option<tokio::time::Instant>)>, crate::store::StoreError> {
         let sites = self.sites().await?;
-        let mut due = None;
+        let mut out = Vec::new();
         for site in sites
             .iter()
             .filter(|s| station.is_none_or(|id| s.evses.iter().any(|e| e.station_id == id)))
         {
-            let held = self.apply(site).await?;
-            due = due.into_iter().chain(held).min();
+            out.push((site.id.clone(), self.apply(site).await?));
         }
-        Ok(due)
+        Ok(out)
     }
 
     async fn apply(
@@ -217,10 +245,32 @@ impl LoadManager {
         let mut decreases = Vec::new();
         let mut increases = Vec::new();
         let mut due: Option<tokio::time::Instant> = None;
+        // What the stations hold: a TxProfile that is gone (its transaction ended, the station
+        // rebooted) is sent anew, whatever was sent before.
+        let mut held = std::collections::HashSet::new();
+        for station in interval.keys() {
+            for p in self.store.charging_profiles(station).await? {
+                held.insert((station.clone(), p.evse_id, p.charging_profile.id));
+            }
+        }
         {
-            let Ok(sent) = self.sent.lock() else {
+            let Ok(mut sent) = self.sent.lock() else {
                 return Ok(None);
             };
+            sent.retain(|(station, evse), s| {
+                let here = site
+                    .evses
+                    .iter()
+                    .any(|e| &e.station_id == station && e.evse_id == *evse);
+                !here
+                    || (held.contains(&(
+                        station.clone(),
+                        *evse,
+                        TX_PROFILE_ID_BASE + i64::from(*evse),
+                    ))
+                        // Profiles expire: one due for renewal is sent again.
+                        && now.duration_since(s.at) < RENEW_AFTER)
+            });
             for a in &allocations {
                 let key = (a.station_id.clone(), a.evse_id);
                 let phases = a.site_phases.len() as u32;
@@ -247,11 +297,22 @@ impl LoadManager {
                 }
             }
         }
-        for ((station, evse), limit, phases) in decreases.into_iter().chain(increases) {
+        let lowering = decreases.len();
+        let mut lowered = true;
+        for (n, ((station, evse), limit, phases)) in
+            decreases.into_iter().chain(increases).enumerate()
+        {
+            // Nothing goes up unless everything that had to come down did.
+            if n >= lowering && !lowered {
+                tracing::warn!(site = %site.id, "increases held back: a decrease was not accepted");
+                break;
+            }
             let profile = self.tx_profile(evse, limit, phases);
-            if self.send(&station, evse, profile).await
-                && let Ok(mut sent) = self.sent.lock()
-            {
+            let accepted = self.send(&station, evse, profile).await;
+            if n < lowering {
+                lowered &= accepted;
+            }
+            if accepted && let Ok(mut sent) = self.sent.lock() {
                 sent.insert(
                     (station, evse),
                     Sent {
@@ -261,6 +322,12 @@ impl LoadManager {
                 );
             }
         }
+        let renew = self
+            .sent
+            .lock()
+            .ok()
+            .and_then(|sent| sent.values().map(|s| s.at + RENEW_AFTER).min());
+        due = due.into_iter().chain(renew).min();
         // Sessions that ended: their TxProfile ended with them.
         if let Ok(mut sent) = self.sent.lock() {
             sent.retain(|(station, evse), _| {
@@ -282,13 +349,18 @@ impl LoadManager {
     }
 
     fn tx_profile(&self, evse: u32, limit_a: f64, phases: u32) -> ChargingProfile {
-        profile(
+        let mut p = profile(
             TX_PROFILE_ID_BASE + i64::from(evse),
             self.config.stack_level,
             ChargingProfilePurpose::Tx,
             limit_a,
             phases,
-        )
+        );
+        // It runs out unless renewed: without the CSMS the safe default takes over.
+        for s in &mut p.schedules {
+            s.duration_s = Some(TX_PROFILE_SECONDS + START_EARLY_S);
+        }
+        p
     }
 
     /// A station booted: a model that forgets its profiles gets again those Arus installed,
@@ -369,7 +441,7 @@ impl LoadManager {
         let submitted = match self.commander.submit(submission).await {
             Ok(s) => s,
             Err(e) => {
-                tracing::info!(station = %station_id, evse = evse_id, error = %e, "load management profile not sent");
+                tracing::warn!(station = %station_id, evse = evse_id, error = %e, "load management profile not sent");
                 return false;
             }
         };
@@ -407,7 +479,9 @@ fn profile(
         transaction_id: None,
         schedules: vec![ChargingSchedule {
             id: None,
-            start: Some(Utc::now()),
+            // A minute early: a station whose clock is a little behind applies it at once
+            // (1.6 §5.16.4 advises a start in the past).
+            start: Some(Utc::now() - chrono::Duration::seconds(START_EARLY_S)),
             duration_s: None,
             rate_unit: ChargingRateUnit::A,
             min_rate: None,

@@ -517,7 +517,8 @@ impl Site {
                 let mut g = self.groups.iter().position(|x| x.id == e.group);
                 while let Some(at) = g {
                     let group = &self.groups[at];
-                    let other = group.other_load_a.unwrap_or([0.0; 3]);
+                    // Generation (a negative load) may be gone when the fallback is needed.
+                    let other = group.other_load_a.unwrap_or([0.0; 3]).map(|l| l.max(0.0));
                     let n = under(at);
                     // The fallback stays for as long as the CSMS is away: the tightest of the
                     // group's limits, scheduled ones included.

@@ -154,10 +154,12 @@ async fn ongoing(store: &dyn Store, station_id: &str) -> Result<Vec<(u32, String
 /// - a TxProfile needs a transaction going on at its EVSE (1.6 §3.13.1; 2.0.1 K01.FR.09) and
 ///   names it: Arus fills in its id when the operator did not (2.0.1 K01.FR.03), and refuses
 ///   one naming another transaction (K01.FR.33);
-/// - no two profiles of the same purpose on the same EVSE share a stack level while both are
-///   valid (K01.FR.06; for TxProfiles, the same transaction, K01.FR.39): a profile with another
-///   id would be rejected by a 2.0.1 station and would silently replace the other on a 1.6
-///   one, so the operator reuses that profile's id or clears it first.
+/// - no two profiles of the same purpose on the same EVSE share a stack level (K01.FR.06; for
+///   TxProfiles, the same transaction, K01.FR.39): a profile with another id would be
+///   rejected by a 2.0.1 station while both are valid, and would silently replace the other on
+///   a 1.6 one (§3.13.2), so the operator reuses that profile's id or clears it first. (2.0.1
+///   allows the same level for validity periods that do not overlap; Arus keeps one profile
+///   per level, as 1.6 stations do, so that its record is the same for both versions.)
 pub async fn prepare(
     store: &dyn Store,
     station_id: &str,
@@ -197,13 +199,6 @@ pub async fn prepare(
             _ => {}
         }
     }
-    let overlaps = |o: &crate::commands::ChargingProfile| {
-        let starts_before_end = |from: Option<Time>, to: Option<Time>| match (from, to) {
-            (Some(f), Some(t)) => f < t,
-            _ => true,
-        };
-        starts_before_end(p.valid_from, o.valid_to) && starts_before_end(o.valid_from, p.valid_to)
-    };
     let clash = held.iter().find(|h| {
         let o = &h.charging_profile;
         o.id != p.id
@@ -211,12 +206,11 @@ pub async fn prepare(
             && o.stack_level == p.stack_level
             && h.evse_id == c.evse_id
             && (p.purpose != ChargingProfilePurpose::Tx || o.transaction_id == p.transaction_id)
-            && overlaps(o)
     });
     if let Some(h) = clash {
         return Err(format!(
-            "profile {} already has stack level {} for {} on EVSE {} while this one is valid: \
-             reuse its id to replace it, or clear it first (2.0.1 K01.FR.06, K01.FR.39)",
+            "profile {} already has stack level {} for {} on EVSE {}: reuse its id to replace \
+             it, or clear it first (2.0.1 K01.FR.06, K01.FR.39; 1.6 §3.13.2)",
             h.charging_profile.id,
             p.stack_level,
             p.purpose.as_str(),

@@ -43,6 +43,16 @@ pub const MAX_SCHEDULES: usize = 3;
 /// The most periods a schedule has (2.0.1 ChargingScheduleType: 1..1024).
 pub const MAX_PERIODS: usize = 1024;
 
+/// The largest number of seconds a schedule's duration or a period's start may have (the
+/// schemas' integers are 32-bit).
+pub const MAX_SECONDS: i64 = i32::MAX as i64;
+
+/// Whether `v` has at most one decimal (the 1.6 schema's `multipleOf: 0.1` on limits and
+/// minChargingRate; 2.0.1 likewise allows one decimal).
+fn one_decimal(v: f64) -> bool {
+    ((v * 10.0).round() - v * 10.0).abs() < 1e-6
+}
+
 /// The rules `p` breaks if it is sent to `target`.
 pub fn check(p: &ChargingProfile, target: Target) -> Vec<Problem> {
     let mut out = Vec::new();
@@ -115,14 +125,19 @@ pub fn check(p: &ChargingProfile, target: Target) -> Vec<Problem> {
             )),
             _ => {}
         }
-        if s.duration_s.is_some_and(|d| d <= 0) {
+        if s.duration_s.is_some_and(|d| d <= 0 || d > MAX_SECONDS) {
             out.push(problem(
                 at("/durationS"),
-                "a duration is a positive number of seconds",
+                format!("a duration is 1 to {MAX_SECONDS} seconds"),
             ));
         }
-        if s.min_rate.is_some_and(|r| !(r.is_finite() && r >= 0.0)) {
-            out.push(problem(at("/minRate"), "minChargingRate is a number ≥ 0"));
+        if s.min_rate
+            .is_some_and(|r| !(r.is_finite() && r >= 0.0 && one_decimal(r)))
+        {
+            out.push(problem(
+                at("/minRate"),
+                "minChargingRate is a number ≥ 0 with at most one decimal",
+            ));
         }
         if s.periods.is_empty() || s.periods.len() > MAX_PERIODS {
             out.push(problem(
@@ -146,8 +161,17 @@ pub fn check(p: &ChargingProfile, target: Target) -> Vec<Problem> {
         }
         for (j, period) in s.periods.iter().enumerate() {
             let at = |field: &str| at(&format!("/periods/{j}{field}"));
-            if !(period.limit.is_finite() && period.limit >= 0.0) {
-                out.push(problem(at("/limit"), "a limit is a number ≥ 0"));
+            if !(period.limit.is_finite() && period.limit >= 0.0 && one_decimal(period.limit)) {
+                out.push(problem(
+                    at("/limit"),
+                    "a limit is a number ≥ 0 with at most one decimal (1.6 schema: multipleOf 0.1)",
+                ));
+            }
+            if period.start_s > MAX_SECONDS {
+                out.push(problem(
+                    at("/startS"),
+                    format!("a period starts at most {MAX_SECONDS} seconds in"),
+                ));
             }
             if period.phases.is_some_and(|n| !(1..=3).contains(&n)) {
                 out.push(problem(at("/phases"), "numberPhases is 1, 2 or 3"));

@@ -114,7 +114,7 @@ pub enum Binding {
 
 /// The composite schedule of `window` on `station`.
 pub fn composite(station: &Station, window: &Window) -> Vec<CompositePeriod> {
-    let end = window.start + chrono::Duration::seconds(window.duration_s.max(0));
+    let end = plus(window.start, window.duration_s.max(0)).unwrap_or(window.start);
     let mut cuts = vec![window.start];
     let anchor = relative_anchor(station, window);
     for p in applicable(station, window.evse_id) {
@@ -174,7 +174,9 @@ pub fn limit_at(
         let tx = if ongoing { on(Purpose::Tx, &[e]) } else { None };
         parts.extend(tx.or_else(|| on(Purpose::TxDefault, &[e, 0])));
         parts.extend(on(Purpose::ChargingStationMax, &[0]));
-        parts.extend(on(Purpose::ExternalConstraints, &[e, 0]));
+        // Constraints on the EVSE and on the whole station both hold: each caps it.
+        parts.extend(on(Purpose::ExternalConstraints, &[e]));
+        parts.extend(on(Purpose::ExternalConstraints, &[0]));
     }
     parts.extend(station.max.map(|m| (m, Binding::StationMaximum)));
     parts
@@ -295,7 +297,7 @@ fn occurrence(p: &ChargingProfile, s: &Schedule, anchor: Time, t: Time) -> Optio
             if since < 0 {
                 return Some(first);
             }
-            Some(first + chrono::Duration::seconds(since - since.rem_euclid(every)))
+            plus(first, since - since.rem_euclid(every))
         }
     }
 }
@@ -309,10 +311,10 @@ fn boundaries(p: &ChargingProfile, anchor: Time, from: Time, to: Time, cuts: &mu
     };
     let mut run = |start: Time| {
         for period in &s.periods {
-            cuts.push(start + chrono::Duration::seconds(period.start_s));
+            cuts.extend(plus(start, period.start_s));
         }
         if let Some(d) = span(p, s) {
-            cuts.push(start + chrono::Duration::seconds(d));
+            cuts.extend(plus(start, d));
         }
     };
     match p.kind {
@@ -329,10 +331,19 @@ fn boundaries(p: &ChargingProfile, anchor: Time, from: Time, to: Time, cuts: &mu
             let mut start = occurrence(p, s, anchor, from).unwrap_or(first);
             while start < to {
                 run(start);
-                start += chrono::Duration::seconds(every);
+                match plus(start, every) {
+                    Some(next) => start = next,
+                    None => break,
+                }
             }
         }
     }
+}
+
+/// `t` plus `seconds`, if that is a time chrono can hold (values a station reported are not
+/// bounded).
+fn plus(t: Time, seconds: i64) -> Option<Time> {
+    t.checked_add_signed(chrono::TimeDelta::try_seconds(seconds)?)
 }
 
 /// `l` in `unit`: W = A × V × phases (3 when unset).

@@ -320,3 +320,80 @@ fn at_equal_stack_levels_the_evse_own_default_prevails_over_the_station_wide_one
         [(0, Some(32.0))]
     );
 }
+
+/// What a station reports is not bounded: times beyond what can be counted are left out,
+/// never a panic.
+#[test]
+fn huge_values_a_station_reported_do_not_panic() {
+    let mut p = profile(
+        1,
+        0,
+        Purpose::TxDefault,
+        Kind::Recurring,
+        &[(0, 10.0), (i64::MAX, 5.0)],
+    );
+    p.recurrency = Some(Recurrency::Daily);
+    p.schedules[0].duration_s = Some(i64::MAX);
+    let mut q = profile(2, 1, Purpose::TxDefault, Kind::Absolute, &[(0, 8.0)]);
+    q.schedules[0].duration_s = Some(i64::MAX);
+    let s = station(vec![on(0, p), on(0, q)]);
+    let c = composite(&s, &window(1, t0(), 2, RateUnit::A));
+    assert_eq!(limits(&c), [(0, Some(8.0))]);
+}
+
+#[test]
+fn limits_with_more_than_one_decimal_are_refused() {
+    use arus_schedules::check::{Target, check};
+    let p = profile(1, 0, Purpose::TxDefault, Kind::Absolute, &[(0, 7.25)]);
+    let found = check(
+        &p,
+        Target {
+            evse_id: 1,
+            transaction: false,
+        },
+    );
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].at, "/schedules/0/periods/0/limit");
+    let ok = profile(2, 0, Purpose::TxDefault, Kind::Absolute, &[(0, 7.2)]);
+    assert!(
+        check(
+            &ok,
+            Target {
+                evse_id: 1,
+                transaction: false
+            }
+        )
+        .is_empty()
+    );
+}
+
+/// External constraints on the EVSE and on the station each cap it, whatever their levels.
+#[test]
+fn external_constraints_on_the_evse_and_the_station_both_hold() {
+    let s = station(vec![
+        on(
+            0,
+            profile(
+                1,
+                0,
+                Purpose::ExternalConstraints,
+                Kind::Absolute,
+                &[(0, 10.0)],
+            ),
+        ),
+        on(
+            1,
+            profile(
+                2,
+                0,
+                Purpose::ExternalConstraints,
+                Kind::Absolute,
+                &[(0, 32.0)],
+            ),
+        ),
+    ]);
+    assert_eq!(
+        limits(&composite(&s, &window(1, t0(), 1, RateUnit::A))),
+        [(0, Some(10.0))]
+    );
+}
