@@ -118,6 +118,93 @@ fn station() -> impl Strategy<Value = Station> {
         })
 }
 
+/// The merge written again from the specification's words, independently of the crate: at
+/// instant `t`, per purpose the valid profile with the highest stack level whose schedule is
+/// running (the EVSE's own before EVSE 0's at equal levels); TxProfile over TxDefaultProfile;
+/// then the minimum with the station maximum profile, external constraints and the station's
+/// own maximum, all in amperes per phase (W / (230 V × phases)).
+fn reference(
+    s: &Station,
+    evse: u32,
+    anchor: chrono::DateTime<Utc>,
+    t: chrono::DateTime<Utc>,
+) -> Option<f64> {
+    let amps = |limit: f64, unit: RateUnit, phases: Option<u32>| match unit {
+        RateUnit::A => limit,
+        RateUnit::W => limit / (230.0 * f64::from(phases.unwrap_or(3))),
+    };
+    // The profile's limit at t, walking its runs one by one from the first.
+    let running = |i: &Installed| -> Option<f64> {
+        let p = &i.profile;
+        if p.valid_from.is_some_and(|f| t < f) || p.valid_to.is_some_and(|to| t >= to) {
+            return None;
+        }
+        let sch = &p.schedules[0];
+        let every = match p.recurrency {
+            Some(Recurrency::Daily) if p.kind == Kind::Recurring => Some(86_400),
+            Some(Recurrency::Weekly) if p.kind == Kind::Recurring => Some(7 * 86_400),
+            _ => None,
+        };
+        let mut start = match p.kind {
+            Kind::Relative => anchor,
+            _ => sch.start?,
+        };
+        if let Some(every) = every {
+            while start + Duration::seconds(every) <= t {
+                start += Duration::seconds(every);
+            }
+        }
+        let length = match (every, sch.duration_s) {
+            (Some(e), Some(d)) => Some(d.min(e)),
+            (Some(e), None) => Some(e),
+            (None, d) => d,
+        };
+        if t < start || length.is_some_and(|l| t >= start + Duration::seconds(l)) {
+            return None;
+        }
+        let offset = (t - start).num_seconds();
+        let period = sch.periods.iter().rfind(|x| x.start_s <= offset)?;
+        Some(amps(period.limit, sch.rate_unit, period.phases))
+    };
+    let best = |purpose: Purpose, evses: &[u32]| -> Option<f64> {
+        let tx = |i: &&Installed| {
+            purpose != Purpose::Tx
+                || s.transactions.iter().any(|o| {
+                    o.evse_id == evse
+                        && i.profile
+                            .transaction_id
+                            .as_ref()
+                            .is_none_or(|id| *id == o.transaction_id)
+                })
+        };
+        s.profiles
+            .iter()
+            .filter(|i| i.profile.purpose == purpose && evses.contains(&i.evse_id))
+            .filter(tx)
+            .filter_map(|i| running(i).map(|l| ((i.profile.stack_level, i.evse_id == evse), l)))
+            .max_by_key(|(rank, _)| *rank)
+            .map(|(_, l)| l)
+    };
+    let mut limits = Vec::new();
+    if evse == 0 {
+        limits.extend(best(Purpose::ChargingStationMax, &[0]));
+        limits.extend(best(Purpose::ExternalConstraints, &[0]));
+    } else {
+        let going = s.transactions.iter().any(|o| o.evse_id == evse);
+        let tx = if going {
+            best(Purpose::Tx, &[evse])
+        } else {
+            None
+        };
+        limits.extend(tx.or_else(|| best(Purpose::TxDefault, &[evse, 0])));
+        limits.extend(best(Purpose::ChargingStationMax, &[0]));
+        limits.extend(best(Purpose::ExternalConstraints, &[evse]));
+        limits.extend(best(Purpose::ExternalConstraints, &[0]));
+    }
+    limits.extend(s.max.map(|m| amps(m.value, m.unit, m.phases)));
+    limits.into_iter().min_by(f64::total_cmp)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(400))]
 
@@ -150,6 +237,15 @@ proptest! {
         for m in 0..minutes {
             let t = w.start + Duration::minutes(m);
             let expected = limit_at(&s, &w, anchor, t).map(|(l, _)| l.value);
+            // And the merge as written again from the specification, in amperes.
+            if !watts {
+                let again = reference(&s, evse, anchor, t);
+                let close = match (expected, again) {
+                    (Some(x), Some(y)) => (x - y).abs() < 1e-6,
+                    (x, y) => x == y,
+                };
+                prop_assert!(close, "at minute {}: {:?} where the reference says {:?}", m, expected, again);
+            }
             let p = periods
                 .iter()
                 .take_while(|p| p.start_s <= m * 60)
