@@ -274,23 +274,17 @@ impl LoadManager {
             for a in &allocations {
                 let key = (a.station_id.clone(), a.evse_id);
                 let phases = a.site_phases.len() as u32;
+                let gap = interval
+                    .get(&a.station_id)
+                    .copied()
+                    .unwrap_or(self.config.min_interval);
                 match sent.get(&key) {
                     Some(s) if a.current_a < s.limit_a => {
                         decreases.push((key, a.current_a, phases))
                     }
                     Some(s) if a.current_a - s.limit_a < self.config.hysteresis_a => {}
-                    Some(s)
-                        if now.duration_since(s.at)
-                            < interval
-                                .get(&a.station_id)
-                                .copied()
-                                .unwrap_or(self.config.min_interval) =>
-                    {
-                        let at = s.at
-                            + interval
-                                .get(&a.station_id)
-                                .copied()
-                                .unwrap_or(self.config.min_interval);
+                    Some(s) if now.duration_since(s.at) < gap => {
+                        let at = s.at + gap;
                         due = Some(due.map_or(at, |d| d.min(at)));
                     }
                     _ => increases.push((key, a.current_a, phases)),

@@ -454,15 +454,7 @@ pub async fn live_sessions(
     stations.dedup();
     let mut sessions = Vec::new();
     for station in stations {
-        let open = store
-            .transactions(crate::store::TransactionQuery {
-                station_id: Some(station.to_string()),
-                ongoing: Some(true),
-                orphan: Some(false),
-                before: None,
-                limit: 1000,
-            })
-            .await?;
+        let open = crate::smart_charging::ongoing(store, station).await?;
         let mut evses: Vec<u32> = open
             .iter()
             .filter_map(|t| t.evse_id)

@@ -90,15 +90,7 @@ pub async fn composite(
     unit: ChargingRateUnit,
 ) -> Result<Vec<arus_schedules::composite::CompositePeriod>, StoreError> {
     let profiles = store.charging_profiles(station_id).await?;
-    let open = store
-        .transactions(crate::store::TransactionQuery {
-            station_id: Some(station_id.to_string()),
-            ongoing: Some(true),
-            orphan: Some(false),
-            before: None,
-            limit: 1000,
-        })
-        .await?;
+    let open = ongoing(store, station_id).await?;
     let station = arus_schedules::composite::Station {
         profiles: profiles
             .into_iter()
@@ -131,9 +123,12 @@ pub async fn composite(
     ))
 }
 
-/// The transactions going on at a station: (EVSE, transaction id).
-async fn ongoing(store: &dyn Store, station_id: &str) -> Result<Vec<(u32, String)>, StoreError> {
-    let open = store
+/// The transactions going on at a station (orphans left out).
+pub async fn ongoing(
+    store: &dyn Store,
+    station_id: &str,
+) -> Result<Vec<crate::store::TransactionRow>, StoreError> {
+    store
         .transactions(crate::store::TransactionQuery {
             station_id: Some(station_id.to_string()),
             ongoing: Some(true),
@@ -141,11 +136,7 @@ async fn ongoing(store: &dyn Store, station_id: &str) -> Result<Vec<(u32, String
             before: None,
             limit: 1000,
         })
-        .await?;
-    Ok(open
-        .into_iter()
-        .filter_map(|t| Some((t.evse_id?, t.transaction_id)))
-        .collect())
+        .await
 }
 
 /// Prepares a command that installs a profile with what only the store knows, or says why it
@@ -178,9 +169,9 @@ pub async fn prepare(
             return Ok(());
         };
         let here = going
-            .iter()
-            .find(|(e, _)| *e == c.evse_id)
-            .map(|(_, t)| t.clone());
+            .into_iter()
+            .find(|t| t.evse_id == Some(c.evse_id))
+            .map(|t| t.transaction_id);
         match (&p.transaction_id, here) {
             (_, None) => {
                 return Err(format!(
