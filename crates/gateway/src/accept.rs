@@ -94,6 +94,8 @@ pub(crate) struct Accepted {
     pub version: Version,
     /// `Some(compress outbound)` when permessage-deflate was negotiated.
     pub deflate: Option<bool>,
+    /// The session's registration, taken before the station was told it is accepted.
+    pub claim: crate::registry::Claim,
 }
 
 /// Runs the handshake; `None` when the station was refused (and told so). Everything the
@@ -203,10 +205,18 @@ pub(crate) async fn handshake(
         chosen.map(|c| c.1),
         deflate.as_ref().map(|d| d.response.as_str()),
     );
+    // Registered before the station hears it is accepted: a station that connects again at
+    // once must find this session registered, or it could be replaced by it.
+    let id: StationId = Arc::from(id.as_str());
+    let claim = chosen.map(|(version, _)| gateway.registry.claim(&id, version));
     if stream.write_all(&response).await.is_err() {
+        if let Some(c) = claim {
+            gateway.registry.unregister(&id, c.generation);
+            c.link.finish();
+        }
         return None;
     }
-    let Some((version, _)) = chosen else {
+    let (Some((version, _)), Some(claim)) = (chosen, claim) else {
         tracing::warn!(station = %id, ?offered, "no common OCPP version");
         m.error("subprotocol");
         let mut close = Vec::new();
@@ -222,9 +232,10 @@ pub(crate) async fn handshake(
     tracing::info!(station = %id, %peer, version = %version, compressed = deflate.is_some(), "station connected");
     Some(Accepted {
         stream,
-        id: Arc::from(id.as_str()),
+        id,
         version,
         deflate: deflate.map(|d| d.compress_outbound),
+        claim,
     })
 }
 

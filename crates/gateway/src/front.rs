@@ -127,10 +127,7 @@ async fn connection(
         // the handshake's state is gone before the session starts.
         let accepted = Box::pin(crate::accept::handshake(&gateway, stream, peer, request)).await;
         if let Some(a) = accepted {
-            Box::pin(crate::session::run(
-                gateway, a.stream, a.id, a.version, a.deflate, leftover,
-            ))
-            .await;
+            Box::pin(crate::session::run(gateway, a, leftover)).await;
         }
         return;
     }

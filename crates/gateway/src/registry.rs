@@ -1,5 +1,7 @@
 //! Who is connected, and the way to a connected station's session.
 //!
+//! A session is registered before its station is told it is accepted (the handshake's 101),
+//! so registrations follow the order in which stations saw their connections accepted.
 //! A second connection of a station replaces the first: the old session is told to close
 //! (Close 1001) and the new one waits until the old one has finished (however long its last
 //! commit takes), so the two never handle the same station's messages at once: a message the
@@ -86,6 +88,30 @@ impl Link {
     }
 }
 
+/// A session's registration, taken before its handshake is answered.
+pub(crate) struct Claim {
+    pub generation: u64,
+    pub link: Arc<Link>,
+    /// The session this one replaces, told to close.
+    previous: Option<Arc<Link>>,
+}
+
+impl Claim {
+    /// Waits until the session this one replaces has finished. Every step of a session ends
+    /// (writes time out, commits are answered or refused), so this wait ends; it is not cut
+    /// short, as the old session may be committing.
+    pub async fn replaced(&self, id: &StationId) {
+        let Some(old) = &self.previous else { return };
+        let mut finished = std::pin::pin!(old.finished());
+        while tokio::time::timeout(REPLACE_WAIT, finished.as_mut())
+            .await
+            .is_err()
+        {
+            tracing::warn!(station = %id, "still waiting for the replaced connection to finish");
+        }
+    }
+}
+
 /// What the registry holds per connected station.
 struct Entry {
     generation: u64,
@@ -101,9 +127,10 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
-    /// Registers a new session of `id`, replacing (and waiting out) any previous one; returns
-    /// its generation and link.
-    pub async fn register(&self, id: &StationId, version: Version) -> (u64, Arc<Link>) {
+    /// Registers a new session of `id` at once, telling any previous one to close. Called
+    /// before the handshake's answer is written, so sessions are registered in the order
+    /// their stations saw them accepted: an earlier connection can never replace a later one.
+    pub fn claim(&self, id: &StationId, version: Version) -> Claim {
         let generation = self.next.fetch_add(1, Ordering::Relaxed);
         let link = Arc::new(Link::default());
         let previous = self.entries.lock().ok().and_then(|mut m| {
@@ -117,20 +144,24 @@ impl Registry {
                 },
             )
         });
-        if let Some(old) = previous {
+        if let Some(old) = &previous {
             tracing::info!(station = %id, "a new connection replaces the previous one");
             old.link.close();
-            // Every step of a session ends (writes time out, commits are answered or refused),
-            // so this wait ends; it is not cut short, as the old session may be committing.
-            let mut finished = std::pin::pin!(old.link.finished());
-            while tokio::time::timeout(REPLACE_WAIT, finished.as_mut())
-                .await
-                .is_err()
-            {
-                tracing::warn!(station = %id, "still waiting for the replaced connection to finish");
-            }
         }
-        (generation, link)
+        Claim {
+            generation,
+            link,
+            previous: previous.map(|e| e.link),
+        }
+    }
+
+    /// Registers a new session of `id`, replacing (and waiting out) any previous one; returns
+    /// its generation and link.
+    #[cfg(test)]
+    pub async fn register(&self, id: &StationId, version: Version) -> (u64, Arc<Link>) {
+        let claim = self.claim(id, version);
+        claim.replaced(id).await;
+        (claim.generation, claim.link)
     }
 
     /// Removes a session's registration, if it is still the current one.

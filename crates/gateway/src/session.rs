@@ -4,11 +4,11 @@
 //! Memory: while a station is idle its session holds no buffer. Reads go into one scratch
 //! buffer per thread; only the bytes of a half-received frame are kept (by the decoder).
 
+use crate::accept::Accepted;
 use std::cell::RefCell;
 use std::io;
 use std::sync::Arc;
 
-use arus_domain::StationId;
 use arus_domain::csms::StationContext;
 use arus_domain::store::Direction;
 use arus_domain::transactions::TransactionIds;
@@ -68,15 +68,16 @@ enum Read {
 }
 
 /// Runs a station's session until its connection ends.
-pub(crate) async fn run(
-    gateway: Arc<Gateway>,
-    io: TcpStream,
-    id: StationId,
-    version: Version,
-    deflate: Option<bool>,
-    leftover: Vec<u8>,
-) {
-    let (generation, link) = gateway.registry.register(&id, version).await;
+pub(crate) async fn run(gateway: Arc<Gateway>, accepted: Accepted, leftover: Vec<u8>) {
+    let Accepted {
+        stream: io,
+        id,
+        version,
+        deflate,
+        claim,
+    } = accepted;
+    claim.replaced(&id).await;
+    let (generation, link) = (claim.generation, claim.link);
     let m = arus_telemetry::metrics();
     // 1.6 stations learn their transaction ids from the CSMS; later versions name them.
     let ids = match version {
