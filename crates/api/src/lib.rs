@@ -137,6 +137,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/sites", get(sites::list).post(sites::put))
         .route("/sites/{id}", get(sites::show).delete(sites::delete))
         .route("/sites/{id}/allocation", get(sites::live))
+        .route("/sites/{id}/load", get(sites::load))
         .route("/sites/{id}/allocation/preview", post(sites::preview))
         .route("/id-tokens", post(id_tokens::put))
         .route("/id-tokens/{token}", get(id_tokens::show))

@@ -91,6 +91,7 @@ impl Modify for BearerAuth {
         crate::sites::delete,
         crate::sites::preview,
         crate::sites::live,
+        crate::sites::load,
         crate::id_tokens::put,
         crate::id_tokens::show,
         crate::transactions::list,

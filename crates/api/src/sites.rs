@@ -201,3 +201,56 @@ pub(crate) async fn live(
     })
     .into_response())
 }
+
+/// Which window of a site's load.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub(crate) struct LoadQuery {
+    /// From when (RFC 3339); a day before `to` when not given.
+    from: Option<String>,
+    /// Until when (RFC 3339); now when not given.
+    to: Option<String>,
+    /// The bucket length in seconds (default 60; at most 10,000 buckets).
+    step: Option<i64>,
+}
+
+fn time(name: &str, value: Option<&str>) -> Result<Option<chrono::DateTime<chrono::Utc>>, Problem> {
+    value
+        .map(|s| {
+            chrono::DateTime::parse_from_rfc3339(s)
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .map_err(|e| Problem::bad_request(format!("`{name}` is not an RFC 3339 time: {e}")))
+        })
+        .transpose()
+}
+
+/// What the site drew over a window, read back from its sessions' meter values: per group,
+/// the load on each phase (the highest in each bucket), its limit then, its peak, and every
+/// moment it was above a limit.
+#[utoipa::path(get, operation_id = "getSiteLoad", path = "/api/v1/sites/{id}/load", tag = "sites",
+    params(("id" = String, Path, description = "The site's id"), LoadQuery),
+    responses((status = 200, body = arus_domain::site_load::SiteLoad, description = "OK"), crate::openapi::Errors))]
+pub(crate) async fn load(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<LoadQuery>,
+) -> Result<Response, Problem> {
+    let to = time("to", q.to.as_deref())?.unwrap_or_else(chrono::Utc::now);
+    let from = time("from", q.from.as_deref())?.unwrap_or(to - chrono::TimeDelta::days(1));
+    let step = q.step.unwrap_or(60);
+    if from >= to {
+        return Err(Problem::bad_request("`from` must be before `to`"));
+    }
+    if step < 1 || (to - from).num_seconds() / step >= arus_domain::site_load::MAX_BUCKETS {
+        return Err(Problem::bad_request(format!(
+            "`step` must be at least 1 second and make at most {} buckets",
+            arus_domain::site_load::MAX_BUCKETS
+        )));
+    }
+    let s = site(&state, &id).await?;
+    let drawn = arus_domain::site_load::drawn(state.store.as_ref(), &s, from, to)
+        .await
+        .map_err(store_error)?;
+    Ok(axum::Json(arus_domain::site_load::load(&s, &drawn, from, to, step)).into_response())
+}

@@ -167,6 +167,9 @@ pub(crate) enum IdTokens {
         /// When it expires (RFC 3339).
         #[arg(long)]
         expiry: Option<String>,
+        /// It may be in several transactions at once (a fleet card).
+        #[arg(long)]
+        concurrent_use: bool,
     },
     /// Shows an id token.
     Show {
@@ -671,6 +674,7 @@ pub(crate) fn run(connection: Connection, request: Request) -> anyhow::Result<()
             status,
             group,
             expiry,
+            concurrent_use,
         }) => {
             let body = NewIdToken {
                 id_token,
@@ -678,6 +682,7 @@ pub(crate) fn run(connection: Connection, request: Request) -> anyhow::Result<()
                 status,
                 group_id_token: group,
                 expiry_date: expiry,
+                concurrent_use,
             };
             let v = c.post("/api/v1/id-tokens", &body)?;
             c.show_object(&v)

@@ -46,6 +46,7 @@ pub mod notices;
 pub mod provisioning;
 pub mod quirks;
 pub mod retention;
+pub mod site_load;
 pub mod sites;
 pub mod smart_charging;
 pub mod store;

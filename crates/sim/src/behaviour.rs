@@ -26,8 +26,11 @@ use crate::rng::Rng;
 use crate::scenario::{Group, Mode};
 use crate::stats::{Stats, inc};
 
+mod charging;
 mod state;
 
+#[cfg(test)]
+pub(crate) use charging::arriving;
 pub(crate) use state::*;
 
 /// Simulated seconds as real time.
@@ -322,16 +325,6 @@ async fn bench(
     }
 }
 
-/// The power an EV draws at a state of charge (0..1): full power up to 80 %, then tapering to
-/// a tenth.
-pub(crate) fn power_kw(max_kw: f64, soc: f64) -> f64 {
-    if soc < 0.8 {
-        max_kw
-    } else {
-        max_kw * ((1.0 - soc) / 0.2).clamp(0.1, 1.0)
-    }
-}
-
 /// The realistic life: each EVSE's state machine, one message at a time.
 async fn realistic(
     conn: &mut Conn,
@@ -440,10 +433,7 @@ async fn plug_in(
     remote_start_id: Option<i64>,
 ) -> Result<(), ConnError> {
     let id = st.evses[i].id;
-    let target = st
-        .rng
-        .between(group.session_energy_kwh.0, group.session_energy_kwh.1)
-        * 1000.0;
+    let car = charging::arriving(&mut st.rng, group);
     let tx_id = if st.v16() {
         String::new()
     } else {
@@ -454,9 +444,12 @@ async fn plug_in(
         id: tx_id,
         seq: 0,
         token,
-        target_wh: target,
+        car,
         delivered_wh: 0.0,
         remote_start_id,
+        started: chrono::Utc::now(),
+        charged_to: Instant::now(),
+        drawing: crate::ev::Drawing::PausedByEvse,
     });
     send_status(conn, st, stats, id, Status::Preparing).await?;
     if !st.v16() {
@@ -561,8 +554,9 @@ async fn authorize_and_start(
     Ok(())
 }
 
-/// A meter interval of charging: energy flows along the power curve; the session stops when
-/// the EV is full. Decides, once per session, whether the station goes offline now.
+/// A meter interval of charging: the car took energy at what it drew; it is offered what the
+/// station's profiles allow now, and leaves when its time is up (or, with no departure time,
+/// when it is full). Decides, once per session, whether the station goes offline now.
 async fn charge(
     conn: Option<&mut Conn>,
     st: &mut StationState,
@@ -570,49 +564,23 @@ async fn charge(
     stats: &Stats,
     i: usize,
 ) -> Result<Option<End>, ConnError> {
-    let interval_h = group.meter_interval.as_secs_f64() / 3600.0;
-    let (power_w, full) = {
-        let e = &mut st.evses[i];
-        let Some(tx) = e.tx.as_mut() else {
-            e.phase = Phase::Idle;
-            return Ok(None);
-        };
-        let soc = tx.delivered_wh / tx.target_wh;
-        let p = power_kw(group.max_power_kw, soc) * 1000.0;
-        let wh = (p * interval_h)
-            .min(tx.target_wh - tx.delivered_wh)
-            .max(0.0);
-        tx.delivered_wh += wh;
-        e.meter_wh += wh;
-        (p, tx.delivered_wh >= tx.target_wh - 1.0)
-    };
-    let id = st.evses[i].id;
-    if full {
+    if st.evses[i].tx.is_none() {
+        st.evses[i].phase = Phase::Idle;
+        return Ok(None);
+    }
+    charging::settle(st, i);
+    charging::reoffer(st, i);
+    if charging::leaving(st, i) {
         stop(conn, st, group, stats, i, false).await?;
         return Ok(None);
     }
-    let message = if st.v16() {
-        let e = &st.evses[i];
-        let tx = e.tx.as_ref().expect("charging");
-        let mv = messages::meter_value_v16(e, tx, power_w, v16::ReadingContext::SamplePeriodic);
-        messages::meter_values_v16(id, tx.id.parse::<i64>().unwrap_or(-1), mv)
-    } else {
-        let mv = {
-            let e = &st.evses[i];
-            let tx = e.tx.as_ref().expect("charging");
-            messages::meter_value_v201(e, tx, power_w, v201::ReadingContextEnum::SamplePeriodic)
-        };
-        let mut ev = messages::tx_event(
-            st,
-            i,
-            v201::TransactionEventEnum::Updated,
-            v201::TriggerReasonEnum::MeterValuePeriodic,
-        );
-        ev.meter_value = Some(vec![mv]);
-        Outgoing::new(&ev)
-    };
+    let message = meter_sample(st, i, Sampled::Periodic);
     tx_send(conn, st, stats, message).await?;
-    st.evses[i].next = Instant::now() + real(group, group.meter_interval.as_secs_f64());
+    let mut next = Instant::now() + real(group, group.meter_interval.as_secs_f64());
+    if let Some(d) = st.evses[i].tx.as_ref().and_then(|t| t.car.departure) {
+        next = next.min(d);
+    }
+    st.evses[i].next = next;
     if st.online && st.rng.chance(group.offline_rate / 10.0) {
         return Ok(Some(End::Offline(real(
             group,
@@ -620,6 +588,95 @@ async fn charge(
         ))));
     }
     Ok(None)
+}
+
+/// Why a meter value of a session is taken.
+#[derive(Clone, Copy, PartialEq)]
+enum Sampled {
+    /// The periodic sample.
+    Periodic,
+    /// The charging rate changed (a new limit, a pause, a full battery).
+    RateChanged,
+}
+
+/// EVSE `i`'s session's meter value: 1.6 MeterValues, or a 2.0.1 TransactionEvent Updated
+/// (with the charging state when the rate changed).
+fn meter_sample(st: &mut StationState, i: usize, why: Sampled) -> Outgoing {
+    let id = st.evses[i].id;
+    let power_w = st.evses[i]
+        .tx
+        .as_ref()
+        .map_or(0.0, |t| t.car.power_w(st.hw.voltage));
+    if st.v16() {
+        let context = match why {
+            Sampled::Periodic => v16::ReadingContext::SamplePeriodic,
+            Sampled::RateChanged => v16::ReadingContext::Other,
+        };
+        let e = &st.evses[i];
+        let tx = e.tx.as_ref().expect("charging");
+        let mv = messages::meter_value_v16(e, tx, power_w, context);
+        messages::meter_values_v16(id, tx.id.parse::<i64>().unwrap_or(-1), mv)
+    } else {
+        let (context, trigger) = match why {
+            Sampled::Periodic => (
+                v201::ReadingContextEnum::SamplePeriodic,
+                v201::TriggerReasonEnum::MeterValuePeriodic,
+            ),
+            Sampled::RateChanged => (
+                v201::ReadingContextEnum::Other,
+                v201::TriggerReasonEnum::ChargingRateChanged,
+            ),
+        };
+        let (mv, drawing) = {
+            let e = &st.evses[i];
+            let tx = e.tx.as_ref().expect("charging");
+            (
+                messages::meter_value_v201(e, tx, power_w, context),
+                tx.drawing,
+            )
+        };
+        let mut ev = messages::tx_event(st, i, v201::TransactionEventEnum::Updated, trigger);
+        if why == Sampled::RateChanged {
+            ev.transaction_info.charging_state = Some(match drawing {
+                crate::ev::Drawing::Charging => v201::ChargingStateEnum::Charging,
+                crate::ev::Drawing::PausedByEvse => v201::ChargingStateEnum::SuspendedEVSE,
+                crate::ev::Drawing::Full => v201::ChargingStateEnum::SuspendedEV,
+            });
+        }
+        ev.meter_value = Some(vec![mv]);
+        Outgoing::new(&ev)
+    }
+}
+
+/// The station's profiles changed: each charging car is offered its new limit at once, and
+/// a change in what it draws is reported (1.6 with the connector's status too).
+async fn limits_changed(
+    conn: &mut Conn,
+    st: &mut StationState,
+    stats: &Stats,
+) -> Result<(), ConnError> {
+    for i in 0..st.evses.len() {
+        if st.evses[i].phase != Phase::Charging {
+            continue;
+        }
+        charging::settle(st, i);
+        let before = st.evses[i].tx.as_ref().map(|t| t.drawing);
+        if !charging::reoffer(st, i) {
+            continue;
+        }
+        let message = meter_sample(st, i, Sampled::RateChanged);
+        send(conn, st, stats, &message).await?;
+        let after = st.evses[i].tx.as_ref().map(|t| t.drawing);
+        if st.v16() && after != before {
+            let status = match after {
+                Some(crate::ev::Drawing::PausedByEvse) => Status::SuspendedEVSE,
+                Some(crate::ev::Drawing::Full) => Status::SuspendedEV,
+                _ => Status::Charging,
+            };
+            send_status(conn, st, stats, st.evses[i].id, status).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Ends EVSE `i`'s session: the CSMS asked for it (`remote`), or the EV is full and leaves.
@@ -632,6 +689,11 @@ async fn stop(
     remote: bool,
 ) -> Result<(), ConnError> {
     let id = st.evses[i].id;
+    charging::settle(st, i);
+    // The car is unplugged: the closing reading shows no current.
+    if let Some(tx) = st.evses[i].tx.as_mut() {
+        tx.car.amps = 0.0;
+    }
     let message = if st.v16() {
         let e = &st.evses[i];
         let tx = e.tx.as_ref().expect("a session");
@@ -663,7 +725,9 @@ async fn stop(
     };
     tx_send(conn.as_deref_mut(), st, stats, message).await?;
     inc(&stats.stopped);
-    st.evses[i].tx = None;
+    if let Some(tx) = st.evses[i].tx.take() {
+        st.profiles.transaction_ended(&tx.id);
+    }
     st.evses[i].phase = Phase::Idle;
     if let Some(c) = conn
         && st.online
@@ -756,6 +820,10 @@ async fn follow_ups(
                 statuses(conn, st, stats).await?;
                 continue;
             }
+            FollowUp::Limits => {
+                limits_changed(conn, st, stats).await?;
+                continue;
+            }
             FollowUp::Trigger { message, evse } => {
                 trigger(conn, st, stats, message, evse).await?;
                 continue;
@@ -770,6 +838,10 @@ async fn follow_ups(
                 vec![messages::customer_information(st, request_id)]
             }
             FollowUp::Monitoring { request_id } => vec![messages::monitoring_report(request_id)],
+            FollowUp::ReportProfiles {
+                request_id,
+                profiles,
+            } => messages::charging_profiles(request_id, profiles),
         };
         for message in &steps {
             send(conn, st, stats, message).await?;
@@ -830,16 +902,4 @@ async fn trigger(
         send(conn, st, stats, m).await?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::power_kw;
-
-    #[test]
-    fn power_tapers_after_eighty_percent() {
-        assert_eq!(power_kw(11.0, 0.5), 11.0);
-        assert!((power_kw(11.0, 0.9) - 5.5).abs() < 1e-9);
-        assert!((power_kw(11.0, 0.999) - 1.1).abs() < 1e-9);
-    }
 }

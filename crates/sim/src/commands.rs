@@ -8,9 +8,11 @@
 //! report, a firmware update) leave a [`FollowUp`] for the behaviour loop, which sends the
 //! messages that follow.
 //!
+//! - `charging`: K Smart charging in both versions (the profiles the station holds).
 //! - `v16`: the 1.6 answers (with the security extension).
 //! - `v201`: the 2.0.1 answers.
 
+mod charging;
 #[cfg(test)]
 mod tests;
 mod v16;

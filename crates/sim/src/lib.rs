@@ -14,6 +14,10 @@
 //! - `behaviour`: what a station does: boot, status, sessions with a tapering power curve,
 //!   faults, going offline and replaying its queued transaction events; or, for benchmarks, a
 //!   closed loop of MeterValues and Heartbeats, or a fixed offered rate.
+//! - `ev`: the cars: one or three phases, a maximum and minimum current, a battery whose
+//!   charging tapers as it fills, a departure time.
+//! - `profiles`: the charging profiles a station holds and the limit they put on each EVSE
+//!   (the composite schedule it reports and its cars obey).
 //! - [`stats`]: counters and a latency histogram shared by all stations, and the summary.
 //! - [`run`]: starts the groups, spreads connections over loopback source addresses, shows
 //!   progress, and returns the summary. With a [`Shard`] it runs only every n-th station, so
@@ -28,7 +32,9 @@
 mod behaviour;
 mod commands;
 mod conn;
+mod ev;
 mod messages;
+mod profiles;
 mod rng;
 pub mod scenario;
 pub mod stats;

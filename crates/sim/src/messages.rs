@@ -261,6 +261,36 @@ pub(crate) fn log_idle(st: &StationState) -> Outgoing {
     }
 }
 
+/// K09 ReportChargingProfiles: one message per EVSE, all but the last marked `tbc`.
+pub(crate) fn charging_profiles(
+    request_id: i64,
+    mut profiles: Vec<(u32, v201::ChargingProfile)>,
+) -> Vec<Outgoing> {
+    profiles.sort_by_key(|(evse, p)| (*evse, p.id));
+    let mut per_evse: Vec<(u32, Vec<v201::ChargingProfile>)> = Vec::new();
+    for (evse, p) in profiles {
+        match per_evse.last_mut() {
+            Some((e, list)) if *e == evse => list.push(p),
+            _ => per_evse.push((evse, vec![p])),
+        }
+    }
+    let last = per_evse.len().saturating_sub(1);
+    per_evse
+        .into_iter()
+        .enumerate()
+        .map(|(n, (evse, charging_profile))| {
+            Outgoing::new(&v201::ReportChargingProfilesRequest {
+                custom_data: None,
+                request_id,
+                charging_limit_source: v201::ChargingLimitSourceEnum::CSO,
+                charging_profile,
+                tbc: (n < last).then_some(true),
+                evse_id: evse.into(),
+            })
+        })
+        .collect()
+}
+
 /// NotifyReport of every variable the station keeps (1.6 keys belong to ChargingStation).
 pub(crate) fn report(st: &StationState, request_id: i64) -> Outgoing {
     let report_data = st
@@ -346,9 +376,12 @@ mod tests {
             .into(),
             seq: 3,
             token: "TOKEN".into(),
-            target_wh: 20_000.0,
+            car: crate::behaviour::arriving(&mut crate::rng::Rng::new(1), &group),
             delivered_wh: 5_000.0,
             remote_start_id: Some(9),
+            started: chrono::Utc::now(),
+            charged_to: tokio::time::Instant::now(),
+            drawing: crate::ev::Drawing::Charging,
         });
         st
     }

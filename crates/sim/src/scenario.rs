@@ -122,6 +122,50 @@ pub struct Group {
     /// Share of MeterValues among benchmark messages (the rest are Heartbeats).
     #[serde(default = "three_quarters")]
     pub meter_share: f64,
+    /// The most current per phase each EVSE delivers, in A (the station's own maximum).
+    #[serde(default = "thirty_two")]
+    pub evse_max_a: f64,
+    /// The nominal voltage, phase to neutral, in V.
+    #[serde(default = "volts")]
+    pub voltage: f64,
+    /// The cars that come to charge (`[[group.car]]`), each drawn with its `share`. Without
+    /// them, a session takes `session_energy_kwh` at up to `max_power_kw` on three phases
+    /// and leaves when done.
+    #[serde(default, rename = "car")]
+    pub cars: Vec<CarModel>,
+}
+
+/// A kind of car that comes to charge.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CarModel {
+    /// Its name.
+    pub name: String,
+    /// How often it comes, relative to the group's other cars.
+    #[serde(default = "unit")]
+    pub share: f64,
+    /// It charges on 1 or 3 phases.
+    #[serde(default = "three")]
+    pub phases: u8,
+    /// Its most current per phase, in A.
+    #[serde(default = "sixteen")]
+    pub max_current_a: f64,
+    /// The least current it can be offered, in A.
+    #[serde(default = "six")]
+    pub min_current_a: f64,
+    /// Its battery, in kWh.
+    #[serde(default = "sixty")]
+    pub battery_kwh: f64,
+    /// Its state of charge on arrival (0 to 1), drawn from this range (`[low, high]`).
+    #[serde(default = "arrival_soc")]
+    pub arrival_soc: (f64, f64),
+    /// Where it stops charging (0 to 1).
+    #[serde(default = "unit")]
+    pub target_soc: f64,
+    /// How long it stays plugged in (simulated time), drawn from this range; it leaves then,
+    /// full or not.
+    #[serde(default = "dwell", deserialize_with = "duration_range")]
+    pub dwell: (Duration, Duration),
 }
 
 fn one() -> u32 {
@@ -157,6 +201,33 @@ fn energy() -> (f64, f64) {
 fn power() -> f64 {
     11.0
 }
+fn thirty_two() -> f64 {
+    32.0
+}
+fn volts() -> f64 {
+    230.0
+}
+fn three() -> u8 {
+    3
+}
+fn sixteen() -> f64 {
+    16.0
+}
+fn six() -> f64 {
+    6.0
+}
+fn sixty() -> f64 {
+    60.0
+}
+fn arrival_soc() -> (f64, f64) {
+    (0.1, 0.5)
+}
+fn dwell() -> (Duration, Duration) {
+    (
+        Duration::from_secs(2 * 3600),
+        Duration::from_secs(10 * 3600),
+    )
+}
 fn tokens() -> Vec<String> {
     vec!["SIM-TOKEN".into()]
 }
@@ -186,6 +257,9 @@ impl Group {
             tokens: tokens(),
             rate: unit(),
             meter_share: three_quarters(),
+            evse_max_a: thirty_two(),
+            voltage: volts(),
+            cars: Vec::new(),
         }
     }
 
@@ -233,6 +307,29 @@ impl Scenario {
             }
             if g.speed <= 0.0 || g.rate <= 0.0 || g.max_power_kw <= 0.0 {
                 return bad("speed, rate and max_power_kw are positive");
+            }
+            let positive = |x: f64| x.is_finite() && x > 0.0;
+            if !positive(g.voltage) || !positive(g.evse_max_a) || g.evse_max_a > 1000.0 {
+                return bad("evse_max_a and voltage are positive");
+            }
+            for c in &g.cars {
+                let car = |what: &str| bad(&format!("car {}: {what}", c.name));
+                if c.phases != 1 && c.phases != 3 {
+                    return car("phases is 1 or 3");
+                }
+                if !(c.share > 0.0 && c.max_current_a > 0.0 && c.battery_kwh > 0.0) {
+                    return car("share, max_current_a and battery_kwh are positive");
+                }
+                if !(0.0..=c.max_current_a).contains(&c.min_current_a) {
+                    return car("min_current_a is between 0 and max_current_a");
+                }
+                let (lo, hi) = c.arrival_soc;
+                if !(0.0 <= lo && lo <= hi && hi < c.target_soc && c.target_soc <= 1.0) {
+                    return car("arrival_soc is a range below target_soc, which is at most 1");
+                }
+                if c.dwell.0.is_zero() || c.dwell.0 > c.dwell.1 {
+                    return car("dwell is a positive range");
+                }
             }
             if g.tokens.is_empty() || g.tokens.iter().any(|t| t.is_empty() || t.len() > 20) {
                 return bad("tokens have 1 to 20 characters (the 1.6 limit)");

@@ -36,6 +36,9 @@ pub(super) struct NewIdToken {
     pub(super) group_id_token: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) expiry_date: Option<String>,
+    /// Sent only when set (the API's default is false).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub(super) concurrent_use: bool,
 }
 
 /// `POST /api/v1/bulk`.
@@ -198,11 +201,12 @@ mod tests {
             status: "Accepted".into(),
             group_id_token: None,
             expiry_date: Some("2030-01-01T00:00:00Z".into()),
+            concurrent_use: true,
         };
         assert_eq!(
             serde_json::to_value(token).expect("encodes"),
             json!({"idToken": "AB12", "type": "ISO14443", "status": "Accepted",
-                   "expiryDate": "2030-01-01T00:00:00Z"})
+                   "expiryDate": "2030-01-01T00:00:00Z", "concurrentUse": true})
         );
     }
 

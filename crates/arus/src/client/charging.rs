@@ -106,6 +106,21 @@ pub(crate) enum Sites {
         /// The file.
         file: String,
     },
+    /// What the site drew, read back from the meter values: each group's peak per phase and
+    /// every moment it was above a limit (`--json` for the whole series).
+    Load {
+        /// The site.
+        id: String,
+        /// From when (RFC 3339; default a day before `--to`).
+        #[arg(long)]
+        from: Option<String>,
+        /// Until when (RFC 3339; default now).
+        #[arg(long)]
+        to: Option<String>,
+        /// The bucket length in seconds (default 60).
+        #[arg(long)]
+        step: Option<i64>,
+    },
 }
 
 fn read(file: &str) -> anyhow::Result<Value> {
@@ -255,6 +270,33 @@ pub(super) fn sites(c: &Client, cmd: Sites) -> anyhow::Result<()> {
             )?;
             let rows = v["allocations"].as_array().cloned().unwrap_or_default();
             c.show(&v, &rows, ALLOCATION)
+        }
+        Sites::Load { id, from, to, step } => {
+            let mut query = Vec::new();
+            for (name, value) in [
+                ("from", from),
+                ("to", to),
+                ("step", step.map(|s| s.to_string())),
+            ] {
+                if let Some(v) = value {
+                    query.push(format!("{name}={}", encode(&v)));
+                }
+            }
+            let path = format!("/api/v1/sites/{}/load?{}", encode(&id), query.join("&"));
+            let v = c.get(&path)?;
+            let rows = v["groups"].as_array().cloned().unwrap_or_default();
+            c.show(
+                &v,
+                &rows,
+                &[
+                    ("GROUP", "/groupId"),
+                    ("PEAK L1", "/peakA/0"),
+                    ("PEAK L2", "/peakA/1"),
+                    ("PEAK L3", "/peakA/2"),
+                    ("PEAK W", "/peakW"),
+                    ("OVER LIMIT", "/excessCount"),
+                ],
+            )
         }
     }
 }

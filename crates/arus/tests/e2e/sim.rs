@@ -1,5 +1,6 @@
 //! The simulator against the real server: a mixed fleet of 1.6 and 2.0.1 stations charging,
-//! faulting and dropping offline at high speed, and `serve --demo`.
+//! faulting and dropping offline at high speed; cars obeying a site's load management, its load
+//! read back from their meter values; and `serve --demo`.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -11,7 +12,8 @@ use crate::common::{Backend, Server};
 
 both!(
     a_mixed_fleet_loses_no_transaction,
-    a_run_split_over_processes_is_one_run
+    a_run_split_over_processes_is_one_run,
+    a_site_stays_inside_its_limits_by_its_meter_values
 );
 
 /// Every transaction the simulated stations had acknowledged is in the server; every stop they
@@ -155,6 +157,125 @@ async fn a_run_split_over_processes_is_one_run(b: &Backend) {
 }
 
 /// Runs `arus sim` with `args` (quiet), checks that it succeeded, and returns its summary.
+/// Issue 11: a site's stations get their limits from load management while simulated cars
+/// (single- and three-phase, on rotated wiring) come and go; the load the site's meter values
+/// show never passes the grid connection's limit nor a sub-group's on any phase, and cars did
+/// charge.
+async fn a_site_stays_inside_its_limits_by_its_meter_values(b: &Backend) {
+    let server = Server::start(b, &["--allow-unknown-stations"]).await;
+    let (s, body) = server
+        .post(
+            "/api/v1/id-tokens",
+            json!({"idToken": "LOT-TOKEN", "type": "ISO14443", "status": "Accepted", "concurrentUse": true}),
+        )
+        .await;
+    assert_eq!(s, 201, "{body}");
+    let evses: Vec<Value> = (1..=6)
+        .flat_map(|n| {
+            (1..=2).map(move |e| {
+                json!({"stationId": format!("LOT-{n:05}"), "evseId": e,
+                       "group": if n > 3 { "row-b" } else { "grid" },
+                       "l1OnPhase": (n * 2 + e) % 3 + 1})
+            })
+        })
+        .collect();
+    let (s, body) = server
+        .post(
+            "/api/v1/sites",
+            json!({"id": "lot", "groups": [
+                {"id": "grid", "phaseLimitsA": [40, 40, 40]},
+                {"id": "row-b", "parent": "grid", "phaseLimitsA": [20, 20, 20]}],
+              "evses": evses}),
+        )
+        .await;
+    assert_eq!(s, 201, "{body}");
+    let from = chrono::Utc::now();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let scenario = dir.path().join("lot.toml");
+    let url = server.ws_url("x");
+    let url = url.trim_end_matches("/x");
+    std::fs::write(
+        &scenario,
+        format!(
+            r#"
+url = "{url}"
+duration = "20s"
+
+[[group]]
+name = "lot"
+prefix = "LOT-"
+count = 6
+v16_share = 0.5
+evses = 2
+speed = 120.0
+meter_interval = "60s"
+session_gap = "1m..15m"
+fault_rate = 0.0
+offline_rate = 0.0
+tokens = ["LOT-TOKEN"]
+
+[[group.car]]
+name = "city"
+phases = 1
+max_current_a = 32.0
+battery_kwh = 40.0
+dwell = "15m..1h"
+
+[[group.car]]
+name = "saloon"
+phases = 3
+max_current_a = 16.0
+battery_kwh = 75.0
+dwell = "15m..1h"
+"#
+        ),
+    )
+    .expect("scenario written");
+    let scenario = scenario.display().to_string();
+    let summary = run_sim(&["--scenario", &scenario]).await;
+    assert_eq!(summary["callErrors"], json!(0), "{summary}");
+    assert!(
+        summary["transactionsStarted"].as_u64() > Some(4),
+        "{summary}"
+    );
+    let to = chrono::Utc::now();
+    let at =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let load = server
+        .get(&format!(
+            "/api/v1/sites/lot/load?from={}&to={}&step=1",
+            at(from),
+            at(to)
+        ))
+        .await;
+    let groups = load["groups"].as_array().cloned().unwrap_or_default();
+    assert_eq!(groups.len(), 2, "{load}");
+    assert!(load["readings"].as_u64() > Some(20), "{load}");
+    for g in &groups {
+        assert_eq!(
+            g["excessCount"],
+            json!(0),
+            "{}: {}",
+            g["groupId"],
+            g["excesses"]
+        );
+    }
+    let peak = |g: &Value| {
+        g["peakA"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_f64)
+            .fold(0.0, f64::max)
+    };
+    assert!(
+        peak(&groups[0]) > 6.0,
+        "cars charged: {}",
+        groups[0]["peakA"]
+    );
+    assert!(peak(&groups[0]) <= 40.0 && peak(&groups[1]) <= 20.0);
+}
+
 async fn run_sim(args: &[&str]) -> Value {
     let dir = tempfile::tempdir().expect("temp dir");
     let summary_path = dir.path().join("summary.json");

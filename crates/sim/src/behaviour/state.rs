@@ -10,7 +10,9 @@ use arus_ocpp::{Version, v201};
 use tokio::time::Instant;
 
 use super::real;
+use crate::ev::{Car, Drawing};
 use crate::messages::Outgoing;
+use crate::profiles::{Hardware, Profiles};
 use crate::rng::Rng;
 use crate::scenario::Group;
 use crate::stats::Stats;
@@ -61,6 +63,13 @@ pub(crate) enum FollowUp {
     Monitoring { request_id: i64 },
     /// ChangeAvailability: report the new statuses.
     Statuses,
+    /// Its charging profiles changed: each car is offered its new limit.
+    Limits,
+    /// GetChargingProfiles: report these (per EVSE).
+    ReportProfiles {
+        request_id: i64,
+        profiles: Vec<(u32, v201::ChargingProfile)>,
+    },
 }
 
 /// A message TriggerMessage (or 1.6 ExtendedTriggerMessage) asked for.
@@ -94,9 +103,16 @@ pub(crate) struct Tx {
     pub id: String,
     pub seq: u32,
     pub token: String,
-    pub target_wh: f64,
+    /// The car plugged in.
+    pub car: Car,
     pub delivered_wh: f64,
     pub remote_start_id: Option<i64>,
+    /// When it started (relative profiles count from here).
+    pub started: chrono::DateTime<chrono::Utc>,
+    /// Up to when the energy it took is counted.
+    pub charged_to: Instant,
+    /// Why the car draws what it draws.
+    pub drawing: Drawing,
 }
 
 /// One EVSE (with one connector).
@@ -133,6 +149,12 @@ pub(crate) struct StationState {
     pub ever_booted: bool,
     /// The reason its next boot gives.
     pub boot_reason: v201::BootReasonEnum,
+    /// The charging profiles it holds.
+    pub profiles: Profiles,
+    /// Its EVSEs' maximum and voltage.
+    pub hw: Hardware,
+    /// How much faster than real time its cars charge.
+    pub speed: f64,
 }
 
 impl StationState {
@@ -181,10 +203,31 @@ impl StationState {
             registered: false,
             ever_booted: false,
             boot_reason: v201::BootReasonEnum::PowerUp,
+            profiles: Profiles::default(),
+            hw: Hardware {
+                evse_max_a: group.evse_max_a,
+                voltage: group.voltage,
+            },
+            speed: group.speed,
         }
     }
 
     pub fn v16(&self) -> bool {
         self.version == Version::V16
+    }
+
+    /// The transactions going on, as the profile merge needs them.
+    pub fn ongoing(&self) -> Vec<arus_schedules::composite::Ongoing> {
+        self.evses
+            .iter()
+            .filter_map(|e| {
+                let tx = e.tx.as_ref()?;
+                (!tx.id.is_empty()).then(|| arus_schedules::composite::Ongoing {
+                    evse_id: e.id,
+                    transaction_id: tx.id.clone(),
+                    started: tx.started,
+                })
+            })
+            .collect()
     }
 }

@@ -170,9 +170,15 @@ fn tx(id: &str) -> Tx {
         id: id.into(),
         seq: 0,
         token: "T".into(),
-        target_wh: 1.0,
+        car: crate::behaviour::arriving(
+            &mut crate::rng::Rng::new(1),
+            &Group::new("T", 1, Mode::Realistic),
+        ),
         delivered_wh: 0.0,
         remote_start_id: None,
+        started: chrono::Utc::now(),
+        charged_to: tokio::time::Instant::now(),
+        drawing: crate::ev::Drawing::Charging,
     }
 }
 
@@ -311,5 +317,108 @@ fn follow_ups_carry_the_request_ids() {
             request_id: Some(4),
             diagnostics: false
         })
+    );
+}
+
+/// K01/K08/K10 on the station's side (1.6 §3.13, §5.16): what is accepted is held and the
+/// composite schedule reports it; a TxProfile needs its transaction; a clear of nothing is
+/// Unknown.
+#[test]
+fn a_16_station_holds_its_profiles_and_reports_their_merge() {
+    let mut st = station(Version::V16);
+    let start = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let profile = |id: i64, purpose: &str, limit: f64| {
+        json!({"connectorId": 0, "csChargingProfiles": {
+            "chargingProfileId": id, "stackLevel": 0, "chargingProfilePurpose": purpose,
+            "chargingProfileKind": "Absolute", "chargingSchedule": {
+                "startSchedule": start, "chargingRateUnit": "A",
+                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": limit}]}}})
+        .to_string()
+    };
+    let composite = |st: &mut StationState| {
+        let c = result(
+            st,
+            "GetCompositeSchedule",
+            r#"{"connectorId":1,"duration":600}"#,
+        );
+        c["chargingSchedule"]["chargingSchedulePeriod"][0]["limit"].clone()
+    };
+    assert_eq!(composite(&mut st), json!(32.0), "the EVSE's own maximum");
+    let set = result(
+        &mut st,
+        "SetChargingProfile",
+        &profile(7, "TxDefaultProfile", 10.0),
+    );
+    assert_eq!(set, json!({"status": "Accepted"}));
+    assert_eq!(st.follow_ups.pop_front(), Some(FollowUp::Limits));
+    assert_eq!(composite(&mut st), json!(10.0));
+    let tx = result(&mut st, "SetChargingProfile", &profile(8, "TxProfile", 6.0));
+    assert_eq!(
+        tx,
+        json!({"status": "Rejected"}),
+        "no transaction, and connector 0"
+    );
+    let clear = r#"{"id":7}"#;
+    assert_eq!(
+        result(&mut st, "ClearChargingProfile", clear),
+        json!({"status": "Accepted"})
+    );
+    assert_eq!(
+        result(&mut st, "ClearChargingProfile", clear),
+        json!({"status": "Unknown"})
+    );
+    assert_eq!(composite(&mut st), json!(32.0));
+}
+
+/// 2.0.1: the CSMS cannot set ChargingStationExternalConstraints (K01.FR.22); a profile set
+/// is reported back by GetChargingProfiles through ReportChargingProfiles (K09).
+#[test]
+fn a_201_station_reports_the_profiles_it_holds() {
+    let mut st = station(Version::V201);
+    let profile = |purpose: &str| {
+        json!({"evseId": 0, "chargingProfile": {
+            "id": 3, "stackLevel": 1, "chargingProfilePurpose": purpose,
+            "chargingProfileKind": "Relative", "chargingSchedule": [{
+                "id": 1, "chargingRateUnit": "W",
+                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 4600.0}]}]}})
+        .to_string()
+    };
+    let external = result(
+        &mut st,
+        "SetChargingProfile",
+        &profile("ChargingStationExternalConstraints"),
+    );
+    assert_eq!(external["status"], json!("Rejected"));
+    let none = r#"{"requestId":5,"chargingProfile":{"chargingProfilePurpose":"TxDefaultProfile"}}"#;
+    assert_eq!(
+        result(&mut st, "GetChargingProfiles", none)["status"],
+        json!("NoProfiles")
+    );
+    let set = result(&mut st, "SetChargingProfile", &profile("TxDefaultProfile"));
+    assert_eq!(set["status"], json!("Accepted"));
+    assert_eq!(
+        result(&mut st, "GetChargingProfiles", none)["status"],
+        json!("Accepted")
+    );
+    let report = st.follow_ups.iter().find_map(|f| match f {
+        FollowUp::ReportProfiles {
+            request_id,
+            profiles,
+        } => Some((*request_id, profiles.clone())),
+        _ => None,
+    });
+    let (request_id, profiles) = report.expect("a report follows");
+    assert_eq!(request_id, 5);
+    assert_eq!(profiles.len(), 1);
+    assert_eq!(profiles[0].0, 0);
+    assert_eq!(profiles[0].1.id, 3);
+    let c = result(
+        &mut st,
+        "GetCompositeSchedule",
+        r#"{"evseId":1,"duration":300,"chargingRateUnit":"W"}"#,
+    );
+    assert_eq!(
+        c["schedule"]["chargingSchedulePeriod"][0]["limit"],
+        json!(4600.0)
     );
 }

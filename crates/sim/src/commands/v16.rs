@@ -3,10 +3,9 @@
 //! One arm per action; the actions with a decision or a follow-up have their own function.
 //! Every answer is a generated response type, so its shape cannot drift from the schema.
 
-use arus_ocpp::Timestamp;
 use arus_ocpp::v16::*;
 
-use super::{Refusal, free_evse, has_tx, set_availability};
+use super::{Refusal, charging, free_evse, has_tx, set_availability};
 use crate::behaviour::{FollowUp, StationState, Triggered};
 
 /// The answer to a decoded 1.6 request.
@@ -112,17 +111,19 @@ pub(super) fn answer(st: &mut StationState, request: Request) -> Result<Response
                 filename: Some(format!("{}.log", st.id)),
             })
         }
-        Request::SetChargingProfile(_) => {
+        Request::SetChargingProfile(r) => {
             Response::SetChargingProfile(SetChargingProfileResponse {
-                status: ChargingProfileStatus::Accepted,
+                status: charging::set_v16(st, r),
             })
         }
-        Request::ClearChargingProfile(_) => {
+        Request::ClearChargingProfile(r) => {
             Response::ClearChargingProfile(ClearChargingProfileResponse {
-                status: ClearChargingProfileStatus::Accepted,
+                status: charging::clear_v16(st, r),
             })
         }
-        Request::GetCompositeSchedule(r) => Response::GetCompositeSchedule(composite_schedule(r)),
+        Request::GetCompositeSchedule(r) => {
+            Response::GetCompositeSchedule(charging::composite_v16(st, r))
+        }
         Request::InstallCertificate(_) => {
             Response::InstallCertificate(InstallCertificateResponse {
                 status: InstallCertificateStatusEnum::Accepted,
@@ -255,25 +256,5 @@ fn extended(m: MessageTriggerEnum) -> Triggered {
         MessageTriggerEnum::MeterValues => Triggered::MeterValues,
         MessageTriggerEnum::StatusNotification => Triggered::StatusNotification,
         MessageTriggerEnum::SignChargePointCertificate => Triggered::Other,
-    }
-}
-
-/// A flat 32 A for the duration asked for, from now.
-fn composite_schedule(r: GetCompositeScheduleRequest) -> GetCompositeScheduleResponse {
-    GetCompositeScheduleResponse {
-        status: GetCompositeScheduleStatus::Accepted,
-        connector_id: Some(r.connector_id),
-        schedule_start: Some(Timestamp::now()),
-        charging_schedule: Some(ChargingSchedule {
-            duration: Some(r.duration),
-            start_schedule: None,
-            charging_rate_unit: ChargingRateUnitType::A,
-            charging_schedule_period: vec![ChargingSchedulePeriod {
-                start_period: 0,
-                limit: 32.0,
-                number_phases: None,
-            }],
-            min_charging_rate: None,
-        }),
     }
 }

@@ -3,10 +3,9 @@
 //! One arm per action; the actions with a decision or a follow-up have their own function.
 //! Every answer is a generated response type, so its shape cannot drift from the schema.
 
-use arus_ocpp::Timestamp;
 use arus_ocpp::v201::*;
 
-use super::{Refusal, free_evse, has_tx, set_availability};
+use super::{Refusal, charging, free_evse, has_tx, set_availability};
 use crate::behaviour::{FollowUp, StationState, Triggered};
 
 /// A response that carries a status only (no `statusInfo`, no `customData`).
@@ -150,19 +149,21 @@ pub(super) fn answer(st: &mut StationState, request: Request) -> Result<Response
                 filename: Some(format!("{}.log", st.id)),
             })
         }
-        Request::SetChargingProfile(_) => R::SetChargingProfile(status!(
+        Request::SetChargingProfile(r) => R::SetChargingProfile(status!(
             SetChargingProfileResponse,
-            ChargingProfileStatusEnum::Accepted
+            charging::set_v201(st, r)
         )),
-        Request::ClearChargingProfile(_) => R::ClearChargingProfile(status!(
+        Request::ClearChargingProfile(r) => R::ClearChargingProfile(status!(
             ClearChargingProfileResponse,
-            ClearChargingProfileStatusEnum::Accepted
+            charging::clear_v201(st, r)
         )),
-        Request::GetChargingProfiles(_) => R::GetChargingProfiles(status!(
+        Request::GetChargingProfiles(r) => R::GetChargingProfiles(status!(
             GetChargingProfilesResponse,
-            GetChargingProfileStatusEnum::NoProfiles
+            charging::get_v201(st, r)
         )),
-        Request::GetCompositeSchedule(r) => R::GetCompositeSchedule(composite_schedule(r)),
+        Request::GetCompositeSchedule(r) => {
+            R::GetCompositeSchedule(charging::composite_v201(st, r))
+        }
         Request::SetDisplayMessage(_) => R::SetDisplayMessage(status!(
             SetDisplayMessageResponse,
             DisplayMessageStatusEnum::Accepted
@@ -399,28 +400,5 @@ fn triggered(m: MessageTriggerEnum) -> Triggered {
         | M::SignV2GCertificate
         | M::SignCombinedCertificate
         | M::PublishFirmwareStatusNotification => Triggered::Other,
-    }
-}
-
-/// A flat 32 A on the EVSE and for the duration asked for, from now.
-fn composite_schedule(r: GetCompositeScheduleRequest) -> GetCompositeScheduleResponse {
-    GetCompositeScheduleResponse {
-        custom_data: None,
-        status: GenericStatusEnum::Accepted,
-        status_info: None,
-        schedule: Some(CompositeSchedule {
-            custom_data: None,
-            charging_schedule_period: vec![ChargingSchedulePeriod {
-                custom_data: None,
-                start_period: 0,
-                limit: 32.0,
-                number_phases: None,
-                phase_to_use: None,
-            }],
-            evse_id: r.evse_id,
-            duration: r.duration,
-            schedule_start: Timestamp::now(),
-            charging_rate_unit: ChargingRateUnitEnum::A,
-        }),
     }
 }

@@ -94,12 +94,12 @@ pub(crate) fn meter_values_v16(
     })
 }
 
-/// What a session's meter shows: the register, power, three phase currents, voltage and the
-/// EV's state of charge.
+/// What a session's meter shows: the register, power, the current on each phase, voltage and
+/// the EV's state of charge.
 struct Reading {
     energy_wh: f64,
     power_w: f64,
-    amps: f64,
+    amps: [f64; 3],
     soc: f64,
 }
 
@@ -108,8 +108,8 @@ impl Reading {
         Reading {
             energy_wh: e.meter_wh,
             power_w,
-            amps: power_w / 230.0 / 3.0,
-            soc: (tx.delivered_wh / tx.target_wh * 80.0 + 15.0).min(100.0),
+            amps: tx.car.phase_amps().map(|a| (a * 10.0).round() / 10.0),
+            soc: (tx.car.soc * 100.0).clamp(0.0, 100.0),
         }
     }
 }
@@ -134,7 +134,7 @@ pub(crate) fn meter_value_v16(
         location,
         unit: Some(unit),
     };
-    let amps = format!("{:.1}", r.amps);
+    let amps = r.amps.map(|a| format!("{a:.1}"));
     v16::MeterValue {
         timestamp: Timestamp::now(),
         sampled_value: vec![
@@ -152,9 +152,9 @@ pub(crate) fn meter_value_v16(
                 None,
                 U::W,
             ),
-            sample(amps.clone(), M::CurrentImport, Some(P::L1), None, U::A),
-            sample(amps.clone(), M::CurrentImport, Some(P::L2), None, U::A),
-            sample(amps, M::CurrentImport, Some(P::L3), None, U::A),
+            sample(amps[0].clone(), M::CurrentImport, Some(P::L1), None, U::A),
+            sample(amps[1].clone(), M::CurrentImport, Some(P::L2), None, U::A),
+            sample(amps[2].clone(), M::CurrentImport, Some(P::L3), None, U::A),
             sample(VOLTAGE.to_string(), M::Voltage, Some(P::L1N), None, U::V),
             sample(
                 format!("{:.0}", r.soc),
@@ -193,7 +193,7 @@ pub(crate) fn meter_value_v201(
         signed_meter_value: None,
         unit_of_measure: unit(u),
     };
-    let amps = (r.amps * 10.0).round() / 10.0;
+    let amps = r.amps;
     v201::MeterValue {
         custom_data: None,
         sampled_value: vec![
@@ -205,9 +205,9 @@ pub(crate) fn meter_value_v201(
                 "Wh",
             ),
             sample(r.power_w.round(), M::PowerActiveImport, None, None, "W"),
-            sample(amps, M::CurrentImport, Some(P::L1), None, "A"),
-            sample(amps, M::CurrentImport, Some(P::L2), None, "A"),
-            sample(amps, M::CurrentImport, Some(P::L3), None, "A"),
+            sample(amps[0], M::CurrentImport, Some(P::L1), None, "A"),
+            sample(amps[1], M::CurrentImport, Some(P::L2), None, "A"),
+            sample(amps[2], M::CurrentImport, Some(P::L3), None, "A"),
             sample(VOLTAGE, M::Voltage, Some(P::L1N), None, "V"),
             sample(
                 r.soc.round(),
