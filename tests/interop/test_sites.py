@@ -11,6 +11,10 @@ from ocpp.v16 import call as call16
 
 from test_interop import connect, now
 
+# Raises of one EVSE's limit may follow each other within half a second (10 s by default), so
+# that what cars are seen to draw shows in the division at once.
+SERVER_ARGS = ("--load-min-interval", "0.5")
+
 
 def site(limit_a=100.0, evses=4, **more):
     body = {
@@ -169,6 +173,63 @@ def test_load_management_sends_the_division_to_the_stations(server):
         held = server.get("/api/v1/stations/CP1/charging-profiles")["items"]
         assert sorted((h["evseId"], h["chargingProfile"]["purpose"]) for h in held) == [
             (0, "TxDefaultProfile"), (1, "TxProfile"), (3, "TxProfile")]
+        await st.close()
+
+    asyncio.run(scenario())
+
+
+def test_cars_that_draw_less_leave_their_share_to_the_others(server):
+    """The meter values of a car show it draws 10 A on one phase of the 20 A it was given: it
+    is capped just above that (11 A, on its one phase), and the capacity it leaves goes to the
+    other car (29 A: the phase they share has 40). When it draws all of its cap, the cap is
+    lifted and the two share again."""
+    from ocpp.v16 import call_result as result16
+    from test_commands import scripted
+
+    answers = {"SetChargingProfile": lambda st, r: result16.SetChargingProfile(status="Accepted")}
+
+    def profiles(st):
+        return [(r["connector_id"], r["cs_charging_profiles"]["charging_schedule"]["charging_schedule_period"][0]["limit"])
+                for a, r in st.cp.received if a == "SetChargingProfile"]
+
+    async def wait_for(st, count):
+        for _ in range(100):
+            if len(profiles(st)) >= count:
+                return profiles(st)
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"expected {count} profiles, got {profiles(st)}")
+
+    def drawing(l1, l2=0.0, l3=0.0):
+        return [{"timestamp": now(), "sampledValue": [
+            {"value": f"{a:.1f}", "measurand": "Current.Import", "phase": p, "unit": "A"}
+            for p, a in (("L1", l1), ("L2", l2), ("L3", l3))]}]
+
+    async def allocation():
+        got = (await asyncio.to_thread(server.get, "/api/v1/sites/depot/allocation"))["allocations"]
+        return [(a["evseId"], a["currentA"], a["binding"], a["sitePhases"]) for a in got]
+
+    async def scenario():
+        server.post("/api/v1/stations", {"id": "CP1"})
+        assert server.request("POST", "/api/v1/sites", site(limit_a=40.0))[0] == 201
+        st = await connect(server, scripted(ChargePoint16, answers), "CP1", None, "ocpp1.6")
+        await st.call(call16.BootNotification(charge_point_vendor="Py", charge_point_model="Site"))
+        small = await st.call(call16.StartTransaction(connector_id=1, id_tag="T", meter_start=0, timestamp=now()))
+        await wait_for(st, 2)
+        big = await st.call(call16.StartTransaction(connector_id=3, id_tag="T", meter_start=0, timestamp=now()))
+        assert (await wait_for(st, 4))[2:] == [(1, 20.0), (3, 20.0)]
+        # A reading taken before the new limits settled teaches nothing.
+        await st.call(call16.MeterValues(connector_id=1, transaction_id=small.transaction_id, meter_value=drawing(10.0)))
+        await asyncio.sleep(2.5)
+        assert len(profiles(st)) == 4
+        await st.call(call16.MeterValues(connector_id=3, transaction_id=big.transaction_id,
+                                         meter_value=drawing(19.9, 19.9, 19.9)))
+        await st.call(call16.MeterValues(connector_id=1, transaction_id=small.transaction_id, meter_value=drawing(10.0)))
+        # Down first, then up.
+        assert (await wait_for(st, 6))[4:] == [(1, 11.0), (3, 29.0)]
+        assert await allocation() == [(1, 11.0, "evseOrCar", ["L1"]), (3, 29.0, "groupLimit", ["L1", "L2", "L3"])]
+        await asyncio.sleep(2.5)
+        await st.call(call16.MeterValues(connector_id=1, transaction_id=small.transaction_id, meter_value=drawing(11.0)))
+        assert (await wait_for(st, 8))[6:] == [(3, 20.0), (1, 20.0)]
         await st.close()
 
     asyncio.run(scenario())

@@ -83,6 +83,8 @@ pub struct ApiState {
     pub command_wait: Duration,
     /// Tells open event streams that a token was revoked.
     pub revocations: Revocations,
+    /// What load management has seen the cars draw.
+    pub observed: Arc<arus_domain::observed::Observations>,
 }
 
 /// Tells open event streams that a token was revoked here, so that each checks its own at

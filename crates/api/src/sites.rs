@@ -180,7 +180,7 @@ pub(crate) async fn preview(
 
 /// How the site's capacity is divided among the sessions charging now (one per EVSE of the
 /// site with a transaction going on; each car taken as able to use all the EVSE's phases up to
-/// the EVSE's maximum until it is known better).
+/// the EVSE's maximum until its meter values show the phases it uses and that it takes less).
 #[utoipa::path(get, operation_id = "getSiteAllocation", path = "/api/v1/sites/{id}/allocation", tag = "sites",
     params(("id" = String, Path, description = "The site's id")),
     responses((status = 200, body = AllocationView, description = "OK"), crate::openapi::Errors))]
@@ -189,7 +189,7 @@ pub(crate) async fn live(
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
     let s = site(&state, &id).await?;
-    let sessions = arus_domain::sites::live_sessions(state.store.as_ref(), &s)
+    let sessions = arus_domain::sites::live_sessions(state.store.as_ref(), &s, &state.observed)
         .await
         .map_err(store_error)?;
     let allocations = s

@@ -47,6 +47,14 @@ pub(crate) struct ServeArgs {
     /// Seconds a station may take to read what is sent to it before it is disconnected.
     #[arg(long, env = "ARUS_WRITE_TIMEOUT", default_value_t = 30)]
     write_timeout: u64,
+    /// Load management: the least time, in seconds, between two raises of one EVSE's limit
+    /// (decreases are never held back). Longer spares stations' flash; shorter follows cars
+    /// more closely.
+    #[arg(long, env = "ARUS_LOAD_MIN_INTERVAL", default_value_t = 10.0, value_parser = positive_seconds)]
+    load_min_interval: f64,
+    /// Load management: a raise smaller than this, in A, is not sent.
+    #[arg(long, env = "ARUS_LOAD_HYSTERESIS", default_value_t = 1.0, value_parser = non_negative)]
+    load_hysteresis: f64,
     /// Do not negotiate permessage-deflate compression.
     #[arg(long, env = "ARUS_NO_COMPRESSION")]
     no_compression: bool,
@@ -154,12 +162,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     commander.recover().await;
     tokio::spawn(commander.clone().run_background());
     // Load management: the sites' capacity divided live and sent as charging profiles.
+    let observed = Arc::new(arus_domain::observed::Observations::default());
     tokio::spawn(
         arus_domain::load::LoadManager::new(
             operator_store.clone(),
             commander.clone(),
             csms.events().clone(),
-            arus_domain::load::LoadConfig::default(),
+            arus_domain::load::LoadConfig {
+                hysteresis_a: args.load_hysteresis,
+                min_interval: Duration::from_secs_f64(args.load_min_interval),
+                ..arus_domain::load::LoadConfig::default()
+            },
+            observed.clone(),
         )
         .run(),
     );
@@ -184,6 +198,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         webhooks,
         command_wait: Duration::from_secs(args.call_timeout + 5),
         revocations: arus_api::Revocations::default(),
+        observed,
     });
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
@@ -363,6 +378,20 @@ async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutting down");
+}
+
+fn positive_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 86_400.0 => Ok(v),
+        _ => Err(format!("`{s}`: a number of seconds above 0, at most 86400")),
+    }
+}
+
+fn non_negative(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.0..=1000.0).contains(&v) => Ok(v),
+        _ => Err(format!("`{s}`: a number from 0 to 1000")),
+    }
 }
 
 #[cfg(test)]

@@ -461,6 +461,13 @@ impl Csms {
             transaction_id: tx.transaction_id.clone(),
             event: ev.kind.as_str().to_string(),
             energy_wh: tx.energy_wh(),
+            evse_id: ev.evse_id.or(tx.evse_id()),
+            drawing: ev.meter_values.iter().rev().find_map(|mv| {
+                Some(crate::events::Drawing {
+                    at: mv.timestamp,
+                    current_a: crate::site_load::measured_currents(mv)?,
+                })
+            }),
         });
         if tx.stopped_at().is_none() {
             st.open

@@ -20,6 +20,16 @@ use crate::Time;
 use crate::availability::ConnectorStatus;
 use crate::provisioning::RegistrationStatus;
 
+/// What a session drew when it was last measured.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Drawing {
+    /// When it was measured (the station's time).
+    pub at: crate::Time,
+    /// The current on each of the station's phases L1, L2, L3, in A.
+    pub current_a: [f64; 3],
+}
+
 /// Something that happened.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
@@ -71,6 +81,12 @@ pub enum Event {
         event: String,
         /// Energy so far, in Wh.
         energy_wh: Option<f64>,
+        /// The EVSE.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        evse_id: Option<u32>,
+        /// The current the latest reading it carried measured on each phase, if any.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        drawing: Option<Drawing>,
     },
     /// Meter values arrived.
     #[serde(rename_all = "camelCase")]

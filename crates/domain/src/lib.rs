@@ -43,6 +43,7 @@ pub mod load;
 pub mod metering;
 mod names;
 pub mod notices;
+pub mod observed;
 pub mod provisioning;
 pub mod quirks;
 pub mod retention;

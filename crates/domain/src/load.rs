@@ -83,6 +83,22 @@ impl Default for LoadConfig {
 struct Sent {
     limit_a: f64,
     at: tokio::time::Instant,
+    /// The same moment on the clock, to compare with the station's readings.
+    sent_at: crate::Time,
+}
+
+/// How soon a site is divided again after its cars were seen to draw differently (so that
+/// the readings of many cars make one division).
+const LEARNT_DELAY: Duration = Duration::from_secs(1);
+
+/// Which sites to divide again.
+enum Which {
+    /// Every site.
+    All,
+    /// The sites of a station.
+    Station(String),
+    /// Those whose time has come.
+    Due,
 }
 
 /// The live load manager.
@@ -91,6 +107,8 @@ pub struct LoadManager {
     commander: Arc<Commander>,
     events: EventBus,
     config: LoadConfig,
+    /// What the cars are seen to draw.
+    observed: Arc<crate::observed::Observations>,
     sent: Mutex<HashMap<(String, u32), Sent>>,
     /// The sites as last read, and when: read again at most once a second, so that a busy
     /// fleet's transaction events do not each cost a query.
@@ -107,12 +125,14 @@ impl LoadManager {
         commander: Arc<Commander>,
         events: EventBus,
         config: LoadConfig,
+        observed: Arc<crate::observed::Observations>,
     ) -> Arc<LoadManager> {
         Arc::new(LoadManager {
             store,
             commander,
             events,
             config,
+            observed,
             sent: Mutex::default(),
             sites: Mutex::default(),
         })
@@ -127,18 +147,39 @@ impl LoadManager {
         // change.
         let mut due: HashMap<String, tokio::time::Instant> = HashMap::new();
         loop {
-            let station = tokio::select! {
-                _ = tick.tick() => None,
+            let which = tokio::select! {
+                _ = tick.tick() => Which::All,
                 () = async {
                     match due.values().min() {
                         Some(d) => tokio::time::sleep_until(*d).await,
                         None => std::future::pending().await,
                     }
-                } => None,
+                } => Which::Due,
                 e = rx.recv() => match e {
                     Ok(e) => match &e.event {
-                        Event::Transaction { station_id, event, .. }
-                            if event == "Started" || event == "Ended" => Some(station_id.clone()),
+                        Event::Transaction { station_id, transaction_id, event, .. }
+                            if event == "Started" || event == "Ended" =>
+                        {
+                            if event == "Ended" {
+                                self.observed.forget(station_id, transaction_id);
+                            }
+                            Which::Station(station_id.clone())
+                        }
+                        Event::Transaction {
+                            station_id,
+                            transaction_id,
+                            evse_id: Some(evse_id),
+                            drawing: Some(drawing),
+                            ..
+                        } => {
+                            // A car seen to draw differently: its site is divided again soon.
+                            if let Some(site) = self.learn(station_id, transaction_id, *evse_id, drawing).await {
+                                let at = tokio::time::Instant::now() + LEARNT_DELAY;
+                                let d = due.entry(site).or_insert(at);
+                                *d = (*d).min(at);
+                            }
+                            continue;
+                        }
                         // Profiles only to a station let in (a Pending or Rejected one answers
                         // nothing but its boot).
                         Event::Boot { station_id, status }
@@ -149,16 +190,32 @@ impl LoadManager {
                             if let Ok(mut sent) = self.sent.lock() {
                                 sent.retain(|(s, _), _| s != station_id);
                             }
-                            Some(station_id.clone())
+                            Which::Station(station_id.clone())
                         }
                         _ => continue,
                     },
                     // Fell behind: divide everything again.
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => None,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => Which::All,
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
                 },
             };
-            match self.rebalance(station.as_deref()).await {
+            let now = tokio::time::Instant::now();
+            let divided = match &which {
+                Which::All => self.rebalance_where(|_| true).await,
+                Which::Station(id) => {
+                    self.rebalance_where(|s| s.evses.iter().any(|e| &e.station_id == id))
+                        .await
+                }
+                Which::Due => {
+                    let ready: Vec<&String> = due
+                        .iter()
+                        .filter(|(_, at)| **at <= now)
+                        .map(|(s, _)| s)
+                        .collect();
+                    self.rebalance_where(|s| ready.contains(&&s.id)).await
+                }
+            };
+            match divided {
                 Ok(held) => {
                     let now = tokio::time::Instant::now();
                     due.retain(|_, at| *at > now);
@@ -204,22 +261,63 @@ impl LoadManager {
         &self,
         station: Option<&str>,
     ) -> Result<Vec<(String, Option<tokio::time::Instant>)>, crate::store::StoreError> {
+        self.rebalance_where(|s| {
+            station.is_none_or(|id| s.evses.iter().any(|e| e.station_id == id))
+        })
+        .await
+    }
+
+    /// Divides again the sites `pick` chooses; see [`LoadManager::rebalance`].
+    async fn rebalance_where(
+        &self,
+        pick: impl Fn(&Site) -> bool,
+    ) -> Result<Vec<(String, Option<tokio::time::Instant>)>, crate::store::StoreError> {
         let sites = self.sites().await?;
         let mut out = Vec::new();
-        for site in sites
-            .iter()
-            .filter(|s| station.is_none_or(|id| s.evses.iter().any(|e| e.station_id == id)))
-        {
+        for site in sites.iter().filter(|s| pick(s)) {
             out.push((site.id.clone(), self.apply(site).await?));
         }
         Ok(out)
+    }
+
+    /// Learns from what a session's car drew; returns its site if that changed what the car is
+    /// given.
+    async fn learn(
+        &self,
+        station_id: &str,
+        transaction_id: &str,
+        evse_id: u32,
+        drawing: &crate::events::Drawing,
+    ) -> Option<String> {
+        let sites = self.sites().await.ok()?;
+        let site = sites
+            .iter()
+            .find(|s| s.evse(station_id, evse_id).is_some())?;
+        let offered = self.sent.lock().ok().and_then(|sent| {
+            sent.get(&(station_id.to_string(), evse_id))
+                .map(|s| crate::observed::Offered {
+                    limit_a: s.limit_a,
+                    at: s.sent_at,
+                })
+        });
+        let before = self.observed.get(station_id, transaction_id);
+        let after = before.learn(
+            drawing.current_a,
+            drawing.at,
+            offered,
+            crate::sites::DEFAULT_MIN_A,
+        );
+        self.observed
+            .set(station_id, transaction_id, after)
+            .then(|| site.id.clone())
     }
 
     async fn apply(
         &self,
         site: &Site,
     ) -> Result<Option<tokio::time::Instant>, crate::store::StoreError> {
-        let sessions = crate::sites::live_sessions(self.store.as_ref(), site).await?;
+        let sessions =
+            crate::sites::live_sessions(self.store.as_ref(), site, &self.observed).await?;
         // The least time between rewrites, per station: Arus's, or its model's if longer.
         let mut interval: HashMap<String, Duration> = HashMap::new();
         for s in &sessions {
@@ -312,6 +410,7 @@ impl LoadManager {
                     Sent {
                         limit_a: limit,
                         at: now,
+                        sent_at: Utc::now(),
                     },
                 );
             }

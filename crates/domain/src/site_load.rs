@@ -117,11 +117,17 @@ pub struct SiteLoad {
     pub groups: Vec<GroupLoad>,
 }
 
-/// The current per station phase a reading shows, if it shows any: `Current.Import` per
-/// phase, else `Power.Active.Import` spread over `phases` phases at `voltage`.
-pub fn phase_currents(mv: &MeterValue, phases: u8, voltage: f64) -> Option<[f64; 3]> {
-    let at_outlet = |s: &&Sample| s.location.as_deref().is_none_or(|l| l != "EV");
-    let measured = |s: &Sample, name: &str| s.measurand.as_deref() == Some(name);
+fn at_outlet(s: &&Sample) -> bool {
+    s.location.as_deref().is_none_or(|l| l != "EV")
+}
+
+fn measured(s: &Sample, name: &str) -> bool {
+    s.measurand.as_deref() == Some(name)
+}
+
+/// The current on each station phase a reading measured (`Current.Import` per phase), if it
+/// measured any; phases it does not name carry none.
+pub fn measured_currents(mv: &MeterValue) -> Option<[f64; 3]> {
     let mut amps = [0.0; 3];
     let mut any = false;
     for s in mv.samples.iter().filter(at_outlet) {
@@ -139,7 +145,13 @@ pub fn phase_currents(mv: &MeterValue, phases: u8, voltage: f64) -> Option<[f64;
             any = true;
         }
     }
-    if any {
+    any.then_some(amps)
+}
+
+/// The current per station phase a reading shows, if it shows any: `Current.Import` per
+/// phase, else `Power.Active.Import` spread over `phases` phases at `voltage`.
+pub fn phase_currents(mv: &MeterValue, phases: u8, voltage: f64) -> Option<[f64; 3]> {
+    if let Some(amps) = measured_currents(mv) {
         return Some(amps);
     }
     let power = mv.samples.iter().filter(at_outlet).find_map(|s| {

@@ -443,32 +443,38 @@ pub async fn stored(
 }
 
 /// The sessions charging now at a site: one per EVSE of the site with a transaction going on,
-/// by station and EVSE, each car taken as able to use all its EVSE's phases up to the EVSE's
-/// maximum until it is known better.
+/// by station and EVSE. Each car is taken as able to use all its EVSE's phases up to the
+/// EVSE's maximum, until its meter values show otherwise (`observed`: the phases it draws on,
+/// and a cap when it draws less than it is offered).
 pub async fn live_sessions(
     store: &dyn crate::store::Store,
     site: &Site,
+    observed: &crate::observed::Observations,
 ) -> Result<Vec<SiteSession>, crate::store::StoreError> {
     let mut stations: Vec<&str> = site.evses.iter().map(|e| e.station_id.as_str()).collect();
     stations.sort_unstable();
     stations.dedup();
+    let now = chrono::Utc::now();
     let mut sessions = Vec::new();
     for station in stations {
         let open = crate::smart_charging::ongoing(store, station).await?;
-        let mut evses: Vec<u32> = open
+        let mut at: Vec<(u32, &str)> = open
             .iter()
-            .filter_map(|t| t.evse_id)
-            .filter(|e| site.evse(station, *e).is_some())
+            .filter_map(|t| Some((t.evse_id?, t.transaction_id.as_str())))
+            .filter(|(e, _)| site.evse(station, *e).is_some())
             .collect();
-        evses.sort_unstable();
-        evses.dedup();
-        sessions.extend(evses.into_iter().map(|evse_id| SiteSession {
-            station_id: station.to_string(),
-            evse_id,
-            phases: None,
-            min_current_a: None,
-            max_current_a: None,
-            priority: None,
+        at.sort_unstable();
+        at.dedup_by_key(|(e, _)| *e);
+        sessions.extend(at.into_iter().map(|(evse_id, tx)| {
+            let o = observed.get(station, tx);
+            SiteSession {
+                station_id: station.to_string(),
+                evse_id,
+                phases: o.phases,
+                min_current_a: None,
+                max_current_a: o.cap_at(now),
+                priority: None,
+            }
         }));
     }
     Ok(sessions)
