@@ -152,7 +152,7 @@ def test_load_management_sends_the_division_to_the_stations(server):
             if len(profiles(st)) >= count:
                 return profiles(st)
             await asyncio.sleep(0.05)
-        raise AssertionError(f"expected {count} profiles, got {profiles(st)}")
+        raise AssertionError(f"expected {count} profiles, got {profiles(st)}: {[a for a, _ in st.cp.received]}")
 
     async def scenario():
         server.post("/api/v1/stations", {"id": "CP1"})
@@ -197,7 +197,7 @@ def test_cars_that_draw_less_leave_their_share_to_the_others(server):
             if len(profiles(st)) >= count:
                 return profiles(st)
             await asyncio.sleep(0.05)
-        raise AssertionError(f"expected {count} profiles, got {profiles(st)}")
+        raise AssertionError(f"expected {count} profiles, got {profiles(st)}: {[a for a, _ in st.cp.received]}")
 
     def drawing(l1, l2=0.0, l3=0.0):
         return [{"timestamp": now(), "sampledValue": [
@@ -216,7 +216,8 @@ def test_cars_that_draw_less_leave_their_share_to_the_others(server):
         small = await st.call(call16.StartTransaction(connector_id=1, id_tag="T", meter_start=0, timestamp=now()))
         await wait_for(st, 2)
         big = await st.call(call16.StartTransaction(connector_id=3, id_tag="T", meter_start=0, timestamp=now()))
-        assert (await wait_for(st, 4))[2:] == [(1, 20.0), (3, 20.0)]
+        got = await wait_for(st, 4)
+        assert got[2:] == [(1, 20.0), (3, 20.0)], got
         # A reading taken before the new limits settled teaches nothing.
         await st.call(call16.MeterValues(connector_id=1, transaction_id=small.transaction_id, meter_value=drawing(10.0)))
         await asyncio.sleep(2.5)
@@ -230,6 +231,53 @@ def test_cars_that_draw_less_leave_their_share_to_the_others(server):
         await asyncio.sleep(2.5)
         await st.call(call16.MeterValues(connector_id=1, transaction_id=small.transaction_id, meter_value=drawing(11.0)))
         assert (await wait_for(st, 8))[6:] == [(3, 20.0), (1, 20.0)]
+        await st.close()
+
+    asyncio.run(scenario())
+
+
+def test_site_changes_reach_the_stations(server):
+    """An operator raises the site's limit: its station gets its new safe default at once. The
+    site is deleted: load management's profiles are cleared from the station."""
+    from ocpp.v16 import call_result as result16
+    from test_commands import scripted
+
+    answers = {"SetChargingProfile": lambda st, r: result16.SetChargingProfile(status="Accepted"),
+               "ClearChargingProfile": lambda st, r: result16.ClearChargingProfile(status="Accepted")}
+
+    def sent(st):
+        out = []
+        for a, r in st.cp.received:
+            if a == "SetChargingProfile":
+                p = r["cs_charging_profiles"]
+                out.append(("set", r["connector_id"], p["charging_profile_id"],
+                            p["charging_schedule"]["charging_schedule_period"][0]["limit"]))
+            elif a == "ClearChargingProfile":
+                out.append(("clear", r.get("id")))
+        return out
+
+    async def wait_for(st, count):
+        for _ in range(100):
+            if len(sent(st)) >= count:
+                return sent(st)
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"expected {count} messages, got {sent(st)}")
+
+    async def scenario():
+        server.post("/api/v1/stations", {"id": "CP1"})
+        assert server.request("POST", "/api/v1/sites", site(limit_a=40.0))[0] == 201
+        st = await connect(server, scripted(ChargePoint16, answers), "CP1", None, "ocpp1.6")
+        await st.call(call16.BootNotification(charge_point_vendor="Py", charge_point_model="Site"))
+        assert await wait_for(st, 1) == [("set", 0, 899999999, 10.0)]
+        code, _ = await asyncio.to_thread(server.request, "POST", "/api/v1/sites", site(limit_a=80.0))
+        assert code == 200
+        assert (await wait_for(st, 2))[1] == ("set", 0, 899999999, 20.0)
+        code, _ = await asyncio.to_thread(server.request, "DELETE", "/api/v1/sites/depot")
+        assert code == 204
+        assert (await wait_for(st, 3))[2] == ("clear", 899999999)
+        await asyncio.sleep(0.5)
+        held = (await asyncio.to_thread(server.get, "/api/v1/stations/CP1/charging-profiles"))["items"]
+        assert held == []
         await st.close()
 
     asyncio.run(scenario())
@@ -253,7 +301,7 @@ def test_model_quirks_are_respected(server):
             if len(profiles(st)) >= count:
                 return profiles(st)
             await asyncio.sleep(0.05)
-        raise AssertionError(f"expected {count} profiles, got {profiles(st)}")
+        raise AssertionError(f"expected {count} profiles, got {profiles(st)}: {[a for a, _ in st.cp.received]}")
 
     async def scenario():
         server.post("/api/v1/stations", {"id": "CP1"})

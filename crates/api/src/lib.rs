@@ -83,8 +83,9 @@ pub struct ApiState {
     pub command_wait: Duration,
     /// Tells open event streams that a token was revoked.
     pub revocations: Revocations,
-    /// What load management has seen the cars draw.
-    pub observed: Arc<arus_domain::observed::Observations>,
+    /// What load management shares: what it has seen the cars draw, and word of changed
+    /// sites.
+    pub load: Arc<arus_domain::load::LoadShared>,
 }
 
 /// Tells open event streams that a token was revoked here, so that each checks its own at

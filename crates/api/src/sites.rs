@@ -82,6 +82,8 @@ pub(crate) async fn put(
         .commit(vec![record(&new, "active")?])
         .await
         .map_err(store_error)?;
+    // Its stations get their new safe default, and it is divided again, at once.
+    state.load.sites_changed.notify_one();
     let status = if existed {
         StatusCode::OK
     } else {
@@ -133,6 +135,8 @@ pub(crate) async fn delete(
         .commit(vec![record(&s, "deleted")?])
         .await
         .map_err(store_error)?;
+    // Load management's profiles leave its stations.
+    state.load.sites_changed.notify_one();
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -189,9 +193,10 @@ pub(crate) async fn live(
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
     let s = site(&state, &id).await?;
-    let sessions = arus_domain::sites::live_sessions(state.store.as_ref(), &s, &state.observed)
-        .await
-        .map_err(store_error)?;
+    let sessions =
+        arus_domain::sites::live_sessions(state.store.as_ref(), &s, &state.load.observed)
+            .await
+            .map_err(store_error)?;
     let allocations = s
         .allocate(&sessions, chrono::Utc::now())
         .map_err(|e| Problem::bad_request(e.0))?;

@@ -24,6 +24,8 @@ pub(crate) enum BenchCommand {
     Storage(crate::storage::StorageArgs),
     /// Times one reallocation of sites of growing size (load management).
     Allocation(crate::allocation_bench::AllocationArgs),
+    /// Compares the energy each car got in a simulated site run with the best division.
+    Site(crate::site_bench::SiteArgs),
 }
 
 /// Settings of `arus bench run`.
@@ -88,6 +90,7 @@ pub(crate) fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Run(args) => runtime.block_on(run_plan(*args)),
         BenchCommand::Storage(args) => runtime.block_on(crate::storage::run(args)),
         BenchCommand::Allocation(args) => crate::allocation_bench::run(args),
+        BenchCommand::Site(args) => crate::site_bench::run(args),
     }
 }
 

@@ -7,6 +7,7 @@ mod limits;
 mod retention;
 mod serve;
 mod sim;
+mod site_bench;
 mod storage;
 
 use clap::{Parser, Subcommand};

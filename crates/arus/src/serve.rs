@@ -162,7 +162,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     commander.recover().await;
     tokio::spawn(commander.clone().run_background());
     // Load management: the sites' capacity divided live and sent as charging profiles.
-    let observed = Arc::new(arus_domain::observed::Observations::default());
+    let load = Arc::new(arus_domain::load::LoadShared::default());
     tokio::spawn(
         arus_domain::load::LoadManager::new(
             operator_store.clone(),
@@ -173,7 +173,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 min_interval: Duration::from_secs_f64(args.load_min_interval),
                 ..arus_domain::load::LoadConfig::default()
             },
-            observed.clone(),
+            load.clone(),
         )
         .run(),
     );
@@ -198,7 +198,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         webhooks,
         command_wait: Duration::from_secs(args.call_timeout + 5),
         revocations: arus_api::Revocations::default(),
-        observed,
+        load,
     });
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await

@@ -91,6 +91,16 @@ struct Sent {
 /// the readings of many cars make one division).
 const LEARNT_DELAY: Duration = Duration::from_secs(1);
 
+/// What load management shares with the operator API.
+#[derive(Debug, Default)]
+pub struct LoadShared {
+    /// What the cars are seen to draw.
+    pub observed: crate::observed::Observations,
+    /// Told when an operator changed or removed a site: its stations get their new safe
+    /// default and the site is divided again at once.
+    pub sites_changed: tokio::sync::Notify,
+}
+
 /// Which sites to divide again.
 enum Which {
     /// Every site.
@@ -99,6 +109,8 @@ enum Which {
     Station(String),
     /// Those whose time has come.
     Due,
+    /// Those an operator changed.
+    Changed,
 }
 
 /// The live load manager.
@@ -107,9 +119,14 @@ pub struct LoadManager {
     commander: Arc<Commander>,
     events: EventBus,
     config: LoadConfig,
-    /// What the cars are seen to draw.
-    observed: Arc<crate::observed::Observations>,
+    /// What the cars are seen to draw, and word of changed sites.
+    shared: Arc<LoadShared>,
     sent: Mutex<HashMap<(String, u32), Sent>>,
+    /// The sites as last acted on, to follow what an operator changes: `None` until they are
+    /// first read.
+    known: Mutex<Option<Arc<Vec<Site>>>>,
+    /// The stations connected and booted (profiles go to no other).
+    up: Mutex<std::collections::HashSet<String>>,
     /// The sites as last read, and when: read again at most once a second, so that a busy
     /// fleet's transaction events do not each cost a query.
     sites: Mutex<Option<(tokio::time::Instant, Arc<Vec<Site>>)>>,
@@ -125,15 +142,17 @@ impl LoadManager {
         commander: Arc<Commander>,
         events: EventBus,
         config: LoadConfig,
-        observed: Arc<crate::observed::Observations>,
+        shared: Arc<LoadShared>,
     ) -> Arc<LoadManager> {
         Arc::new(LoadManager {
             store,
             commander,
             events,
             config,
-            observed,
+            shared,
             sent: Mutex::default(),
+            known: Mutex::default(),
+            up: Mutex::default(),
             sites: Mutex::default(),
         })
     }
@@ -149,6 +168,12 @@ impl LoadManager {
         loop {
             let which = tokio::select! {
                 _ = tick.tick() => Which::All,
+                () = self.shared.sites_changed.notified() => {
+                    if let Ok(mut cached) = self.sites.lock() {
+                        *cached = None;
+                    }
+                    Which::Changed
+                }
                 () = async {
                     match due.values().min() {
                         Some(d) => tokio::time::sleep_until(*d).await,
@@ -161,7 +186,7 @@ impl LoadManager {
                             if event == "Started" || event == "Ended" =>
                         {
                             if event == "Ended" {
-                                self.observed.forget(station_id, transaction_id);
+                                self.shared.observed.forget(station_id, transaction_id);
                             }
                             Which::Station(station_id.clone())
                         }
@@ -182,9 +207,18 @@ impl LoadManager {
                         }
                         // Profiles only to a station let in (a Pending or Rejected one answers
                         // nothing but its boot).
+                        Event::StationDisconnected { station_id, .. } => {
+                            if let Ok(mut up) = self.up.lock() {
+                                up.remove(station_id);
+                            }
+                            continue;
+                        }
                         Event::Boot { station_id, status }
                             if *status == crate::provisioning::RegistrationStatus::Accepted =>
                         {
+                            if let Ok(mut up) = self.up.lock() {
+                                up.insert(station_id.clone());
+                            }
                             self.booted(station_id).await;
                             // Its TxProfiles are gone with the reboot: the division is sent anew.
                             if let Ok(mut sent) = self.sent.lock() {
@@ -199,8 +233,10 @@ impl LoadManager {
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
                 },
             };
+            let changed = self.follow_site_changes().await;
             let now = tokio::time::Instant::now();
             let divided = match &which {
+                Which::Changed => self.rebalance_where(|s| changed.contains(&s.id)).await,
                 Which::All => self.rebalance_where(|_| true).await,
                 Which::Station(id) => {
                     self.rebalance_where(|s| s.evses.iter().any(|e| &e.station_id == id))
@@ -300,14 +336,15 @@ impl LoadManager {
                     at: s.sent_at,
                 })
         });
-        let before = self.observed.get(station_id, transaction_id);
+        let before = self.shared.observed.get(station_id, transaction_id);
         let after = before.learn(
             drawing.current_a,
             drawing.at,
             offered,
             crate::sites::DEFAULT_MIN_A,
         );
-        self.observed
+        self.shared
+            .observed
             .set(station_id, transaction_id, after)
             .then(|| site.id.clone())
     }
@@ -317,7 +354,7 @@ impl LoadManager {
         site: &Site,
     ) -> Result<Option<tokio::time::Instant>, crate::store::StoreError> {
         let sessions =
-            crate::sites::live_sessions(self.store.as_ref(), site, &self.observed).await?;
+            crate::sites::live_sessions(self.store.as_ref(), site, &self.shared.observed).await?;
         // The least time between rewrites, per station: Arus's, or its model's if longer.
         let mut interval: HashMap<String, Duration> = HashMap::new();
         for s in &sessions {
@@ -467,7 +504,117 @@ impl LoadManager {
         if quirks.forgets_profiles {
             self.resend(station_id).await;
         }
-        self.safe_default(station_id, &quirks).await;
+        self.safe_default(station_id, &quirks, true).await;
+    }
+
+    /// Follows what an operator changed in the sites: a station whose safe current changed (a
+    /// new site, a changed limit, EVSEs added or removed) gets its new safe default, and one no
+    /// longer on any site has load management's profiles cleared. Only changed sites are
+    /// looked into.
+    /// Returns the ids of the sites changed.
+    async fn follow_site_changes(&self) -> Vec<String> {
+        let Ok(sites) = self.sites().await else {
+            return Vec::new();
+        };
+        let before = match self.known.lock() {
+            Ok(mut known) => {
+                if known.as_ref().is_some_and(|k| Arc::ptr_eq(k, &sites)) {
+                    return Vec::new();
+                }
+                known.replace(sites.clone())
+            }
+            Err(_) => return Vec::new(),
+        };
+        // At start, what the stations hold is what they got at their last boot.
+        let Some(before) = before else {
+            return Vec::new();
+        };
+        let changed: Vec<String> = sites
+            .iter()
+            .filter(|s| before.iter().find(|o| o.id == s.id) != Some(*s))
+            .map(|s| s.id.clone())
+            .collect();
+        let old = |id: &str| before.iter().find(|s| s.id == id);
+        let mut renew: Vec<String> = Vec::new();
+        for site in sites.iter().filter(|s| old(&s.id) != Some(*s)) {
+            let mut stations: Vec<&str> =
+                site.evses.iter().map(|e| e.station_id.as_str()).collect();
+            stations.sort_unstable();
+            stations.dedup();
+            for station in stations {
+                let was = old(&site.id).and_then(|o| o.safe_current(station));
+                if was != site.safe_current(station) {
+                    renew.push(station.to_string());
+                }
+            }
+        }
+        let on_a_site = |station: &str| {
+            sites
+                .iter()
+                .any(|s| s.evses.iter().any(|e| e.station_id == station))
+        };
+        let mut gone: Vec<String> = before
+            .iter()
+            .filter(|s| sites.iter().find(|n| n.id == s.id) != Some(*s))
+            .flat_map(|s| s.evses.iter().map(|e| e.station_id.clone()))
+            .filter(|station| !on_a_site(station))
+            .collect();
+        gone.sort_unstable();
+        gone.dedup();
+        // A station not up gets its safe default when it boots.
+        if let Ok(up) = self.up.lock() {
+            renew.retain(|station| up.contains(station));
+        }
+        for station in renew {
+            tracing::info!(station = %station, "site changed: sending the station its safe default");
+            let quirks = crate::quirks::of_station(self.store.as_ref(), &station)
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            self.safe_default(&station, &quirks, false).await;
+        }
+        for station in gone {
+            tracing::info!(station = %station, "no longer on a site: clearing load management's profiles");
+            self.release(&station).await;
+        }
+        changed
+    }
+
+    /// Clears the profiles load management installed on a station that is on no site.
+    async fn release(&self, station_id: &str) {
+        if let Ok(mut sent) = self.sent.lock() {
+            sent.retain(|(s, _), _| s != station_id);
+        }
+        let Ok(held) = self.store.charging_profiles(station_id).await else {
+            return;
+        };
+        for p in held
+            .iter()
+            .filter(|p| p.charging_profile.id >= RESERVED_IDS_FROM)
+        {
+            let submission = Submission {
+                station_id: station_id.to_string(),
+                command: Command::ClearChargingProfile(crate::commands::ClearChargingProfile {
+                    id: Some(p.charging_profile.id),
+                    ..Default::default()
+                }),
+                requested_by: REQUESTED_BY.into(),
+                idempotency_key: None,
+                queue_until: None,
+                bulk_id: None,
+            };
+            match self.commander.submit(submission).await {
+                Ok(s) => {
+                    if let Some(done) = s.done {
+                        let _ = done.await;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(station = %station_id, error = %e, "load management profile not cleared")
+                }
+            }
+        }
     }
 
     /// Sends again the profiles Arus installed on a station, but for TxProfiles (which ended
@@ -488,17 +635,39 @@ impl LoadManager {
 
     /// Sends a station of a site its safe TxDefaultProfile: on EVSE 0 (every EVSE), or on
     /// each of its EVSEs of the site when its model refuses EVSE 0.
-    async fn safe_default(&self, station_id: &str, quirks: &crate::quirks::ModelQuirks) {
+    /// After a boot (`boot`) it is always sent; after a site changed, only if the station does
+    /// not hold it already.
+    async fn safe_default(
+        &self,
+        station_id: &str,
+        quirks: &crate::quirks::ModelQuirks,
+        boot: bool,
+    ) {
         // A boot happens once per connection: the sites are read as they are now.
         let Ok(sites) = self.read_sites().await else {
             return;
         };
         let Some(site) = sites.iter().find(|s| s.safe_current(station_id).is_some()) else {
+            // On no site (any more): what load management left on it goes.
+            self.release(station_id).await;
             return;
         };
         let Some(limit) = site.safe_current(station_id) else {
             return;
         };
+        if !boot && let Ok(held) = self.store.charging_profiles(station_id).await {
+            let defaults: Vec<f64> = held
+                .iter()
+                .filter(|p| {
+                    p.charging_profile.id <= DEFAULT_PROFILE_ID
+                        && p.charging_profile.id >= RESERVED_IDS_FROM
+                })
+                .filter_map(|p| Some(p.charging_profile.schedules.first()?.periods.first()?.limit))
+                .collect();
+            if !defaults.is_empty() && defaults.iter().all(|l| (l - limit).abs() < 0.05) {
+                return;
+            }
+        }
         let p = profile(
             DEFAULT_PROFILE_ID,
             self.config.stack_level,

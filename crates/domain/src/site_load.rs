@@ -363,6 +363,16 @@ pub fn load(site: &Site, drawn: &[Drawn], from: Time, to: Time, step_s: i64) -> 
         record(&mut out, &loads, next_bucket);
         next_bucket += 1;
     }
+    // Shown to the hundredth (sums of readings carry float noise); excesses keep their values.
+    let round = |x: f64| (x * 100.0).round() / 100.0;
+    for o in &mut out {
+        o.peak_a = o.peak_a.map(round);
+        o.peak_w = round(o.peak_w);
+        for p in &mut o.series {
+            p.load_a = p.load_a.map(round);
+            p.power_w = round(p.power_w);
+        }
+    }
     SiteLoad {
         site_id: site.id.clone(),
         from,

@@ -125,6 +125,11 @@ pub(crate) async fn station(
             }
         }
     }
+    // Cars still charging: their sessions so far.
+    for i in 0..st.evses.len() {
+        charging::settle(&mut st, i);
+        charging::record(&st, stats, i, "running");
+    }
     // Transaction messages queued offline that never went out: the CSMS cannot know them.
     stats
         .unsent
@@ -434,6 +439,7 @@ async fn plug_in(
 ) -> Result<(), ConnError> {
     let id = st.evses[i].id;
     let car = charging::arriving(&mut st.rng, group);
+    let soc = car.soc;
     let tx_id = if st.v16() {
         String::new()
     } else {
@@ -450,6 +456,7 @@ async fn plug_in(
         started: chrono::Utc::now(),
         charged_to: Instant::now(),
         drawing: crate::ev::Drawing::PausedByEvse,
+        arrived: (Instant::now(), soc),
     });
     send_status(conn, st, stats, id, Status::Preparing).await?;
     if !st.v16() {
@@ -690,6 +697,18 @@ async fn stop(
 ) -> Result<(), ConnError> {
     let id = st.evses[i].id;
     charging::settle(st, i);
+    let ended = if remote {
+        "stopped"
+    } else if st.evses[i]
+        .tx
+        .as_ref()
+        .is_some_and(|t| t.car.departure.is_some_and(|d| d <= Instant::now()))
+    {
+        "departed"
+    } else {
+        "full"
+    };
+    charging::record(st, stats, i, ended);
     // The car is unplugged: the closing reading shows no current.
     if let Some(tx) = st.evses[i].tx.as_mut() {
         tx.car.amps = 0.0;

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 /// One car's session.
 #[derive(Debug, Clone)]
-pub(crate) struct Car {
+pub struct Car {
     /// 1 or 3.
     pub phases: u8,
     /// Its most current per phase, A.
@@ -38,7 +38,7 @@ pub(crate) struct Car {
 
 /// Why a car draws what it draws.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Drawing {
+pub enum Drawing {
     /// Charging.
     Charging,
     /// Its EVSE offers less than its minimum (SuspendedEVSE).

@@ -14,7 +14,7 @@
 //! - `behaviour`: what a station does: boot, status, sessions with a tapering power curve,
 //!   faults, going offline and replaying its queued transaction events; or, for benchmarks, a
 //!   closed loop of MeterValues and Heartbeats, or a fixed offered rate.
-//! - `ev`: the cars: one or three phases, a maximum and minimum current, a battery whose
+//! - [`ev`]: the cars: one or three phases, a maximum and minimum current, a battery whose
 //!   charging tapers as it fills, a departure time.
 //! - `profiles`: the charging profiles a station holds and the limit they put on each EVSE
 //!   (the composite schedule it reports and its cars obey).
@@ -32,7 +32,7 @@
 mod behaviour;
 mod commands;
 mod conn;
-mod ev;
+pub mod ev;
 mod messages;
 mod profiles;
 mod rng;
@@ -43,4 +43,4 @@ mod runner;
 
 pub use runner::{ArgError, RunOptions, Shard, parse_sources, print_progress, run};
 pub use scenario::{Group, Mode, Scenario};
-pub use stats::{Progress, Stats, Summary};
+pub use stats::{CarSession, Progress, Stats, Summary};

@@ -382,6 +382,7 @@ mod tests {
             started: chrono::Utc::now(),
             charged_to: tokio::time::Instant::now(),
             drawing: crate::ev::Drawing::Charging,
+            arrived: (tokio::time::Instant::now(), 0.0),
         });
         st
     }

@@ -48,6 +48,39 @@ pub struct Stats {
     expected: AtomicU64,
     created: Instant,
     all_booted: Mutex<Option<Duration>>,
+    /// The sessions of cars of the groups with car models.
+    cars: Mutex<Vec<CarSession>>,
+}
+
+/// One car's session, for comparing what it got with what it could have got.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CarSession {
+    /// The station.
+    pub station_id: String,
+    /// The EVSE.
+    pub evse_id: u32,
+    /// 1 or 3.
+    pub phases: u8,
+    /// Its most current per phase, A.
+    pub max_current_a: f64,
+    /// The least current it can be offered, A.
+    pub min_current_a: f64,
+    /// Its battery, Wh.
+    pub battery_wh: f64,
+    /// Its state of charge on arrival and where it stops (0 to 1).
+    pub arrival_soc: f64,
+    /// Where it stops charging.
+    pub target_soc: f64,
+    /// When it arrived and left, in simulated seconds from the start of the run.
+    pub arrived_s: f64,
+    /// When it left (or the run ended).
+    pub left_s: f64,
+    /// The energy it took, Wh.
+    pub delivered_wh: f64,
+    /// `departed` (its time was up), `full`, `stopped` (by the CSMS) or `running` (when the
+    /// run ended).
+    pub ended: String,
 }
 
 struct Window {
@@ -88,6 +121,7 @@ impl Default for Stats {
             expected: AtomicU64::new(0),
             created: Instant::now(),
             all_booted: Mutex::new(None),
+            cars: Mutex::new(Vec::new()),
         }
     }
 }
@@ -107,6 +141,18 @@ impl Stats {
         let s = Stats::default();
         s.expected.store(stations, Ordering::Relaxed);
         s
+    }
+
+    /// Simulated seconds from the start of the run to `at`, at `speed`.
+    pub(crate) fn sim_seconds(&self, at: Instant, speed: f64) -> f64 {
+        at.saturating_duration_since(self.created).as_secs_f64() * speed
+    }
+
+    /// Records a car's session.
+    pub(crate) fn car(&self, session: CarSession) {
+        if let Ok(mut cars) = self.cars.lock() {
+            cars.push(session);
+        }
     }
 
     /// A station's first boot was accepted; the time the last one was is remembered.
@@ -207,6 +253,7 @@ impl Stats {
             } else {
                 Vec::new()
             },
+            cars: self.cars.lock().map(|c| c.clone()).unwrap_or_default(),
         }
     }
 
@@ -292,6 +339,9 @@ pub struct Summary {
     /// that the process that started it can merge the histograms exactly.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub latency_histogram: Vec<(u64, u64)>,
+    /// The cars' sessions (groups with car models only), by arrival.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cars: Vec<CarSession>,
 }
 
 impl Summary {
@@ -345,6 +395,12 @@ impl Summary {
             throughput: parts.iter().map(|p| p.throughput).sum(),
             latency_ms: latency_of(&h),
             latency_histogram: Vec::new(),
+            cars: {
+                let mut cars: Vec<CarSession> =
+                    parts.iter().flat_map(|p| p.cars.iter().cloned()).collect();
+                cars.sort_by(|a, b| a.arrived_s.total_cmp(&b.arrived_s));
+                cars
+            },
         }
     }
 }

@@ -7,6 +7,7 @@ use super::{StationState, real};
 use crate::ev::{Car, Drawing};
 use crate::rng::Rng;
 use crate::scenario::Group;
+use crate::stats::{CarSession, Stats};
 
 /// A current change smaller than this (A) is not reported before the next sample.
 const REPORTED_CHANGE_A: f64 = 0.5;
@@ -93,4 +94,27 @@ pub(crate) fn leaving(st: &StationState, i: usize) -> bool {
             .departure
             .map_or_else(|| t.drawing == Drawing::Full, |d| d <= Instant::now())
     })
+}
+
+/// Records EVSE `i`'s car's session as it ends (`ended`: why), for the groups with car models.
+pub(crate) fn record(st: &StationState, stats: &Stats, i: usize, ended: &str) {
+    let e = &st.evses[i];
+    let Some(tx) = e.tx.as_ref().filter(|_| st.record_cars) else {
+        return;
+    };
+    let c = &tx.car;
+    stats.car(CarSession {
+        station_id: st.id.clone(),
+        evse_id: e.id,
+        phases: c.phases,
+        max_current_a: c.max_a,
+        min_current_a: c.min_a,
+        battery_wh: c.battery_wh,
+        arrival_soc: tx.arrived.1,
+        target_soc: c.target_soc,
+        arrived_s: stats.sim_seconds(tx.arrived.0.into_std(), st.speed),
+        left_s: stats.sim_seconds(Instant::now().into_std(), st.speed),
+        delivered_wh: tx.delivered_wh,
+        ended: ended.to_string(),
+    });
 }

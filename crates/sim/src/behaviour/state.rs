@@ -113,6 +113,8 @@ pub(crate) struct Tx {
     pub charged_to: Instant,
     /// Why the car draws what it draws.
     pub drawing: Drawing,
+    /// When the car arrived, and its state of charge then.
+    pub arrived: (Instant, f64),
 }
 
 /// One EVSE (with one connector).
@@ -155,6 +157,8 @@ pub(crate) struct StationState {
     pub hw: Hardware,
     /// How much faster than real time its cars charge.
     pub speed: f64,
+    /// Whether its cars' sessions are recorded (its group has car models).
+    pub record_cars: bool,
 }
 
 impl StationState {
@@ -209,6 +213,7 @@ impl StationState {
                 voltage: group.voltage,
             },
             speed: group.speed,
+            record_cars: !group.cars.is_empty(),
         }
     }
 

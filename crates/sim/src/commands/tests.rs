@@ -179,6 +179,7 @@ fn tx(id: &str) -> Tx {
         started: chrono::Utc::now(),
         charged_to: tokio::time::Instant::now(),
         drawing: crate::ev::Drawing::Charging,
+        arrived: (tokio::time::Instant::now(), 0.0),
     }
 }
 
