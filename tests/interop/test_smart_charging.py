@@ -291,3 +291,66 @@ def test_profiles_on_ocpp201(server):
         await st.close()
 
     asyncio.run(scenario())
+
+
+def test_iso15118_charging_needs_get_a_schedule(server):
+    """K15 (OCTT reusable state ISO15118SmartCharging): a car's NotifyEVChargingNeeds during a
+    transaction is accepted and followed by a TxProfile for that transaction: at the car's
+    maximum off a site; on a site, from its division, where what the car needs by its
+    departure is served first. Without a transaction it is rejected."""
+    from datetime import timedelta
+
+    def needs(evse, energy_wh, max_a, hours):
+        return call201.NotifyEVChargingNeeds(evse_id=evse, charging_needs={
+            "requested_energy_transfer": "AC_three_phase",
+            "departure_time": iso(datetime.now(timezone.utc) + timedelta(hours=hours)),
+            "ac_charging_parameters": {"energy_amount": energy_wh, "ev_min_current": 6,
+                                       "ev_max_current": max_a, "ev_max_voltage": 400}})
+
+    def tx_profiles(st):
+        return [(r["evse_id"], r["charging_profile"]["transaction_id"],
+                 r["charging_profile"]["charging_schedule"][0]["charging_schedule_period"][0]["limit"])
+                for a, r in st.cp.received if a == "SetChargingProfile"
+                and r["charging_profile"]["charging_profile_purpose"] == "TxProfile"]
+
+    async def wait_for(st, count):
+        for _ in range(100):
+            if len(tx_profiles(st)) >= count:
+                return tx_profiles(st)
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"expected {count} TxProfiles, got {tx_profiles(st)}")
+
+    def started(evse, tx):
+        return call201.TransactionEvent(
+            event_type="Started", timestamp=now(), trigger_reason="CablePluggedIn", seq_no=0,
+            transaction_info={"transaction_id": tx, "charging_state": "EVConnected"},
+            evse={"id": evse, "connector_id": 1})
+
+    async def scenario():
+        st = await boot(server, "ISO1", scripted(ChargePoint201, ANSWERS_201), "ocpp2.0.1")
+        assert (await st.call(needs(1, 20000, 16, 4))).status == "Rejected"
+        await st.call(started(1, "iso-tx-1"))
+        assert (await st.call(needs(1, 20000, 16, 4))).status == "Accepted"
+        assert (await wait_for(st, 1)) == [(1, "iso-tx-1", 16.0)]
+        await st.close()
+
+        # On a site of 30 A: the car that needs 18 kWh in 1 h on three phases (26.1 A) is
+        # served first; the other keeps its 6 A minimum.
+        server.post("/api/v1/stations", {"id": "ISO2", "password": PASSWORD})
+        site = {"id": "iso", "groups": [{"id": "grid", "phaseLimitsA": [30, 30, 30]}],
+                "evses": [{"stationId": "ISO2", "evseId": e, "group": "grid"} for e in (1, 2)]}
+        assert server.request("POST", "/api/v1/sites", site)[0] == 201
+        st = await boot(server, "ISO2", scripted(ChargePoint201, ANSWERS_201), "ocpp2.0.1")
+        await st.call(started(1, "iso-a"))
+        assert await wait_for(st, 1) == [(1, "iso-a", 30.0)]
+        await st.call(started(2, "iso-b"))
+        assert (await wait_for(st, 3))[1:] == [(1, "iso-a", 15.0), (2, "iso-b", 15.0)]
+        assert (await st.call(needs(2, 18000, 32, 1))).status == "Accepted"
+        # Down first, then up.
+        got = await wait_for(st, 5)
+        assert got[3:] == [(1, "iso-a", 6.0), (2, "iso-b", 24.0)], got
+        allocation = server.get("/api/v1/sites/iso/allocation")["allocations"]
+        assert "departure" in allocation[1]["why"], allocation
+        await st.close()
+
+    asyncio.run(scenario())

@@ -30,9 +30,9 @@ pub(crate) struct EventQuery {
     station_id: Option<String>,
     /// Only events of these types (comma-separated): `stationConnected`,
     /// `stationDisconnected`, `boot`, `statusChanged`, `transaction`, `meterValues`, `command`,
-    /// `firmwareStatus`, `logStatus`, `securityEvent`, `notice`.
+    /// `firmwareStatus`, `logStatus`, `securityEvent`, `chargingNeeds`, `notice`.
     #[param(
-        pattern = "^(stationConnected|stationDisconnected|boot|statusChanged|transaction|meterValues|command|firmwareStatus|logStatus|securityEvent|notice)(,(stationConnected|stationDisconnected|boot|statusChanged|transaction|meterValues|command|firmwareStatus|logStatus|securityEvent|notice))*$"
+        pattern = "^(stationConnected|stationDisconnected|boot|statusChanged|transaction|meterValues|command|firmwareStatus|logStatus|securityEvent|chargingNeeds|notice)(,(stationConnected|stationDisconnected|boot|statusChanged|transaction|meterValues|command|firmwareStatus|logStatus|securityEvent|chargingNeeds|notice))*$"
     )]
     r#type: Option<String>,
     /// Resume after this event id (as the `Last-Event-ID` header does).

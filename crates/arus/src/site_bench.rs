@@ -84,6 +84,7 @@ pub(crate) fn best(site: &Site, cars: &[CarSession], step_s: f64) -> anyhow::Res
                 // offered its minimum (and takes less).
                 max_current_a: Some(state[i].wants_a().max(cars[i].min_current_a)),
                 priority: None,
+                needed_current_a: None,
             })
             .collect();
         let at = base + chrono::TimeDelta::milliseconds((t * 1000.0) as i64);

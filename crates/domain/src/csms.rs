@@ -53,6 +53,19 @@ pub enum DomainError {
     Store(#[from] StoreError),
 }
 
+/// What an ISO 15118 car says it needs (NotifyEVChargingNeeds), in the domain's terms.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct EvChargingNeeds {
+    /// When it leaves.
+    pub departure: Option<crate::Time>,
+    /// The energy it asks for, Wh.
+    pub energy_wh: Option<f64>,
+    /// The most current per phase it takes (AC), A.
+    pub max_current_a: Option<f64>,
+    /// The least current per phase it charges with (AC), A.
+    pub min_current_a: Option<f64>,
+}
+
 /// What the service remembers about one connected station, owned by its session (so no lock is
 /// needed: a station's messages are handled one at a time).
 #[derive(Debug)]
@@ -646,6 +659,33 @@ impl Csms {
             samples,
         });
         Ok(())
+    }
+
+    /// K15 (2.0.1 NotifyEVChargingNeeds): what an ISO 15118 car at `evse_id` needs. When a
+    /// transaction goes on there the answer is Accepted (`true`) and load management sends it
+    /// a TxProfile (OCTT reusable state ISO15118SmartCharging); otherwise the station is told
+    /// Rejected and charges by its own schedule.
+    pub async fn ev_charging_needs(
+        &self,
+        st: &StationContext,
+        evse_id: u32,
+        needs: EvChargingNeeds,
+    ) -> Result<bool, DomainError> {
+        let open = crate::smart_charging::ongoing(self.store.as_ref(), &st.id).await?;
+        let Some(tx) = open.iter().find(|t| t.evse_id == Some(evse_id)) else {
+            return Ok(false);
+        };
+        self.events.publish(|| Event::ChargingNeeds {
+            station_id: st.id.to_string(),
+            evse_id,
+            transaction_id: tx.transaction_id.clone(),
+            transaction_energy_wh: tx.energy_wh.unwrap_or(0.0),
+            departure: needs.departure,
+            energy_wh: needs.energy_wh,
+            max_current_a: needs.max_current_a,
+            min_current_a: needs.min_current_a,
+        });
+        Ok(true)
     }
 
     /// K09: a station's report of its charging profiles (2.0.1 ReportChargingProfiles): the

@@ -141,6 +141,30 @@ pub enum Event {
         /// The event's type (`FirmwareUpdated`, `InvalidCentralSystemCertificate`...).
         event_type: Option<String>,
     },
+    /// An ISO 15118 car said what it needs (2.0.1 NotifyEVChargingNeeds).
+    #[serde(rename_all = "camelCase")]
+    ChargingNeeds {
+        /// The station.
+        station_id: String,
+        /// The EVSE.
+        evse_id: u32,
+        /// The transaction going on there.
+        transaction_id: String,
+        /// The transaction's energy when the car asked, Wh.
+        transaction_energy_wh: f64,
+        /// When the car leaves.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        departure: Option<Time>,
+        /// The energy it asked for, Wh.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        energy_wh: Option<f64>,
+        /// The most current per phase it takes (AC), A.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        max_current_a: Option<f64>,
+        /// The least current per phase it charges with (AC), A.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        min_current_a: Option<f64>,
+    },
     /// Any other notice was recorded (reports, customer information, reservation status,
     /// data transfers...).
     #[serde(rename_all = "camelCase")]
@@ -168,12 +192,13 @@ impl Event {
             Event::FirmwareStatus { .. } => "firmwareStatus",
             Event::LogStatus { .. } => "logStatus",
             Event::SecurityEvent { .. } => "securityEvent",
+            Event::ChargingNeeds { .. } => "chargingNeeds",
             Event::Notice { .. } => "notice",
         }
     }
 
     /// Every type, for documentation and validation of filters.
-    pub const KINDS: [&'static str; 11] = [
+    pub const KINDS: [&'static str; 12] = [
         "stationConnected",
         "stationDisconnected",
         "boot",
@@ -184,6 +209,7 @@ impl Event {
         "firmwareStatus",
         "logStatus",
         "securityEvent",
+        "chargingNeeds",
         "notice",
     ];
 
@@ -197,6 +223,7 @@ impl Event {
             | Event::Transaction { station_id, .. }
             | Event::MeterValues { station_id, .. }
             | Event::Command { station_id, .. }
+            | Event::ChargingNeeds { station_id, .. }
             | Event::FirmwareStatus { station_id, .. }
             | Event::LogStatus { station_id, .. }
             | Event::SecurityEvent { station_id, .. }

@@ -207,6 +207,28 @@ impl LoadManager {
                         }
                         // Profiles only to a station let in (a Pending or Rejected one answers
                         // nothing but its boot).
+                        Event::ChargingNeeds {
+                            station_id,
+                            evse_id,
+                            transaction_id,
+                            transaction_energy_wh,
+                            departure,
+                            energy_wh,
+                            max_current_a,
+                            min_current_a,
+                        } => {
+                            let needs = crate::observed::Needs {
+                                departure: *departure,
+                                energy_wh: *energy_wh,
+                                energy_then_wh: *transaction_energy_wh,
+                                max_current_a: *max_current_a,
+                                min_current_a: *min_current_a,
+                            };
+                            if !self.charging_needs(station_id, *evse_id, transaction_id, needs).await {
+                                continue;
+                            }
+                            Which::Station(station_id.clone())
+                        }
                         Event::StationDisconnected { station_id, .. } => {
                             if let Ok(mut up) = self.up.lock() {
                                 up.remove(station_id);
@@ -314,6 +336,45 @@ impl LoadManager {
             out.push((site.id.clone(), self.apply(site).await?));
         }
         Ok(out)
+    }
+
+    /// K15: an ISO 15118 car said what it needs. On a site, its TxProfile is sent anew from the
+    /// next division (which the needs shape); returns `true` then. Elsewhere it gets a
+    /// TxProfile at once: the most the car takes, for its whole transaction.
+    async fn charging_needs(
+        &self,
+        station_id: &str,
+        evse_id: u32,
+        transaction_id: &str,
+        needs: crate::observed::Needs,
+    ) -> bool {
+        self.shared
+            .observed
+            .set_needs(station_id, transaction_id, needs);
+        let on_site = self
+            .sites()
+            .await
+            .is_ok_and(|sites| sites.iter().any(|s| s.evse(station_id, evse_id).is_some()));
+        if on_site {
+            // The station expects a profile after its car's needs (2.0.1 errata to K15.FR.17),
+            // even one it already holds.
+            if let Ok(mut sent) = self.sent.lock() {
+                sent.remove(&(station_id.to_string(), evse_id));
+            }
+            return true;
+        }
+        let limit = needs
+            .max_current_a
+            .unwrap_or(crate::sites::DEFAULT_EVSE_MAX_A);
+        let p = profile(
+            TX_PROFILE_ID_BASE + i64::from(evse_id),
+            self.config.stack_level,
+            ChargingProfilePurpose::Tx,
+            limit,
+            3,
+        );
+        self.send(station_id, evse_id, p).await;
+        false
     }
 
     /// Learns from what a session's car drew; returns its site if that changed what the car is

@@ -101,11 +101,52 @@ impl Observed {
     }
 }
 
+/// What an ISO 15118 car said it needs (2.0.1 NotifyEVChargingNeeds).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Needs {
+    /// When it leaves.
+    pub departure: Option<Time>,
+    /// The energy it asked for, Wh.
+    pub energy_wh: Option<f64>,
+    /// Its transaction's energy when it asked, Wh.
+    pub energy_then_wh: f64,
+    /// The most current per phase it takes (AC), A.
+    pub max_current_a: Option<f64>,
+    /// The least current per phase it charges with (AC), A.
+    pub min_current_a: Option<f64>,
+}
+
+impl Needs {
+    /// The current per phase it needs from `now` on to have its energy by its departure,
+    /// having taken `energy_now_wh` in its transaction, on `phases` phases at `voltage`; `None`
+    /// when it said no departure or energy, or has what it asked for. Past its departure it
+    /// needs all it can take (infinite).
+    pub fn needed_current_a(
+        &self,
+        now: Time,
+        energy_now_wh: f64,
+        phases: u8,
+        voltage: f64,
+    ) -> Option<f64> {
+        let taken = (energy_now_wh - self.energy_then_wh).max(0.0);
+        let left_wh = self.energy_wh? - taken;
+        if left_wh <= 0.0 {
+            return None;
+        }
+        let hours = (self.departure? - now).num_seconds() as f64 / 3600.0;
+        if hours <= 0.0 {
+            return Some(f64::INFINITY);
+        }
+        Some(left_wh / (hours * voltage * f64::from(phases.clamp(1, 3))))
+    }
+}
+
 /// The observations of every session going on, shared by load management (which learns) and
 /// the API (which shows the division load management applies).
 #[derive(Debug, Default)]
 pub struct Observations {
     sessions: Mutex<HashMap<(String, String), Observed>>,
+    needs: Mutex<HashMap<(String, String), Needs>>,
 }
 
 impl Observations {
@@ -135,9 +176,28 @@ impl Observations {
 
     /// A transaction ended.
     pub fn forget(&self, station_id: &str, transaction_id: &str) {
+        let key = (station_id.to_string(), transaction_id.to_string());
         if let Ok(mut m) = self.sessions.lock() {
-            m.remove(&(station_id.to_string(), transaction_id.to_string()));
+            m.remove(&key);
         }
+        if let Ok(mut m) = self.needs.lock() {
+            m.remove(&key);
+        }
+    }
+
+    /// Records what a transaction's car said it needs.
+    pub fn set_needs(&self, station_id: &str, transaction_id: &str, needs: Needs) {
+        if let Ok(mut m) = self.needs.lock() {
+            m.insert((station_id.to_string(), transaction_id.to_string()), needs);
+        }
+    }
+
+    /// What a transaction's car said it needs, if it did.
+    pub fn needs(&self, station_id: &str, transaction_id: &str) -> Option<Needs> {
+        self.needs.lock().ok().and_then(|m| {
+            m.get(&(station_id.to_string(), transaction_id.to_string()))
+                .copied()
+        })
     }
 }
 
@@ -217,6 +277,34 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The rate that delivers what is left by the departure; none when nothing is asked or
+    /// left; everything once the departure has passed.
+    #[test]
+    fn what_a_car_needs_by_its_departure() {
+        let needs = Needs {
+            departure: Some(at(7200)),
+            energy_wh: Some(20_000.0),
+            energy_then_wh: 1_000.0,
+            max_current_a: Some(32.0),
+            min_current_a: None,
+        };
+        // 13.8 kWh left over 2 h on three phases at 230 V: 10 A.
+        let n = needs
+            .needed_current_a(at(0), 7_200.0, 3, 230.0)
+            .expect("needed");
+        assert!((n - 10.0).abs() < 1e-9, "{n}");
+        assert_eq!(needs.needed_current_a(at(0), 25_000.0, 3, 230.0), None);
+        assert_eq!(
+            needs.needed_current_a(at(7200), 7_200.0, 3, 230.0),
+            Some(f64::INFINITY)
+        );
+        let no_departure = Needs {
+            departure: None,
+            ..needs
+        };
+        assert_eq!(no_departure.needed_current_a(at(0), 0.0, 3, 230.0), None);
     }
 
     #[test]

@@ -143,6 +143,11 @@ pub struct SiteSession {
     /// Higher is served first (default 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<i32>,
+    /// The current per phase it needs from now to have the energy it asked for by its
+    /// departure (ISO 15118 NotifyEVChargingNeeds), in A: that much is served before the
+    /// sessions of its priority share the rest, the remainder of its maximum with them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub needed_current_a: Option<f64>,
 }
 
 /// What one session gets, and why.
@@ -320,6 +325,8 @@ impl Site {
             })
             .collect();
         let mut alloc = Vec::with_capacity(sessions.len());
+        // Per session: its part in the problem, and the part beyond what it needs, if split.
+        let mut parts: Vec<(usize, Option<usize>)> = Vec::with_capacity(sessions.len());
         for s in sessions {
             let Some(e) = self.evse(&s.station_id, s.evse_id) else {
                 return Err(SiteError(format!(
@@ -333,7 +340,11 @@ impl Site {
             let mask = (0..phases).fold(0u8, |m, k| m | 1 << ((rotation + k) % 3));
             let evse_max = e.max_current_a.unwrap_or(DEFAULT_EVSE_MAX_A);
             let max = s.max_current_a.map_or(evse_max, |m| m.min(evse_max));
-            alloc.push(Session {
+            let min = s.min_current_a.unwrap_or(DEFAULT_MIN_A).min(max);
+            // Operators' priorities stay apart: each is two ranks, the upper one for what
+            // sessions need by their departure.
+            let priority = s.priority.unwrap_or(0).saturating_mul(2);
+            let session = Session {
                 id: format!("{}/{}", s.station_id, s.evse_id),
                 group: self
                     .groups
@@ -341,10 +352,42 @@ impl Site {
                     .position(|g| g.id == e.group)
                     .unwrap_or(0),
                 phases: mask,
-                min_a: s.min_current_a.unwrap_or(DEFAULT_MIN_A).min(max),
+                min_a: min,
                 max_a: max,
-                priority: s.priority.unwrap_or(0),
-            });
+                priority,
+            };
+            let needed = s
+                .needed_current_a
+                // Past its departure it needs all it can take (an infinite need).
+                .filter(|n| !n.is_nan() && *n > 0.0)
+                .map(|n| n.clamp(min, max));
+            match needed {
+                Some(n) if n < max => {
+                    alloc.push(Session {
+                        max_a: n,
+                        priority: priority.saturating_add(1),
+                        ..session.clone()
+                    });
+                    alloc.push(Session {
+                        id: format!("{}+", session.id),
+                        min_a: 0.0,
+                        max_a: max - n,
+                        ..session
+                    });
+                    parts.push((alloc.len() - 2, Some(alloc.len() - 1)));
+                }
+                Some(_) => {
+                    alloc.push(Session {
+                        priority: priority.saturating_add(1),
+                        ..session
+                    });
+                    parts.push((alloc.len() - 1, None));
+                }
+                None => {
+                    alloc.push(session);
+                    parts.push((alloc.len() - 1, None));
+                }
+            }
         }
         let problem = Problem {
             groups,
@@ -354,9 +397,39 @@ impl Site {
         let result = arus_allocation::allocate(&problem).map_err(|e| SiteError(e.to_string()))?;
         Ok(sessions
             .iter()
-            .zip(&problem.sessions)
-            .zip(result)
-            .map(|((s, a), r)| self.explain(s, a, r))
+            .zip(&parts)
+            .map(|(s, &(i, extra))| {
+                let a = &problem.sessions[i];
+                let r = result[i];
+                let Some(j) = extra else {
+                    let mut out = self.explain(s, a, r);
+                    if s.needed_current_a.is_some() && !out.paused {
+                        out.why = format!(
+                            "served first, as it needs all it takes by its departure; {}",
+                            out.why
+                        );
+                    }
+                    return out;
+                };
+                if matches!(r.binding, Binding::Paused { .. }) {
+                    return self.explain(s, a, r);
+                }
+                // Its whole maximum, and what holds the part beyond what it needs.
+                let whole = Session {
+                    max_a: a.max_a + problem.sessions[j].max_a,
+                    ..a.clone()
+                };
+                let total = arus_allocation::Allocation {
+                    current_a: r.current_a + result[j].current_a,
+                    binding: result[j].binding,
+                };
+                let mut out = self.explain(s, &whole, total);
+                out.why = format!(
+                    "{} A it needs by its departure served first; beyond that: {}",
+                    a.max_a, out.why
+                );
+                out
+            })
             .collect())
     }
 
@@ -458,22 +531,41 @@ pub async fn live_sessions(
     let mut sessions = Vec::new();
     for station in stations {
         let open = crate::smart_charging::ongoing(store, station).await?;
-        let mut at: Vec<(u32, &str)> = open
+        let mut at: Vec<(u32, &str, f64)> = open
             .iter()
-            .filter_map(|t| Some((t.evse_id?, t.transaction_id.as_str())))
-            .filter(|(e, _)| site.evse(station, *e).is_some())
+            .filter_map(|t| {
+                Some((
+                    t.evse_id?,
+                    t.transaction_id.as_str(),
+                    t.energy_wh.unwrap_or(0.0),
+                ))
+            })
+            .filter(|(e, _, _)| site.evse(station, *e).is_some())
             .collect();
-        at.sort_unstable();
-        at.dedup_by_key(|(e, _)| *e);
-        sessions.extend(at.into_iter().map(|(evse_id, tx)| {
+        at.sort_unstable_by_key(|(e, _, _)| *e);
+        at.dedup_by_key(|(e, _, _)| *e);
+        sessions.extend(at.into_iter().map(|(evse_id, tx, energy_wh)| {
             let o = observed.get(station, tx);
+            let needs = observed.needs(station, tx);
+            let evse_phases = site
+                .evse(station, evse_id)
+                .and_then(|e| e.phases)
+                .unwrap_or(3);
+            let phases = o.phases.unwrap_or(evse_phases);
+            // What the car told (ISO 15118) bounds what it is given, as what it draws does.
+            let max = [o.cap_at(now), needs.and_then(|n| n.max_current_a)]
+                .into_iter()
+                .flatten()
+                .reduce(f64::min);
             SiteSession {
                 station_id: station.to_string(),
                 evse_id,
                 phases: o.phases,
-                min_current_a: None,
-                max_current_a: o.cap_at(now),
+                min_current_a: needs.and_then(|n| n.min_current_a),
+                max_current_a: max,
                 priority: None,
+                needed_current_a: needs
+                    .and_then(|n| n.needed_current_a(now, energy_wh, phases, site.voltage())),
             }
         }));
     }
@@ -620,6 +712,7 @@ mod tests {
                         min_current_a: None,
                         max_current_a: Some(100.0),
                         priority: None,
+                        needed_current_a: None,
                     },
                     SiteSession {
                         station_id: "B".into(),
@@ -628,6 +721,7 @@ mod tests {
                         min_current_a: None,
                         max_current_a: None,
                         priority: None,
+                        needed_current_a: None,
                     },
                 ],
                 before,
@@ -637,5 +731,44 @@ mod tests {
         // EVSE 3 (three-phase, its EVSE's 32 A at most) is not held by the 80 A left on L1.
         assert_eq!((got[0].current_a, got[1].current_a), (32.0, 32.0));
         assert_eq!(got[0].binding, "evseOrCar");
+    }
+
+    /// ISO 15118: a car that needs 25 A to have its energy by its departure gets that first on
+    /// the feeder's 30 A, and the rest is shared max-min: the other car keeps its 6 A minimum
+    /// at least. Without the need they share equally.
+    #[test]
+    fn what_a_car_needs_by_its_departure_is_served_first() {
+        let s = site();
+        let before = chrono::DateTime::<chrono::Utc>::from_timestamp(0, 0).expect("valid");
+        let session = |evse: u32, needed: Option<f64>| SiteSession {
+            station_id: "A".into(),
+            evse_id: evse,
+            phases: None,
+            min_current_a: None,
+            max_current_a: None,
+            priority: None,
+            needed_current_a: needed,
+        };
+        let equal = s
+            .allocate(&[session(1, None), session(2, None)], before)
+            .expect("divides");
+        assert_eq!((equal[0].current_a, equal[1].current_a), (15.0, 15.0));
+        let urgent = s
+            .allocate(&[session(1, Some(25.0)), session(2, None)], before)
+            .expect("divides");
+        assert!(
+            (urgent[0].current_a, urgent[1].current_a) == (24.0, 6.0),
+            "{urgent:?}"
+        );
+        assert!(
+            urgent[0].why.contains("needs by its departure"),
+            "{}",
+            urgent[0].why
+        );
+        // Past its departure it needs all it can take: the same.
+        let late = s
+            .allocate(&[session(1, Some(f64::INFINITY)), session(2, None)], before)
+            .expect("divides");
+        assert_eq!((late[0].current_a, late[1].current_a), (24.0, 6.0));
     }
 }

@@ -4,8 +4,8 @@
 //! Messages of features that later work completes (certificates, smart charging, display
 //! messages, reports) are recorded as notices and answered as the specification allows for a
 //! CSMS without the feature: SignCertificate, Get15118EVCertificate and GetCertificateStatus
-//! are refused, NotifyEVChargingNeeds is rejected (no schedule will follow), the rest
-//! acknowledged.
+//! are refused, the rest acknowledged. NotifyEVChargingNeeds is accepted when a transaction
+//! goes on at its EVSE (load management sends it a TxProfile), else rejected.
 
 use arus_domain::Csms;
 use arus_domain::DomainError;
@@ -416,10 +416,33 @@ async fn dispatch(
                 &r,
             )
             .await?;
+            let n = &r.charging_needs;
+            let ac = n.ac_charging_parameters.as_ref();
+            let energy = ac.map(|a| a.energy_amount).or_else(|| {
+                n.dc_charging_parameters
+                    .as_ref()
+                    .and_then(|d| d.energy_amount)
+            });
+            let needs = arus_domain::csms::EvChargingNeeds {
+                departure: n.departure_time.as_ref().map(|t| t.0),
+                energy_wh: energy.map(|e| e as f64),
+                max_current_a: ac.map(|a| a.ev_max_current as f64),
+                min_current_a: ac.map(|a| a.ev_min_current as f64),
+            };
+            let evse = u32::try_from(r.evse_id).unwrap_or(0);
+            let accepted = csms.ev_charging_needs(st, evse, needs).await?;
             adapter::respond(&NotifyEVChargingNeedsResponse {
                 custom_data: None,
-                status: NotifyEVChargingNeedsStatusEnum::Rejected,
-                status_info: Some(no_feature("NoSmartCharging")),
+                status: if accepted {
+                    NotifyEVChargingNeedsStatusEnum::Accepted
+                } else {
+                    NotifyEVChargingNeedsStatusEnum::Rejected
+                },
+                status_info: (!accepted).then(|| StatusInfo {
+                    custom_data: None,
+                    reason_code: "NoTransaction".into(),
+                    additional_info: None,
+                }),
             })
         }
         Request::NotifyEVChargingSchedule(r) => {
