@@ -351,6 +351,12 @@ def test_limits_that_change_over_time(server):
     assert at(15) == [32.0, 32.0]
     assert at(17) == [20.0, 20.0]
     assert at(18) == [32.0, 32.0]
+    # The same peak every day, from the first one on: a week later it still holds.
+    body["groups"][0]["limitSchedule"] = [
+        {"from": iso(day - timedelta(days=7) + timedelta(hours=16)),
+         "to": iso(day - timedelta(days=7) + timedelta(hours=18)), "phaseLimitsA": [40, 40, 40], "repeat": "daily"}]
+    assert server.request("POST", "/api/v1/sites", body)[0] == 200
+    assert (at(15), at(17), at(18)) == ([32.0, 32.0], [20.0, 20.0], [32.0, 32.0])
     bad = site()
     bad["groups"][0]["limitSchedule"] = [{"from": iso(day), "to": iso(day), "phaseLimitsA": [1, 1, 1]}]
     code, answer = server.request("POST", "/api/v1/sites", bad)

@@ -215,13 +215,21 @@ pub fn load(site: &Site, drawn: &[Drawn], from: Time, to: Time, step_s: i64) -> 
         .collect();
     events.sort_by_key(|(at, _, _)| *at);
     // The moments limits change, as events without a reading.
-    let mut changes: Vec<Time> = site
-        .groups
-        .iter()
-        .flat_map(|g| g.limit_schedule.iter().flat_map(|w| [Some(w.from), w.to]))
-        .flatten()
-        .filter(|t| *t >= from && *t < to)
-        .collect();
+    let mut changes: Vec<Time> = Vec::new();
+    for w in site.groups.iter().flat_map(|g| &g.limit_schedule) {
+        // Bounded: a window has at most two edges a day, and the window at most
+        // MAX_BUCKETS buckets.
+        let mut t = from - chrono::TimeDelta::seconds(1);
+        while let Some(edge) = w.next_edge(t).filter(|e| *e < to) {
+            if edge >= from {
+                changes.push(edge);
+            }
+            t = edge;
+            if changes.len() > 4 * MAX_BUCKETS as usize {
+                break;
+            }
+        }
+    }
     changes.sort();
     let n = site.groups.len();
     let mut evse_amps = vec![[0.0f64; 3]; site.evses.len()];

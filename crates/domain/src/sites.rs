@@ -78,6 +78,63 @@ pub struct LimitWindow {
     /// The most power meanwhile, in W.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub power_limit_w: Option<f64>,
+    /// The window comes back every day or every week (from `from` on, lasting as long as
+    /// from `from` to `to`): an evening peak, a night tariff.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat: Option<Repeat>,
+}
+
+/// How a limit window recurs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Repeat {
+    /// Every 24 hours.
+    Daily,
+    /// Every 7 days.
+    Weekly,
+}
+
+impl Repeat {
+    fn period(self) -> chrono::TimeDelta {
+        match self {
+            Repeat::Daily => chrono::TimeDelta::days(1),
+            Repeat::Weekly => chrono::TimeDelta::weeks(1),
+        }
+    }
+}
+
+impl LimitWindow {
+    /// Whether the window holds at `t`.
+    pub fn active_at(&self, t: crate::Time) -> bool {
+        if t < self.from {
+            return false;
+        }
+        match (self.repeat, self.to) {
+            (Some(r), Some(to)) => {
+                let period = r.period().num_seconds();
+                (t - self.from).num_seconds().rem_euclid(period) < (to - self.from).num_seconds()
+            }
+            (_, to) => to.is_none_or(|to| t < to),
+        }
+    }
+
+    /// When the window next starts or ends after `t`, if it does.
+    pub fn next_edge(&self, t: crate::Time) -> Option<crate::Time> {
+        match (self.repeat, self.to) {
+            (Some(r), Some(to)) if t >= self.from => {
+                let period = r.period();
+                let cycles = (t - self.from).num_seconds() / period.num_seconds();
+                let start = self.from + period * cycles as i32;
+                let end = start + (to - self.from);
+                [end, start + period].into_iter().find(|x| *x > t)
+            }
+            _ => [Some(self.from), self.to]
+                .into_iter()
+                .flatten()
+                .find(|x| *x > t),
+        }
+    }
 }
 
 impl SiteGroup {
@@ -86,7 +143,7 @@ impl SiteGroup {
         self.limit_schedule
             .iter()
             .rev()
-            .find(|w| w.from <= t && w.to.is_none_or(|to| t < to))
+            .find(|w| w.active_at(t))
             .map_or((self.phase_limits_a, self.power_limit_w), |w| {
                 (w.phase_limits_a, w.power_limit_w)
             })
@@ -235,6 +292,14 @@ impl Site {
                         g.id
                     ));
                 }
+                if let Some(r) = w.repeat
+                    && w.to.is_none_or(|to| to - w.from >= r.period())
+                {
+                    return bad(format!(
+                        "a repeating window of group `{}` needs a `to` less than its period after `from`",
+                        g.id
+                    ));
+                }
             }
             if g.other_load_a.iter().flatten().any(|l| !l.is_finite()) {
                 return bad(format!(
@@ -292,9 +357,7 @@ impl Site {
         self.groups
             .iter()
             .flat_map(|g| &g.limit_schedule)
-            .flat_map(|w| [Some(w.from), w.to])
-            .flatten()
-            .filter(|x| *x > t)
+            .filter_map(|w| w.next_edge(t))
             .min()
     }
 
@@ -661,6 +724,7 @@ mod tests {
                         to: None,
                         phase_limits_a: Some([60.0; 3]),
                         power_limit_w: None,
+                        repeat: None,
                     }],
                 },
                 SiteGroup {
@@ -770,5 +834,40 @@ mod tests {
             .allocate(&[session(1, Some(f64::INFINITY)), session(2, None)], before)
             .expect("divides");
         assert_eq!((late[0].current_a, late[1].current_a), (24.0, 6.0));
+    }
+
+    /// An evening peak every day from 16:00 to 18:00: it holds then on any day, not before
+    /// its first day, and its edges are the changes; a repeating window shorter than its
+    /// period is required.
+    #[test]
+    fn a_daily_window_comes_back_every_day() {
+        let at = |day: i64, hour: i64| {
+            chrono::DateTime::<chrono::Utc>::from_timestamp(day * 86_400 + hour * 3600, 0)
+                .expect("valid")
+        };
+        let w = LimitWindow {
+            from: at(10, 16),
+            to: Some(at(10, 18)),
+            phase_limits_a: Some([40.0; 3]),
+            power_limit_w: None,
+            repeat: Some(Repeat::Daily),
+        };
+        assert!(!w.active_at(at(9, 17)), "not before its first day");
+        assert!(w.active_at(at(10, 16)) && w.active_at(at(25, 17)));
+        assert!(!w.active_at(at(25, 18)) && !w.active_at(at(25, 15)));
+        assert_eq!(w.next_edge(at(25, 12)), Some(at(25, 16)));
+        assert_eq!(w.next_edge(at(25, 16)), Some(at(25, 18)));
+        assert_eq!(w.next_edge(at(25, 19)), Some(at(26, 16)));
+        assert_eq!(w.next_edge(at(3, 0)), Some(at(10, 16)));
+        let mut s = site();
+        s.groups[0].limit_schedule = vec![w.clone()];
+        assert!(s.check().is_ok());
+        assert_eq!(s.groups[0].limits_at(at(30, 17)).0, Some([40.0; 3]));
+        assert_eq!(s.groups[0].limits_at(at(30, 19)).0, Some([100.0; 3]));
+        s.groups[0].limit_schedule = vec![LimitWindow {
+            to: Some(at(11, 16)),
+            ..w
+        }];
+        assert!(s.check().is_err(), "a day long: it would never end");
     }
 }
