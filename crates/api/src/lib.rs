@@ -145,6 +145,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/id-tokens", post(id_tokens::put))
         .route("/id-tokens/{token}", get(id_tokens::show))
         .route("/transactions", get(transactions::list))
+        .route(
+            "/stations/{id}/transactions/{transaction_id}/meter-values",
+            get(transactions::meter_values),
+        )
         .route("/commands", get(commands::list))
         .route("/bulk", get(bulk::list).post(bulk::start))
         .route("/bulk/{id}", get(bulk::show))

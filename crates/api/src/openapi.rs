@@ -95,6 +95,7 @@ impl Modify for BearerAuth {
         crate::id_tokens::put,
         crate::id_tokens::show,
         crate::transactions::list,
+        crate::transactions::meter_values,
         crate::commands::command,
         crate::commands::list,
         crate::commands::show,

@@ -109,3 +109,50 @@ fn view(r: &TransactionRow) -> TransactionView {
         seq: r.seq,
     }
 }
+
+/// A transaction's meter values.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct MeterValuesView {
+    station_id: String,
+    transaction_id: String,
+    /// Each reading once, by time: `timestamp` and `samples` (`value`, or `raw` when the
+    /// station wrote something other than a number; `context`, `measurand`, `phase`,
+    /// `location`, `unit` as the station sent them).
+    #[schema(value_type = Vec<Object>)]
+    meter_values: Vec<arus_domain::metering::MeterValue>,
+}
+
+/// The meter values of a transaction, by time: what billing and load read back rest on.
+#[utoipa::path(get, operation_id = "getTransactionMeterValues",
+    path = "/api/v1/stations/{id}/transactions/{transactionId}/meter-values", tag = "transactions",
+    params(("id" = String, Path, description = "The station's identity"),
+           ("transactionId" = String, Path, description = "The transaction's id as the station knows it")),
+    responses((status = 200, body = MeterValuesView, description = "OK"), crate::openapi::Errors))]
+pub(crate) async fn meter_values(
+    State(state): State<ApiState>,
+    axum::extract::Path((station_id, transaction_id)): axum::extract::Path<(String, String)>,
+) -> Result<Response, Problem> {
+    if state
+        .store
+        .transaction(&station_id, &transaction_id)
+        .await
+        .map_err(store_error)?
+        .is_none()
+    {
+        return Err(Problem::not_found(format!(
+            "no transaction `{transaction_id}` of station `{station_id}`"
+        )));
+    }
+    let meter_values = state
+        .store
+        .meter_values(&station_id, &transaction_id)
+        .await
+        .map_err(store_error)?;
+    Ok(axum::Json(MeterValuesView {
+        station_id,
+        transaction_id,
+        meter_values,
+    })
+    .into_response())
+}

@@ -274,6 +274,30 @@ dwell = "15m..1h"
         groups[0]["peakA"]
     );
     assert!(peak(&groups[0]) <= 40.0 && peak(&groups[1]) <= 20.0);
+    // The same from the raw meter values by a checker that shares no code with Arus.
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/site-load-check");
+    let (from, to) = (at(from), at(to));
+    let addr = server.addr;
+    let check = tokio::task::spawn_blocking(move || {
+        Command::new("python3")
+            .args([script, "--site", "lot", "--from", &from, "--to", &to])
+            .env("ARUS_SERVER", format!("http://{addr}"))
+            .env("ARUS_TOKEN", crate::common::TOKEN)
+            .output()
+            .expect("python3 runs")
+    })
+    .await
+    .expect("joined");
+    let out = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert!(
+        out.contains("grid: peak") && !out.contains("grid: peak 0.0 / 0.0 / 0.0"),
+        "{out}"
+    );
 }
 
 async fn run_sim(args: &[&str]) -> Value {
