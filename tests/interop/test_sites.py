@@ -11,9 +11,10 @@ from ocpp.v16 import call as call16
 
 from test_interop import connect, now
 
-# Raises of one EVSE's limit may follow each other within half a second (10 s by default), so
-# that what cars are seen to draw shows in the division at once.
-SERVER_ARGS = ("--load-min-interval", "0.5")
+# Raises of one EVSE's limit may follow each other within half a second (10 s by default), and
+# raises wait 0.3 s after a decrease (5 s by default), so that what cars are seen to draw
+# shows in the division at once.
+SERVER_ARGS = ("--load-min-interval", "0.5", "--load-settle", "0.3")
 
 
 def site(limit_a=100.0, evses=4, **more):
@@ -180,8 +181,8 @@ def test_load_management_sends_the_division_to_the_stations(server):
 
 def test_cars_that_draw_less_leave_their_share_to_the_others(server):
     """The meter values of a car show it draws 10 A on one phase of the 20 A it was given: it
-    is capped just above that (11 A, on its one phase), and the capacity it leaves goes to the
-    other car (29 A: the phase they share has 40). When it draws all of its cap, the cap is
+    is capped just above that (10.5 A, on its one phase), and the capacity it leaves goes to the
+    other car (29.5 A: the phase they share has 40). When it draws all of its cap, the cap is
     lifted and the two share again."""
     from ocpp.v16 import call_result as result16
     from test_commands import scripted
@@ -226,10 +227,10 @@ def test_cars_that_draw_less_leave_their_share_to_the_others(server):
                                          meter_value=drawing(19.9, 19.9, 19.9)))
         await st.call(call16.MeterValues(connector_id=1, transaction_id=small.transaction_id, meter_value=drawing(10.0)))
         # Down first, then up.
-        assert (await wait_for(st, 6))[4:] == [(1, 11.0), (3, 29.0)]
-        assert await allocation() == [(1, 11.0, "evseOrCar", ["L1"]), (3, 29.0, "groupLimit", ["L1", "L2", "L3"])]
+        assert (await wait_for(st, 6))[4:] == [(1, 10.5), (3, 29.5)]
+        assert await allocation() == [(1, 10.5, "evseOrCar", ["L1"]), (3, 29.5, "groupLimit", ["L1", "L2", "L3"])]
         await asyncio.sleep(2.5)
-        await st.call(call16.MeterValues(connector_id=1, transaction_id=small.transaction_id, meter_value=drawing(11.0)))
+        await st.call(call16.MeterValues(connector_id=1, transaction_id=small.transaction_id, meter_value=drawing(10.5)))
         assert (await wait_for(st, 8))[6:] == [(3, 20.0), (1, 20.0)]
         await st.close()
 

@@ -18,6 +18,9 @@ from ocpp.v201 import call_result as result201
 from test_commands import PASSWORD, api, later, scripted
 from test_interop import connect, now
 
+# Raises on a site wait 0.3 s after a decrease there (5 s by default).
+SERVER_ARGS = ("--load-settle", "0.3")
+
 MIDNIGHT = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
 
 

@@ -52,6 +52,10 @@ pub(crate) struct ServeArgs {
     /// more closely.
     #[arg(long, env = "ARUS_LOAD_MIN_INTERVAL", default_value_t = 10.0, value_parser = positive_seconds)]
     load_min_interval: f64,
+    /// Load management: seconds raises at a site wait after a limit there was lowered, so
+    /// that the cars have followed it (IEC 61851-1 gives an EV 5 s).
+    #[arg(long, env = "ARUS_LOAD_SETTLE", default_value_t = 5.0, value_parser = positive_seconds)]
+    load_settle: f64,
     /// Load management: a raise smaller than this, in A, is not sent.
     #[arg(long, env = "ARUS_LOAD_HYSTERESIS", default_value_t = 1.0, value_parser = non_negative)]
     load_hysteresis: f64,
@@ -171,6 +175,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             arus_domain::load::LoadConfig {
                 hysteresis_a: args.load_hysteresis,
                 min_interval: Duration::from_secs_f64(args.load_min_interval),
+                settle: Duration::from_secs_f64(args.load_settle),
                 ..arus_domain::load::LoadConfig::default()
             },
             load.clone(),

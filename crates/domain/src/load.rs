@@ -6,8 +6,9 @@
 //!
 //! # Invariants
 //!
-//! - Decreases go out before increases, so that the site is not over its limit while
-//!   stations change over; a decrease is always sent, an increase only when it is worth it
+//! - Decreases go out before increases, and increases wait until the cars have had time to
+//!   follow the last decrease at the site ([`LoadConfig::settle`]), so that the site is not
+//!   over its limit while stations change over; a decrease is always sent, an increase only when it is worth it
 //!   (at least the hysteresis) and the EVSE's profile was not rewritten within the minimum
 //!   interval, so that stations (and their flash) are not flooded.
 //! - The profiles Arus sends for load management have ids and a stack level of their own
@@ -65,6 +66,8 @@ pub struct LoadConfig {
     pub stack_level: u32,
     /// How often every site is divided again without an event.
     pub tick: Duration,
+    /// How long after a decrease at a site increases wait, so that the cars have followed it.
+    pub settle: Duration,
 }
 
 impl Default for LoadConfig {
@@ -74,6 +77,7 @@ impl Default for LoadConfig {
             min_interval: Duration::from_secs(10),
             stack_level: 1,
             tick: Duration::from_secs(60),
+            settle: Duration::from_secs(5),
         }
     }
 }
@@ -125,6 +129,8 @@ pub struct LoadManager {
     /// The sites as last acted on, to follow what an operator changes: `None` until they are
     /// first read.
     known: Mutex<Option<Arc<Vec<Site>>>>,
+    /// When each site last had a limit lowered.
+    lowered: Mutex<HashMap<String, tokio::time::Instant>>,
     /// The stations connected and booted (profiles go to no other).
     up: Mutex<std::collections::HashSet<String>>,
     /// The sites as last read, and when: read again at most once a second, so that a busy
@@ -153,6 +159,7 @@ impl LoadManager {
             sent: Mutex::default(),
             known: Mutex::default(),
             up: Mutex::default(),
+            lowered: Mutex::default(),
             sites: Mutex::default(),
         })
     }
@@ -488,6 +495,26 @@ impl LoadManager {
             }
         }
         let lowering = decreases.len();
+        // Cars take time to follow a lower limit (IEC 61851-1 gives an EV 5 s): nothing goes up
+        // until the last decrease at the site has had that time.
+        let since_lowered = |site_id: &str| {
+            self.lowered
+                .lock()
+                .ok()
+                .and_then(|l| l.get(site_id).copied())
+        };
+        if lowering > 0 {
+            if let Ok(mut l) = self.lowered.lock() {
+                l.insert(site.id.clone(), now);
+            }
+        }
+        if let Some(at) = since_lowered(&site.id).map(|t| t + self.config.settle)
+            && at > now
+            && !increases.is_empty()
+        {
+            increases.clear();
+            due = Some(due.map_or(at, |d| d.min(at)));
+        }
         let mut lowered = true;
         for (n, ((station, evse), limit, phases)) in
             decreases.into_iter().chain(increases).enumerate()

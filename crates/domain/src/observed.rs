@@ -17,8 +17,9 @@ use std::sync::Mutex;
 
 use crate::Time;
 
-/// How much above what a car draws its cap is set, in A.
-pub const HEADROOM_A: f64 = 1.0;
+/// How much above what a car draws its cap is set, in A: the capacity a capped car holds and
+/// does not use.
+pub const HEADROOM_A: f64 = 0.5;
 
 /// A car drawing at least this much less than offered (A) is drawing less than it may.
 pub const SHORTFALL_A: f64 = 2.0;
@@ -221,9 +222,9 @@ mod tests {
     fn a_car_drawing_less_is_capped_above_what_it_draws_and_loses_the_cap_when_it_uses_it() {
         let o = Observed::default().learn([16.0, 16.0, 16.0], at(10), offered(32.0, 0), 6.0);
         assert_eq!(o.phases, Some(3));
-        assert_eq!(o.cap_at(at(10)), Some(17.0));
+        assert_eq!(o.cap_at(at(10)), Some(16.5));
         // Offered its cap, it draws all of it: it may take more.
-        let o = o.learn([16.8, 16.8, 16.8], at(30), offered(17.0, 20), 6.0);
+        let o = o.learn([16.4, 16.4, 16.4], at(30), offered(16.5, 20), 6.0);
         assert_eq!(o.cap_at(at(30)), None);
     }
 

@@ -284,8 +284,9 @@ pub async fn run(
     })
     .await;
     set.abort_all();
-    // Stations count what they leave queued as they stop.
+    // Stations count what they leave queued as they stop, and record the cars still there.
     summary.unsent = stats.unsent.load(Ordering::Relaxed);
+    summary.cars = stats.cars();
     if let Some(p) = progress {
         p.abort();
         if opts.progress && !opts.json_progress {

@@ -155,6 +155,13 @@ impl Stats {
         }
     }
 
+    /// The cars' sessions recorded so far, by arrival.
+    pub fn cars(&self) -> Vec<CarSession> {
+        let mut cars = self.cars.lock().map(|c| c.clone()).unwrap_or_default();
+        cars.sort_by(|a, b| a.arrived_s.total_cmp(&b.arrived_s));
+        cars
+    }
+
     /// A station's first boot was accepted; the time the last one was is remembered.
     pub fn booted_one(&self) {
         let n = self.booted.fetch_add(1, Ordering::Relaxed) + 1;
@@ -253,7 +260,7 @@ impl Stats {
             } else {
                 Vec::new()
             },
-            cars: self.cars.lock().map(|c| c.clone()).unwrap_or_default(),
+            cars: self.cars(),
         }
     }
 
