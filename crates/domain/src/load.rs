@@ -503,10 +503,10 @@ impl LoadManager {
                 .ok()
                 .and_then(|l| l.get(site_id).copied())
         };
-        if lowering > 0 {
-            if let Ok(mut l) = self.lowered.lock() {
-                l.insert(site.id.clone(), now);
-            }
+        if lowering > 0
+            && let Ok(mut l) = self.lowered.lock()
+        {
+            l.insert(site.id.clone(), now);
         }
         if let Some(at) = since_lowered(&site.id).map(|t| t + self.config.settle)
             && at > now
