@@ -189,11 +189,18 @@ impl LoadManager {
                 } => Which::Due,
                 e = rx.recv() => match e {
                     Ok(e) => match &e.event {
-                        Event::Transaction { station_id, transaction_id, event, .. }
+                        Event::Transaction { station_id, transaction_id, event, evse_id, .. }
                             if event == "Started" || event == "Ended" =>
                         {
                             if event == "Ended" {
                                 self.shared.observed.forget(station_id, transaction_id);
+                            }
+                            // A new session: what its EVSE was sent is not what its car was
+                            // offered, so its readings teach nothing until it gets its own.
+                            if let Some(e) = evse_id
+                                && let Ok(mut sent) = self.sent.lock()
+                            {
+                                sent.remove(&(station_id.clone(), *e));
                             }
                             Which::Station(station_id.clone())
                         }

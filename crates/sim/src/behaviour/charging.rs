@@ -9,8 +9,9 @@ use crate::rng::Rng;
 use crate::scenario::Group;
 use crate::stats::{CarSession, Stats};
 
-/// A current change smaller than this (A) is not reported before the next sample.
-const REPORTED_CHANGE_A: f64 = 0.5;
+/// A current change smaller than this (A) is not reported before the next sample: every
+/// change the readings can show (they have one decimal) is reported when it happens.
+const REPORTED_CHANGE_A: f64 = 0.05;
 
 /// The car that comes next to a station of `group`: one of its car models, drawn by share, or
 /// (without models) one that takes `session_energy_kwh` at up to `max_power_kw` on three
