@@ -48,7 +48,7 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws = f"ws://127.0.0.1:{self.port}/ocpp"
         binary = os.environ.get("ARUS_BIN", str(ROOT / "target" / "debug" / "arus"))
-        env = dict(os.environ, ARUS_API_TOKEN=TOKEN, ARUS_LOG="warn")
+        env = dict(os.environ, ARUS_API_TOKEN=TOKEN, ARUS_LOG=os.environ.get("ARUS_LOG", "warn"))
         self.proc = subprocess.Popen(
             [binary, "serve", "--listen", f"127.0.0.1:{self.port}", "--database", database, *extra_args],
             env=env,

@@ -475,6 +475,7 @@ impl Csms {
             event: ev.kind.as_str().to_string(),
             energy_wh: tx.energy_wh(),
             evse_id: ev.evse_id.or(tx.evse_id()),
+            started_at: tx.started_at(),
             drawing: ev.meter_values.iter().rev().find_map(|mv| {
                 Some(crate::events::Drawing {
                     at: mv.timestamp,

@@ -84,6 +84,9 @@ pub enum Event {
         /// The EVSE.
         #[serde(skip_serializing_if = "Option::is_none")]
         evse_id: Option<u32>,
+        /// When the transaction started.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        started_at: Option<Time>,
         /// The current the latest reading it carried measured on each phase, if any.
         #[serde(skip_serializing_if = "Option::is_none")]
         drawing: Option<Drawing>,

@@ -189,19 +189,13 @@ impl LoadManager {
                 } => Which::Due,
                 e = rx.recv() => match e {
                     Ok(e) => match &e.event {
-                        Event::Transaction { station_id, transaction_id, event, evse_id, .. }
+                        Event::Transaction { station_id, transaction_id, event, .. }
                             if event == "Started" || event == "Ended" =>
                         {
                             if event == "Ended" {
                                 self.shared.observed.forget(station_id, transaction_id);
                             }
-                            // A new session: what its EVSE was sent is not what its car was
-                            // offered, so its readings teach nothing until it gets its own.
-                            if let Some(e) = evse_id
-                                && let Ok(mut sent) = self.sent.lock()
-                            {
-                                sent.remove(&(station_id.clone(), *e));
-                            }
+
                             Which::Station(station_id.clone())
                         }
                         Event::Transaction {
@@ -209,10 +203,11 @@ impl LoadManager {
                             transaction_id,
                             evse_id: Some(evse_id),
                             drawing: Some(drawing),
+                            started_at,
                             ..
                         } => {
                             // A car seen to draw differently: its site is divided again soon.
-                            if let Some(site) = self.learn(station_id, transaction_id, *evse_id, drawing).await {
+                            if let Some(site) = self.learn(station_id, transaction_id, *evse_id, *started_at, drawing).await {
                                 let at = tokio::time::Instant::now() + LEARNT_DELAY;
                                 let d = due.entry(site).or_insert(at);
                                 *d = (*d).min(at);
@@ -398,14 +393,17 @@ impl LoadManager {
         station_id: &str,
         transaction_id: &str,
         evse_id: u32,
+        started_at: Option<crate::Time>,
         drawing: &crate::events::Drawing,
     ) -> Option<String> {
         let sites = self.sites().await.ok()?;
         let site = sites
             .iter()
             .find(|s| s.evse(station_id, evse_id).is_some())?;
+        // What the EVSE was sent before this session began is not what its car was offered.
         let offered = self.sent.lock().ok().and_then(|sent| {
             sent.get(&(station_id.to_string(), evse_id))
+                .filter(|s| started_at.is_none_or(|t| s.sent_at >= t))
                 .map(|s| crate::observed::Offered {
                     limit_a: s.limit_a,
                     at: s.sent_at,
