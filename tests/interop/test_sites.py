@@ -362,3 +362,56 @@ def test_limits_that_change_over_time(server):
     bad["groups"][0]["limitSchedule"] = [{"from": iso(day), "to": iso(day), "phaseLimitsA": [1, 1, 1]}]
     code, answer = server.request("POST", "/api/v1/sites", bad)
     assert code == 400 and "end after it starts" in answer["detail"]
+
+
+def test_prices_move_energy_into_cheap_hours(server):
+    """A site with a time-of-use curve (dear until 22:00, cheap after, every day) and an
+    external limit for the night: the plan puts what each car needs by its departure into the
+    cheap hours within the limit then, the car leaving first first; what cannot be met before
+    a departure is that car's shortfall."""
+    from datetime import datetime, timedelta, timezone
+
+    day = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    iso = lambda t: t.isoformat().replace("+00:00", "Z")
+    body = site(limit_a=40.0)
+    body["prices"] = [
+        {"from": iso(day - timedelta(days=1) + timedelta(hours=22)),
+         "to": iso(day + timedelta(hours=7)), "price": 0.10, "repeat": "daily"},
+        {"from": iso(day + timedelta(hours=7)), "to": iso(day + timedelta(hours=22)), "price": 0.45, "repeat": "daily"}]
+    body["groups"][0]["limitSchedule"] = [
+        {"from": iso(day + timedelta(hours=23)), "to": iso(day + timedelta(hours=24)), "phaseLimitsA": [20, 20, 20]}]
+    assert server.request("POST", "/api/v1/sites", body)[0] == 201
+    start = day + timedelta(hours=20)
+
+    def plan(cars):
+        code, answer = server.request("POST", "/api/v1/sites/depot/plan/preview", {"at": iso(start), "cars": cars})
+        assert code == 200, answer
+        return answer
+
+    # 16 A on three phases for an hour: 11,040 Wh. Leaving at 02:00, it charges from 22:00.
+    one = plan([{"stationId": "CP1", "evseId": 1, "maxCurrentA": 16, "energyWh": 11040,
+                 "departure": iso(day + timedelta(hours=26))}])
+    slots = one["slots"]
+    assert len(slots) == 24 and slots[0]["price"] == 0.45 and slots[8]["price"] == 0.10
+    rates = one["plans"][0]["ratesA"]
+    assert rates[:8] == [0] * 8 and rates[8:12] == [16.0] * 4 and sum(rates) == 64.0, rates
+    assert one["plans"][0]["shortfallWh"] == 0
+    # Two cars: the first to leave (23:30) takes 22:00-23:30; the night limit of 20 A from
+    # 23:00 leaves the other 4 A then, 20 A once the first has gone, 32 A after midnight; the
+    # rest of what it needs comes from the dear hours before, as it must leave at 00:30.
+    two = plan([{"stationId": "CP1", "evseId": 2, "maxCurrentA": 32, "energyWh": 40000,
+                 "departure": iso(day + timedelta(hours=24, minutes=30))},
+                {"stationId": "CP1", "evseId": 1, "maxCurrentA": 16, "energyWh": 16560,
+                 "departure": iso(day + timedelta(hours=23, minutes=30))}])
+    early, late = two["plans"][1]["ratesA"], two["plans"][0]["ratesA"]
+    assert early[8:14] == [16.0] * 6 and sum(early) == 96.0, early
+    assert late[8:18] == [24.0] * 4 + [4.0] * 2 + [20.0] * 2 + [32.0] * 2, late
+    assert abs(sum(late[:8]) * 172.5 - (40000 - 208 * 172.5)) < 0.01
+    assert two["plans"][0]["shortfallWh"] == 0 and two["plans"][1]["shortfallWh"] == 0
+    # More than the hours before its departure can give: the rest is said.
+    short = plan([{"stationId": "CP1", "evseId": 1, "maxCurrentA": 16, "energyWh": 100000,
+                   "departure": iso(day + timedelta(hours=21))}])["plans"][0]
+    assert short["ratesA"][:4] == [16.0] * 4 and abs(short["shortfallWh"] - (100000 - 64 * 172.5)) < 0.01
+    code, answer = server.request("POST", "/api/v1/sites/depot/plan/preview", {"cars": [
+        {"stationId": "CP9", "evseId": 1, "energyWh": 1, "departure": iso(start)}]})
+    assert code == 400 and "not on site" in answer["detail"]

@@ -356,4 +356,28 @@ def test_iso15118_charging_needs_get_a_schedule(server):
         assert "departure" in allocation[1]["why"], allocation
         await st.close()
 
+        # With prices (dear for the next two hours, cheap after), a car leaving in five hours
+        # waits for the cheap hours: its limit now is 0. One leaving within the dear hours
+        # charges now.
+        server.post("/api/v1/stations", {"id": "ISO3", "password": PASSWORD})
+        t = datetime.now(timezone.utc)
+        priced = {"id": "priced", "groups": [{"id": "grid", "phaseLimitsA": [40, 40, 40]}],
+                  "evses": [{"stationId": "ISO3", "evseId": e, "group": "grid"} for e in (1, 2)],
+                  "prices": [{"from": iso(t - timedelta(hours=1)), "to": iso(t + timedelta(hours=2)), "price": 0.5},
+                             {"from": iso(t + timedelta(hours=2)), "price": 0.1}]}
+        assert server.request("POST", "/api/v1/sites", priced)[0] == 201
+        st = await boot(server, "ISO3", scripted(ChargePoint201, ANSWERS_201), "ocpp2.0.1")
+        await st.call(started(1, "iso-late"))
+        await st.call(started(2, "iso-soon"))
+        await wait_for(st, 2)
+        assert (await st.call(needs(1, 11000, 16, 5))).status == "Accepted"
+        assert (await st.call(needs(2, 5000, 16, 1))).status == "Accepted"
+        for _ in range(100):
+            last = {e: limit for e, _, limit in tx_profiles(st)}
+            if last.get(1) == 0 and last.get(2) == 16:
+                break
+            await asyncio.sleep(0.05)
+        assert last == {1: 0, 2: 16}, tx_profiles(st)
+        await st.close()
+
     asyncio.run(scenario())

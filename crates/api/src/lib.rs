@@ -142,6 +142,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/sites/{id}/allocation", get(sites::live))
         .route("/sites/{id}/load", get(sites::load))
         .route("/sites/{id}/allocation/preview", post(sites::preview))
+        .route("/sites/{id}/plan/preview", post(sites::plan_preview))
         .route("/id-tokens", post(id_tokens::put))
         .route("/id-tokens/{token}", get(id_tokens::show))
         .route("/transactions", get(transactions::list))

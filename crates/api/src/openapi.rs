@@ -92,6 +92,7 @@ impl Modify for BearerAuth {
         crate::sites::preview,
         crate::sites::live,
         crate::sites::load,
+        crate::sites::plan_preview,
         crate::id_tokens::put,
         crate::id_tokens::show,
         crate::transactions::list,

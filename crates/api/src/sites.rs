@@ -259,3 +259,135 @@ pub(crate) async fn load(
         .map_err(store_error)?;
     Ok(axum::Json(arus_domain::site_load::load(&s, &drawn, from, to, step)).into_response())
 }
+
+/// A car to plan: where it charges, what it takes, what it needs and when it leaves.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct PlanCar {
+    station_id: String,
+    evse_id: u32,
+    /// The phases it charges on (default the EVSE's).
+    #[serde(default)]
+    phases: Option<u8>,
+    /// The most current per phase it takes, A (default the EVSE's maximum).
+    #[serde(default)]
+    max_current_a: Option<f64>,
+    /// The energy it needs, Wh.
+    energy_wh: f64,
+    /// When it leaves (RFC 3339).
+    #[schema(value_type = String, format = DateTime)]
+    departure: chrono::DateTime<chrono::Utc>,
+}
+
+/// Cars to plan.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct PlanPreview {
+    cars: Vec<PlanCar>,
+    /// From when (RFC 3339; now when not given).
+    #[serde(default)]
+    at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// A car's plan.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CarPlan {
+    station_id: String,
+    evse_id: u32,
+    #[serde(flatten)]
+    plan: arus_domain::plan::Planned,
+}
+
+/// A site's plan.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PlanView {
+    site_id: String,
+    /// The slots, with the price and the capacity of each.
+    slots: Vec<arus_domain::plan::SlotView>,
+    /// Per car, in the order given: its current in each slot and what it cannot get.
+    plans: Vec<CarPlan>,
+}
+
+/// How the energy cars need by their departure would be planned into the site's hours: the
+/// cheapest before each departure, within the grid connection's capacity then (its limits
+/// over time, less its other load), earliest departure first; what cannot be met is each car's
+/// shortfall.
+#[utoipa::path(post, operation_id = "previewSitePlan", path = "/api/v1/sites/{id}/plan/preview", tag = "sites",
+    params(("id" = String, Path, description = "The site's id")), request_body = PlanPreview,
+    responses((status = 200, body = PlanView, description = "OK"), crate::openapi::Errors))]
+pub(crate) async fn plan_preview(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let req: PlanPreview = parse(&body)?;
+    let s = site(&state, &id).await?;
+    let now = req.at.unwrap_or_else(chrono::Utc::now);
+    let mut cars = Vec::with_capacity(req.cars.len());
+    for c in &req.cars {
+        let Some(e) = s.evse(&c.station_id, c.evse_id) else {
+            return Err(Problem::bad_request(format!(
+                "EVSE {} of `{}` is not on site `{id}`",
+                c.evse_id, c.station_id
+            )));
+        };
+        if !(c.energy_wh.is_finite() && c.energy_wh >= 0.0)
+            || c.max_current_a
+                .is_some_and(|m| !(m.is_finite() && m >= 0.0))
+            || c.phases.is_some_and(|p| !(1..=3).contains(&p))
+        {
+            return Err(Problem::bad_request(
+                "`energyWh` and `maxCurrentA` are numbers ≥ 0, `phases` 1 to 3",
+            ));
+        }
+        let evse_max = e
+            .max_current_a
+            .unwrap_or(arus_domain::sites::DEFAULT_EVSE_MAX_A);
+        cars.push((
+            c.departure,
+            arus_domain::plan::Car {
+                max_a: c.max_current_a.map_or(evse_max, |m| m.min(evse_max)),
+                phases: c.phases.or(e.phases).unwrap_or(3),
+                energy_wh: c.energy_wh,
+                departure_slot: 0,
+            },
+        ));
+    }
+    let until = cars.iter().map(|c| c.0).max().unwrap_or(now);
+    let slots = s.slots(now, until);
+    let planned = arus_domain::plan::plan(
+        &slots.iter().map(|(_, slot)| *slot).collect::<Vec<_>>(),
+        &cars
+            .iter()
+            .map(|(departure, car)| arus_domain::plan::Car {
+                departure_slot: slots.iter().take_while(|(t, _)| t < departure).count(),
+                ..*car
+            })
+            .collect::<Vec<_>>(),
+        s.voltage_v.unwrap_or(230.0),
+    );
+    Ok(axum::Json(PlanView {
+        site_id: id,
+        slots: slots
+            .iter()
+            .map(|(start, slot)| arus_domain::plan::SlotView {
+                start: *start,
+                price: slot.price,
+                capacity_a: slot.capacity_a,
+            })
+            .collect(),
+        plans: req
+            .cars
+            .iter()
+            .zip(planned)
+            .map(|(c, plan)| CarPlan {
+                station_id: c.station_id.clone(),
+                evse_id: c.evse_id,
+                plan,
+            })
+            .collect(),
+    })
+    .into_response())
+}

@@ -44,6 +44,7 @@ pub mod metering;
 mod names;
 pub mod notices;
 pub mod observed;
+pub mod plan;
 pub mod provisioning;
 pub mod quirks;
 pub mod retention;

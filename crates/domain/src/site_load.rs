@@ -505,6 +505,7 @@ mod tests {
                 group("level", Some("grid"), 20.0),
             ],
             evses: vec![evse("A", "grid", 1), evse("B", "level", 2)],
+            prices: Vec::new(),
         }
     }
 

@@ -33,6 +33,10 @@ pub struct Site {
     /// The EVSEs of the site.
     #[serde(default)]
     pub evses: Vec<SiteEvse>,
+    /// Its time-of-use price curve: the price of energy per kWh in windows (0 outside every
+    /// window); the energy of cars with a known departure is planned into the cheap hours.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prices: Vec<crate::plan::PriceWindow>,
 }
 
 /// A group of a site: the grid connection (no parent) or a part of it.
@@ -96,7 +100,7 @@ pub enum Repeat {
 }
 
 impl Repeat {
-    fn period(self) -> chrono::TimeDelta {
+    pub(crate) fn period(self) -> chrono::TimeDelta {
         match self {
             Repeat::Daily => chrono::TimeDelta::days(1),
             Repeat::Weekly => chrono::TimeDelta::weeks(1),
@@ -104,19 +108,29 @@ impl Repeat {
     }
 }
 
+/// Whether a window from `from` to `to`, repeating or not, holds at `t`.
+pub(crate) fn window_holds(
+    from: crate::Time,
+    to: Option<crate::Time>,
+    repeat: Option<Repeat>,
+    t: crate::Time,
+) -> bool {
+    if t < from {
+        return false;
+    }
+    match (repeat, to) {
+        (Some(r), Some(to)) => {
+            let period = r.period().num_seconds();
+            (t - from).num_seconds().rem_euclid(period) < (to - from).num_seconds()
+        }
+        (_, to) => to.is_none_or(|to| t < to),
+    }
+}
+
 impl LimitWindow {
     /// Whether the window holds at `t`.
     pub fn active_at(&self, t: crate::Time) -> bool {
-        if t < self.from {
-            return false;
-        }
-        match (self.repeat, self.to) {
-            (Some(r), Some(to)) => {
-                let period = r.period().num_seconds();
-                (t - self.from).num_seconds().rem_euclid(period) < (to - self.from).num_seconds()
-            }
-            (_, to) => to.is_none_or(|to| t < to),
-        }
+        window_holds(self.from, self.to, self.repeat, t)
     }
 
     /// When the window next starts or ends after `t`, if it does.
@@ -245,6 +259,22 @@ impl Site {
         }
         if self.voltage_v.is_some_and(|v| !(v.is_finite() && v > 0.0)) {
             return bad("`voltageV` must be a positive number".into());
+        }
+        for w in &self.prices {
+            if !w.price.is_finite() {
+                return bad("a price must be a number".into());
+            }
+            if w.to.is_some_and(|to| to <= w.from) {
+                return bad("a price window must end after it starts".into());
+            }
+            if let Some(r) = w.repeat
+                && w.to.is_none_or(|to| to - w.from >= r.period())
+            {
+                return bad(
+                    "a repeating price window needs a `to` less than its period after `from`"
+                        .into(),
+                );
+            }
         }
         let Some(root) = self.groups.first() else {
             return bad("a site has at least its grid connection in `groups`".into());
@@ -496,7 +526,7 @@ impl Site {
             .collect())
     }
 
-    fn voltage(&self) -> f64 {
+    pub(crate) fn voltage(&self) -> f64 {
         self.voltage_v
             .unwrap_or(crate::smart_charging::DEFAULT_VOLTAGE)
     }
@@ -592,6 +622,8 @@ pub async fn live_sessions(
     stations.dedup();
     let now = chrono::Utc::now();
     let mut sessions = Vec::new();
+    // The sessions whose car said what it needs: their index, needs, energy so far, phases.
+    let mut told = Vec::new();
     for station in stations {
         let open = crate::smart_charging::ongoing(store, station).await?;
         let mut at: Vec<(u32, &str, f64)> = open
@@ -607,7 +639,7 @@ pub async fn live_sessions(
             .collect();
         at.sort_unstable_by_key(|(e, _, _)| *e);
         at.dedup_by_key(|(e, _, _)| *e);
-        sessions.extend(at.into_iter().map(|(evse_id, tx, energy_wh)| {
+        for (evse_id, tx, energy_wh) in at {
             let o = observed.get(station, tx);
             let needs = observed.needs(station, tx);
             let evse_phases = site
@@ -620,7 +652,10 @@ pub async fn live_sessions(
                 .into_iter()
                 .flatten()
                 .reduce(f64::min);
-            SiteSession {
+            if let Some(n) = needs {
+                told.push((sessions.len(), n, energy_wh, phases));
+            }
+            sessions.push(SiteSession {
                 station_id: station.to_string(),
                 evse_id,
                 phases: o.phases,
@@ -629,8 +664,13 @@ pub async fn live_sessions(
                 priority: None,
                 needed_current_a: needs
                     .and_then(|n| n.needed_current_a(now, energy_wh, phases, site.voltage())),
-            }
-        }));
+            });
+        }
+    }
+    // With prices, what they need is planned into the cheap hours: now they get their
+    // plan's rate, no more.
+    if !site.prices.is_empty() {
+        crate::plan::apply_plan(site, &mut sessions, &told, now);
     }
     Ok(sessions)
 }
@@ -746,6 +786,7 @@ mod tests {
                     max_current_a: None,
                 })
                 .collect(),
+            prices: Vec::new(),
         }
     }
 
