@@ -247,9 +247,11 @@ pub(crate) async fn load(
     if from >= to {
         return Err(Problem::bad_request("`from` must be before `to`"));
     }
-    if step < 1 || (to - from).num_seconds() / step >= arus_domain::site_load::MAX_BUCKETS {
+    if !(1..=(to - from).num_seconds().max(1)).contains(&step)
+        || (to - from).num_seconds() / step >= arus_domain::site_load::MAX_BUCKETS
+    {
         return Err(Problem::bad_request(format!(
-            "`step` must be at least 1 second and make at most {} buckets",
+            "`step` must be 1 second to the window's length and make at most {} buckets",
             arus_domain::site_load::MAX_BUCKETS
         )));
     }

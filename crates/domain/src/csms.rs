@@ -676,6 +676,17 @@ impl Csms {
         let Some(tx) = open.iter().find(|t| t.evse_id == Some(evse_id)) else {
             return Ok(false);
         };
+        // What a car says is bounded: no negative energy or current, a minimum under the
+        // maximum.
+        let sane = |x: Option<f64>| x.filter(|v| v.is_finite() && *v >= 0.0);
+        let max_current_a = sane(needs.max_current_a);
+        let needs = EvChargingNeeds {
+            energy_wh: sane(needs.energy_wh),
+            max_current_a,
+            min_current_a: sane(needs.min_current_a)
+                .map(|m| max_current_a.map_or(m, |max| m.min(max))),
+            ..needs
+        };
         self.events.publish(|| Event::ChargingNeeds {
             station_id: st.id.to_string(),
             evse_id,

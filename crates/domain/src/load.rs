@@ -91,6 +91,9 @@ struct Sent {
     sent_at: crate::Time,
 }
 
+/// How long load management waits before dividing again after the store failed.
+const RETRY_AFTER_ERROR: Duration = Duration::from_secs(5);
+
 /// How soon a site is divided again after its cars were seen to draw differently (so that
 /// the readings of many cars make one division).
 const LEARNT_DELAY: Duration = Duration::from_secs(1);
@@ -131,6 +134,8 @@ pub struct LoadManager {
     known: Mutex<Option<Arc<Vec<Site>>>>,
     /// When each site last had a limit lowered.
     lowered: Mutex<HashMap<String, tokio::time::Instant>>,
+    /// Since when each site's raises have been held back.
+    holding: Mutex<HashMap<String, tokio::time::Instant>>,
     /// The stations connected and booted (profiles go to no other).
     up: Mutex<std::collections::HashSet<String>>,
     /// The sites as last read, and when: read again at most once a second, so that a busy
@@ -160,6 +165,7 @@ impl LoadManager {
             known: Mutex::default(),
             up: Mutex::default(),
             lowered: Mutex::default(),
+            holding: Mutex::default(),
             sites: Mutex::default(),
         })
     }
@@ -266,26 +272,33 @@ impl LoadManager {
             };
             let changed = self.follow_site_changes().await;
             let now = tokio::time::Instant::now();
+            // The sites an operator changed are divided whatever woke the loop: the change may
+            // have been seen here first.
+            let ready: Vec<String> = due
+                .iter()
+                .filter(|(_, at)| **at <= now)
+                .map(|(s, _)| s.clone())
+                .collect();
             let divided = match &which {
-                Which::Changed => self.rebalance_where(|s| changed.contains(&s.id)).await,
-                Which::All => self.rebalance_where(|_| true).await,
-                Which::Station(id) => {
-                    self.rebalance_where(|s| s.evses.iter().any(|e| &e.station_id == id))
+                Which::Changed | Which::Due => {
+                    self.rebalance_where(|s| changed.contains(&s.id) || ready.contains(&s.id))
                         .await
                 }
-                Which::Due => {
-                    let ready: Vec<&String> = due
-                        .iter()
-                        .filter(|(_, at)| **at <= now)
-                        .map(|(s, _)| s)
-                        .collect();
-                    self.rebalance_where(|s| ready.contains(&&s.id)).await
+                Which::All => self.rebalance_where(|_| true).await,
+                Which::Station(id) => {
+                    self.rebalance_where(|s| {
+                        changed.contains(&s.id)
+                            || ready.contains(&s.id)
+                            || s.evses.iter().any(|e| &e.station_id == id)
+                    })
+                    .await
                 }
             };
             match divided {
                 Ok(held) => {
-                    let now = tokio::time::Instant::now();
-                    due.retain(|_, at| *at > now);
+                    // Every site that was due was divided now, unless it is gone: those leave
+                    // the schedule; the ones divided stay when due again.
+                    due.retain(|site, at| *at > now || held.iter().any(|(s, _)| s == site));
                     for (site, at) in held {
                         match at {
                             Some(at) => due.insert(site, at),
@@ -293,7 +306,14 @@ impl LoadManager {
                         };
                     }
                 }
-                Err(e) => tracing::warn!(error = %e, "load management could not divide the sites"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "load management could not divide the sites");
+                    // Try again in a while, not at once.
+                    let later = tokio::time::Instant::now() + RETRY_AFTER_ERROR;
+                    for at in due.values_mut() {
+                        *at = (*at).max(later);
+                    }
+                }
             }
         }
     }
@@ -410,9 +430,10 @@ impl LoadManager {
                 })
         });
         let before = self.shared.observed.get(station_id, transaction_id);
+        // A station clock ahead of Arus's must not make a reading look later than it was.
         let after = before.learn(
             drawing.current_a,
-            drawing.at,
+            drawing.at.min(Utc::now()),
             offered,
             crate::sites::DEFAULT_MIN_A,
         );
@@ -513,12 +534,27 @@ impl LoadManager {
         {
             l.insert(site.id.clone(), now);
         }
+        // ... but not for ever: decreases coming one after the other (cars tapering) hold raises
+        // back at most a few settle times.
+        let holding = self
+            .holding
+            .lock()
+            .ok()
+            .and_then(|h| h.get(&site.id).copied());
+        let held_too_long =
+            holding.is_some_and(|h| now.duration_since(h) >= self.config.settle * 4);
         if let Some(at) = since_lowered(&site.id).map(|t| t + self.config.settle)
             && at > now
             && !increases.is_empty()
+            && !held_too_long
         {
             increases.clear();
             due = Some(due.map_or(at, |d| d.min(at)));
+            if let Ok(mut h) = self.holding.lock() {
+                h.entry(site.id.clone()).or_insert(now);
+            }
+        } else if let Ok(mut h) = self.holding.lock() {
+            h.remove(&site.id);
         }
         let mut lowered = true;
         for (n, ((station, evse), limit, phases)) in
@@ -545,11 +581,13 @@ impl LoadManager {
                 );
             }
         }
-        let renew = self
-            .sent
-            .lock()
-            .ok()
-            .and_then(|sent| sent.values().map(|s| s.at + RENEW_AFTER).min());
+        // This site's profiles to renew (another site's are that site's business).
+        let renew = self.sent.lock().ok().and_then(|sent| {
+            sent.iter()
+                .filter(|((station, evse), _)| site.evse(station, *evse).is_some())
+                .map(|(_, s)| s.at + RENEW_AFTER)
+                .min()
+        });
         due = due.into_iter().chain(renew).min();
         // Sessions that ended: their TxProfile ended with them.
         if let Ok(mut sent) = self.sent.lock() {
@@ -670,6 +708,12 @@ impl LoadManager {
         for station in gone {
             tracing::info!(station = %station, "no longer on a site: clearing load management's profiles");
             self.release(&station).await;
+        }
+        // What was sent to EVSEs no longer on any site is forgotten.
+        if let Ok(mut sent) = self.sent.lock() {
+            sent.retain(|(station, evse), _| {
+                sites.iter().any(|s| s.evse(station, *evse).is_some())
+            });
         }
         changed
     }

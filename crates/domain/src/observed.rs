@@ -89,9 +89,12 @@ impl Observed {
             // Drawing less than it may: capped just above what it takes (never below its
             // minimum); a cap already lower stays.
             let learnt = (((drawn + HEADROOM_A) * 10.0).ceil() / 10.0).max(min_a);
-            if cap.is_none_or(|c| (c - learnt).abs() >= CAP_STEP_A) {
+            // A time at the end of what the calendar holds has no retry time: nothing learnt.
+            if let Some(until) = at.checked_add_signed(RETRY_CAP)
+                && cap.is_none_or(|c| (c - learnt).abs() >= CAP_STEP_A)
+            {
                 next.cap_a = Some(learnt);
-                next.cap_until = Some(at + RETRY_CAP);
+                next.cap_until = Some(until);
             }
         } else if cap.is_some_and(|c| drawn >= c - HEADROOM_A / 2.0) {
             // Using all of its cap: it may take more.

@@ -204,7 +204,8 @@ pub fn apply_plan(
     let planned: Vec<(usize, Time, Car, f64)> = told
         .iter()
         .filter_map(|&(i, n, energy_now_wh, phases)| {
-            let departure = n.departure?;
+            // Past its departure it needs all it can take: not planned, served first.
+            let departure = n.departure.filter(|d| *d > now)?;
             let left = n.energy_wh? - (energy_now_wh - n.energy_then_wh).max(0.0);
             let evse_max = site
                 .evse(&sessions[i].station_id, sessions[i].evse_id)

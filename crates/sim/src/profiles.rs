@@ -168,10 +168,26 @@ impl Profiles {
         true
     }
 
-    /// Installs a 2.0.1 profile (kept as received for GetChargingProfiles).
+    /// Installs a 2.0.1 profile (kept as received for GetChargingProfiles). Unlike 1.6, a
+    /// profile of the same purpose and stack level on the same EVSE under another id is
+    /// rejected (K01.FR.06; for TxProfiles, of the same transaction, K01.FR.39); validity
+    /// periods are not compared.
     pub fn set_v201(&mut self, evse: u32, p: v201::ChargingProfile, ongoing: &[Ongoing]) -> bool {
         let id = p.id;
-        let accepted = self.set(evse, from_v201(&p), ongoing);
+        let model = from_v201(&p);
+        let clash = self.installed.iter().any(|i| {
+            i.profile.id != id
+                && i.evse_id == evse
+                && i.profile.purpose == model.purpose
+                && i.profile.stack_level == model.stack_level
+                && (model.purpose != Purpose::Tx
+                    || model.transaction_id.is_none()
+                    || i.profile.transaction_id == model.transaction_id)
+        });
+        if clash {
+            return false;
+        }
+        let accepted = self.set(evse, model, ongoing);
         if accepted {
             self.wire.insert(id, p);
         }
