@@ -6,7 +6,8 @@
 //!
 //! # Invariants
 //!
-//! - Decreases go out before increases, and increases wait until the cars have had time to
+//! - Decreases go out before increases (each round to its stations at once, a few dozen at a
+//!   time), and increases wait until the cars have had time to
 //!   follow the last decrease at the site ([`LoadConfig::settle`]), so that the site is not
 //!   over its limit while stations change over; a decrease is always sent, an increase only when it is worth it
 //!   (at least the hysteresis) and the EVSE's profile was not rewritten within the minimum
@@ -90,6 +91,9 @@ struct Sent {
     /// The same moment on the clock, to compare with the station's readings.
     sent_at: crate::Time,
 }
+
+/// How many profiles of one round are on their way at once.
+const ROUND_CONCURRENCY: usize = 64;
 
 /// How long load management waits before dividing again after the store failed.
 const RETRY_AFTER_ERROR: Duration = Duration::from_secs(5);
@@ -556,30 +560,13 @@ impl LoadManager {
         } else if let Ok(mut h) = self.holding.lock() {
             h.remove(&site.id);
         }
-        let mut lowered = true;
-        for (n, ((station, evse), limit, phases)) in
-            decreases.into_iter().chain(increases).enumerate()
-        {
-            // Nothing goes up unless everything that had to come down did.
-            if n >= lowering && !lowered {
-                tracing::warn!(site = %site.id, "increases held back: a decrease was not accepted");
-                break;
-            }
-            let profile = self.tx_profile(evse, limit, phases);
-            let accepted = self.send(&station, evse, profile).await;
-            if n < lowering {
-                lowered &= accepted;
-            }
-            if accepted && let Ok(mut sent) = self.sent.lock() {
-                sent.insert(
-                    (station, evse),
-                    Sent {
-                        limit_a: limit,
-                        at: now,
-                        sent_at: Utc::now(),
-                    },
-                );
-            }
+        // Each round goes to the stations at once, a few dozen at a time: the decreases, then
+        // (only if every one was accepted) the raises.
+        let lowered = self.send_round(&site.id, decreases, now).await;
+        if lowered {
+            self.send_round(&site.id, increases, now).await;
+        } else if !increases.is_empty() {
+            tracing::warn!(site = %site.id, "increases held back: a decrease was not accepted");
         }
         // This site's profiles to renew (another site's are that site's business).
         let renew = self.sent.lock().ok().and_then(|sent| {
@@ -607,6 +594,42 @@ impl LoadManager {
             Some(now + wait)
         });
         Ok(due.into_iter().chain(change).min())
+    }
+
+    /// Sends TxProfiles with these limits, at most [`ROUND_CONCURRENCY`] at a time, and
+    /// records those accepted; whether all were.
+    async fn send_round(
+        &self,
+        site_id: &str,
+        limits: Vec<((String, u32), f64, u32)>,
+        now: tokio::time::Instant,
+    ) -> bool {
+        use futures_util::StreamExt;
+        let sends = futures_util::stream::iter(limits.into_iter().map(
+            |((station, evse), limit, phases)| async move {
+                let accepted = self
+                    .send(&station, evse, self.tx_profile(evse, limit, phases))
+                    .await;
+                if accepted && let Ok(mut sent) = self.sent.lock() {
+                    sent.insert(
+                        (station, evse),
+                        Sent {
+                            limit_a: limit,
+                            at: now,
+                            sent_at: Utc::now(),
+                        },
+                    );
+                }
+                accepted
+            },
+        ))
+        .buffer_unordered(ROUND_CONCURRENCY);
+        let results: Vec<bool> = sends.collect().await;
+        let all = results.iter().all(|a| *a);
+        if !all {
+            tracing::debug!(site = %site_id, refused = results.iter().filter(|a| !**a).count(), "profiles not accepted");
+        }
+        all
     }
 
     fn tx_profile(&self, evse: u32, limit_a: f64, phases: u32) -> ChargingProfile {
