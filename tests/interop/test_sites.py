@@ -133,6 +133,24 @@ def test_the_live_allocation_follows_the_transactions(server):
     asyncio.run(scenario())
 
 
+def test_equal_priorities_are_served_first_come_first_served(server):
+    """10 A fits one 6 A minimum: of two sessions of equal priority, the one that started first
+    charges and the other is paused, whatever the order of their EVSEs."""
+    async def scenario():
+        server.post("/api/v1/stations", {"id": "CP1"})
+        assert server.request("POST", "/api/v1/sites", site(limit_a=10.0))[0] == 201
+        st = await connect(server, ChargePoint16, "CP1", None, "ocpp1.6")
+        await st.call(call16.BootNotification(charge_point_vendor="Py", charge_point_model="Site"))
+        await st.call(call16.StartTransaction(connector_id=3, id_tag="T", meter_start=0, timestamp=now()))
+        await asyncio.sleep(0.05)
+        await st.call(call16.StartTransaction(connector_id=1, id_tag="T", meter_start=0, timestamp=now()))
+        got = (await asyncio.to_thread(server.get, "/api/v1/sites/depot/allocation"))["allocations"]
+        assert [(a["evseId"], a["currentA"], a["paused"]) for a in got] == [(1, 0.0, True), (3, 10.0, False)]
+        await st.close()
+
+    asyncio.run(scenario())
+
+
 def test_load_management_sends_the_division_to_the_stations(server):
     """The live site: a 1.6 station of the Python `ocpp` package (which checks every profile
     against the schema) gets a safe TxDefaultProfile when it boots (40 A shared by four EVSEs:

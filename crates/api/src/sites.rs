@@ -197,9 +197,11 @@ pub(crate) async fn live(
         arus_domain::sites::live_sessions(state.store.as_ref(), &s, &state.load.observed)
             .await
             .map_err(store_error)?;
-    let allocations = s
+    let mut allocations = s
         .allocate(&sessions, chrono::Utc::now())
         .map_err(|e| Problem::bad_request(e.0))?;
+    // Divided first come, first served; shown by station and EVSE.
+    allocations.sort_by(|a, b| (&a.station_id, a.evse_id).cmp(&(&b.station_id, b.evse_id)));
     Ok(axum::Json(AllocationView {
         site_id: id,
         allocations,

@@ -609,7 +609,7 @@ pub async fn stored(
 }
 
 /// The sessions charging now at a site: one per EVSE of the site with a transaction going on,
-/// by station and EVSE. Each car is taken as able to use all its EVSE's phases up to the
+/// in the order they started. Each car is taken as able to use all its EVSE's phases up to the
 /// EVSE's maximum, until its meter values show otherwise (`observed`: the phases it draws on,
 /// and a cap when it draws less than it is offered).
 pub async fn live_sessions(
@@ -622,24 +622,28 @@ pub async fn live_sessions(
     stations.dedup();
     let now = chrono::Utc::now();
     let mut sessions = Vec::new();
+    let mut starts = Vec::new();
     // The sessions whose car said what it needs: their index, needs, energy so far, phases.
     let mut told = Vec::new();
     for station in stations {
         let open = crate::smart_charging::ongoing(store, station).await?;
-        let mut at: Vec<(u32, &str, f64)> = open
+        let mut at: Vec<(u32, &str, f64, Option<crate::Time>)> = open
             .iter()
             .filter_map(|t| {
                 Some((
                     t.evse_id?,
                     t.transaction_id.as_str(),
                     t.energy_wh.unwrap_or(0.0),
+                    t.started_at,
                 ))
             })
-            .filter(|(e, _, _)| site.evse(station, *e).is_some())
+            .filter(|(e, _, _, _)| site.evse(station, *e).is_some())
             .collect();
-        at.sort_unstable_by_key(|(e, _, _)| *e);
-        at.dedup_by_key(|(e, _, _)| *e);
-        for (evse_id, tx, energy_wh) in at {
+        // One session per EVSE: the latest started.
+        at.sort_by(|a, b| a.0.cmp(&b.0).then(b.3.cmp(&a.3)));
+        at.dedup_by_key(|(e, _, _, _)| *e);
+        for (evse_id, tx, energy_wh, started) in at {
+            starts.push(started);
             let o = observed.get(station, tx);
             let needs = observed.needs(station, tx);
             let evse_phases = site
@@ -672,7 +676,13 @@ pub async fn live_sessions(
     if !site.prices.is_empty() {
         crate::plan::apply_plan(site, &mut sessions, &told, now);
     }
-    Ok(sessions)
+    // First come, first served: when not every minimum fits, the sessions of a priority are
+    // admitted in the order they started, not by where their EVSE is listed (which would pause
+    // the same EVSEs every time).
+    let mut order: Vec<usize> = (0..sessions.len()).collect();
+    order.sort_by_key(|&i| (starts[i].is_none(), starts[i]));
+    let mut slots: Vec<Option<SiteSession>> = sessions.into_iter().map(Some).collect();
+    Ok(order.into_iter().filter_map(|i| slots[i].take()).collect())
 }
 
 impl Site {
