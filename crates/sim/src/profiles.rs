@@ -48,13 +48,19 @@ fn period(start_s: i64, limit: f64, phases: Option<i64>, phase_to_use: Option<i6
     }
 }
 
+/// A purpose as either version spells it (1.6's ChargePointMaxProfile is the station
+/// maximum).
+pub(crate) fn purpose_of<T: Serialize>(p: &T) -> Option<Purpose> {
+    match spelled(p).as_str() {
+        "ChargePointMaxProfile" => Some(Purpose::ChargingStationMax),
+        s => Purpose::parse(s),
+    }
+}
+
 /// A 1.6 profile in the model's terms (ChargePointMaxProfile is the station maximum).
 pub(crate) fn from_v16(p: &v16::ChargingProfile) -> ChargingProfile {
     let s = &p.charging_schedule;
-    let purpose = match p.charging_profile_purpose {
-        v16::ChargingProfilePurposeType::ChargePointMaxProfile => Purpose::ChargingStationMax,
-        other => Purpose::parse(&spelled(&other)).unwrap_or(Purpose::TxDefault),
-    };
+    let purpose = purpose_of(&p.charging_profile_purpose).unwrap_or(Purpose::TxDefault);
     ChargingProfile {
         id: p.charging_profile_id,
         stack_level: u32::try_from(p.stack_level).unwrap_or(0),
@@ -86,8 +92,7 @@ pub(crate) fn from_v201(p: &v201::ChargingProfile) -> ChargingProfile {
     ChargingProfile {
         id: p.id,
         stack_level: u32::try_from(p.stack_level).unwrap_or(0),
-        purpose: Purpose::parse(&spelled(&p.charging_profile_purpose))
-            .unwrap_or(Purpose::TxDefault),
+        purpose: purpose_of(&p.charging_profile_purpose).unwrap_or(Purpose::TxDefault),
         kind: Kind::parse(&spelled(&p.charging_profile_kind)).unwrap_or(Kind::Absolute),
         recurrency: p
             .recurrency_kind

@@ -8,7 +8,7 @@ use arus_schedules::composite::CompositePeriod;
 use arus_schedules::profile::{Purpose, RateUnit};
 
 use crate::behaviour::{FollowUp, StationState};
-use crate::profiles::{self, Clear};
+use crate::profiles::{self, Clear, purpose_of};
 
 /// The cars are offered their new limits once the answer is out.
 fn limits_changed(st: &mut StationState) {
@@ -22,15 +22,6 @@ fn evse(st: &StationState, n: i64) -> Option<u32> {
     u32::try_from(n)
         .ok()
         .filter(|e| *e as usize <= st.evses.len())
-}
-
-/// A purpose spelled as on the wire.
-fn purpose_of<T: serde::Serialize>(p: &T) -> Option<Purpose> {
-    let spelled = serde_json::to_value(p).ok()?;
-    match spelled.as_str()? {
-        "ChargePointMaxProfile" => Some(Purpose::ChargingStationMax),
-        s => Purpose::parse(s),
-    }
 }
 
 /// 1.6 SetChargingProfile: a ChargePointMaxProfile only on connector 0, a TxProfile only on
