@@ -5,9 +5,10 @@
 //! `setChargingProfile` and `clearChargingProfile`.
 
 use arus_domain::commands::{ChargingRateUnit, Command, GetCompositeSchedule, Outcome};
-use arus_domain::smart_charging::{DEFAULT_VOLTAGE, Electrical};
+use arus_domain::smart_charging::Electrical;
 use arus_domain::store::Role;
 use arus_domain::store::StoredProfile;
+use arus_domain::verify::Difference;
 use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
@@ -109,65 +110,10 @@ pub(crate) struct StationView {
     matches: Option<bool>,
     /// Where they differ, in seconds from `scheduleStart`.
     differences: Vec<Difference>,
-}
-
-/// A stretch of time where the station's limit is not Arus's.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Difference {
-    start_period: i64,
-    end_period: i64,
-    arus: Option<f64>,
-    station: Option<f64>,
-}
-
-/// The limit of a list of `(start, limit)` at offset `t` (the last period started by then).
-fn limit_at(periods: &[(i64, Option<f64>)], t: i64) -> Option<f64> {
-    periods
-        .iter()
-        .take_while(|(s, _)| *s <= t)
-        .last()
-        .and_then(|(_, l)| *l)
-}
-
-/// Where two schedules over `[0, duration)` differ by more than 0.1.
-fn differences(
-    arus: &[(i64, Option<f64>)],
-    station: &[(i64, Option<f64>)],
-    from: i64,
-    duration: i64,
-) -> Vec<Difference> {
-    let mut cuts: Vec<i64> = arus
-        .iter()
-        .chain(station)
-        .map(|(s, _)| *s)
-        .chain([from, duration])
-        .filter(|s| (from..=duration).contains(s))
-        .collect();
-    cuts.sort_unstable();
-    cuts.dedup();
-    let mut out: Vec<Difference> = Vec::new();
-    for w in cuts.windows(2) {
-        let (a, s) = (limit_at(arus, w[0]), limit_at(station, w[0]));
-        let same = match (a, s) {
-            (Some(x), Some(y)) => (x - y).abs() <= 0.1 + 1e-9,
-            (None, None) => true,
-            _ => false,
-        };
-        if same {
-            continue;
-        }
-        match out.last_mut() {
-            Some(d) if d.end_period == w[0] && d.arus == a && d.station == s => d.end_period = w[1],
-            _ => out.push(Difference {
-                start_period: w[0],
-                end_period: w[1],
-                arus: a,
-                station: s,
-            }),
-        }
-    }
-    out
+    /// Whether the station allows more than Arus computed anywhere: it lost or ignores a
+    /// profile (load management finds this by itself, and sends the profiles again).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    allows_more: Option<bool>,
 }
 
 /// The limit a station, or one of its EVSEs, is held to over a window, computed by Arus from
@@ -214,27 +160,12 @@ pub(crate) async fn composite(
             .ok_or_else(|| Problem::bad_request("`unit` must be A or W"))?,
     };
     let evse_id = q.evse_id.unwrap_or(0);
-    let e = station.electrical;
-    let max = e
-        .max_current_a
-        .map(|a| (a, ChargingRateUnit::A))
-        .into_iter()
-        .chain(e.max_power_w.map(|w| (w, ChargingRateUnit::W)))
-        .map(|(value, unit)| arus_domain::smart_charging::Limit {
-            value,
-            unit,
-            phases: None,
-        });
-    let voltage = e.voltage_v.unwrap_or(DEFAULT_VOLTAGE);
-    // Of a maximum in A and one in W, the one that binds in the unit asked.
-    let max = max.min_by(|a, b| {
-        let v = |l| arus_domain::smart_charging::convert(l, unit, voltage).value;
-        v(*a).total_cmp(&v(*b))
-    });
+    let electrical = Electrical::of(&station.electrical, unit);
+    let voltage = electrical.voltage;
     let periods = arus_domain::smart_charging::composite(
         store.as_ref(),
         &id,
-        Electrical { max, voltage },
+        electrical,
         evse_id,
         start,
         duration,
@@ -320,42 +251,22 @@ async fn ask(
             schedule: None,
             matches: None,
             differences: Vec::new(),
+            allows_more: None,
         });
     };
-    let (matches, differences) = match &answer.schedule {
-        Some(s) => {
-            // The station's periods, moved to our start and put in our unit.
-            let shift = (s.schedule_start - start).num_seconds();
-            let theirs: Vec<(i64, Option<f64>)> = s
-                .charging_schedule_period
-                .iter()
-                .map(|p| {
-                    let l = arus_domain::smart_charging::convert(
-                        arus_domain::smart_charging::Limit {
-                            value: p.limit,
-                            unit: s.charging_rate_unit,
-                            phases: p.phases,
-                        },
-                        unit,
-                        voltage,
-                    );
-                    (p.start_s.saturating_add(shift), Some(l.value))
-                })
-                .collect();
-            let covered = (
-                shift.max(0),
-                shift.saturating_add(s.duration_s).min(duration),
-            );
-            let d = differences(ours, &theirs, covered.0, covered.1);
-            (Some(d.is_empty()), d)
-        }
-        None => (None, Vec::new()),
-    };
+    let differences = answer
+        .schedule
+        .as_ref()
+        .map(|s| arus_domain::verify::compare(ours, s, start, unit, voltage, duration));
+    let allows_more = differences
+        .as_ref()
+        .map(|d| d.iter().any(Difference::station_allows_more));
     Ok(StationView {
         command_id: record.id,
         status: answer.status.as_str().to_string(),
         schedule: answer.schedule,
-        matches,
-        differences,
+        matches: differences.as_ref().map(Vec::is_empty),
+        differences: differences.unwrap_or_default(),
+        allows_more,
     })
 }

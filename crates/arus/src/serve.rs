@@ -59,6 +59,11 @@ pub(crate) struct ServeArgs {
     /// Load management: a raise smaller than this, in A, is not sent.
     #[arg(long, env = "ARUS_LOAD_HYSTERESIS", default_value_t = 1.0, value_parser = non_negative)]
     load_hysteresis: f64,
+    /// Load management: seconds after a station boots or connects, or is sent profiles, until
+    /// it is asked for its composite schedule to verify what it applied (a station that lost
+    /// or ignores its profiles is found, and its model's quirk learnt); 0: never.
+    #[arg(long, env = "ARUS_LOAD_VERIFY_AFTER", default_value_t = 30.0, value_parser = seconds_or_zero)]
+    load_verify_after: f64,
     /// Do not negotiate permessage-deflate compression.
     #[arg(long, env = "ARUS_NO_COMPRESSION")]
     no_compression: bool,
@@ -176,6 +181,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 hysteresis_a: args.load_hysteresis,
                 min_interval: Duration::from_secs_f64(args.load_min_interval),
                 settle: Duration::from_secs_f64(args.load_settle),
+                verify_after: Duration::from_secs_f64(args.load_verify_after),
                 ..arus_domain::load::LoadConfig::default()
             },
             load.clone(),
@@ -389,6 +395,13 @@ fn positive_seconds(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v.is_finite() && v > 0.0 && v <= 86_400.0 => Ok(v),
         _ => Err(format!("`{s}`: a number of seconds above 0, at most 86400")),
+    }
+}
+
+fn seconds_or_zero(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v == 0.0 => Ok(v),
+        _ => positive_seconds(s),
     }
 }
 

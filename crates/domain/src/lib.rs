@@ -53,6 +53,7 @@ pub mod sites;
 pub mod smart_charging;
 pub mod store;
 pub mod transactions;
+pub mod verify;
 
 pub use csms::{Csms, CsmsConfig, DomainError};
 

@@ -151,6 +151,8 @@ impl Needs {
 pub struct Observations {
     sessions: Mutex<HashMap<(String, String), Observed>>,
     needs: Mutex<HashMap<(String, String), Needs>>,
+    /// What each car drew at its last reading, A on its most loaded phase.
+    drawn: Mutex<HashMap<(String, String), f64>>,
 }
 
 impl Observations {
@@ -187,6 +189,23 @@ impl Observations {
         if let Ok(mut m) = self.needs.lock() {
             m.remove(&key);
         }
+        if let Ok(mut m) = self.drawn.lock() {
+            m.remove(&key);
+        }
+    }
+
+    /// Records what a transaction's car drew at its last reading (A, its most loaded phase);
+    /// returns what it drew before.
+    pub fn set_drawn(&self, station_id: &str, transaction_id: &str, amps: f64) -> Option<f64> {
+        let mut m = self.drawn.lock().ok()?;
+        m.insert((station_id.to_string(), transaction_id.to_string()), amps)
+    }
+
+    /// What a transaction's car drew at its last reading, if it was seen.
+    pub fn drawn(&self, station_id: &str, transaction_id: &str) -> Option<f64> {
+        let m = self.drawn.lock().ok()?;
+        m.get(&(station_id.to_string(), transaction_id.to_string()))
+            .copied()
     }
 
     /// Records what a transaction's car said it needs.
@@ -321,7 +340,11 @@ mod tests {
         assert!(all.set("CS", "T1", o));
         assert!(!all.set("CS", "T1", o));
         assert_eq!(all.get("CS", "T1"), o);
+        assert_eq!(all.set_drawn("CS", "T1", 16.0), None);
+        assert_eq!(all.set_drawn("CS", "T1", 12.0), Some(16.0));
+        assert_eq!(all.drawn("CS", "T1"), Some(12.0));
         all.forget("CS", "T1");
         assert_eq!(all.get("CS", "T1"), Observed::default());
+        assert_eq!(all.drawn("CS", "T1"), None);
     }
 }

@@ -3,10 +3,16 @@
 //! rewritten too often), and the sending of profiles respects what is recorded here per model
 //! (vendor and model as the station reports them at boot).
 //!
+//! Records are set by operators (`/api/v1/station-models`) or learnt from what stations do
+//! ([`crate::verify`] finds profiles lost or ignored; load management finds EVSE 0 refused and
+//! composite schedules that cannot be asked for).
+//!
 //! # Invariants
 //!
 //! - A model without a record is assumed to follow the specification.
-//! - Records are set by operators (`/api/v1/station-models`); none is guessed.
+//! - A quirk is learnt only from what a station answered, never from a silence (a timeout, a
+//!   lost connection), and each learnt quirk keeps its evidence: which station, when, what.
+//! - A record an operator marked `fixed` is never changed by learning.
 
 use serde::{Deserialize, Serialize};
 
@@ -33,6 +39,57 @@ pub struct ModelQuirks {
     /// (to spare its flash); Arus's own minimum applies when it is longer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_rewrite_interval_s: Option<u32>,
+    /// It accepts profiles and does not apply them (its composite schedule allows more than
+    /// it was sent, even after they were sent again): load management cannot steer it, so
+    /// what its cars draw is given to them and the others share the rest.
+    #[serde(default)]
+    pub ignores_profiles: bool,
+    /// It cannot be asked for its composite schedule (it answers GetCompositeSchedule with
+    /// NotImplemented or NotSupported): what it applied is not verified.
+    #[serde(default)]
+    pub no_composite_schedule: bool,
+    /// Set by an operator: learning leaves this record alone.
+    #[serde(default)]
+    pub fixed: bool,
+    /// What was learnt of the model, and from which station (the latest few).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub learnt: Vec<Evidence>,
+}
+
+/// How many pieces of evidence a record keeps.
+const EVIDENCE_KEPT: usize = 10;
+
+/// A quirk learnt from a station.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Evidence {
+    /// The quirk (`forgetsProfiles`, `ignoresProfiles`, `noEvseZero`, `noCompositeSchedule`).
+    pub quirk: Quirk,
+    /// The station it was seen on.
+    pub station_id: String,
+    /// When.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub at: crate::Time,
+    /// What was seen, for people.
+    pub detail: String,
+}
+
+crate::names::named_enum! {
+/// The quirks that are learnt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Quirk {
+    /// Profiles lost at a boot or reconnection.
+    ForgetsProfiles = "forgetsProfiles",
+    /// Profiles accepted and not applied.
+    IgnoresProfiles = "ignoresProfiles",
+    /// Profiles on EVSE 0 rejected.
+    NoEvseZero = "noEvseZero",
+    /// GetCompositeSchedule not implemented.
+    NoCompositeSchedule = "noCompositeSchedule",
+}
 }
 
 impl ModelQuirks {
@@ -40,6 +97,67 @@ impl ModelQuirks {
     pub fn key(vendor: &str, model: &str) -> String {
         format!("{vendor}\u{1f}{model}")
     }
+
+    /// Whether the record has the quirk.
+    pub fn has(&self, quirk: Quirk) -> bool {
+        match quirk {
+            Quirk::ForgetsProfiles => self.forgets_profiles,
+            Quirk::IgnoresProfiles => self.ignores_profiles,
+            Quirk::NoEvseZero => self.no_evse_zero,
+            Quirk::NoCompositeSchedule => self.no_composite_schedule,
+        }
+    }
+
+    /// The record with `evidence` learnt: its quirk set and the evidence kept (the latest
+    /// [`EVIDENCE_KEPT`]); `None` when the record is fixed or already has the quirk.
+    pub fn learning(mut self, evidence: Evidence) -> Option<ModelQuirks> {
+        if self.fixed || self.has(evidence.quirk) {
+            return None;
+        }
+        match evidence.quirk {
+            Quirk::ForgetsProfiles => self.forgets_profiles = true,
+            Quirk::IgnoresProfiles => self.ignores_profiles = true,
+            Quirk::NoEvseZero => self.no_evse_zero = true,
+            Quirk::NoCompositeSchedule => self.no_composite_schedule = true,
+        }
+        self.learnt.push(evidence);
+        let over = self.learnt.len().saturating_sub(EVIDENCE_KEPT);
+        self.learnt.drain(..over);
+        Some(self)
+    }
+}
+
+/// Learns a quirk of a station's model (as it reported it at its last boot) from what the
+/// station did; returns whether the record changed (not when it is fixed, already had the
+/// quirk, or the station never booted).
+pub async fn learn(
+    store: &dyn Store,
+    station_id: &str,
+    quirk: Quirk,
+    detail: String,
+) -> Result<bool, StoreError> {
+    let Some(boot) = store.station(station_id).await?.and_then(|s| s.boot) else {
+        return Ok(false);
+    };
+    let known = of(store, &boot.vendor, &boot.model)
+        .await?
+        .unwrap_or_else(|| ModelQuirks {
+            vendor: boot.vendor.clone(),
+            model: boot.model.clone(),
+            ..ModelQuirks::default()
+        });
+    let evidence = Evidence {
+        quirk,
+        station_id: station_id.to_string(),
+        at: chrono::Utc::now(),
+        detail,
+    };
+    let Some(learnt) = known.learning(evidence) else {
+        return Ok(false);
+    };
+    tracing::warn!(station = %station_id, vendor = %boot.vendor, model = %boot.model, quirk = quirk.as_str(), "learnt a quirk of the station's model");
+    store.commit(vec![put(&learnt)]).await?;
+    Ok(true)
 }
 
 /// The quirks recorded for a model, if any.
@@ -89,4 +207,61 @@ pub fn put(q: &ModelQuirks) -> Write {
         at: chrono::Utc::now(),
         body: serde_json::to_string(q).unwrap_or_default(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seen(quirk: Quirk, n: usize) -> Evidence {
+        Evidence {
+            quirk,
+            station_id: format!("CS{n}"),
+            at: chrono::DateTime::UNIX_EPOCH,
+            detail: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_quirk_is_learnt_once_and_never_over_an_operators_record() {
+        let q = ModelQuirks::default();
+        let learnt = q.learning(seen(Quirk::IgnoresProfiles, 1));
+        let Some(learnt) = learnt else {
+            panic!("nothing learnt")
+        };
+        assert!(learnt.ignores_profiles && learnt.has(Quirk::IgnoresProfiles));
+        assert!(!learnt.forgets_profiles && !learnt.no_evse_zero && !learnt.no_composite_schedule);
+        assert_eq!(learnt.learnt, vec![seen(Quirk::IgnoresProfiles, 1)]);
+        // Known already: the record stays as it is.
+        assert_eq!(
+            learnt.clone().learning(seen(Quirk::IgnoresProfiles, 2)),
+            None
+        );
+        // An operator's record is left alone, whatever a station does.
+        let fixed = ModelQuirks {
+            fixed: true,
+            ..ModelQuirks::default()
+        };
+        assert_eq!(fixed.learning(seen(Quirk::NoEvseZero, 1)), None);
+    }
+
+    #[test]
+    fn each_quirk_sets_its_own_flag_and_the_evidence_kept_is_the_latest() {
+        let mut q = ModelQuirks::default();
+        for (n, quirk) in Quirk::ALL.iter().enumerate() {
+            q = q.learning(seen(*quirk, n)).unwrap_or_default();
+            assert!(q.has(*quirk), "{quirk:?}");
+        }
+        assert!(Quirk::ALL.iter().all(|k| q.has(*k)));
+        // The evidence list is bounded.
+        let mut q = ModelQuirks::default();
+        for n in 0..EVIDENCE_KEPT + 5 {
+            q.learnt.push(seen(Quirk::NoEvseZero, n));
+        }
+        let q = q
+            .learning(seen(Quirk::ForgetsProfiles, 99))
+            .unwrap_or_default();
+        assert_eq!(q.learnt.len(), EVIDENCE_KEPT);
+        assert_eq!(q.learnt.last().map(|e| e.station_id.as_str()), Some("CS99"));
+    }
 }

@@ -608,10 +608,15 @@ pub async fn stored(
         .collect())
 }
 
+/// The priority of a session on a station that ignores its profiles: above any an operator
+/// gives, since it draws what it draws.
+pub const UNSTEERED_PRIORITY: i32 = 1_000_000;
+
 /// The sessions charging now at a site: one per EVSE of the site with a transaction going on,
 /// in the order they started. Each car is taken as able to use all its EVSE's phases up to the
 /// EVSE's maximum, until its meter values show otherwise (`observed`: the phases it draws on,
-/// and a cap when it draws less than it is offered).
+/// and a cap when it draws less than it is offered). A car at a station whose model ignores
+/// its profiles ([`crate::quirks::ModelQuirks::ignores_profiles`]) is given what it draws.
 pub async fn live_sessions(
     store: &dyn crate::store::Store,
     site: &Site,
@@ -627,6 +632,12 @@ pub async fn live_sessions(
     let mut told = Vec::new();
     for station in stations {
         let open = crate::smart_charging::ongoing(store, station).await?;
+        // A station whose model ignores its profiles cannot be steered: its cars get what
+        // they draw (their EVSE's maximum until they are seen), first.
+        let ignores = !open.is_empty()
+            && crate::quirks::of_station(store, station)
+                .await?
+                .is_some_and(|q| q.ignores_profiles);
         let mut at: Vec<(u32, &str, f64, Option<crate::Time>)> = open
             .iter()
             .filter_map(|t| {
@@ -656,6 +667,25 @@ pub async fn live_sessions(
                 .into_iter()
                 .flatten()
                 .reduce(f64::min);
+            if ignores {
+                let evse_max = site
+                    .evse(station, evse_id)
+                    .and_then(|e| e.max_current_a)
+                    .unwrap_or(DEFAULT_EVSE_MAX_A);
+                let drawing = observed
+                    .drawn(station, tx)
+                    .map_or(evse_max, |a| a + crate::observed::HEADROOM_A);
+                sessions.push(SiteSession {
+                    station_id: station.to_string(),
+                    evse_id,
+                    phases: o.phases,
+                    min_current_a: Some(drawing),
+                    max_current_a: Some(drawing),
+                    priority: Some(UNSTEERED_PRIORITY),
+                    needed_current_a: None,
+                });
+                continue;
+            }
             if let Some(n) = needs {
                 told.push((sessions.len(), n, energy_wh, phases));
             }

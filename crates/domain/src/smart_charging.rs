@@ -78,6 +78,29 @@ pub struct Electrical {
 /// The nominal voltage when none is set: 230 V (IEC 60038, Europe and most of Asia).
 pub const DEFAULT_VOLTAGE: f64 = 230.0;
 
+impl Electrical {
+    /// What an operator registered of a station: of a maximum in A and one in W, the one that
+    /// binds in `unit`.
+    pub fn of(e: &crate::provisioning::Electrical, unit: ChargingRateUnit) -> Electrical {
+        let voltage = e.voltage_v.unwrap_or(DEFAULT_VOLTAGE);
+        let max = e
+            .max_current_a
+            .map(|a| (a, ChargingRateUnit::A))
+            .into_iter()
+            .chain(e.max_power_w.map(|w| (w, ChargingRateUnit::W)))
+            .map(|(value, unit)| Limit {
+                value,
+                unit,
+                phases: None,
+            })
+            .min_by(|a, b| {
+                let v = |l| convert(l, unit, voltage).value;
+                v(*a).total_cmp(&v(*b))
+            });
+        Electrical { max, voltage }
+    }
+}
+
 /// The composite schedule Arus computes for a station from the profiles it holds and its
 /// transactions going on.
 pub async fn composite(

@@ -18,8 +18,10 @@
 //! - Every profile goes through the commander like any command: checked, recorded, and
 //!   recorded as installed only when the station accepts it.
 
+mod defaults;
+
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -54,7 +56,7 @@ const RENEW_AFTER: Duration = Duration::from_secs(600);
 const START_EARLY_S: i64 = 60;
 
 /// Who the commands are recorded as coming from.
-const REQUESTED_BY: &str = "load management";
+pub(crate) const REQUESTED_BY: &str = "load management";
 
 /// How load management behaves.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -69,6 +71,9 @@ pub struct LoadConfig {
     pub tick: Duration,
     /// How long after a decrease at a site increases wait, so that the cars have followed it.
     pub settle: Duration,
+    /// How long after a station booted or connected, or was sent profiles, it is asked for
+    /// its composite schedule to verify what it applied ([`crate::verify`]); zero: never.
+    pub verify_after: Duration,
 }
 
 impl Default for LoadConfig {
@@ -79,6 +84,7 @@ impl Default for LoadConfig {
             stack_level: 1,
             tick: Duration::from_secs(60),
             settle: Duration::from_secs(5),
+            verify_after: Duration::from_secs(30),
         }
     }
 }
@@ -126,10 +132,12 @@ enum Which {
 
 /// The live load manager.
 pub struct LoadManager {
-    store: Arc<dyn Store>,
-    commander: Arc<Commander>,
+    /// Itself, for the tasks it starts.
+    pub(crate) me: Weak<LoadManager>,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) commander: Arc<Commander>,
     events: EventBus,
-    config: LoadConfig,
+    pub(crate) config: LoadConfig,
     /// What the cars are seen to draw, and word of changed sites.
     shared: Arc<LoadShared>,
     sent: Mutex<HashMap<(String, u32), Sent>>,
@@ -145,6 +153,16 @@ pub struct LoadManager {
     /// The sites as last read, and when: read again at most once a second, so that a busy
     /// fleet's transaction events do not each cost a query.
     sites: Mutex<Option<(tokio::time::Instant, Arc<Vec<Site>>)>>,
+    /// The stations of the sites divided whose model ignores its profiles (as last read).
+    unsteered: Mutex<std::collections::HashSet<String>>,
+    /// Where each station's verification is.
+    pub(crate) checks: Mutex<HashMap<String, crate::verify::Checking>>,
+    /// How many profiles have been sent to each station (to tell a verification that raced a
+    /// change).
+    sends: Mutex<HashMap<String, u64>>,
+    /// Stations whose site is to be divided again at once (their TxProfiles sent anew).
+    kick: tokio::sync::mpsc::UnboundedSender<String>,
+    kicked: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<String>>>,
 }
 
 /// How long the sites read are used before they are read again.
@@ -159,7 +177,9 @@ impl LoadManager {
         config: LoadConfig,
         shared: Arc<LoadShared>,
     ) -> Arc<LoadManager> {
-        Arc::new(LoadManager {
+        let (kick, kicked) = tokio::sync::mpsc::unbounded_channel();
+        Arc::new_cyclic(|me| LoadManager {
+            me: me.clone(),
             store,
             commander,
             events,
@@ -171,12 +191,39 @@ impl LoadManager {
             lowered: Mutex::default(),
             holding: Mutex::default(),
             sites: Mutex::default(),
+            checks: Mutex::default(),
+            unsteered: Mutex::default(),
+            sends: Mutex::default(),
+            kick,
+            kicked: Mutex::new(Some(kicked)),
         })
+    }
+
+    /// How many profiles have been sent to a station.
+    pub(crate) fn sends_to(&self, station: &str) -> u64 {
+        self.sends
+            .lock()
+            .ok()
+            .and_then(|s| s.get(station).copied())
+            .unwrap_or(0)
+    }
+
+    /// Has a station's TxProfiles sent anew: its site is divided again at once.
+    pub(crate) fn resend_tx_profiles(&self, station: &str) {
+        if let Ok(mut sent) = self.sent.lock() {
+            sent.retain(|(s, _), _| s != station);
+        }
+        let _ = self.kick.send(station.to_string());
     }
 
     /// Runs for ever: divides again the sites an event concerns, and every site on the timer.
     pub async fn run(self: Arc<Self>) {
         let mut rx = self.events.subscribe();
+        let mut kicked = match self.kicked.lock().ok().and_then(|mut k| k.take()) {
+            Some(k) => k,
+            // Already running.
+            None => return,
+        };
         let mut tick = tokio::time::interval(self.config.tick);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // Per site: when an increase held back by the minimum interval may go, or its limits
@@ -197,6 +244,7 @@ impl LoadManager {
                         None => std::future::pending().await,
                     }
                 } => Which::Due,
+                Some(station) = kicked.recv() => Which::Station(station),
                 e = rx.recv() => match e {
                     Ok(e) => match &e.event {
                         Event::Transaction { station_id, transaction_id, event, .. }
@@ -248,6 +296,20 @@ impl LoadManager {
                             }
                             Which::Station(station_id.clone())
                         }
+                        // A station that was let in before may reconnect without booting: it is
+                        // up again, and what it holds is verified (it may have lost it).
+                        Event::StationConnected { station_id, .. } => {
+                            let accepted = self.store.station(station_id).await.ok().flatten().is_some_and(|s| {
+                                s.registration == Some(crate::provisioning::RegistrationStatus::Accepted)
+                            });
+                            if accepted {
+                                if let Ok(mut up) = self.up.lock() {
+                                    up.insert(station_id.clone());
+                                }
+                                self.verify_later(station_id, crate::verify::Why::Connected);
+                            }
+                            continue;
+                        }
                         Event::StationDisconnected { station_id, .. } => {
                             if let Ok(mut up) = self.up.lock() {
                                 up.remove(station_id);
@@ -261,6 +323,7 @@ impl LoadManager {
                                 up.insert(station_id.clone());
                             }
                             self.booted(station_id).await;
+                            self.verify_later(station_id, crate::verify::Why::Boot);
                             // Its TxProfiles are gone with the reboot: the division is sent anew.
                             if let Ok(mut sent) = self.sent.lock() {
                                 sent.retain(|(s, _), _| s != station_id);
@@ -324,7 +387,7 @@ impl LoadManager {
 
     /// The sites, read at most once a second (a site changed within that second is seen at
     /// the next event or tick).
-    async fn sites(&self) -> Result<Arc<Vec<Site>>, crate::store::StoreError> {
+    pub(crate) async fn sites(&self) -> Result<Arc<Vec<Site>>, crate::store::StoreError> {
         let now = tokio::time::Instant::now();
         if let Ok(cached) = self.sites.lock()
             && let Some((at, sites)) = cached.as_ref()
@@ -433,6 +496,16 @@ impl LoadManager {
                     at: s.sent_at,
                 })
         });
+        let drawn = drawing.current_a.iter().copied().fold(0.0, f64::max);
+        let was = self
+            .shared
+            .observed
+            .set_drawn(station_id, transaction_id, drawn);
+        // A car that cannot be steered is given what it draws: a change is a reason to divide.
+        let unsteered = self.unsteered.lock().is_ok_and(|u| u.contains(station_id));
+        if unsteered && was.is_none_or(|w| (w - drawn).abs() >= crate::observed::CAP_STEP_A) {
+            return Some(site.id.clone());
+        }
         let before = self.shared.observed.get(station_id, transaction_id);
         // A station clock ahead of Arus's must not make a reading look later than it was.
         let after = before.learn(
@@ -457,10 +530,18 @@ impl LoadManager {
         let mut interval: HashMap<String, Duration> = HashMap::new();
         for s in &sessions {
             if !interval.contains_key(&s.station_id) {
-                let model = crate::quirks::of_station(self.store.as_ref(), &s.station_id)
+                let quirks = crate::quirks::of_station(self.store.as_ref(), &s.station_id)
                     .await
                     .ok()
-                    .flatten()
+                    .flatten();
+                if let Ok(mut u) = self.unsteered.lock() {
+                    if quirks.as_ref().is_some_and(|q| q.ignores_profiles) {
+                        u.insert(s.station_id.clone());
+                    } else {
+                        u.remove(&s.station_id);
+                    }
+                }
+                let model = quirks
                     .and_then(|q| q.min_rewrite_interval_s)
                     .map(|s| Duration::from_secs(u64::from(s)));
                 let own = self.config.min_interval;
@@ -610,6 +691,9 @@ impl LoadManager {
                 let accepted = self
                     .send(&station, evse, self.tx_profile(evse, limit, phases))
                     .await;
+                if accepted {
+                    self.verify_later(&station, crate::verify::Why::Sent);
+                }
                 if accepted && let Ok(mut sent) = self.sent.lock() {
                     sent.insert(
                         (station, evse),
@@ -647,208 +731,27 @@ impl LoadManager {
         p
     }
 
-    /// A station booted: a model that forgets its profiles gets again those Arus installed,
-    /// and a station of a site its safe TxDefaultProfile.
-    async fn booted(&self, station_id: &str) {
-        let quirks = crate::quirks::of_station(self.store.as_ref(), station_id)
-            .await
-            .ok()
-            .flatten()
-            .unwrap_or_default();
-        if quirks.forgets_profiles {
-            self.resend(station_id).await;
-        }
-        self.safe_default(station_id, &quirks, true).await;
-    }
-
-    /// Follows what an operator changed in the sites: a station whose safe current changed (a
-    /// new site, a changed limit, EVSEs added or removed) gets its new safe default, and one no
-    /// longer on any site has load management's profiles cleared. Only changed sites are
-    /// looked into.
-    /// Returns the ids of the sites changed.
-    async fn follow_site_changes(&self) -> Vec<String> {
-        let Ok(sites) = self.sites().await else {
-            return Vec::new();
-        };
-        let before = match self.known.lock() {
-            Ok(mut known) => {
-                if known.as_ref().is_some_and(|k| Arc::ptr_eq(k, &sites)) {
-                    return Vec::new();
-                }
-                known.replace(sites.clone())
-            }
-            Err(_) => return Vec::new(),
-        };
-        // At start, what the stations hold is what they got at their last boot.
-        let Some(before) = before else {
-            return Vec::new();
-        };
-        let changed: Vec<String> = sites
-            .iter()
-            .filter(|s| before.iter().find(|o| o.id == s.id) != Some(*s))
-            .map(|s| s.id.clone())
-            .collect();
-        let old = |id: &str| before.iter().find(|s| s.id == id);
-        let mut renew: Vec<String> = Vec::new();
-        for site in sites.iter().filter(|s| old(&s.id) != Some(*s)) {
-            let mut stations: Vec<&str> =
-                site.evses.iter().map(|e| e.station_id.as_str()).collect();
-            stations.sort_unstable();
-            stations.dedup();
-            for station in stations {
-                let was = old(&site.id).and_then(|o| o.safe_current(station));
-                if was != site.safe_current(station) {
-                    renew.push(station.to_string());
-                }
-            }
-        }
-        let on_a_site = |station: &str| {
-            sites
-                .iter()
-                .any(|s| s.evses.iter().any(|e| e.station_id == station))
-        };
-        let mut gone: Vec<String> = before
-            .iter()
-            .filter(|s| sites.iter().find(|n| n.id == s.id) != Some(*s))
-            .flat_map(|s| s.evses.iter().map(|e| e.station_id.clone()))
-            .filter(|station| !on_a_site(station))
-            .collect();
-        gone.sort_unstable();
-        gone.dedup();
-        // A station not up gets its safe default when it boots.
-        if let Ok(up) = self.up.lock() {
-            renew.retain(|station| up.contains(station));
-        }
-        for station in renew {
-            tracing::info!(station = %station, "site changed: sending the station its safe default");
-            let quirks = crate::quirks::of_station(self.store.as_ref(), &station)
-                .await
-                .ok()
-                .flatten()
-                .unwrap_or_default();
-            self.safe_default(&station, &quirks, false).await;
-        }
-        for station in gone {
-            tracing::info!(station = %station, "no longer on a site: clearing load management's profiles");
-            self.release(&station).await;
-        }
-        // What was sent to EVSEs no longer on any site is forgotten.
-        if let Ok(mut sent) = self.sent.lock() {
-            sent.retain(|(station, evse), _| {
-                sites.iter().any(|s| s.evse(station, *evse).is_some())
-            });
-        }
-        changed
-    }
-
-    /// Clears the profiles load management installed on a station that is on no site.
-    async fn release(&self, station_id: &str) {
-        if let Ok(mut sent) = self.sent.lock() {
-            sent.retain(|(s, _), _| s != station_id);
-        }
-        let Ok(held) = self.store.charging_profiles(station_id).await else {
-            return;
-        };
-        for p in held
-            .iter()
-            .filter(|p| p.charging_profile.id >= RESERVED_IDS_FROM)
-        {
-            let submission = Submission {
-                station_id: station_id.to_string(),
-                command: Command::ClearChargingProfile(crate::commands::ClearChargingProfile {
-                    id: Some(p.charging_profile.id),
-                    ..Default::default()
-                }),
-                requested_by: REQUESTED_BY.into(),
-                idempotency_key: None,
-                queue_until: None,
-                bulk_id: None,
-            };
-            match self.commander.submit(submission).await {
-                Ok(s) => {
-                    if let Some(done) = s.done {
-                        let _ = done.await;
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(station = %station_id, error = %e, "load management profile not cleared")
-                }
-            }
-        }
-    }
-
-    /// Sends again the profiles Arus installed on a station, but for TxProfiles (which ended
-    /// with their transactions) and its own load management ones (sent anew).
-    async fn resend(&self, station_id: &str) {
-        let Ok(held) = self.store.charging_profiles(station_id).await else {
-            return;
-        };
-        for p in held.into_iter().filter(|p| {
-            p.source == crate::smart_charging::CSMS
-                && p.charging_profile.purpose != ChargingProfilePurpose::Tx
-                && p.charging_profile.id < RESERVED_IDS_FROM
-        }) {
-            tracing::info!(station = %station_id, profile = p.charging_profile.id, "sending again a profile its model forgets at boot");
-            self.send(station_id, p.evse_id, p.charging_profile).await;
-        }
-    }
-
-    /// Sends a station of a site its safe TxDefaultProfile: on EVSE 0 (every EVSE), or on
-    /// each of its EVSEs of the site when its model refuses EVSE 0.
-    /// After a boot (`boot`) it is always sent; after a site changed, only if the station does
-    /// not hold it already.
-    async fn safe_default(
+    /// Submits one profile; whether the station accepted it.
+    pub(crate) async fn send(
         &self,
         station_id: &str,
-        quirks: &crate::quirks::ModelQuirks,
-        boot: bool,
-    ) {
-        // A boot happens once per connection: the sites are read as they are now.
-        let Ok(sites) = self.read_sites().await else {
-            return;
-        };
-        let Some(site) = sites.iter().find(|s| s.safe_current(station_id).is_some()) else {
-            // On no site (any more): what load management left on it goes.
-            self.release(station_id).await;
-            return;
-        };
-        let Some(limit) = site.safe_current(station_id) else {
-            return;
-        };
-        if !boot && let Ok(held) = self.store.charging_profiles(station_id).await {
-            let defaults: Vec<f64> = held
-                .iter()
-                .filter(|p| {
-                    p.charging_profile.id <= DEFAULT_PROFILE_ID
-                        && p.charging_profile.id >= RESERVED_IDS_FROM
-                })
-                .filter_map(|p| Some(p.charging_profile.schedules.first()?.periods.first()?.limit))
-                .collect();
-            if !defaults.is_empty() && defaults.iter().all(|l| (l - limit).abs() < 0.05) {
-                return;
-            }
-        }
-        let p = profile(
-            DEFAULT_PROFILE_ID,
-            self.config.stack_level,
-            ChargingProfilePurpose::TxDefault,
-            limit,
-            3,
-        );
-        if !quirks.no_evse_zero {
-            self.send(station_id, 0, p).await;
-            return;
-        }
-        for e in site.evses.iter().filter(|e| e.station_id == station_id) {
-            // One id per EVSE: a profile's id is unique within the station.
-            let mut own = p.clone();
-            own.id = DEFAULT_PROFILE_ID - i64::from(e.evse_id);
-            self.send(station_id, e.evse_id, own).await;
-        }
+        evse_id: u32,
+        profile: ChargingProfile,
+    ) -> bool {
+        self.send_answer(station_id, evse_id, profile).await
+            == Some(crate::commands::ChargingProfileStatus::Accepted)
     }
 
-    /// Submits one profile; whether the station accepted it.
-    async fn send(&self, station_id: &str, evse_id: u32, profile: ChargingProfile) -> bool {
+    /// Submits one profile; the station's answer, if it answered.
+    pub(crate) async fn send_answer(
+        &self,
+        station_id: &str,
+        evse_id: u32,
+        profile: ChargingProfile,
+    ) -> Option<crate::commands::ChargingProfileStatus> {
+        if let Ok(mut sends) = self.sends.lock() {
+            *sends.entry(station_id.to_string()).or_default() += 1;
+        }
         let submission = Submission {
             station_id: station_id.to_string(),
             command: Command::SetChargingProfile(SetChargingProfile {
@@ -864,26 +767,25 @@ impl LoadManager {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(station = %station_id, evse = evse_id, error = %e, "load management profile not sent");
-                return false;
+                return None;
             }
         };
         let record = match submitted.done {
             Some(done) => match done.await {
                 Ok(r) => r,
-                Err(_) => return false,
+                Err(_) => return None,
             },
             None => submitted.record,
         };
-        matches!(
-            record.outcome,
-            Some(crate::commands::Outcome::SetChargingProfile(o))
-                if o.status == crate::commands::ChargingProfileStatus::Accepted
-        )
+        match record.outcome {
+            Some(crate::commands::Outcome::SetChargingProfile(o)) => Some(o.status),
+            _ => None,
+        }
     }
 }
 
 /// A profile of one period at `limit_a` on `phases` phases, from now.
-fn profile(
+pub(crate) fn profile(
     id: i64,
     stack_level: u32,
     purpose: ChargingProfilePurpose,
