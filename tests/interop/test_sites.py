@@ -327,7 +327,8 @@ def test_model_quirks_are_respected(server):
         assert server.request("POST", "/api/v1/sites", site(limit_a=40.0))[0] == 201
         quirks = {"vendor": "Py", "model": "Forgetful", "forgetsProfiles": True, "noEvseZero": True}
         assert server.request("POST", "/api/v1/station-models", quirks)[0] == 200
-        assert server.get("/api/v1/station-models")["items"] == [quirks]
+        recorded = dict(quirks, ignoresProfiles=False, noCompositeSchedule=False, fixed=False)
+        assert server.get("/api/v1/station-models")["items"] == [recorded]
         st = await connect(server, scripted(ChargePoint16, answers), "CP1", None, "ocpp1.6")
         boot = call16.BootNotification(charge_point_vendor="Py", charge_point_model="Forgetful")
         await st.call(boot)
