@@ -434,3 +434,79 @@ def test_prices_move_energy_into_cheap_hours(server):
     code, answer = server.request("POST", "/api/v1/sites/depot/plan/preview", {"cars": [
         {"stationId": "CP9", "evseId": 1, "energyWh": 1, "departure": iso(start)}]})
     assert code == 400 and "not on site" in answer["detail"]
+
+
+def test_what_a_car_needs_said_by_the_operator_is_planned_and_survives_a_restart(server, database):
+    """A car that is not ISO 15118 cannot say what it needs: the operator says it (a fleet
+    knows when its vans leave). The car is served what it needs by its departure before the
+    others share the rest; the site's plan says what it cannot get. A restart (the server
+    killed) loses nothing of it."""
+    from datetime import datetime, timedelta, timezone
+
+    from conftest import Server
+
+    def needs_path(tx):
+        return f"/api/v1/stations/CP1/transactions/{tx}/charging-needs"
+
+    def allocation(s):
+        return [(a["evseId"], a["currentA"]) for a in s.get("/api/v1/sites/depot/allocation")["allocations"]]
+
+    in_an_hour = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()
+
+    async def scenario():
+        server.post("/api/v1/stations", {"id": "CP1"})
+        assert server.request("POST", "/api/v1/sites", site(limit_a=40.0))[0] == 201
+        st = await connect(server, ChargePoint16, "CP1", None, "ocpp1.6")
+        await st.call(call16.BootNotification(charge_point_vendor="Py", charge_point_model="Site"))
+        ids = []
+        for connector in (1, 3):
+            r = await st.call(call16.StartTransaction(connector_id=connector, id_tag="T", meter_start=0, timestamp=now()))
+            ids.append(str(r.transaction_id))
+        await st.close()
+        return ids
+
+    first, second = asyncio.run(scenario())
+    assert allocation(server) == [(1, 20.0), (3, 20.0)]
+    # What cannot be: refused with the reason, nothing recorded.
+    for body, words in [
+        ({"energyWh": 1000}, "go together"),
+        ({"energyWh": -5, "departure": in_an_hour}, "≥ 0"),
+        ({"energyWh": 1000, "departure": "2020-01-01T00:00:00Z"}, "future"),
+        ({"energyWh": 1000, "departure": in_an_hour, "minCurrentA": 20, "maxCurrentA": 10}, "above"),
+    ]:
+        code, answer = server.request("PUT", needs_path(first), body)
+        assert code == 400 and words in answer["detail"], (body, answer)
+    assert server.request("PUT", "/api/v1/stations/CP1/transactions/999/charging-needs",
+                          {"energyWh": 1000, "departure": in_an_hour})[0] == 404
+    assert server.request("GET", needs_path(first))[0] == 404
+    # 50 kWh in an hour: more than its 32 A on three phases can take (22.08 kWh), so it gets
+    # all it takes, first, and the plan says what it will lack.
+    code, told = server.request("PUT", needs_path(first), {"energyWh": 50_000, "departure": in_an_hour})
+    assert code == 200, told
+    assert (told["evseId"], told["transactionId"], told["energyWh"]) == (1, first, 50_000)
+    assert told["saidBy"], told
+    assert allocation(server) == [(1, 32.0), (3, 8.0)]
+    plan = server.get("/api/v1/sites/depot/plan")
+    assert [(p["evseId"], p["transactionId"]) for p in plan["plans"]] == [(1, first)]
+    car = plan["plans"][0]
+    assert abs(car["energyWh"] - 22_080) < 1 and abs(car["shortfallWh"] - 27_920) < 1, car
+    assert all(rate <= 32.0 for rate in car["ratesA"])
+
+    # Killed and started again on the same database: the needs are still in force.
+    server.stop()
+    again = Server(database, SERVER_ARGS)
+    try:
+        assert again.get(needs_path(first))["energyWh"] == 50_000
+        assert allocation(again) == [(1, 32.0), (3, 8.0)]
+        # Needs that can be met: the car is served what it needs (5 kWh in an hour on three
+        # phases is 7.25 A) before the two share the rest equally.
+        code, _ = again.request("PUT", needs_path(first), {"energyWh": 5_000, "departure": in_an_hour})
+        assert code == 200
+        car = again.get("/api/v1/sites/depot/plan")["plans"][0]
+        assert car["shortfallWh"] == 0 and abs(car["energyWh"] - 5_000) < 1, car
+        (_, a), (_, b) = allocation(again)
+        assert abs((a - b) - 7.25) < 0.3 and 39.7 <= a + b <= 40.0, (a, b)
+    finally:
+        again.stop()
+        # The fixture stops what it started: it is stopped already.
+        server.proc = again.proc

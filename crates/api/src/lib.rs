@@ -36,6 +36,7 @@ mod events;
 mod frames;
 mod id_tokens;
 mod models;
+mod needs;
 pub mod openapi;
 mod page;
 mod problem;
@@ -142,6 +143,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/sites/{id}/allocation", get(sites::live))
         .route("/sites/{id}/load", get(sites::load))
         .route("/sites/{id}/allocation/preview", post(sites::preview))
+        .route("/sites/{id}/plan", get(sites::plan))
         .route("/sites/{id}/plan/preview", post(sites::plan_preview))
         .route("/id-tokens", post(id_tokens::put))
         .route("/id-tokens/{token}", get(id_tokens::show))
@@ -149,6 +151,10 @@ pub fn router(state: ApiState) -> Router {
         .route(
             "/stations/{id}/transactions/{transaction_id}/meter-values",
             get(transactions::meter_values),
+        )
+        .route(
+            "/stations/{id}/transactions/{transaction_id}/charging-needs",
+            get(needs::show).put(needs::put),
         )
         .route("/commands", get(commands::list))
         .route("/bulk", get(bulk::list).post(bulk::start))

@@ -264,6 +264,50 @@ pub(crate) async fn load(
     Ok(axum::Json(arus_domain::site_load::load(&s, &drawn, from, to, step)).into_response())
 }
 
+/// The plan of the cars charging now whose energy and departure are known (said by an ISO
+/// 15118 car or through `charging-needs`): the slots from now to the last departure, and per
+/// car its current in each, the energy it gets and its shortfall (what it cannot get before it
+/// leaves, the site's capacity then and its own maximum being what they are).
+#[utoipa::path(get, operation_id = "getSitePlan", path = "/api/v1/sites/{id}/plan", tag = "sites",
+    params(("id" = String, Path, description = "The site's id")),
+    responses((status = 200, body = PlanView, description = "OK"), crate::openapi::Errors))]
+pub(crate) async fn plan(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let s = site(&state, &id).await?;
+    let live = arus_domain::sites::live(state.store.as_ref(), &s, &state.load.observed)
+        .await
+        .map_err(store_error)?;
+    let (slots, plans) =
+        arus_domain::plan::plan_told(&s, &live.sessions, &live.told, chrono::Utc::now());
+    Ok(axum::Json(PlanView {
+        site_id: id,
+        slots: slots
+            .iter()
+            .map(|(start, slot)| arus_domain::plan::SlotView {
+                start: *start,
+                price: slot.price,
+                capacity_a: slot.capacity_a,
+            })
+            .collect(),
+        plans: plans
+            .into_iter()
+            .filter_map(|p| {
+                let session = live.sessions.get(p.index)?;
+                Some(CarPlan {
+                    station_id: session.station_id.clone(),
+                    evse_id: session.evse_id,
+                    transaction_id: live.transactions.get(p.index).cloned(),
+                    departure: Some(p.departure),
+                    plan: p.planned,
+                })
+            })
+            .collect(),
+    })
+    .into_response())
+}
+
 /// A car to plan: where it charges, what it takes, what it needs and when it leaves.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -299,6 +343,13 @@ pub(crate) struct PlanPreview {
 pub(crate) struct CarPlan {
     station_id: String,
     evse_id: u32,
+    /// On the live site: the transaction.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transaction_id: Option<String>,
+    /// On the live site: when the car leaves.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    departure: Option<chrono::DateTime<chrono::Utc>>,
     #[serde(flatten)]
     plan: arus_domain::plan::Planned,
 }
@@ -360,7 +411,8 @@ pub(crate) async fn plan_preview(
         ));
     }
     let until = cars.iter().map(|c| c.0).max().unwrap_or(now);
-    let slots = s.slots(now, until);
+    let departures: Vec<chrono::DateTime<chrono::Utc>> = cars.iter().map(|c| c.0).collect();
+    let slots = s.slots_cut(now, until, &departures);
     let planned = arus_domain::plan::plan(
         &slots.iter().map(|(_, slot)| *slot).collect::<Vec<_>>(),
         &cars
@@ -389,6 +441,8 @@ pub(crate) async fn plan_preview(
             .map(|(c, plan)| CarPlan {
                 station_id: c.station_id.clone(),
                 evse_id: c.evse_id,
+                transaction_id: None,
+                departure: None,
                 plan,
             })
             .collect(),

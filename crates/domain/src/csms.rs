@@ -53,19 +53,6 @@ pub enum DomainError {
     Store(#[from] StoreError),
 }
 
-/// What an ISO 15118 car says it needs (NotifyEVChargingNeeds), in the domain's terms.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct EvChargingNeeds {
-    /// When it leaves.
-    pub departure: Option<crate::Time>,
-    /// The energy it asks for, Wh.
-    pub energy_wh: Option<f64>,
-    /// The most current per phase it takes (AC), A.
-    pub max_current_a: Option<f64>,
-    /// The least current per phase it charges with (AC), A.
-    pub min_current_a: Option<f64>,
-}
-
 /// What the service remembers about one connected station, owned by its session (so no lock is
 /// needed: a station's messages are handled one at a time).
 #[derive(Debug)]
@@ -670,34 +657,18 @@ impl Csms {
         &self,
         st: &StationContext,
         evse_id: u32,
-        needs: EvChargingNeeds,
+        wanted: crate::needs::Wanted,
     ) -> Result<bool, DomainError> {
-        let open = crate::smart_charging::ongoing(self.store.as_ref(), &st.id).await?;
-        let Some(tx) = open.iter().find(|t| t.evse_id == Some(evse_id)) else {
-            return Ok(false);
-        };
-        // What a car says is bounded: no negative energy or current, a minimum under the
-        // maximum.
-        let sane = |x: Option<f64>| x.filter(|v| v.is_finite() && *v >= 0.0);
-        let max_current_a = sane(needs.max_current_a);
-        let needs = EvChargingNeeds {
-            energy_wh: sane(needs.energy_wh),
-            max_current_a,
-            min_current_a: sane(needs.min_current_a)
-                .map(|m| max_current_a.map_or(m, |max| m.min(max))),
-            ..needs
-        };
-        self.events.publish(|| Event::ChargingNeeds {
-            station_id: st.id.to_string(),
-            evse_id,
-            transaction_id: tx.transaction_id.clone(),
-            transaction_energy_wh: tx.energy_wh.unwrap_or(0.0),
-            departure: needs.departure,
-            energy_wh: needs.energy_wh,
-            max_current_a: needs.max_current_a,
-            min_current_a: needs.min_current_a,
-        });
-        Ok(true)
+        let told = crate::needs::tell(
+            self.store.as_ref(),
+            &self.events,
+            &st.id,
+            crate::needs::For::Evse(evse_id),
+            wanted,
+            "car",
+        )
+        .await?;
+        Ok(told.is_some())
     }
 
     /// K09: a station's report of its charging profiles (2.0.1 ReportChargingProfiles): the

@@ -42,6 +42,7 @@ pub mod link;
 pub mod load;
 pub mod metering;
 mod names;
+pub mod needs;
 pub mod notices;
 pub mod observed;
 pub mod plan;

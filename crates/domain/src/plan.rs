@@ -74,6 +74,12 @@ impl Site {
     /// [`SLOT_SECONDS`] long (the first to the next quarter hour), with the grid connection's
     /// capacity (its tightest limit then, less its other load) and the price.
     pub fn slots(&self, now: Time, until: Time) -> Vec<(Time, Slot)> {
+        self.slots_cut(now, until, &[])
+    }
+
+    /// The slots of [`Site::slots`], also cut at each of `cuts` (the cars' departures, so that
+    /// no car is planned in a slot it leaves during).
+    pub fn slots_cut(&self, now: Time, until: Time, cuts: &[Time]) -> Vec<(Time, Slot)> {
         let Some(grid) = self.groups.first() else {
             return Vec::new();
         };
@@ -82,9 +88,14 @@ impl Site {
         let mut out = Vec::new();
         let mut start = now;
         while start < until && out.len() < MAX_SLOTS {
-            let next = now.timestamp() - now.timestamp().rem_euclid(SLOT_SECONDS)
-                + SLOT_SECONDS * (out.len() as i64 + 1);
-            let end = chrono::DateTime::from_timestamp(next, 0).unwrap_or(until);
+            let next =
+                start.timestamp() - start.timestamp().rem_euclid(SLOT_SECONDS) + SLOT_SECONDS;
+            let quarter = chrono::DateTime::from_timestamp(next, 0).unwrap_or(until);
+            let end = cuts
+                .iter()
+                .copied()
+                .filter(|c| *c > start)
+                .fold(quarter.min(until), Time::min);
             let (phases, power) = grid.limits_at(start);
             let by_phase = phases.map(|l| {
                 [0, 1, 2]
@@ -190,34 +201,46 @@ pub fn plan(slots: &[Slot], cars: &[Car], voltage: f64) -> Vec<Planned> {
     out
 }
 
+/// A car of a live site planned: its session's index, its departure, its plan, and the least
+/// current it charges with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LivePlan {
+    /// The index of its session.
+    pub index: usize,
+    /// When it leaves.
+    pub departure: Time,
+    /// Its plan over the slots.
+    pub planned: Planned,
+    /// The least current it charges with, A.
+    pub min_a: f64,
+}
+
 /// Plans the sessions whose car said what it needs (`told`: the session's index, its needs,
-/// its transaction's energy so far, its phases) at a site with prices, and gives each its
-/// plan's rate now: exactly that, so it does not take dear energy beyond its plan (a rate
-/// below its minimum is raised to it; none pauses it). Cars that said no departure or energy
-/// are left as they are.
-pub fn apply_plan(
+/// its transaction's energy so far, its phases) over the slots from `now` to the last
+/// departure; the slots and each car's plan. Cars that said no departure or energy, or whose
+/// departure is past, are not planned.
+pub fn plan_told(
     site: &Site,
-    sessions: &mut [crate::sites::SiteSession],
+    sessions: &[crate::sites::SiteSession],
     told: &[(usize, crate::observed::Needs, f64, u8)],
     now: Time,
-) {
+) -> (Vec<(Time, Slot)>, Vec<LivePlan>) {
     let planned: Vec<(usize, Time, Car, f64)> = told
         .iter()
         .filter_map(|&(i, n, energy_now_wh, phases)| {
             // Past its departure it needs all it can take: not planned, served first.
             let departure = n.departure.filter(|d| *d > now)?;
             let left = n.energy_wh? - (energy_now_wh - n.energy_then_wh).max(0.0);
+            let s = sessions.get(i)?;
             let evse_max = site
-                .evse(&sessions[i].station_id, sessions[i].evse_id)
+                .evse(&s.station_id, s.evse_id)
                 .and_then(|e| e.max_current_a)
                 .unwrap_or(crate::sites::DEFAULT_EVSE_MAX_A);
-            let max_a = [sessions[i].max_current_a, n.max_current_a]
+            let max_a = [s.max_current_a, n.max_current_a]
                 .into_iter()
                 .flatten()
                 .fold(evse_max, f64::min);
-            let min_a = sessions[i]
-                .min_current_a
-                .unwrap_or(crate::sites::DEFAULT_MIN_A);
+            let min_a = s.min_current_a.unwrap_or(crate::sites::DEFAULT_MIN_A);
             Some((
                 i,
                 departure,
@@ -232,9 +255,10 @@ pub fn apply_plan(
         })
         .collect();
     let Some(until) = planned.iter().map(|p| p.1).max() else {
-        return;
+        return (Vec::new(), Vec::new());
     };
-    let slots = site.slots(now, until);
+    let departures: Vec<Time> = planned.iter().map(|p| p.1).collect();
+    let slots = site.slots_cut(now, until, &departures);
     let cars: Vec<Car> = planned
         .iter()
         .map(|(_, departure, car, _)| Car {
@@ -246,12 +270,37 @@ pub fn apply_plan(
         })
         .collect();
     let plain: Vec<Slot> = slots.iter().map(|(_, s)| *s).collect();
-    for ((i, _, _, min_a), p) in planned.iter().zip(plan(&plain, &cars, site.voltage())) {
-        let now_a = p.rates_a.first().copied().unwrap_or(0.0);
-        let rate = if now_a > 0.0 { now_a.max(*min_a) } else { 0.0 };
-        let s = &mut sessions[*i];
-        s.max_current_a = Some(rate);
-        s.needed_current_a = (rate > 0.0).then_some(rate);
+    let plans = planned
+        .iter()
+        .zip(plan(&plain, &cars, site.voltage()))
+        .map(|((index, departure, _, min_a), planned)| LivePlan {
+            index: *index,
+            departure: *departure,
+            planned,
+            min_a: *min_a,
+        })
+        .collect();
+    (slots, plans)
+}
+
+/// Plans the sessions whose car said what it needs ([`plan_told`]) at a site with prices, and
+/// gives each its plan's rate now: exactly that, so it does not take dear energy beyond its
+/// plan (a rate below its minimum is raised to it; none pauses it). Cars that said no
+/// departure or energy are left as they are.
+pub fn apply_plan(
+    site: &Site,
+    sessions: &mut [crate::sites::SiteSession],
+    told: &[(usize, crate::observed::Needs, f64, u8)],
+    now: Time,
+) {
+    let (_, plans) = plan_told(site, sessions, told, now);
+    for p in plans {
+        let now_a = p.planned.rates_a.first().copied().unwrap_or(0.0);
+        let rate = if now_a > 0.0 { now_a.max(p.min_a) } else { 0.0 };
+        if let Some(s) = sessions.get_mut(p.index) {
+            s.max_current_a = Some(rate);
+            s.needed_current_a = (rate > 0.0).then_some(rate);
+        }
     }
 }
 
@@ -370,6 +419,20 @@ mod tests {
         );
         assert_eq!(sessions[1].max_current_a, Some(16.0), "leaves before them");
         assert_eq!(sessions[1].needed_current_a, Some(16.0));
+        // A car leaving in the middle of a slot is planned up to its departure, not to the
+        // slot's end: 16 A on three phases for exactly 50 minutes is 9,200 Wh, no more.
+        let leaving = now + chrono::TimeDelta::minutes(50);
+        let (slots, plans) = plan_told(
+            &site,
+            &[session(1)],
+            &[(0, needs(leaving, 50_000.0), 0.0, 3)],
+            now,
+        );
+        let planned_s: f64 = slots.iter().map(|(_, slot)| slot.seconds).sum();
+        assert_eq!(planned_s, 3000.0, "the slots end at the departure");
+        assert_eq!(plans.len(), 1);
+        assert!((plans[0].planned.energy_wh - 9_200.0).abs() < 1e-6, "{:?}", plans[0]);
+        assert!((plans[0].planned.shortfall_wh - 40_800.0).abs() < 1e-6);
     }
 
     proptest! {

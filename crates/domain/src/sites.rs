@@ -622,11 +622,40 @@ pub async fn live_sessions(
     site: &Site,
     observed: &crate::observed::Observations,
 ) -> Result<Vec<SiteSession>, crate::store::StoreError> {
+    let mut l = live(store, site, observed).await?;
+    // With prices, what they need is planned into the cheap hours: now they get their
+    // plan's rate, no more.
+    if !site.prices.is_empty() {
+        crate::plan::apply_plan(site, &mut l.sessions, &l.told, chrono::Utc::now());
+    }
+    Ok(l.sessions)
+}
+
+/// The sessions charging at a site, before any plan is applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Live {
+    /// As [`live_sessions`] gives them, in the order they started.
+    pub sessions: Vec<SiteSession>,
+    /// Each session's transaction.
+    pub transactions: Vec<String>,
+    /// The sessions whose car said what it needs: the index in `sessions`, the needs, the
+    /// transaction's energy so far (Wh), the phases.
+    pub told: Vec<(usize, crate::observed::Needs, f64, u8)>,
+}
+
+/// The sessions charging now at a site (see [`live_sessions`]), with their transactions and
+/// what their cars said they need, no plan applied.
+pub async fn live(
+    store: &dyn crate::store::Store,
+    site: &Site,
+    observed: &crate::observed::Observations,
+) -> Result<Live, crate::store::StoreError> {
     let mut stations: Vec<&str> = site.evses.iter().map(|e| e.station_id.as_str()).collect();
     stations.sort_unstable();
     stations.dedup();
     let now = chrono::Utc::now();
     let mut sessions = Vec::new();
+    let mut transactions = Vec::new();
     let mut starts = Vec::new();
     // The sessions whose car said what it needs: their index, needs, energy so far, phases.
     let mut told = Vec::new();
@@ -655,6 +684,7 @@ pub async fn live_sessions(
         at.dedup_by_key(|(e, _, _, _)| *e);
         for (evse_id, tx, energy_wh, started) in at {
             starts.push(started);
+            transactions.push(tx.to_string());
             let o = observed.get(station, tx);
             let needs = observed.needs(station, tx);
             let evse_phases = site
@@ -701,18 +731,26 @@ pub async fn live_sessions(
             });
         }
     }
-    // With prices, what they need is planned into the cheap hours: now they get their
-    // plan's rate, no more.
-    if !site.prices.is_empty() {
-        crate::plan::apply_plan(site, &mut sessions, &told, now);
-    }
     // First come, first served: when not every minimum fits, the sessions of a priority are
     // admitted in the order they started, not by where their EVSE is listed (which would pause
     // the same EVSEs every time).
     let mut order: Vec<usize> = (0..sessions.len()).collect();
     order.sort_by_key(|&i| (starts[i].is_none(), starts[i]));
-    let mut slots: Vec<Option<SiteSession>> = sessions.into_iter().map(Some).collect();
-    Ok(order.into_iter().filter_map(|i| slots[i].take()).collect())
+    let mut at_place = vec![0; order.len()];
+    for (place, &i) in order.iter().enumerate() {
+        at_place[i] = place;
+    }
+    let mut slots: Vec<Option<(SiteSession, String)>> =
+        sessions.into_iter().zip(transactions).map(Some).collect();
+    let (sessions, transactions) = order.into_iter().filter_map(|i| slots[i].take()).unzip();
+    for t in &mut told {
+        t.0 = at_place[t.0];
+    }
+    Ok(Live {
+        sessions,
+        transactions,
+        told,
+    })
 }
 
 impl Site {

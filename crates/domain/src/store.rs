@@ -378,6 +378,9 @@ pub enum RecordKind {
     Site,
     /// A station model's smart charging quirks.
     Model,
+    /// What a transaction's car needs by when (`tag`: the transaction; `status` `open` or
+    /// `ended`).
+    Needs,
 }
 
 impl RecordKind {
@@ -391,6 +394,7 @@ impl RecordKind {
             RecordKind::Delivery => "delivery",
             RecordKind::Site => "site",
             RecordKind::Model => "model",
+            RecordKind::Needs => "needs",
         }
     }
 }

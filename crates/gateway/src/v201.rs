@@ -423,7 +423,7 @@ async fn dispatch(
                     .as_ref()
                     .and_then(|d| d.energy_amount)
             });
-            let needs = arus_domain::csms::EvChargingNeeds {
+            let needs = arus_domain::needs::Wanted {
                 departure: n.departure_time.as_ref().map(|t| t.0),
                 energy_wh: energy.map(|e| e as f64),
                 max_current_a: ac.map(|a| a.ev_max_current as f64),

@@ -121,6 +121,29 @@ pub(crate) enum Sites {
         #[arg(long)]
         step: Option<i64>,
     },
+    /// The plan of the cars charging now whose energy and departure are known: each car's
+    /// energy by its departure and what it cannot get (`--json` for the current per slot).
+    Plan {
+        /// The site.
+        id: String,
+    },
+    /// Says what the car of a transaction going on needs: the energy it wants from now by
+    /// when it leaves (and the most current it takes, if known).
+    Needs {
+        /// The station.
+        station: String,
+        /// The transaction (as the station knows it).
+        transaction: String,
+        /// The energy it wants from now, Wh.
+        #[arg(long)]
+        energy_wh: Option<f64>,
+        /// When it leaves (RFC 3339).
+        #[arg(long)]
+        departure: Option<String>,
+        /// The most current per phase it takes, A.
+        #[arg(long)]
+        max_current_a: Option<f64>,
+    },
 }
 
 fn read(file: &str) -> anyhow::Result<Value> {
@@ -270,6 +293,50 @@ pub(super) fn sites(c: &Client, cmd: Sites) -> anyhow::Result<()> {
             )?;
             let rows = v["allocations"].as_array().cloned().unwrap_or_default();
             c.show(&v, &rows, ALLOCATION)
+        }
+        Sites::Plan { id } => {
+            let v = c.get(&format!("/api/v1/sites/{}/plan", encode(&id)))?;
+            let rows = v["plans"].as_array().cloned().unwrap_or_default();
+            c.show(
+                &v,
+                &rows,
+                &[
+                    ("STATION", "/stationId"),
+                    ("EVSE", "/evseId"),
+                    ("TRANSACTION", "/transactionId"),
+                    ("DEPARTURE", "/departure"),
+                    ("ENERGY WH", "/energyWh"),
+                    ("SHORTFALL WH", "/shortfallWh"),
+                ],
+            )
+        }
+        Sites::Needs {
+            station,
+            transaction,
+            energy_wh,
+            departure,
+            max_current_a,
+        } => {
+            let mut body = serde_json::Map::new();
+            for (name, value) in [
+                ("energyWh", energy_wh.map(Value::from)),
+                ("departure", departure.map(Value::from)),
+                ("maxCurrentA", max_current_a.map(Value::from)),
+            ] {
+                if let Some(v) = value {
+                    body.insert(name.into(), v);
+                }
+            }
+            let v = c.send(
+                reqwest::Method::PUT,
+                &format!(
+                    "/api/v1/stations/{}/transactions/{}/charging-needs",
+                    encode(&station),
+                    encode(&transaction)
+                ),
+                Some(&Value::Object(body)),
+            )?;
+            c.show_object(&v)
         }
         Sites::Load { id, from, to, step } => {
             let mut query = Vec::new();

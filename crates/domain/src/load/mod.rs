@@ -199,6 +199,41 @@ impl LoadManager {
         })
     }
 
+    /// Takes back what the cars of the transactions going on need, as recorded: a restart
+    /// does not lose it. Those of transactions that ended meanwhile are closed.
+    async fn restore_needs(&self) {
+        let open = match crate::needs::open(self.store.as_ref()).await {
+            Ok(open) => open,
+            Err(e) => {
+                tracing::warn!(error = %e, "the needs of the cars charging could not be read");
+                return;
+            }
+        };
+        for told in open {
+            let going = self
+                .store
+                .transaction(&told.station_id, &told.transaction_id)
+                .await
+                .ok()
+                .flatten()
+                .is_some_and(|t| t.tx.fold.ended.is_none());
+            if going {
+                self.shared.observed.set_needs(
+                    &told.station_id,
+                    &told.transaction_id,
+                    told.needs(),
+                );
+            } else {
+                let _ = crate::needs::ended(
+                    self.store.as_ref(),
+                    &told.station_id,
+                    &told.transaction_id,
+                )
+                .await;
+            }
+        }
+    }
+
     /// How many profiles have been sent to a station.
     pub(crate) fn sends_to(&self, station: &str) -> u64 {
         self.sends
@@ -224,6 +259,7 @@ impl LoadManager {
             // Already running.
             None => return,
         };
+        self.restore_needs().await;
         let mut tick = tokio::time::interval(self.config.tick);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // Per site: when an increase held back by the minimum interval may go, or its limits
@@ -251,6 +287,11 @@ impl LoadManager {
                             if event == "Started" || event == "Ended" =>
                         {
                             if event == "Ended" {
+                                if self.shared.observed.needs(station_id, transaction_id).is_some()
+                                    && let Err(e) = crate::needs::ended(self.store.as_ref(), station_id, transaction_id).await
+                                {
+                                    tracing::warn!(station = %station_id, error = %e, "the needs of a transaction that ended could not be closed");
+                                }
                                 self.shared.observed.forget(station_id, transaction_id);
                             }
 
