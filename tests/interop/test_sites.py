@@ -436,6 +436,34 @@ def test_prices_move_energy_into_cheap_hours(server):
     assert code == 400 and "not on site" in answer["detail"]
 
 
+def test_a_feeder_limits_the_plan_of_the_cars_under_it(server):
+    """Two cars on a parking level whose feeder carries 20 A, on a 100 A grid connection:
+    planned together they share the feeder's 20 A, so what each needs in the hour before it
+    leaves (16 A's worth) cannot all be met, and the plan says how much is lacking."""
+    from datetime import datetime, timedelta, timezone
+
+    body = site(limit_a=100.0, evses=0)
+    body["groups"].append({"id": "level-2", "parent": "grid", "phaseLimitsA": [20, 20, 20]})
+    body["evses"] = [{"stationId": "CP1", "evseId": e, "group": "level-2"} for e in (1, 2)]
+    body["evses"].append({"stationId": "CP1", "evseId": 3, "group": "grid"})
+    assert server.request("POST", "/api/v1/sites", body)[0] == 201
+    start = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    leave = (start + timedelta(hours=1)).isoformat()
+    # 16 A on three phases at 230 V for an hour: 11,040 Wh.
+    cars = [{"stationId": "CP1", "evseId": e, "maxCurrentA": 16, "energyWh": 11040, "departure": leave}
+            for e in (1, 2, 3)]
+    code, answer = server.request("POST", "/api/v1/sites/depot/plan/preview", {"at": start.isoformat(), "cars": cars})
+    assert code == 200, answer
+    p1, p2, p3 = answer["plans"]
+    for slot in range(4):
+        assert p1["ratesA"][slot] + p2["ratesA"][slot] <= 20.0 + 1e-9
+    # The feeder gives the two 20 A for the hour (13,800 Wh of their 22,080); the car on the
+    # grid connection gets all it needs.
+    assert abs(p1["energyWh"] + p2["energyWh"] - 13_800) < 0.01, answer
+    assert abs(p1["shortfallWh"] + p2["shortfallWh"] - 8_280) < 0.01
+    assert p3["shortfallWh"] == 0 and p3["ratesA"][:4] == [16.0] * 4
+
+
 def test_what_a_car_needs_said_by_the_operator_is_planned_and_survives_a_restart(server, database):
     """A car that is not ISO 15118 cannot say what it needs: the operator says it (a fleet
     knows when its vans leave). The car is served what it needs by its departure before the

@@ -366,8 +366,9 @@ pub(crate) struct PlanView {
 }
 
 /// How the energy cars need by their departure would be planned into the site's hours: the
-/// cheapest before each departure, within the grid connection's capacity then (its limits
-/// over time, less its other load), earliest departure first; what cannot be met is each car's
+/// cheapest before each departure, within the capacity then of the grid connection and of
+/// each group the car is under (their limits over time, less their other load), earliest
+/// departure first; what cannot be met is each car's
 /// shortfall.
 #[utoipa::path(post, operation_id = "previewSitePlan", path = "/api/v1/sites/{id}/plan/preview", tag = "sites",
     params(("id" = String, Path, description = "The site's id")), request_body = PlanPreview,
@@ -413,8 +414,14 @@ pub(crate) async fn plan_preview(
     let until = cars.iter().map(|c| c.0).max().unwrap_or(now);
     let departures: Vec<chrono::DateTime<chrono::Utc>> = cars.iter().map(|c| c.0).collect();
     let slots = s.slots_cut(now, until, &departures);
-    let planned = arus_domain::plan::plan(
+    let under: Vec<Vec<usize>> = req
+        .cars
+        .iter()
+        .map(|c| s.feeders_of(&c.station_id, c.evse_id))
+        .collect();
+    let planned = arus_domain::plan::plan_within(
         &slots.iter().map(|(_, slot)| *slot).collect::<Vec<_>>(),
+        &s.group_capacities(&slots),
         &cars
             .iter()
             .map(|(departure, car)| arus_domain::plan::Car {
@@ -422,6 +429,7 @@ pub(crate) async fn plan_preview(
                 ..*car
             })
             .collect::<Vec<_>>(),
+        &under,
         s.voltage_v.unwrap_or(230.0),
     );
     Ok(axum::Json(PlanView {

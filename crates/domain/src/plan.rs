@@ -3,15 +3,16 @@
 //! price curve and an external limit curve shift it), with what cannot be met said.
 //!
 //! Earliest departure first, each car takes the cheapest slots before its departure (the
-//! earliest of equal price), up to its maximum and what the slot has left. The capacity of a
-//! slot is the grid connection's tightest phase then, less its other load; each planned car
-//! counts on every phase (a single-phase car is planned as if it loaded all three, which
-//! never plans more than fits). The live division still enforces every limit of every group.
+//! earliest of equal price), up to its maximum and what the slot has left, of the grid
+//! connection and of each group (feeder) the car is under. The capacity of a group in a slot
+//! is its tightest phase then, less its other load; each planned car counts on every phase (a
+//! single-phase car is planned as if it loaded all three, which never plans more than fits).
+//! The live division still enforces every limit of every group.
 //!
 //! # Invariants
 //!
-//! - No slot is given more than its capacity, no car more than its maximum, and no car
-//!   anything at or after its departure.
+//! - No slot is given more than its capacity, nor a feeder more than its own, no car more
+//!   than its maximum, and no car anything at or after its departure.
 //! - A car's energy is the least of its need and what the slots could give it; the rest is its
 //!   shortfall.
 //! - The function is pure: slots and cars in, rates out.
@@ -84,7 +85,6 @@ impl Site {
             return Vec::new();
         };
         let voltage = self.voltage();
-        let other = grid.other_load_a.unwrap_or([0.0; 3]).map(|l| l.max(0.0));
         let mut out = Vec::new();
         let mut start = now;
         while start < until && out.len() < MAX_SLOTS {
@@ -96,20 +96,7 @@ impl Site {
                 .copied()
                 .filter(|c| *c > start)
                 .fold(quarter.min(until), Time::min);
-            let (phases, power) = grid.limits_at(start);
-            let by_phase = phases.map(|l| {
-                [0, 1, 2]
-                    .map(|k| l[k] - other[k])
-                    .into_iter()
-                    .fold(f64::INFINITY, f64::min)
-            });
-            let by_power =
-                power.map(|w| (w - other.iter().sum::<f64>() * voltage) / (3.0 * voltage));
-            let capacity_a = [by_phase, by_power]
-                .into_iter()
-                .flatten()
-                .fold(f64::INFINITY, f64::min)
-                .clamp(0.0, 1e6);
+            let capacity_a = capacity(grid, start, voltage);
             out.push((
                 start,
                 Slot {
@@ -121,6 +108,59 @@ impl Site {
             start = end;
         }
         out
+    }
+}
+
+/// A group's capacity for the planned cars at `t`: its tightest limit then (a power limit
+/// counted on three phases), less its other load, in A per phase.
+fn capacity(group: &crate::sites::SiteGroup, t: Time, voltage: f64) -> f64 {
+    let other = group.other_load_a.unwrap_or([0.0; 3]).map(|l| l.max(0.0));
+    let (phases, power) = group.limits_at(t);
+    let by_phase = phases.map(|l| {
+        [0, 1, 2]
+            .map(|k| l[k] - other[k])
+            .into_iter()
+            .fold(f64::INFINITY, f64::min)
+    });
+    let by_power = power.map(|w| (w - other.iter().sum::<f64>() * voltage) / (3.0 * voltage));
+    [by_phase, by_power]
+        .into_iter()
+        .flatten()
+        .fold(f64::INFINITY, f64::min)
+        .clamp(0.0, 1e6)
+}
+
+impl Site {
+    /// The groups below the grid connection that the EVSE is under (indexes into the site's
+    /// groups, its own first).
+    pub fn feeders_of(&self, station_id: &str, evse_id: u32) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut g = self
+            .evse(station_id, evse_id)
+            .and_then(|e| self.groups.iter().position(|x| x.id == e.group));
+        while let Some(at) = g.filter(|at| *at > 0 && !out.contains(at)) {
+            out.push(at);
+            g = self.groups[at]
+                .parent
+                .as_ref()
+                .and_then(|p| self.groups.iter().position(|x| &x.id == p));
+        }
+        out
+    }
+
+    /// Each group's capacity in each slot (see [`capacity`]); the grid connection's is the
+    /// slots' own.
+    pub fn group_capacities(&self, slots: &[(Time, Slot)]) -> Vec<Vec<f64>> {
+        let voltage = self.voltage();
+        self.groups
+            .iter()
+            .map(|g| {
+                slots
+                    .iter()
+                    .map(|(t, _)| capacity(g, *t, voltage))
+                    .collect()
+            })
+            .collect()
     }
 }
 
@@ -163,7 +203,28 @@ pub struct Planned {
 
 /// The plan of `cars` over `slots` at `voltage` (see the module's documentation).
 pub fn plan(slots: &[Slot], cars: &[Car], voltage: f64) -> Vec<Planned> {
+    plan_within(slots, &[], cars, &vec![Vec::new(); cars.len()], voltage)
+}
+
+/// The plan of `cars` over `slots`, each car also within the feeders it is under
+/// (`under[car]`: indexes in `feeders`, each a capacity per slot in A): no slot gives a feeder's
+/// cars more than its capacity then.
+pub fn plan_within(
+    slots: &[Slot],
+    feeders: &[Vec<f64>],
+    cars: &[Car],
+    under: &[Vec<usize>],
+    voltage: f64,
+) -> Vec<Planned> {
     let mut left: Vec<f64> = slots.iter().map(|s| s.capacity_a.max(0.0)).collect();
+    let mut feeder_left: Vec<Vec<f64>> = feeders
+        .iter()
+        .map(|f| {
+            (0..slots.len())
+                .map(|s| f.get(s).copied().unwrap_or(0.0).max(0.0))
+                .collect()
+        })
+        .collect();
     let mut out: Vec<Planned> = cars
         .iter()
         .map(|c| Planned {
@@ -185,13 +246,22 @@ pub fn plan(slots: &[Slot], cars: &[Car], voltage: f64) -> Vec<Planned> {
             if need <= 1e-3 {
                 break;
             }
-            let room = c.max_a.max(0.0).min(left[s]);
+            let mine = under.get(i).map(Vec::as_slice).unwrap_or_default();
+            let room = mine
+                .iter()
+                .filter_map(|&f| feeder_left.get(f).map(|l| l[s]))
+                .fold(c.max_a.max(0.0).min(left[s]), f64::min);
             let per_a = wh_per_a_s * slots[s].seconds;
             if room <= 0.0 || per_a <= 0.0 {
                 continue;
             }
             let rate = room.min(need / per_a);
             left[s] -= rate;
+            for &f in mine {
+                if let Some(l) = feeder_left.get_mut(f) {
+                    l[s] -= rate;
+                }
+            }
             out[i].rates_a[s] = rate;
             out[i].energy_wh += rate * per_a;
             need -= rate * per_a;
@@ -270,9 +340,20 @@ pub fn plan_told(
         })
         .collect();
     let plain: Vec<Slot> = slots.iter().map(|(_, s)| *s).collect();
+    // Every group below the grid connection is a feeder with its own capacity.
+    let feeders = site.group_capacities(&slots);
+    let under: Vec<Vec<usize>> = planned
+        .iter()
+        .map(|(i, ..)| {
+            sessions
+                .get(*i)
+                .map(|s| site.feeders_of(&s.station_id, s.evse_id))
+                .unwrap_or_default()
+        })
+        .collect();
     let plans = planned
         .iter()
-        .zip(plan(&plain, &cars, site.voltage()))
+        .zip(plan_within(&plain, &feeders, &cars, &under, site.voltage()))
         .map(|((index, departure, _, min_a), planned)| LivePlan {
             index: *index,
             departure: *departure,
@@ -431,11 +512,50 @@ mod tests {
         let planned_s: f64 = slots.iter().map(|(_, slot)| slot.seconds).sum();
         assert_eq!(planned_s, 3000.0, "the slots end at the departure");
         assert_eq!(plans.len(), 1);
-        assert!((plans[0].planned.energy_wh - 9_200.0).abs() < 1e-6, "{:?}", plans[0]);
+        assert!(
+            (plans[0].planned.energy_wh - 9_200.0).abs() < 1e-6,
+            "{:?}",
+            plans[0]
+        );
         assert!((plans[0].planned.shortfall_wh - 40_800.0).abs() < 1e-6);
     }
 
     proptest! {
+        /// No feeder is planned more than its capacity in any slot, whatever else it is under.
+        #[test]
+        fn plans_respect_every_feeder(
+            slots in prop::collection::vec((60.0f64..3600.0, 0.0f64..100.0, 0.0f64..1.0), 1..12),
+            feeders in prop::collection::vec(prop::collection::vec(0.0f64..60.0, 12), 0..3),
+            cars in prop::collection::vec((0.0f64..40.0, 0.0f64..80_000.0, 0usize..14, 0u8..8), 0..10),
+        ) {
+            let slots: Vec<Slot> = slots
+                .into_iter()
+                .map(|(seconds, capacity_a, price)| Slot { seconds, capacity_a, price })
+                .collect();
+            let under: Vec<Vec<usize>> = cars
+                .iter()
+                .map(|c| (0..feeders.len()).filter(|f| c.3 & (1 << f) != 0).collect())
+                .collect();
+            let cars: Vec<Car> = cars
+                .iter()
+                .map(|&(max_a, energy_wh, departure_slot, _)| Car { max_a, phases: 3, energy_wh, departure_slot })
+                .collect();
+            let p = plan_within(&slots, &feeders, &cars, &under, V);
+            for s in 0..slots.len() {
+                let grid: f64 = p.iter().map(|x| x.rates_a[s]).sum();
+                prop_assert!(grid <= slots[s].capacity_a + 1e-6);
+                for (f, capacity) in feeders.iter().enumerate() {
+                    let used: f64 = p
+                        .iter()
+                        .zip(&under)
+                        .filter(|(_, u)| u.contains(&f))
+                        .map(|(x, _)| x.rates_a[s])
+                        .sum();
+                    prop_assert!(used <= capacity[s] + 1e-6, "feeder {} slot {}: {} > {}", f, s, used, capacity[s]);
+                }
+            }
+        }
+
         #[test]
         fn plans_respect_capacity_maximums_and_departures(
             slots in prop::collection::vec((60.0f64..3600.0, 0.0f64..100.0, 0.0f64..1.0), 1..24),
