@@ -457,6 +457,7 @@ async fn plug_in(
         charged_to: Instant::now(),
         drawing: crate::ev::Drawing::PausedByEvse,
         arrived: (Instant::now(), soc),
+        profile: None,
     });
     send_status(conn, st, stats, id, Status::Preparing).await?;
     if !st.v16() {
@@ -479,6 +480,19 @@ async fn plug_in(
     let wait = st.rng.between(2.0, 20.0);
     st.evses[i].next = Instant::now() + real(group, wait);
     Ok(())
+}
+
+/// K05 (1.6 §5.11): the TxProfile a remote start carried is the transaction's once it goes
+/// on; its cars are offered the limit at once.
+pub(crate) fn install_remote_profile(st: &mut StationState, i: usize) {
+    let Some(profile) = st.evses[i].tx.as_mut().and_then(|t| t.profile.take()) else {
+        return;
+    };
+    let evse = st.evses[i].id;
+    let ongoing = st.ongoing();
+    if st.profiles.set(evse, *profile, &ongoing) && !st.follow_ups.contains(&FollowUp::Limits) {
+        st.follow_ups.push_back(FollowUp::Limits);
+    }
 }
 
 async fn authorize_and_start(
@@ -521,6 +535,7 @@ async fn authorize_and_start(
                 tx.id = tx_id.to_string();
             }
             st.evses[i].phase = Phase::Charging;
+            install_remote_profile(st, i);
             send_status(conn, st, stats, id, Status::Charging).await?;
         }
     } else {
@@ -534,6 +549,7 @@ async fn authorize_and_start(
                 .is_some_and(|info| info.status == v201::AuthorizationStatusEnum::Accepted);
         if accepted && ok {
             st.evses[i].phase = Phase::Charging;
+            install_remote_profile(st, i);
             let mut ev = messages::tx_event(st, i, Event::Updated, Trigger::ChargingStateChanged);
             ev.transaction_info.charging_state = Some(v201::ChargingStateEnum::Charging);
             send(conn, st, stats, &Outgoing::new(&ev)).await?;
@@ -813,6 +829,7 @@ async fn follow_ups(
                 evse,
                 token,
                 remote_start_id,
+                profile,
             } => {
                 let free = st.evses.iter().position(|e| {
                     e.phase == Phase::Idle && !e.inoperative && evse.is_none_or(|id| id == e.id)
@@ -820,6 +837,9 @@ async fn follow_ups(
                 if let Some(i) = free {
                     let group = Group::new("remote", 1, Mode::Realistic);
                     plug_in(conn, st, &group, stats, i, token, remote_start_id).await?;
+                    if let Some(tx) = st.evses[i].tx.as_mut() {
+                        tx.profile = profile;
+                    }
                     st.evses[i].next = Instant::now();
                 }
                 continue;

@@ -383,6 +383,7 @@ mod tests {
             charged_to: tokio::time::Instant::now(),
             drawing: crate::ev::Drawing::Charging,
             arrived: (tokio::time::Instant::now(), 0.0),
+            profile: None,
         });
         st
     }

@@ -37,6 +37,8 @@ pub(crate) enum FollowUp {
         evse: Option<u32>,
         token: String,
         remote_start_id: Option<i64>,
+        /// The TxProfile it carried, installed once the transaction goes on.
+        profile: Option<Box<arus_schedules::profile::ChargingProfile>>,
     },
     /// Remote stop of a transaction.
     RemoteStop { transaction_id: String },
@@ -115,6 +117,8 @@ pub(crate) struct Tx {
     pub drawing: Drawing,
     /// When the car arrived, and its state of charge then.
     pub arrived: (Instant, f64),
+    /// The TxProfile its remote start carried, until the transaction goes on.
+    pub profile: Option<Box<arus_schedules::profile::ChargingProfile>>,
 }
 
 /// One EVSE (with one connector).

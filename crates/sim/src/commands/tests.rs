@@ -180,6 +180,7 @@ fn tx(id: &str) -> Tx {
         charged_to: tokio::time::Instant::now(),
         drawing: crate::ev::Drawing::Charging,
         arrived: (tokio::time::Instant::now(), 0.0),
+        profile: None,
     }
 }
 
@@ -194,7 +195,8 @@ fn remote_start_and_stop_follow_the_evses() {
         Some(FollowUp::RemoteStart {
             evse: Some(1),
             token: "ABC".into(),
-            remote_start_id: None
+            remote_start_id: None,
+            profile: None,
         })
     );
     st.evses[0].phase = Phase::Charging;
@@ -221,7 +223,8 @@ fn remote_start_and_stop_follow_the_evses() {
         Some(FollowUp::RemoteStart {
             evse: Some(1),
             token: "A".into(),
-            remote_start_id: Some(7)
+            remote_start_id: Some(7),
+            profile: None,
         })
     );
     let stop = r#"{"transactionId":"t-9"}"#;
@@ -422,4 +425,38 @@ fn a_201_station_reports_the_profiles_it_holds() {
         c["schedule"]["chargingSchedulePeriod"][0]["limit"],
         json!(4600.0)
     );
+}
+
+/// 1.6 §5.11, 2.0.1 use case F01: the TxProfile a remote start carries is the transaction's once
+/// it goes on, and its car is offered the limit at once.
+#[test]
+fn a_remote_starts_tx_profile_holds_once_the_transaction_goes_on() {
+    let mut st = station(Version::V16);
+    let start = r#"{"idTag":"ABC","connectorId":1,"chargingProfile":{"chargingProfileId":3,
+        "stackLevel":0,"chargingProfilePurpose":"TxProfile","chargingProfileKind":"Relative",
+        "chargingSchedule":{"chargingRateUnit":"A","chargingSchedulePeriod":[
+        {"startPeriod":0,"limit":10}]}}}"#;
+    let answer = result(&mut st, "RemoteStartTransaction", start);
+    assert_eq!(answer, json!({"status": "Accepted"}));
+    let Some(FollowUp::RemoteStart { profile, .. }) = st.follow_ups.pop_front() else {
+        panic!("no remote start to do")
+    };
+    assert!(profile.is_some(), "the profile travels with the start");
+    st.evses[0].phase = Phase::Charging;
+    let mut t = tx("5");
+    t.profile = profile;
+    st.evses[0].tx = Some(t);
+    crate::behaviour::install_remote_profile(&mut st, 0);
+    let composite = result(
+        &mut st,
+        "GetCompositeSchedule",
+        r#"{"connectorId":1,"duration":60,"chargingRateUnit":"A"}"#,
+    );
+    assert_eq!(
+        composite["chargingSchedule"]["chargingSchedulePeriod"][0]["limit"],
+        json!(10.0),
+        "{composite}"
+    );
+    assert!(st.follow_ups.contains(&FollowUp::Limits));
+    assert!(st.evses[0].tx.as_ref().is_some_and(|t| t.profile.is_none()));
 }

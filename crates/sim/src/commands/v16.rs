@@ -165,6 +165,10 @@ fn remote_start(
         evse: r.connector_id.and_then(|c| u32::try_from(c).ok()),
         token: r.id_tag,
         remote_start_id: None,
+        profile: r
+            .charging_profile
+            .as_ref()
+            .map(|p| Box::new(crate::profiles::from_v16(p))),
     });
     RemoteStartTransactionResponse {
         status: RemoteStartStopStatus::Accepted,

@@ -247,6 +247,10 @@ fn remote_start(
         evse: r.evse_id.and_then(|e| u32::try_from(e).ok()),
         token: r.id_token.id_token,
         remote_start_id: Some(r.remote_start_id),
+        profile: r
+            .charging_profile
+            .as_ref()
+            .map(|p| Box::new(crate::profiles::from_v201(p))),
     });
     RequestStartTransactionResponse {
         custom_data: None,
