@@ -204,6 +204,8 @@ def test_a_station_that_ignores_its_profiles_is_given_what_its_car_draws(server)
         got = await until(lambda: (a := allocation()) and a == [("DEAF", 12.5), ("GOOD", 7.5)] and a,
                           "the deaf station's car given what it draws")
         assert got == [("DEAF", 12.5), ("GOOD", 7.5)]
+        why = server.get("/api/v1/sites/depot/allocation")["allocations"][0]["why"]
+        assert "ignores charging profiles" in why, why
         await deaf.close()
         await good.close()
 

@@ -496,7 +496,13 @@ impl Site {
                 let r = result[i];
                 let Some(j) = extra else {
                     let mut out = self.explain(s, a, r);
-                    if s.needed_current_a.is_some() && !out.paused {
+                    if s.priority == Some(UNSTEERED_PRIORITY) {
+                        out.why = format!(
+                            "its station ignores charging profiles: given what its car draws, \
+                             first; {}",
+                            out.why
+                        );
+                    } else if s.needed_current_a.is_some() && !out.paused {
                         out.why = format!(
                             "served first, as it needs all it takes by its departure; {}",
                             out.why
