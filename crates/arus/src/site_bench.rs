@@ -34,6 +34,10 @@ pub(crate) struct SiteArgs {
     /// A car is close enough when it got at least this share less than at best.
     #[arg(long, default_value_t = 0.05)]
     tolerance: f64,
+    /// Divide with only what load management can know: a car's phases are unknown until it
+    /// draws (it counts on every phase of its EVSE until then), as they are live.
+    #[arg(long)]
+    knowable: bool,
 }
 
 /// One car compared.
@@ -50,7 +54,12 @@ pub(crate) struct Compared {
 
 /// The energy each car would have taken under the best division (see the module's
 /// documentation), in the order given.
-pub(crate) fn best(site: &Site, cars: &[CarSession], step_s: f64) -> anyhow::Result<Vec<f64>> {
+pub(crate) fn best(
+    site: &Site,
+    cars: &[CarSession],
+    step_s: f64,
+    knowable: bool,
+) -> anyhow::Result<Vec<f64>> {
     let voltage = site.voltage_v.unwrap_or(230.0);
     let step_s = step_s.max(0.1);
     let mut state: Vec<Car> = cars
@@ -68,6 +77,8 @@ pub(crate) fn best(site: &Site, cars: &[CarSession], step_s: f64) -> anyhow::Res
         })
         .collect();
     let mut energy = vec![0.0; cars.len()];
+    // Whether each car has drawn yet (its phases known since).
+    let mut seen = vec![!knowable; cars.len()];
     let end = cars.iter().map(|c| c.left_s).fold(0.0, f64::max);
     let base = chrono::Utc::now();
     let mut t = 0.0;
@@ -83,7 +94,7 @@ pub(crate) fn best(site: &Site, cars: &[CarSession], step_s: f64) -> anyhow::Res
             .map(|&i| SiteSession {
                 station_id: cars[i].station_id.clone(),
                 evse_id: cars[i].evse_id,
-                phases: Some(cars[i].phases),
+                phases: seen[i].then_some(cars[i].phases),
                 min_current_a: Some(cars[i].min_current_a),
                 // Offered exactly what it can take; a car tapering below its minimum is still
                 // offered its minimum (and takes less).
@@ -101,6 +112,7 @@ pub(crate) fn best(site: &Site, cars: &[CarSession], step_s: f64) -> anyhow::Res
             let from = t.max(cars[i].arrived_s);
             let to = next.min(cars[i].left_s);
             energy[i] += state[i].advance((to - from).max(0.0), voltage);
+            seen[i] |= state[i].amps > 0.0;
         }
         t = next;
     }
@@ -128,7 +140,7 @@ pub(crate) fn run(args: SiteArgs) -> anyhow::Result<()> {
         !cars.is_empty(),
         "the run has no car of the site (its groups need car models)"
     );
-    let best_wh = best(&site, &cars, args.step)?;
+    let best_wh = best(&site, &cars, args.step, args.knowable)?;
     // Sessions cut by the end of the run are competitors, not compared.
     let compared: Vec<Compared> = cars
         .iter()
@@ -221,13 +233,38 @@ mod tests {
     /// first's departure show in the energy.
     #[test]
     fn the_best_division_shares_the_limit_over_time() {
-        let alone = best(&site(), &[car("A", 3, 16.0, 0.0, 1.0)], 10.0).expect("divided");
+        let alone = best(&site(), &[car("A", 3, 16.0, 0.0, 1.0)], 10.0, false).expect("divided");
         assert!((alone[0] - 16.0 * 230.0 * 3.0).abs() < 1.0, "{alone:?}");
         let two = [car("A", 3, 32.0, 0.0, 2.0), car("B", 3, 32.0, 1.0, 2.0)];
-        let e = best(&site(), &two, 10.0).expect("divided");
+        let e = best(&site(), &two, 10.0, false).expect("divided");
         // A: 32 A for an hour, then 16 A; B: 16 A for an hour.
         assert!((e[0] - 48.0 * 230.0 * 3.0).abs() < 1.0, "{e:?}");
         assert!((e[1] - 16.0 * 230.0 * 3.0).abs() < 1.0, "{e:?}");
+    }
+
+    /// A three-phase van holds 30 A on each phase of a [40, 32, 32] A connection; a
+    /// single-phase car on L1 then arrives. Known to be single-phase it fits on L1 (10 A free)
+    /// at once; not knowing its phases (as live), it counts on L2 and L3 too, where 2 A are
+    /// free, and waits for the van to leave.
+    #[test]
+    fn knowing_only_what_can_be_known_a_new_cars_phases_count_on_every_phase() {
+        let mut uneven = site();
+        uneven.groups[0].phase_limits_a = Some([40.0, 32.0, 32.0]);
+        let mut van = car("A", 3, 30.0, 0.0, 2.0);
+        van.min_current_a = 30.0;
+        let city = car("B", 1, 16.0, 1.0, 3.0);
+        let cars = [van, city];
+        let perfect = best(&uneven, &cars, 10.0, false).expect("divided");
+        let knowable = best(&uneven, &cars, 10.0, true).expect("divided");
+        assert!(
+            (perfect[1] - (10.0 + 16.0) * 230.0).abs() < 1.0,
+            "{perfect:?}"
+        );
+        assert!((knowable[1] - 16.0 * 230.0).abs() < 1.0, "{knowable:?}");
+        assert!(
+            (perfect[0] - knowable[0]).abs() < 1.0,
+            "the van is not affected"
+        );
     }
 
     /// 10 A fits one 6 A minimum: the car that came first charges, wherever it is listed.
@@ -236,7 +273,7 @@ mod tests {
         let mut tight = site();
         tight.groups[0].phase_limits_a = Some([10.0; 3]);
         let cars = [car("B", 3, 32.0, 1.0, 2.0), car("A", 3, 32.0, 0.0, 2.0)];
-        let e = best(&tight, &cars, 10.0).expect("divided");
+        let e = best(&tight, &cars, 10.0, false).expect("divided");
         assert!(e[0].abs() < 1.0, "the later car waits: {e:?}");
         assert!((e[1] - 10.0 * 230.0 * 3.0 * 2.0).abs() < 1.0, "{e:?}");
     }
