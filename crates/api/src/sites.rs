@@ -193,12 +193,11 @@ pub(crate) async fn live(
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
     let s = site(&state, &id).await?;
-    let sessions =
-        arus_domain::sites::live_sessions(state.store.as_ref(), &s, &state.load.observed)
+    let live =
+        arus_domain::site_live::live_sessions(state.store.as_ref(), &s, &state.load.observed)
             .await
             .map_err(store_error)?;
-    let mut allocations = s
-        .allocate(&sessions, chrono::Utc::now())
+    let mut allocations = arus_domain::site_live::allocate_live(&s, &live, chrono::Utc::now())
         .map_err(|e| Problem::bad_request(e.0))?;
     // Divided first come, first served; shown by station and EVSE.
     allocations.sort_by(|a, b| (&a.station_id, a.evse_id).cmp(&(&b.station_id, b.evse_id)));
@@ -276,7 +275,7 @@ pub(crate) async fn plan(
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
     let s = site(&state, &id).await?;
-    let live = arus_domain::sites::live(state.store.as_ref(), &s, &state.load.observed)
+    let live = arus_domain::site_live::live(state.store.as_ref(), &s, &state.load.observed)
         .await
         .map_err(store_error)?;
     let (slots, plans) =

@@ -49,6 +49,7 @@ pub mod plan;
 pub mod provisioning;
 pub mod quirks;
 pub mod retention;
+pub mod site_live;
 pub mod site_load;
 pub mod sites;
 pub mod smart_charging;

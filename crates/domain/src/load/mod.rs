@@ -565,11 +565,13 @@ impl LoadManager {
         &self,
         site: &Site,
     ) -> Result<Option<tokio::time::Instant>, crate::store::StoreError> {
-        let sessions =
-            crate::sites::live_sessions(self.store.as_ref(), site, &self.shared.observed).await?;
+        let live =
+            crate::site_live::live_sessions(self.store.as_ref(), site, &self.shared.observed)
+                .await?;
+        let sessions = &live.sessions;
         // The least time between rewrites, per station: Arus's, or its model's if longer.
         let mut interval: HashMap<String, Duration> = HashMap::new();
-        for s in &sessions {
+        for s in sessions {
             if !interval.contains_key(&s.station_id) {
                 let quirks = crate::quirks::of_station(self.store.as_ref(), &s.station_id)
                     .await
@@ -589,7 +591,7 @@ impl LoadManager {
                 interval.insert(s.station_id.clone(), model.map_or(own, |m| m.max(own)));
             }
         }
-        let allocations = match site.allocate(&sessions, Utc::now()) {
+        let allocations = match crate::site_live::allocate_live(site, &live, Utc::now()) {
             Ok(a) => a,
             Err(e) => {
                 tracing::warn!(site = %site.id, error = %e, "site cannot be divided");
