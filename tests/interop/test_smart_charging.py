@@ -378,6 +378,9 @@ def test_iso15118_charging_needs_get_a_schedule(server):
                 break
             await asyncio.sleep(0.05)
         assert last == {1: 0, 2: 16}, tx_profiles(st)
+        why = [a["why"] for a in server.get("/api/v1/sites/priced/allocation")["allocations"]]
+        assert why[0].startswith("planned:") and "0 A now" in why[0], why
+        assert why[1].startswith("planned:") and "16 A now" in why[1], why
         await st.close()
 
     asyncio.run(scenario())

@@ -367,14 +367,15 @@ pub fn plan_told(
 /// Plans the sessions whose car said what it needs ([`plan_told`]) at a site with prices, and
 /// gives each its plan's rate now: exactly that, so it does not take dear energy beyond its
 /// plan (a rate below its minimum is raised to it; none pauses it). Cars that said no
-/// departure or energy are left as they are.
+/// departure or energy are left as they are. Returns the indexes of the sessions planned.
 pub fn apply_plan(
     site: &Site,
     sessions: &mut [crate::sites::SiteSession],
     told: &[(usize, crate::observed::Needs, f64, u8)],
     now: Time,
-) {
+) -> Vec<usize> {
     let (_, plans) = plan_told(site, sessions, told, now);
+    let planned = plans.iter().map(|p| p.index).collect();
     for p in plans {
         let now_a = p.planned.rates_a.first().copied().unwrap_or(0.0);
         let rate = if now_a > 0.0 { now_a.max(p.min_a) } else { 0.0 };
@@ -383,6 +384,7 @@ pub fn apply_plan(
             s.needed_current_a = (rate > 0.0).then_some(rate);
         }
     }
+    planned
 }
 
 #[cfg(test)]

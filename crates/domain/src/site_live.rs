@@ -31,7 +31,7 @@ pub async fn live_sessions(
     // With prices, what they need is planned into the cheap hours: now they get their
     // plan's rate, no more.
     if !site.prices.is_empty() {
-        crate::plan::apply_plan(site, &mut l.sessions, &l.told, chrono::Utc::now());
+        l.planned = crate::plan::apply_plan(site, &mut l.sessions, &l.told, chrono::Utc::now());
     }
     Ok(l)
 }
@@ -63,7 +63,7 @@ pub fn allocate_live(
         .filter(|&i| live.unseen.get(i).copied().unwrap_or(false) && first[i].paused)
         .collect();
     if paused.is_empty() {
-        return Ok(first);
+        return Ok(planned(live, first));
     }
     // Would they be admitted on one phase?
     let mut one_phase = live.sessions.clone();
@@ -73,7 +73,7 @@ pub fn allocate_live(
     let tried = site.allocate(&one_phase, at)?;
     let probe: Vec<usize> = paused.into_iter().filter(|&i| !tried[i].paused).collect();
     if probe.is_empty() {
-        return Ok(first);
+        return Ok(planned(live, first));
     }
     let mut probing = live.sessions.clone();
     for &i in &probe {
@@ -94,7 +94,25 @@ pub fn allocate_live(
             );
         }
     }
-    Ok(out)
+    Ok(planned(live, out))
+}
+
+/// The division with the sessions held to their plan's rate said so.
+fn planned(
+    live: &Live,
+    mut division: Vec<crate::sites::EvseAllocation>,
+) -> Vec<crate::sites::EvseAllocation> {
+    for &i in &live.planned {
+        if let (Some(a), Some(s)) = (division.get_mut(i), live.sessions.get(i)) {
+            a.why = format!(
+                "planned: its energy by its departure goes into the site's cheapest hours, {} A \
+                 now; {}",
+                s.max_current_a.unwrap_or(0.0),
+                a.why
+            );
+        }
+    }
+    division
 }
 
 /// The sessions charging at a site, before any plan is applied.
@@ -110,6 +128,8 @@ pub struct Live {
     /// Per session: its car has not been seen drawing (its phases are not known) and its
     /// session started less than [`PROBE_WINDOW`] ago.
     pub unseen: Vec<bool>,
+    /// The sessions given their plan's rate (at a site with prices).
+    pub planned: Vec<usize>,
 }
 
 /// The sessions charging now at a site (see [`live_sessions`]), with their transactions and
@@ -225,6 +245,7 @@ pub async fn live(
         transactions,
         told,
         unseen,
+        planned: Vec::new(),
     })
 }
 
@@ -265,6 +286,7 @@ mod tests {
             transactions: vec!["1".into(), "2".into(), "3".into()],
             told: Vec::new(),
             unseen: vec![false, false, b_unseen],
+            planned: Vec::new(),
         }
     }
 
@@ -288,7 +310,11 @@ mod tests {
             ],
             "B is admitted at its minimum; the last admitted other (C) makes room"
         );
-        assert!(got[2].why.contains("phases are not known"), "{}", got[2].why);
+        assert!(
+            got[2].why.contains("phases are not known"),
+            "{}",
+            got[2].why
+        );
         // Every limit holds: B counts on every phase while it is probed.
         assert!(got.iter().map(|a| a.current_a).sum::<f64>() <= 12.0);
         // Seen already (its phases known), it takes its turn.
