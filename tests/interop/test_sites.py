@@ -325,7 +325,8 @@ def test_model_quirks_are_respected(server):
     async def scenario():
         server.post("/api/v1/stations", {"id": "CP1"})
         assert server.request("POST", "/api/v1/sites", site(limit_a=40.0))[0] == 201
-        quirks = {"vendor": "Py", "model": "Forgetful", "forgetsProfiles": True, "noEvseZero": True}
+        quirks = {"vendor": "Py", "model": "Forgetful", "forgetsProfiles": True, "noEvseZero": True,
+                  "minRewriteIntervalS": 3600}
         assert server.request("POST", "/api/v1/station-models", quirks)[0] == 200
         recorded = dict(quirks, ignoresProfiles=False, noCompositeSchedule=False, fixed=False)
         assert server.get("/api/v1/station-models")["items"] == [recorded]
@@ -339,7 +340,14 @@ def test_model_quirks_are_respected(server):
             "evseId": 0, "chargingProfile": {"id": 7, "purpose": "ChargingStationMaxProfile", "kind": "Absolute",
                                              "schedules": [{"rateUnit": "A", "periods": [{"startS": 0, "limit": 30}]}]}})
         assert code == 200 and r["outcome"]["status"] == "Accepted", r
-        # It reboots: what Arus installed goes again, then the safe defaults.
+        # Changed within the hour its flash allows: refused before it leaves.
+        code, r = await asyncio.to_thread(server.request, "POST", "/api/v1/stations/CP1/commands/setChargingProfile", {
+            "evseId": 0, "chargingProfile": {"id": 7, "purpose": "ChargingStationMaxProfile", "kind": "Absolute",
+                                             "schedules": [{"rateUnit": "A", "periods": [{"startS": 0, "limit": 20}]}]}})
+        assert code == 400 and "spare their flash" in r["detail"], r
+        assert len(profiles(st)) == 5
+        # It reboots: what Arus installed goes again (the same profile: no change), then the
+        # safe defaults.
         await st.call(boot)
         got = await wait_for(st, 10)
         assert got[5] == (0, "ChargePointMaxProfile", 7), got

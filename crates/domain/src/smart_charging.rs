@@ -174,6 +174,8 @@ pub async fn ongoing(
 ///   a 1.6 one (§3.13.2), so the operator reuses that profile's id or clears it first. (2.0.1
 ///   allows the same level for validity periods that do not overlap; Arus keeps one profile
 ///   per level, as 1.6 stations do, so that its record is the same for both versions.)
+/// - a profile is not changed sooner than its station's model allows
+///   ([`crate::quirks::ModelQuirks::min_rewrite_interval_s`]).
 pub async fn prepare(
     store: &dyn Store,
     station_id: &str,
@@ -221,6 +223,31 @@ pub async fn prepare(
             && h.evse_id == c.evse_id
             && (p.purpose != ChargingProfilePurpose::Tx || o.transaction_id == p.transaction_id)
     });
+    // A model that wears out its flash: the operator's profile is not changed more often than
+    // its record allows (load management keeps its own pace, and its decreases always go; the
+    // same profile sent again, to a station that lost it, changes nothing).
+    if p.id < crate::load::RESERVED_IDS_FROM
+        && let Some(earlier) = held.iter().find(|h| {
+            h.charging_profile.id == p.id && h.evse_id == c.evse_id && h.charging_profile != *p
+        })
+        && let Ok(Some(q)) = crate::quirks::of_station(store, station_id).await
+        && let Some(interval) = q.min_rewrite_interval_s
+    {
+        let since = (chrono::Utc::now() - earlier.installed_at)
+            .num_seconds()
+            .max(0);
+        if since < i64::from(interval) {
+            return Err(format!(
+                "profile {} was written {since} s ago: {} {} stations are rewritten at most every \
+                 {interval} s, to spare their flash (its station model's record); try again in \
+                 {} s",
+                p.id,
+                q.vendor,
+                q.model,
+                i64::from(interval) - since
+            ));
+        }
+    }
     if let Some(h) = clash {
         return Err(format!(
             "profile {} already has stack level {} for {} on EVSE {}: reuse its id to replace \
