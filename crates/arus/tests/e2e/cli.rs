@@ -185,4 +185,32 @@ async fn the_cli_drives_a_running_server(b: &Backend) {
     let (code, _, err) = run(TOKEN, vec!["sites", "show", "nowhere"]);
     assert_eq!(code, 1);
     assert!(err.contains("404"), "{err}");
+    // No car charging: an empty plan; needs for a transaction that does not exist: refused.
+    let (code, out, _) = run(TOKEN, vec!["sites", "plan", "depot", "--json"]);
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(
+        (v["siteId"].clone(), v["plans"].clone()),
+        (json!("depot"), json!([]))
+    );
+    let later = (chrono::Utc::now() + chrono::TimeDelta::hours(2)).to_rfc3339();
+    let later: &'static str = Box::leak(later.into_boxed_str());
+    let (code, _, err) = run(
+        TOKEN,
+        vec![
+            "sites",
+            "needs",
+            "CLI-1",
+            "404",
+            "--energy-wh",
+            "1000",
+            "--departure",
+            later,
+        ],
+    );
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("404") && err.contains("no transaction"),
+        "{err}"
+    );
 }
