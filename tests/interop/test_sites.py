@@ -546,3 +546,67 @@ def test_what_a_car_needs_said_by_the_operator_is_planned_and_survives_a_restart
         again.stop()
         # The fixture stops what it started: it is stopped already.
         server.proc = again.proc
+
+
+def test_a_building_meter_pushes_the_load_that_is_not_charging(server):
+    """The grid connection is configured with 30 A of building load; a meter pushes what the
+    building draws now. The cars get what it leaves, at once, and the configured value comes
+    back when the meter falls silent (not waited for here: two minutes)."""
+    from datetime import datetime, timedelta, timezone
+
+    from ocpp.v16 import call_result as result16
+    from test_commands import scripted
+
+    answers = {"SetChargingProfile": lambda st, r: result16.SetChargingProfile(status="Accepted")}
+    path = "/api/v1/sites/depot/groups/grid/other-load"
+
+    def last_limits(st):
+        out = {}
+        for a, r in st.cp.received:
+            if a == "SetChargingProfile" and r["connector_id"] > 0:
+                out[r["connector_id"]] = r["cs_charging_profiles"]["charging_schedule"]["charging_schedule_period"][0]["limit"]
+        return out
+
+    async def until_limits(st, want):
+        for _ in range(100):
+            if last_limits(st) == want:
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"{last_limits(st)} is not {want}")
+
+    async def scenario():
+        server.post("/api/v1/stations", {"id": "CP1"})
+        body = site(limit_a=100.0, evses=2)
+        body["groups"][0]["otherLoadA"] = [30, 30, 30]
+        assert server.request("POST", "/api/v1/sites", body)[0] == 201
+        assert server.get(path) == {"siteId": "depot", "groupId": "grid", "currentA": [30.0, 30.0, 30.0],
+                                    "source": "configured"}
+        st = await connect(server, scripted(ChargePoint16, answers), "CP1", None, "ocpp1.6")
+        await st.call(call16.BootNotification(charge_point_vendor="Py", charge_point_model="Site"))
+        for connector in (1, 2):
+            await st.call(call16.StartTransaction(connector_id=connector, id_tag="T", meter_start=0, timestamp=now()))
+        # 70 A left: 32 A each (their maximum).
+        await until_limits(st, {1: 32.0, 2: 32.0})
+        # The building draws 80 A on each phase now: 20 A left, 10 each, sent at once.
+        code, got = await asyncio.to_thread(server.request, "PUT", path, {"currentA": [80, 80, 80]})
+        assert code == 200 and got["source"] == "measured" and got["currentA"] == [80.0, 80.0, 80.0], got
+        await until_limits(st, {1: 10.0, 2: 10.0})
+        allocation = await asyncio.to_thread(server.get, "/api/v1/sites/depot/allocation")
+        assert [a["currentA"] for a in allocation["allocations"]] == [10.0, 10.0]
+        # Solar: the building gives 10 A back on L1 and draws nothing else.
+        code, _ = await asyncio.to_thread(server.request, "PUT", path, {"currentA": [-10, 0, 0]})
+        assert code == 200
+        await until_limits(st, {1: 32.0, 2: 32.0})
+        await st.close()
+
+    asyncio.run(scenario())
+    # What holds nothing: refused with the reason.
+    stale = (datetime.now(timezone.utc) - timedelta(minutes=5)).isoformat()
+    for body, code, words in [
+        ({"currentA": [1e9, 0, 0]}, 400, "at most"),
+        ({"currentA": [1, 2]}, 400, ""),
+        ({"currentA": [1, 2, 3], "at": stale}, 400, "older than two minutes"),
+    ]:
+        got_code, answer = server.request("PUT", path, body)
+        assert got_code == code and words in answer["detail"], (body, answer)
+    assert server.request("PUT", "/api/v1/sites/depot/groups/roof/other-load", {"currentA": [1, 2, 3]})[0] == 404

@@ -144,6 +144,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/sites/{id}/load", get(sites::load))
         .route("/sites/{id}/allocation/preview", post(sites::preview))
         .route("/sites/{id}/plan", get(sites::plan))
+        .route(
+            "/sites/{id}/groups/{group}/other-load",
+            get(sites::other_load).put(sites::put_other_load),
+        )
         .route("/sites/{id}/plan/preview", post(sites::plan_preview))
         .route("/id-tokens", post(id_tokens::put))
         .route("/id-tokens/{token}", get(id_tokens::show))

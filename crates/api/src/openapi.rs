@@ -93,6 +93,8 @@ impl Modify for BearerAuth {
         crate::sites::live,
         crate::sites::load,
         crate::sites::plan,
+        crate::sites::other_load,
+        crate::sites::put_other_load,
         crate::sites::plan_preview,
         crate::id_tokens::put,
         crate::id_tokens::show,

@@ -135,7 +135,8 @@ pub(crate) async fn delete(
         .commit(vec![record(&s, "deleted")?])
         .await
         .map_err(store_error)?;
-    // Load management's profiles leave its stations.
+    // Load management's profiles leave its stations; what was measured there is forgotten.
+    state.load.other_loads.forget(&id);
     state.load.sites_changed.notify_one();
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -193,6 +194,7 @@ pub(crate) async fn live(
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
     let s = site(&state, &id).await?;
+    let s = state.load.other_loads.applied(&s, chrono::Utc::now());
     let live =
         arus_domain::site_live::live_sessions(state.store.as_ref(), &s, &state.load.observed)
             .await
@@ -206,6 +208,130 @@ pub(crate) async fn live(
         allocations,
     })
     .into_response())
+}
+
+/// A measurement of a group's load that is not charging.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct OtherLoadPut {
+    /// Per site phase (L1, L2, L3), A; negative for generation.
+    current_a: [f64; 3],
+    /// When it was measured (RFC 3339; now when not given).
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// A group's load that is not charging, as the live division counts it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct OtherLoadView {
+    site_id: String,
+    group_id: String,
+    /// Per site phase, A.
+    current_a: [f64; 3],
+    /// `measured` (a fresh measurement) or `configured` (the group's `otherLoadA`).
+    source: &'static str,
+    /// When it was measured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Until when it holds without another measurement.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    until: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+fn other_load_view(
+    state: &ApiState,
+    s: &arus_domain::sites::Site,
+    group: &str,
+) -> Result<OtherLoadView, Problem> {
+    let Some(g) = s.groups.iter().find(|g| g.id == group) else {
+        return Err(Problem::not_found(format!(
+            "site `{}` has no group `{group}`",
+            s.id
+        )));
+    };
+    let view = |current_a, source, at: Option<chrono::DateTime<chrono::Utc>>| OtherLoadView {
+        site_id: s.id.clone(),
+        group_id: group.to_string(),
+        current_a,
+        source,
+        at,
+        until: at.map(|t| t + arus_domain::other_load::FRESH),
+    };
+    Ok(
+        match state
+            .load
+            .other_loads
+            .fresh(&s.id, group, chrono::Utc::now())
+        {
+            Some(m) => view(m.current_a, "measured", Some(m.at)),
+            None => view(g.other_load_a.unwrap_or([0.0; 3]), "configured", None),
+        },
+    )
+}
+
+/// A group's load that is not charging, as the live division counts it now: the latest
+/// measurement if it is fresh, else the group's configured `otherLoadA`.
+#[utoipa::path(get, operation_id = "getSiteOtherLoad", path = "/api/v1/sites/{id}/groups/{group}/other-load", tag = "sites",
+    params(("id" = String, Path, description = "The site's id"), ("group" = String, Path, description = "The group's id")),
+    responses((status = 200, body = OtherLoadView, description = "OK"), crate::openapi::Errors))]
+pub(crate) async fn other_load(
+    State(state): State<ApiState>,
+    Path((id, group)): Path<(String, String)>,
+) -> Result<Response, Problem> {
+    let s = site(&state, &id).await?;
+    Ok(axum::Json(other_load_view(&state, &s, &group)?).into_response())
+}
+
+/// Pushes a measurement of a group's load that is not charging (a building meter, solar as a
+/// negative load), every few seconds: the live division gives the cars what it leaves, at
+/// once. A measurement holds for two minutes; then the group's configured `otherLoadA`
+/// applies again. The safe default stations fall back to keeps the configured value.
+#[utoipa::path(put, operation_id = "putSiteOtherLoad", path = "/api/v1/sites/{id}/groups/{group}/other-load", tag = "sites",
+    params(("id" = String, Path, description = "The site's id"), ("group" = String, Path, description = "The group's id")),
+    request_body = OtherLoadPut,
+    responses((status = 200, body = OtherLoadView, description = "Taken"), crate::openapi::Errors))]
+pub(crate) async fn put_other_load(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path((id, group)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    caller.require(Role::Operator)?;
+    let m: OtherLoadPut = parse(&body)?;
+    if m.current_a
+        .iter()
+        .any(|a| !a.is_finite() || a.abs() > 100_000.0)
+    {
+        return Err(Problem::bad_request(
+            "`currentA` is three numbers of at most 100,000 A",
+        ));
+    }
+    let now = chrono::Utc::now();
+    let at = m.at.unwrap_or(now);
+    if at > now + chrono::TimeDelta::seconds(60) || now - at >= arus_domain::other_load::FRESH {
+        return Err(Problem::bad_request(
+            "`at` is not now: a measurement older than two minutes, or in the future, holds nothing",
+        ));
+    }
+    let s = site(&state, &id).await?;
+    if !s.groups.iter().any(|g| g.id == group) {
+        return Err(Problem::not_found(format!(
+            "site `{id}` has no group `{group}`"
+        )));
+    }
+    state.load.other_loads.measure(
+        &id,
+        &group,
+        arus_domain::other_load::Measured {
+            current_a: m.current_a,
+            at: at.min(now),
+        },
+    );
+    Ok(axum::Json(other_load_view(&state, &s, &group)?).into_response())
 }
 
 /// Which window of a site's load.
@@ -275,6 +401,7 @@ pub(crate) async fn plan(
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
     let s = site(&state, &id).await?;
+    let s = state.load.other_loads.applied(&s, chrono::Utc::now());
     let live = arus_domain::site_live::live(state.store.as_ref(), &s, &state.load.observed)
         .await
         .map_err(store_error)?;

@@ -45,6 +45,7 @@ mod names;
 pub mod needs;
 pub mod notices;
 pub mod observed;
+pub mod other_load;
 pub mod plan;
 pub mod provisioning;
 pub mod quirks;

@@ -116,6 +116,8 @@ pub struct LoadShared {
     /// Told when an operator changed or removed a site: its stations get their new safe
     /// default and the site is divided again at once.
     pub sites_changed: tokio::sync::Notify,
+    /// The load that is not charging, as measured now.
+    pub other_loads: crate::other_load::OtherLoads,
 }
 
 /// Which sites to divide again.
@@ -128,6 +130,8 @@ enum Which {
     Due,
     /// Those an operator changed.
     Changed,
+    /// These.
+    Sites(Vec<String>),
 }
 
 /// The live load manager.
@@ -281,6 +285,9 @@ impl LoadManager {
                     }
                 } => Which::Due,
                 Some(station) = kicked.recv() => Which::Station(station),
+                () = self.shared.other_loads.arrived.notified() => {
+                    Which::Sites(self.shared.other_loads.take_changed())
+                }
                 e = rx.recv() => match e {
                     Ok(e) => match &e.event {
                         Event::Transaction { station_id, transaction_id, event, .. }
@@ -393,6 +400,12 @@ impl LoadManager {
                         .await
                 }
                 Which::All => self.rebalance_where(|_| true).await,
+                Which::Sites(ids) => {
+                    self.rebalance_where(|s| {
+                        ids.contains(&s.id) || changed.contains(&s.id) || ready.contains(&s.id)
+                    })
+                    .await
+                }
                 Which::Station(id) => {
                     self.rebalance_where(|s| {
                         changed.contains(&s.id)
@@ -565,6 +578,8 @@ impl LoadManager {
         &self,
         site: &Site,
     ) -> Result<Option<tokio::time::Instant>, crate::store::StoreError> {
+        // The other load measured now, where it is.
+        let site = &self.shared.other_loads.applied(site, Utc::now());
         let live =
             crate::site_live::live_sessions(self.store.as_ref(), site, &self.shared.observed)
                 .await?;
