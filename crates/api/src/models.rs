@@ -47,9 +47,7 @@ pub(crate) async fn put(
     if q.vendor.contains('\u{1f}') || q.model.contains('\u{1f}') {
         return Err(Problem::bad_request("`vendor` and `model` are text"));
     }
-    state
-        .store
-        .commit(vec![arus_domain::quirks::put(&q)])
+    arus_domain::quirks::record(state.store.as_ref(), &q)
         .await
         .map_err(store_error)?;
     let id = ModelQuirks::key(&q.vendor, &q.model);

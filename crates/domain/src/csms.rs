@@ -665,7 +665,7 @@ impl Csms {
             &st.id,
             crate::needs::For::Evse(evse_id),
             wanted,
-            "car",
+            crate::needs::CAR,
         )
         .await?;
         Ok(told.is_some())

@@ -167,6 +167,8 @@ pub enum Event {
         /// The least current per phase it charges with (AC), A.
         #[serde(skip_serializing_if = "Option::is_none")]
         min_current_a: Option<f64>,
+        /// Who said it: `car` (ISO 15118) or the API token's name.
+        said_by: String,
     },
     /// Any other notice was recorded (reports, customer information, reservation status,
     /// data transfers...).

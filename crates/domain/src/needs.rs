@@ -20,6 +20,9 @@ use crate::Time;
 use crate::events::{Event, EventBus};
 use crate::store::{RecordKind, RecordQuery, Store, StoreError, StoredRecord, Write};
 
+/// Who says needs that an ISO 15118 car said.
+pub const CAR: &str = "car";
+
 /// The status of needs whose transaction goes on.
 const OPEN: &str = "open";
 
@@ -163,6 +166,7 @@ pub async fn tell(
         energy_wh: w.energy_wh,
         max_current_a: w.max_current_a,
         min_current_a: w.min_current_a,
+        said_by: told.said_by.clone(),
     });
     Ok(Some(told))
 }

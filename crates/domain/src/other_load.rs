@@ -21,6 +21,11 @@ use crate::sites::Site;
 /// How long a measurement holds.
 pub const FRESH: chrono::TimeDelta = chrono::TimeDelta::seconds(120);
 
+/// A measurement has the site divided again at once only when it moved by this much (A, on
+/// some phase) since the last that did: a meter's noise does not rewrite the stations'
+/// profiles every few seconds (the next division takes the latest all the same).
+pub const DEAD_BAND_A: f64 = 2.0;
+
 /// A group's load that is not charging, as measured.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Measured {
@@ -35,6 +40,8 @@ pub struct Measured {
 #[derive(Debug, Default)]
 pub struct OtherLoads {
     latest: Mutex<HashMap<(String, String), Measured>>,
+    /// The last measurement of each group that had its site divided again.
+    acted_on: Mutex<HashMap<(String, String), [f64; 3]>>,
     changed: Mutex<HashSet<String>>,
     /// Told when a measurement arrives.
     pub arrived: tokio::sync::Notify,
@@ -51,12 +58,26 @@ impl OtherLoads {
         if latest.get(&key).is_some_and(|old| old.at > m.at) {
             return false;
         }
-        latest.insert(key, m);
+        latest.insert(key.clone(), m);
         drop(latest);
-        if let Ok(mut changed) = self.changed.lock() {
-            changed.insert(site_id.to_string());
+        let moved = self.acted_on.lock().is_ok_and(|mut acted| {
+            let moved = acted.get(&key).is_none_or(|before| {
+                before
+                    .iter()
+                    .zip(&m.current_a)
+                    .any(|(b, a)| (a - b).abs() >= DEAD_BAND_A)
+            });
+            if moved {
+                acted.insert(key, m.current_a);
+            }
+            moved
+        });
+        if moved {
+            if let Ok(mut changed) = self.changed.lock() {
+                changed.insert(site_id.to_string());
+            }
+            self.arrived.notify_one();
         }
-        self.arrived.notify_one();
         true
     }
 
@@ -94,6 +115,9 @@ impl OtherLoads {
         if let Ok(mut latest) = self.latest.lock() {
             latest.retain(|(s, _), _| s != site_id);
         }
+        if let Ok(mut acted) = self.acted_on.lock() {
+            acted.retain(|(s, _), _| s != site_id);
+        }
     }
 }
 
@@ -123,6 +147,7 @@ mod tests {
         assert!(loads.measure("s", "grid", m));
         assert_eq!(loads.take_changed(), vec!["s".to_string()]);
         assert!(loads.take_changed().is_empty());
+
         let live = loads.applied(&site(), at(10));
         assert_eq!(live.groups[0].other_load_a, Some([12.0, 8.0, -4.0]));
         assert_eq!(
@@ -141,6 +166,24 @@ mod tests {
         assert_eq!(loads.fresh("s", "grid", at(1)), Some(m));
         loads.forget("s");
         assert_eq!(loads.fresh("s", "grid", at(1)), None);
+    }
+
+    #[test]
+    fn a_meters_noise_does_not_have_the_site_divided_again() {
+        let loads = OtherLoads::default();
+        let m = |a: f64, s| Measured {
+            current_a: [a, 8.0, -4.0],
+            at: at(s),
+        };
+        assert!(loads.measure("s", "grid", m(12.0, 0)));
+        assert_eq!(loads.take_changed().len(), 1);
+        // Within the dead band: taken (the next division uses it), but no division for it.
+        assert!(loads.measure("s", "grid", m(13.5, 1)));
+        assert!(loads.take_changed().is_empty());
+        assert_eq!(loads.fresh("s", "grid", at(2)), Some(m(13.5, 1)));
+        // Moved by the dead band from the last acted on: divided again.
+        assert!(loads.measure("s", "grid", m(14.0, 2)));
+        assert_eq!(loads.take_changed().len(), 1);
     }
 
     #[test]

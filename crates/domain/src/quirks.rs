@@ -127,6 +127,16 @@ impl ModelQuirks {
     }
 }
 
+/// One change of the records at a time: learning reads a record and writes it back, and must
+/// not overwrite what an operator recorded meanwhile.
+static WRITING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Records a model's quirks as an operator gives them (replacing what was recorded).
+pub async fn record(store: &dyn Store, q: &ModelQuirks) -> Result<(), StoreError> {
+    let _one = WRITING.lock().await;
+    store.commit(vec![put(q)]).await
+}
+
 /// Learns a quirk of a station's model (as it reported it at its last boot) from what the
 /// station did; returns whether the record changed (not when it is fixed, already had the
 /// quirk, or the station never booted).
@@ -139,6 +149,7 @@ pub async fn learn(
     let Some(boot) = store.station(station_id).await?.and_then(|s| s.boot) else {
         return Ok(false);
     };
+    let _one = WRITING.lock().await;
     let known = of(store, &boot.vendor, &boot.model)
         .await?
         .unwrap_or_else(|| ModelQuirks {

@@ -29,7 +29,8 @@ pub struct Retention {
     /// Notices (status and security events, firmware and log progress, vendor data), by when
     /// they arrived.
     pub notices: Option<Duration>,
-    /// Finished command records and bulk operations, by when they were made.
+    /// Finished command records and bulk operations, and what cars said they needed, by when
+    /// they were made.
     pub commands: Option<Duration>,
     /// Audit entries, by when they were made.
     pub audit: Option<Duration>,
@@ -78,7 +79,7 @@ pub struct Pruned {
     pub transaction_rows: u64,
     /// Notices.
     pub notices: u64,
-    /// Command records and bulk operations.
+    /// Command records, bulk operations and cars' needs.
     pub commands: u64,
     /// Audit entries.
     pub audit: u64,

@@ -198,11 +198,13 @@ pub async fn live(
                 let drawing = observed
                     .drawn(station, tx)
                     .map_or(evse_max, |a| a + crate::observed::HEADROOM_A);
+                // No minimum: never paused by the division (it draws all the same), so what
+                // it draws is always counted before the others share the rest.
                 sessions.push(SiteSession {
                     station_id: station.to_string(),
                     evse_id,
                     phases: o.phases,
-                    min_current_a: Some(drawing),
+                    min_current_a: Some(0.0),
                     max_current_a: Some(drawing),
                     priority: Some(UNSTEERED_PRIORITY),
                     needed_current_a: None,

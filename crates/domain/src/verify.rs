@@ -40,6 +40,14 @@ use crate::quirks::Quirk;
 /// How close two limits are to be the same, in A or W.
 pub const TOLERANCE: f64 = 0.1;
 
+/// How much more than Arus computed a station must allow to be suspected of having lost or
+/// ignored its profiles: 1 A, or 5 % where that is more (stations round limits, and convert
+/// between A and W with voltages of their own).
+pub const SUSPECT_A: f64 = 1.0;
+
+/// The share of the limit that is the margin's other bound.
+const SUSPECT_SHARE: f64 = 0.05;
+
 /// How much of the schedules is compared, in seconds from now.
 pub const WINDOW_S: i64 = 300;
 
@@ -65,11 +73,11 @@ pub struct Difference {
 }
 
 impl Difference {
-    /// Whether the station allows more than Arus computed here.
+    /// Whether the station allows clearly more than Arus computed here (by more than
+    /// [`SUSPECT_A`] or 5 %); where the station's schedule says nothing, nothing is suspected.
     pub fn station_allows_more(&self) -> bool {
         match (self.arus, self.station) {
-            (Some(a), Some(s)) => s > a + TOLERANCE,
-            (Some(_), None) => true,
+            (Some(a), Some(s)) => s > a + SUSPECT_A.max(a.abs() * SUSPECT_SHARE),
             _ => false,
         }
     }
@@ -137,7 +145,7 @@ pub fn compare(
     duration: i64,
 ) -> Vec<Difference> {
     let shift = (theirs.schedule_start - start).num_seconds();
-    let periods: Vec<(i64, Option<f64>)> = theirs
+    let mut periods: Vec<(i64, Option<f64>)> = theirs
         .charging_schedule_period
         .iter()
         .map(|p| {
@@ -153,6 +161,8 @@ pub fn compare(
             (p.start_s.saturating_add(shift), Some(l.value))
         })
         .collect();
+    // A station's periods out of order are read in order.
+    periods.sort_by_key(|p| p.0);
     let from = shift.max(0);
     let to = shift.saturating_add(theirs.duration_s).min(duration);
     differences(ours, &periods, from, to)
@@ -189,8 +199,9 @@ enum Found {
 /// Where a station's verifications are.
 #[derive(Debug, Default)]
 pub(crate) struct Checking {
-    /// One is waiting to run.
-    pending: bool,
+    /// One is waiting to run, for this reason (a boot or connection coming meanwhile takes the
+    /// place of a lesser one).
+    pending: Option<Why>,
     /// When the last one ran.
     last: Option<tokio::time::Instant>,
     /// Tries spoilt in a row.
@@ -215,14 +226,26 @@ impl LoadManager {
             };
             let c = checks.entry(station.to_string()).or_default();
             let recent = c.last.is_some_and(|t| t.elapsed() < VERIFY_EVERY);
-            if c.pending || (why == Why::Sent && recent) {
+            if let Some(waiting) = c.pending {
+                if matches!(why, Why::Boot | Why::Connected) && waiting == Why::Sent {
+                    c.pending = Some(why);
+                }
                 return;
             }
-            c.pending = true;
+            if why == Why::Sent && recent {
+                return;
+            }
+            c.pending = Some(why);
         }
         let station = station.to_string();
         tokio::spawn(async move {
             tokio::time::sleep(wait).await;
+            let why = me
+                .checks
+                .lock()
+                .ok()
+                .and_then(|c| c.get(&station).and_then(|c| c.pending))
+                .unwrap_or(why);
             me.verify(&station, why).await;
         });
     }
@@ -235,13 +258,19 @@ impl LoadManager {
                 return;
             };
             let c = checks.entry(station.to_string()).or_default();
-            c.pending = false;
-            c.last = Some(tokio::time::Instant::now());
+            c.pending = None;
             if matches!(found, Found::Spoilt) {
-                c.spoilt += 1;
-                c.spoilt <= TRIES
+                // Not a check: tried again (unless spoilt too often; then counted as one).
+                c.spoilt = c.spoilt.saturating_add(1);
+                let again = c.spoilt <= TRIES;
+                if !again {
+                    c.spoilt = 0;
+                    c.last = Some(tokio::time::Instant::now());
+                }
+                again
             } else {
                 c.spoilt = 0;
+                c.last = Some(tokio::time::Instant::now());
                 false
             }
         };
@@ -300,7 +329,9 @@ impl LoadManager {
             .ok()
             .flatten()
             .unwrap_or_default();
-        if quirks.no_composite_schedule {
+        // Not asked: a model that cannot be; one known to ignore its profiles (nothing to
+        // send it again).
+        if quirks.no_composite_schedule || quirks.ignores_profiles {
             return Found::Nothing;
         }
         let (Ok(Some(row)), Ok(held)) = (
@@ -310,7 +341,12 @@ impl LoadManager {
             return Found::Nothing;
         };
         let unit = ChargingRateUnit::A;
-        let electrical = crate::smart_charging::Electrical::of(&row.electrical, unit);
+        // Only what the station was sent is compared: the maximum an operator registered (a
+        // breaker, a contract) is Arus's, not the station's.
+        let electrical = crate::smart_charging::Electrical {
+            max: None,
+            voltage: crate::smart_charging::Electrical::of(&row.electrical, unit).voltage,
+        };
         // Each EVSE's composite holds what applies to it, EVSE 0's profiles included. EVSE 0's
         // own is asked only of a station with no EVSE known: stations read it differently
         // (1.6 leaves what a connector 0 composite sums to the station).
@@ -335,30 +371,43 @@ impl LoadManager {
         }
         let before = self.sends_to(station);
         let mut more = Vec::new();
+        let mut compared = 0;
         for evse in evses {
             let start = Utc::now();
-            let Ok(ours) = crate::smart_charging::composite(
-                store, station, electrical, evse, start, WINDOW_S, unit,
-            )
-            .await
-            else {
+            let ours = |start| async move {
+                crate::smart_charging::composite(
+                    store, station, electrical, evse, start, WINDOW_S, unit,
+                )
+                .await
+                .map(|o| {
+                    o.iter()
+                        .map(|p| (p.start_s, p.limit))
+                        .collect::<Vec<(i64, Option<f64>)>>()
+                })
+            };
+            let Ok(expected) = ours(start).await else {
                 return Found::Nothing;
             };
-            let ours: Vec<(i64, Option<f64>)> = ours.iter().map(|p| (p.start_s, p.limit)).collect();
             let record = self.ask(station, evse, unit).await;
-            if self.sends_to(station) != before {
+            // What Arus knows changed meanwhile (a profile sent, set or cleared, a transaction
+            // ended): the answer may be of either; not used.
+            if self.sends_to(station) != before || ours(start).await.ok() != Some(expected.clone())
+            {
                 return Found::Spoilt;
             }
+            let ours = expected;
             let Some(record) = record else {
                 return Found::Nothing;
             };
             let answer = match (&record.status, &record.outcome) {
                 (CommandStatus::Failed, _) => {
                     let error = record.error.unwrap_or_default();
-                    return if ["NotImplemented", "NotSupported"]
-                        .iter()
-                        .any(|code| error.contains(code))
-                    {
+                    // The CALLERROR's code, not its description (which the station writes).
+                    let code = error
+                        .strip_prefix("the station answered ")
+                        .and_then(|rest| rest.split(':').next())
+                        .unwrap_or_default();
+                    return if ["NotImplemented", "NotSupported"].contains(&code) {
                         Found::CannotBeAsked(format!("GetCompositeSchedule: {error}"))
                     } else {
                         Found::Nothing
@@ -374,6 +423,7 @@ impl LoadManager {
             let Some(theirs) = answer else {
                 continue;
             };
+            compared += 1;
             more.extend(
                 compare(&ours, &theirs, start, unit, electrical.voltage, WINDOW_S)
                     .into_iter()
@@ -381,10 +431,13 @@ impl LoadManager {
                     .map(|d| (evse, d)),
             );
         }
-        if more.is_empty() {
+        if !more.is_empty() {
+            Found::AllowsMore(more)
+        } else if compared > 0 {
             Found::Applied
         } else {
-            Found::AllowsMore(more)
+            // Nothing compared (every answer rejected or empty): nothing learnt.
+            Found::Nothing
         }
     }
 
@@ -412,17 +465,17 @@ impl LoadManager {
         }
     }
 
-    /// Sends again what Arus installed on a station that lost it: the operator's profiles,
-    /// the safe default, and (through the next division) its TxProfiles.
+    /// Sends again what Arus installed on a station that lost it: the TxProfiles of its
+    /// transactions (at the limits Arus holds for them), the operator's profiles, and the safe
+    /// default.
     async fn send_again(&self, station: &str) {
         let quirks = crate::quirks::of_station(self.store.as_ref(), station)
             .await
             .ok()
             .flatten()
             .unwrap_or_default();
-        self.resend(station).await;
+        self.resend(station, true).await;
         self.safe_default(station, &quirks, true).await;
-        self.resend_tx_profiles(station);
     }
 }
 

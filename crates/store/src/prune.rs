@@ -88,6 +88,13 @@ pub(crate) fn plan(policy: &Retention, now: Time) -> Vec<Step> {
         Some("bulk"),
         &[(sql::PRUNE_RECORDS, |p, n| p.commands += n)],
     );
+    // What cars needed by when goes with the commands' retention: the transaction's own
+    // record keeps what it got.
+    add(
+        policy.commands,
+        Some("needs"),
+        &[(sql::PRUNE_RECORDS, |p, n| p.commands += n)],
+    );
     add(
         policy.audit,
         Some("audit"),

@@ -25,7 +25,7 @@ impl LoadManager {
             .flatten()
             .unwrap_or_default();
         if quirks.forgets_profiles {
-            self.resend(station_id).await;
+            self.resend(station_id, false).await;
         }
         self.safe_default(station_id, &quirks, true).await;
     }
@@ -147,17 +147,31 @@ impl LoadManager {
     }
 
     /// Sends again the profiles Arus installed on a station, but for TxProfiles (which ended
-    /// with their transactions) and its own load management ones (sent anew).
-    pub(crate) async fn resend(&self, station_id: &str) {
+    /// with their transactions) and its own load management ones (sent anew). With `with_tx` (the station lost them without rebooting: its transactions go on), the
+    /// TxProfiles of its transactions too, load management's included, first.
+    pub(crate) async fn resend(&self, station_id: &str, with_tx: bool) {
         let Ok(held) = self.store.charging_profiles(station_id).await else {
             return;
         };
-        for p in held.into_iter().filter(|p| {
-            p.source == crate::smart_charging::CSMS
-                && p.charging_profile.purpose != ChargingProfilePurpose::Tx
-                && p.charging_profile.id < RESERVED_IDS_FROM
-        }) {
-            tracing::info!(station = %station_id, profile = p.charging_profile.id, "sending again a profile its model forgets at boot");
+        let tx = |p: &crate::store::StoredProfile| {
+            p.charging_profile.purpose == ChargingProfilePurpose::Tx
+        };
+        let mut again: Vec<_> = held
+            .into_iter()
+            .filter(|p| p.source == crate::smart_charging::CSMS)
+            .filter(|p| {
+                if tx(p) {
+                    with_tx
+                } else {
+                    p.charging_profile.id < RESERVED_IDS_FROM
+                }
+            })
+            .collect();
+        // The limits of the transactions going on first: they are what the site's division
+        // counts on.
+        again.sort_by_key(|p| !tx(p));
+        for p in again {
+            tracing::info!(station = %station_id, profile = p.charging_profile.id, "sending again a profile the station lost");
             self.send(station_id, p.evse_id, p.charging_profile).await;
         }
     }

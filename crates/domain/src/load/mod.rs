@@ -164,9 +164,6 @@ pub struct LoadManager {
     /// How many profiles have been sent to each station (to tell a verification that raced a
     /// change).
     sends: Mutex<HashMap<String, u64>>,
-    /// Stations whose site is to be divided again at once (their TxProfiles sent anew).
-    kick: tokio::sync::mpsc::UnboundedSender<String>,
-    kicked: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<String>>>,
 }
 
 /// How long the sites read are used before they are read again.
@@ -181,7 +178,6 @@ impl LoadManager {
         config: LoadConfig,
         shared: Arc<LoadShared>,
     ) -> Arc<LoadManager> {
-        let (kick, kicked) = tokio::sync::mpsc::unbounded_channel();
         Arc::new_cyclic(|me| LoadManager {
             me: me.clone(),
             store,
@@ -198,8 +194,6 @@ impl LoadManager {
             checks: Mutex::default(),
             unsteered: Mutex::default(),
             sends: Mutex::default(),
-            kick,
-            kicked: Mutex::new(Some(kicked)),
         })
     }
 
@@ -247,22 +241,9 @@ impl LoadManager {
             .unwrap_or(0)
     }
 
-    /// Has a station's TxProfiles sent anew: its site is divided again at once.
-    pub(crate) fn resend_tx_profiles(&self, station: &str) {
-        if let Ok(mut sent) = self.sent.lock() {
-            sent.retain(|(s, _), _| s != station);
-        }
-        let _ = self.kick.send(station.to_string());
-    }
-
     /// Runs for ever: divides again the sites an event concerns, and every site on the timer.
     pub async fn run(self: Arc<Self>) {
         let mut rx = self.events.subscribe();
-        let mut kicked = match self.kicked.lock().ok().and_then(|mut k| k.take()) {
-            Some(k) => k,
-            // Already running.
-            None => return,
-        };
         self.restore_needs().await;
         let mut tick = tokio::time::interval(self.config.tick);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -284,7 +265,6 @@ impl LoadManager {
                         None => std::future::pending().await,
                     }
                 } => Which::Due,
-                Some(station) = kicked.recv() => Which::Station(station),
                 () = self.shared.other_loads.arrived.notified() => {
                     Which::Sites(self.shared.other_loads.take_changed())
                 }
@@ -331,6 +311,7 @@ impl LoadManager {
                             energy_wh,
                             max_current_a,
                             min_current_a,
+                            said_by,
                         } => {
                             let needs = crate::observed::Needs {
                                 departure: *departure,
@@ -339,7 +320,8 @@ impl LoadManager {
                                 max_current_a: *max_current_a,
                                 min_current_a: *min_current_a,
                             };
-                            if !self.charging_needs(station_id, *evse_id, transaction_id, needs).await {
+                            let by_car = said_by == crate::needs::CAR;
+                            if !self.charging_needs(station_id, *evse_id, transaction_id, needs, by_car).await {
                                 continue;
                             }
                             Which::Station(station_id.clone())
@@ -488,15 +470,17 @@ impl LoadManager {
         Ok(out)
     }
 
-    /// K15: an ISO 15118 car said what it needs. On a site, its TxProfile is sent anew from the
-    /// next division (which the needs shape); returns `true` then. Elsewhere it gets a
-    /// TxProfile at once: the most the car takes, for its whole transaction.
+    /// K15: a car's needs were said. On a site, its TxProfile is sent anew from the next
+    /// division (which the needs shape); returns `true` then. Elsewhere, an ISO 15118 car
+    /// (`by_car`) gets a TxProfile at once, the most it takes, for its whole transaction; the
+    /// needs an operator says of a car elsewhere change nothing at its station.
     async fn charging_needs(
         &self,
         station_id: &str,
         evse_id: u32,
         transaction_id: &str,
         needs: crate::observed::Needs,
+        by_car: bool,
     ) -> bool {
         self.shared
             .observed
@@ -512,6 +496,9 @@ impl LoadManager {
                 sent.remove(&(station_id.to_string(), evse_id));
             }
             return true;
+        }
+        if !by_car {
+            return false;
         }
         let limit = needs
             .max_current_a
