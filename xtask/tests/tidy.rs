@@ -40,6 +40,19 @@ const LINE_BUDGET: usize = 1_000;
 /// transitively; dev-dependencies are free (tests may drive a real gateway or store).
 const FORBIDDEN: &[(&str, &[&str], &str)] = &[
     (
+        "arus-ocpi",
+        &[
+            "arus-domain",
+            "arus-ocpp",
+            "arus-ws",
+            "arus-store",
+            "arus-gateway",
+            "arus-api",
+        ],
+        "OCPI's objects are the roaming protocol's wire shape, as arus-ocpp's are OCPP's: they \
+         know no service, other protocol or storage",
+    ),
+    (
         "arus-domain",
         &[
             "arus-ocpp",
