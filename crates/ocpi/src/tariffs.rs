@@ -641,3 +641,138 @@ mod tests {
         assert!(is_date("2024-02-29") && !is_date("2023-02-29") && !is_date("2024-2-01"));
     }
 }
+
+#[cfg(test)]
+mod round_trip {
+    use super::*;
+    use proptest::prelude::*;
+    use rust_decimal::Decimal;
+
+    fn number() -> impl Strategy<Value = Number> {
+        (0i64..10_000_000, 0u32..=4).prop_map(|(units, scale)| Number(Decimal::new(units, scale)))
+    }
+
+    fn time_of_day() -> impl Strategy<Value = String> {
+        (0u32..24, 0u32..60).prop_map(|(h, m)| format!("{h:02}:{m:02}"))
+    }
+
+    fn restrictions() -> impl Strategy<Value = TariffRestrictions> {
+        (
+            proptest::option::of(time_of_day()),
+            proptest::option::of(time_of_day()),
+            proptest::option::of(number()),
+            proptest::option::of(number()),
+            proptest::option::of(0u64..100_000),
+            proptest::collection::vec(
+                prop_oneof![
+                    Just(DayOfWeek::Monday),
+                    Just(DayOfWeek::Saturday),
+                    Just(DayOfWeek::Sunday)
+                ],
+                0..3,
+            ),
+            proptest::option::of(prop_oneof![
+                Just(ReservationRestrictionType::Reservation),
+                Just(ReservationRestrictionType::ReservationExpires)
+            ]),
+        )
+            .prop_map(
+                |(
+                    start_time,
+                    end_time,
+                    min_kwh,
+                    max_power,
+                    max_duration,
+                    day_of_week,
+                    reservation,
+                )| {
+                    TariffRestrictions {
+                        start_time,
+                        end_time,
+                        min_kwh,
+                        max_power,
+                        max_duration,
+                        day_of_week,
+                        reservation,
+                        ..TariffRestrictions::default()
+                    }
+                },
+            )
+    }
+
+    fn component() -> impl Strategy<Value = PriceComponent> {
+        (
+            prop_oneof![
+                Just(TariffDimensionType::Energy),
+                Just(TariffDimensionType::Flat),
+                Just(TariffDimensionType::ParkingTime),
+                Just(TariffDimensionType::Time)
+            ],
+            number(),
+            proptest::option::of(number()),
+            1u32..3600,
+        )
+            .prop_map(|(kind, price, vat, step_size)| PriceComponent {
+                kind,
+                price,
+                vat,
+                step_size,
+            })
+    }
+
+    fn tariff() -> impl Strategy<Value = Tariff> {
+        (
+            proptest::collection::vec(
+                (
+                    proptest::collection::vec(component(), 1..4),
+                    proptest::option::of(restrictions()),
+                ),
+                1..5,
+            ),
+            proptest::option::of(number()),
+            proptest::option::of(prop_oneof![
+                Just(TariffType::Regular),
+                Just(TariffType::AdHocPayment)
+            ]),
+            0i64..2_000_000_000,
+        )
+            .prop_map(|(elements, min, kind, at)| Tariff {
+                country_code: "MY".into(),
+                party_id: "ARU".into(),
+                id: "T-1".into(),
+                currency: "MYR".into(),
+                kind,
+                tariff_alt_text: vec![DisplayText {
+                    language: "ms".into(),
+                    text: "RM1.20 sekWj".into(),
+                }],
+                tariff_alt_url: None,
+                min_price: min.map(|excl_vat| Price {
+                    excl_vat,
+                    incl_vat: None,
+                }),
+                max_price: None,
+                elements: elements
+                    .into_iter()
+                    .map(|(price_components, restrictions)| TariffElement {
+                        price_components,
+                        restrictions,
+                    })
+                    .collect(),
+                start_date_time: None,
+                end_date_time: None,
+                energy_mix: None,
+                last_updated: chrono::DateTime::from_timestamp(at, 0).map(DateTime),
+            })
+    }
+
+    proptest! {
+        /// Whatever tariff is written, it reads back the same: every number exact.
+        #[test]
+        fn tariffs_read_back_as_written(t in tariff()) {
+            let json = serde_json::to_string(&t).unwrap_or_default();
+            let back: Result<Tariff, _> = serde_json::from_str(&json);
+            prop_assert_eq!(back.ok(), Some(t), "{}", json);
+        }
+    }
+}
