@@ -40,6 +40,19 @@ const LINE_BUDGET: usize = 1_000;
 /// transitively; dev-dependencies are free (tests may drive a real gateway or store).
 const FORBIDDEN: &[(&str, &[&str], &str)] = &[
     (
+        "arus-tariffs",
+        &[
+            "arus-domain",
+            "arus-ocpp",
+            "arus-ws",
+            "arus-store",
+            "arus-gateway",
+            "arus-api",
+            "arus-telemetry",
+        ],
+        "pricing is a pure function over plain data: no service, protocol or storage",
+    ),
+    (
         "arus-ocpi",
         &[
             "arus-domain",

@@ -2,7 +2,8 @@
 //! providers: its objects as Rust types, written once from the specification's module texts
 //! and tested against every example it ships (`spec-examples/`, verbatim).
 //!
-//! So far the tariff module's model ([`tariffs`]) and the types it uses ([`types`]); the
+//! So far the tariff module's model ([`tariffs`]), the charging periods of CDRs ([`cdrs`]) and
+//! the types they use ([`types`]); the
 //! transport, the other modules and the CPO role come with the roaming work. Like `arus-ocpp`,
 //! this crate knows the wire shape only: the domain reaches OCPI through its own ports.
 //!
@@ -13,5 +14,6 @@
 //! - Numbers are exact decimals ([`types::Number`]): `0.1` is one tenth, never a float's
 //!   approximation of it, so that prices add up to the cent.
 
+pub mod cdrs;
 pub mod tariffs;
 pub mod types;
