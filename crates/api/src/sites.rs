@@ -194,7 +194,11 @@ pub(crate) async fn live(
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
     let s = site(&state, &id).await?;
-    let s = state.load.other_loads.applied(&s, chrono::Utc::now());
+    let s = state
+        .load
+        .other_loads
+        .applied(&s, chrono::Utc::now())
+        .into_owned();
     let live =
         arus_domain::site_live::live_sessions(state.store.as_ref(), &s, &state.load.observed)
             .await
@@ -401,7 +405,11 @@ pub(crate) async fn plan(
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
     let s = site(&state, &id).await?;
-    let s = state.load.other_loads.applied(&s, chrono::Utc::now());
+    let s = state
+        .load
+        .other_loads
+        .applied(&s, chrono::Utc::now())
+        .into_owned();
     let live = arus_domain::site_live::live(state.store.as_ref(), &s, &state.load.observed)
         .await
         .map_err(store_error)?;
@@ -409,14 +417,7 @@ pub(crate) async fn plan(
         arus_domain::plan::plan_told(&s, &live.sessions, &live.told, chrono::Utc::now());
     Ok(axum::Json(PlanView {
         site_id: id,
-        slots: slots
-            .iter()
-            .map(|(start, slot)| arus_domain::plan::SlotView {
-                start: *start,
-                price: slot.price,
-                capacity_a: slot.capacity_a,
-            })
-            .collect(),
+        slots: slot_views(&slots),
         plans: plans
             .into_iter()
             .filter_map(|p| {
@@ -478,6 +479,20 @@ pub(crate) struct CarPlan {
     departure: Option<chrono::DateTime<chrono::Utc>>,
     #[serde(flatten)]
     plan: arus_domain::plan::Planned,
+}
+
+/// The slots of a plan as shown.
+fn slot_views(
+    slots: &[(chrono::DateTime<chrono::Utc>, arus_domain::plan::Slot)],
+) -> Vec<arus_domain::plan::SlotView> {
+    slots
+        .iter()
+        .map(|(start, slot)| arus_domain::plan::SlotView {
+            start: *start,
+            price: slot.price,
+            capacity_a: slot.capacity_a,
+        })
+        .collect()
 }
 
 /// A site's plan.
@@ -560,14 +575,7 @@ pub(crate) async fn plan_preview(
     );
     Ok(axum::Json(PlanView {
         site_id: id,
-        slots: slots
-            .iter()
-            .map(|(start, slot)| arus_domain::plan::SlotView {
-                start: *start,
-                price: slot.price,
-                capacity_a: slot.capacity_a,
-            })
-            .collect(),
+        slots: slot_views(&slots),
         plans: req
             .cars
             .iter()

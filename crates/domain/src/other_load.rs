@@ -99,15 +99,22 @@ impl OtherLoads {
     }
 
     /// The site as the live division sees it at `now`: each group's other load is its fresh
-    /// measurement where there is one.
-    pub fn applied(&self, site: &Site, now: Time) -> Site {
-        let mut live = site.clone();
-        for g in &mut live.groups {
-            if let Some(m) = self.fresh(&site.id, &g.id, now) {
-                g.other_load_a = Some(m.current_a);
-            }
+    /// measurement where there is one (the site itself, not a copy, where there is none).
+    pub fn applied<'a>(&self, site: &'a Site, now: Time) -> std::borrow::Cow<'a, Site> {
+        let measured: Vec<(usize, Measured)> = site
+            .groups
+            .iter()
+            .enumerate()
+            .filter_map(|(i, g)| Some((i, self.fresh(&site.id, &g.id, now)?)))
+            .collect();
+        if measured.is_empty() {
+            return std::borrow::Cow::Borrowed(site);
         }
-        live
+        let mut live = site.clone();
+        for (i, m) in measured {
+            live.groups[i].other_load_a = Some(m.current_a);
+        }
+        std::borrow::Cow::Owned(live)
     }
 
     /// Forgets the measurements of a site (it was removed).
@@ -148,14 +155,19 @@ mod tests {
         assert_eq!(loads.take_changed(), vec!["s".to_string()]);
         assert!(loads.take_changed().is_empty());
 
-        let live = loads.applied(&site(), at(10));
+        let s = site();
+        assert!(
+            matches!(loads.applied(&s, at(-1_000)), std::borrow::Cow::Borrowed(_)),
+            "no measurement in force: the site itself, not a copy"
+        );
+        let live = loads.applied(&s, at(10));
         assert_eq!(live.groups[0].other_load_a, Some([12.0, 8.0, -4.0]));
         assert_eq!(
             live.groups[1].other_load_a, None,
             "another group is left as it is"
         );
         // A silent meter: the configured load again.
-        let later = loads.applied(&site(), at(10) + FRESH);
+        let later = loads.applied(&s, at(10) + FRESH);
         assert_eq!(later.groups[0].other_load_a, Some([30.0, 30.0, 30.0]));
         // An older measurement arriving late changes nothing.
         let old = Measured {
